@@ -1,0 +1,72 @@
+//! The embedded default: everything in one data directory, no cloud account.
+//!
+//! ```text
+//! DIR/sunset.db       SQLite store (campaigns, customers, ledger, jobs, audit)
+//! DIR/outbox/         Maildir: every e-mail sent
+//! DIR/exports/        export bundles (zip)
+//! DIR/product-data/   the retiring product's data, one directory per customer
+//! ```
+
+pub mod clock;
+pub mod files;
+pub mod maildir;
+pub mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::domain::link::LinkSigner;
+use crate::ports::{Clock, Deps};
+
+pub use clock::{SimulatedClock, SystemClock};
+pub use files::{DirBlobStore, DirProductData};
+pub use maildir::MaildirOutbox;
+pub use sqlite::SqliteStore;
+
+/// The embedded adapters of one data directory.
+pub struct Embedded {
+    pub dir: PathBuf,
+    pub store: Arc<SqliteStore>,
+    pub deps: Deps,
+}
+
+impl Embedded {
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        let store = Arc::new(
+            SqliteStore::open(&dir.join("sunset.db"))
+                .with_context(|| format!("cannot open the store in {}", dir.display()))?,
+        );
+        let signer = LinkSigner::new(store.signing_key()?);
+        let deps = Deps {
+            campaigns: store.clone(),
+            customers: store.clone(),
+            ledger: store.clone(),
+            events: store.clone(),
+            exports: store.clone(),
+            audit: store.clone(),
+            scheduler: store.clone(),
+            mailer: Arc::new(
+                MaildirOutbox::open(&dir.join("outbox")).context("cannot create the outbox")?,
+            ),
+            blobs: Arc::new(
+                DirBlobStore::open(&dir.join("exports"))
+                    .context("cannot create the exports directory")?,
+            ),
+            product_data: Arc::new(
+                DirProductData::open(&dir.join("product-data"))
+                    .context("cannot create the product-data directory")?,
+            ),
+            clock,
+            signer,
+        };
+        Ok(Self {
+            dir: dir.to_owned(),
+            store,
+            deps,
+        })
+    }
+}

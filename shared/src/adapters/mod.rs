@@ -1,0 +1,3 @@
+//! Adapters: the ports implemented on real components.
+
+pub mod embedded;

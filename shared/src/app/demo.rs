@@ -1,0 +1,247 @@
+//! `sunset demo`: a realistic sample company (zh-CN and en customers,
+//! tiers, prepaid contracts, product data, migrations, tickets, a legal
+//! hold, extensions) run through the whole lifecycle on a simulated clock.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{Duration, NaiveDate, NaiveTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::domain::Campaign;
+use crate::domain::milestone::local_instant;
+
+use super::simulate::{self, Inputs};
+
+pub const CAMPAIGN: &str = include_str!("../../../examples/orbit-crm.toml");
+const MARKER: &str = ".sunset-demo";
+
+const EN_FIRST: [&str; 16] = [
+    "Olivia", "Liam", "Emma", "Noah", "Ava", "Lucas", "Mia", "Ethan", "Sofia", "Mason", "Amelia",
+    "Leo", "Chloe", "Owen", "Grace", "Felix",
+];
+const EN_LAST: [&str; 12] = [
+    "Smith", "Müller", "Johnson", "O'Brien", "Garcia", "Schmidt", "Brown", "Nguyen", "Fischer",
+    "Taylor", "Rossi", "Dubois",
+];
+const ZH_SURNAME: [&str; 12] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙",
+];
+const ZH_GIVEN: [&str; 12] = [
+    "伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "杰", "娟", "涛",
+];
+const ZH_PINYIN: [&str; 12] = [
+    "wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu", "sun",
+];
+const COMPANY: [&str; 8] = [
+    "Trading",
+    "Logistics",
+    "Studio",
+    "Labs",
+    "& Partners",
+    "Consulting",
+    "GmbH",
+    "Ltd",
+];
+const EN_ZONES: [&str; 6] = [
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Singapore",
+    "",
+];
+const TICKETS: [&str; 4] = [
+    "export-help",
+    "refund",
+    "migration-question",
+    "account-access",
+];
+
+/// Writes the sample inputs (`DIR/input/`) and product data
+/// (`DIR/product-data/`).
+pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Inputs> {
+    let campaign = Campaign::from_toml(CAMPAIGN).context("the built-in demo campaign")?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let input = dir.join("input");
+    let product = dir.join("product-data");
+    std::fs::create_dir_all(&input)?;
+    std::fs::create_dir_all(&product)?;
+    std::fs::write(input.join("campaign.toml"), CAMPAIGN)?;
+
+    let managers: Vec<String> = (1..=12)
+        .map(|i| format!("am{i:02}@orbit.example"))
+        .collect();
+    let announce = campaign.dates.announce;
+    let end = campaign.dates.service_end;
+    let deadline = campaign.dates.export_deadline;
+    let at = |d: NaiveDate, minutes: i64| {
+        local_instant(d, NaiveTime::MIN, campaign.timezone) + Duration::minutes(minutes)
+    };
+    let mut csv = String::with_capacity(customers * 200);
+    csv.push_str(&crate::services::import::COLUMNS.join(","));
+    csv.push('\n');
+    let mut events = String::from("at,customer_id,event,detail\n");
+    let mut record = Vec::with_capacity(4096);
+    for i in 1..=customers {
+        let id = format!("C{i:06}");
+        let chinese = rng.random_bool(0.4);
+        let (name, email, locale, zone) = if chinese {
+            let s = rng.random_range(0..ZH_SURNAME.len());
+            let g = rng.random_range(0..ZH_GIVEN.len());
+            (
+                format!("{}{}科技有限公司", ZH_SURNAME[s], ZH_GIVEN[g]),
+                format!("{}.{i:06}@example.cn", ZH_PINYIN[s]),
+                "zh-CN",
+                "Asia/Shanghai",
+            )
+        } else {
+            let f = EN_FIRST[rng.random_range(0..EN_FIRST.len())];
+            let l = EN_LAST[rng.random_range(0..EN_LAST.len())];
+            let company = COMPANY[rng.random_range(0..COMPANY.len())];
+            let locale = if rng.random_bool(0.08) { "de" } else { "en" };
+            (
+                format!("\"{l} {company}, attn. {f} {l}\""),
+                format!("{}.{i:06}@example.com", f.to_lowercase()),
+                locale,
+                EN_ZONES[rng.random_range(0..EN_ZONES.len())],
+            )
+        };
+        // Contract values spread over four orders of magnitude.
+        let value = (10f64.powf(rng.random_range(2.0..5.3)) * 100.0).round() / 100.0;
+        let currency = if chinese {
+            "CNY"
+        } else if zone.starts_with("America") {
+            "USD"
+        } else {
+            "EUR"
+        };
+        let since =
+            NaiveDate::from_ymd_opt(rng.random_range(2017..2027), rng.random_range(1..=12), 1)
+                .expect("valid");
+        // Most accounts use a little of the product, a few use it deeply.
+        let usage = (rng.random::<f64>().powf(2.0) * 100.0).round() as u8;
+        let strategic = rng.random_bool(0.01);
+        let manager = if value > 20_000.0 || strategic {
+            managers[rng.random_range(0..managers.len())].as_str()
+        } else {
+            ""
+        };
+        let phone = if rng.random_bool(0.5) {
+            format!("+49 30 {:07}", rng.random_range(0..9_999_999))
+        } else {
+            String::new()
+        };
+        let (p_from, p_until, p_amount) = if rng.random_bool(0.3) {
+            let from = end - chrono::Days::new(rng.random_range(30..330));
+            let until = from + chrono::Days::new(365);
+            (
+                from.to_string(),
+                until.to_string(),
+                format!("{:.2}", value / 4.0),
+            )
+        } else {
+            Default::default()
+        };
+        writeln!(
+            csv,
+            "{id},{name},{email},{locale},{zone},{value:.2},{currency},{since},{usage},{strategic},{manager},{phone},{p_from},{p_until},{p_amount}"
+        )?;
+
+        // Their data in the product: a few records, more for bigger accounts.
+        let dir = product.join(&id);
+        std::fs::create_dir_all(&dir)?;
+        record.clear();
+        write!(record, "{{\"customer_id\":\"{id}\",\"contacts\":[")?;
+        for n in 0..(1 + (value.log10() as usize)) {
+            if n > 0 {
+                record.push(b',');
+            }
+            write!(
+                record,
+                "{{\"id\":{n},\"note\":\"contact {n} of {id}\",\"created\":\"{since}\"}}"
+            )?;
+        }
+        record.extend_from_slice(b"]}\n");
+        std::fs::write(dir.join("records.json"), &record)?;
+
+        // What happens to them over the sunset.
+        let span = (end - announce).num_minutes();
+        let migrate_chance =
+            0.35 + f64::from(usage) / 400.0 + if manager.is_empty() { 0.0 } else { 0.15 };
+        if rng.random_bool(migrate_chance.min(0.95)) {
+            let when = at(announce, rng.random_range(60 * 24..span));
+            writeln!(events, "{},{id},migrated,", when.to_rfc3339())?;
+        } else if rng.random_bool(0.08) {
+            let when = at(announce, rng.random_range(60 * 24..span));
+            writeln!(
+                events,
+                "{},{id},declined,prefers to stay on premises",
+                when.to_rfc3339()
+            )?;
+        }
+        if rng.random_bool(0.1) {
+            let when = at(
+                announce,
+                rng.random_range(60..(deadline - announce).num_minutes()),
+            );
+            writeln!(events, "{},{id},export_requested,", when.to_rfc3339())?;
+        }
+        if rng.random_bool(0.06) {
+            let kind = TICKETS[rng.random_range(0..TICKETS.len())];
+            let opened = at(announce, rng.random_range(60..span));
+            writeln!(events, "{},{id},ticket_opened,{kind}", opened.to_rfc3339())?;
+            let resolved = opened + Duration::minutes(rng.random_range(30..72 * 60));
+            writeln!(
+                events,
+                "{},{id},ticket_resolved,{kind}",
+                resolved.to_rfc3339()
+            )?;
+        }
+        if i % 200 == 17 {
+            writeln!(
+                events,
+                "{},{id},legal_hold,litigation hold 2027-17",
+                at(announce, 600).to_rfc3339()
+            )?;
+        } else if i % 100 == 42 {
+            writeln!(
+                events,
+                "{},{id},extension,{}",
+                at(end, 600).to_rfc3339(),
+                deadline + chrono::Days::new(30)
+            )?;
+        }
+    }
+    std::fs::write(input.join("customers.csv"), &csv)?;
+    std::fs::write(input.join("events.csv"), &events)?;
+    let (events, event_rejections) = simulate::parse_events(events.as_bytes(), &campaign)?;
+    Ok(Inputs {
+        campaign,
+        customers: csv.into_bytes(),
+        customers_are_json: false,
+        events,
+        event_rejections,
+    })
+}
+
+/// Makes `dir` ready for a demo: a directory the demo made before is
+/// replaced; any other non-empty directory is refused.
+pub fn prepare(dir: &Path) -> anyhow::Result<()> {
+    if dir.join(MARKER).exists() {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot clear the previous demo in {}", dir.display()))?;
+    } else if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        anyhow::bail!(
+            "{} is not empty and not an earlier demo; choose another --data directory",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::File::create(dir.join(MARKER))?
+        .write_all(b"made by `sunset demo`; the next demo run replaces this directory\n")?;
+    Ok(())
+}

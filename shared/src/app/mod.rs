@@ -1,0 +1,6 @@
+//! The embedded runtime behind the `sunset` command.
+
+pub mod demo;
+pub mod runner;
+pub mod serve;
+pub mod simulate;

@@ -1,0 +1,168 @@
+//! The embedded scheduler: runs due jobs from the store, in time order,
+//! interleaved with customer events, on a simulated or the real clock.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::adapters::embedded::{Embedded, SimulatedClock};
+use crate::domain::Campaign;
+use crate::domain::event::CustomerEvent;
+use crate::services::events::{self, EventError};
+use crate::services::jobs::{self, JobError, JobOutcome};
+
+/// One step of the run, for the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub at: DateTime<Utc>,
+    pub job: String,
+    #[serde(flatten)]
+    pub outcome: JobOutcome,
+}
+
+/// An event that could not be applied (unknown customer, after purge, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventProblem {
+    pub row: usize,
+    pub customer_id: String,
+    pub event: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("job {job} due {due} failed: {source}")]
+pub struct RunError {
+    pub job: String,
+    pub due: DateTime<Utc>,
+    #[source]
+    pub source: JobError,
+}
+
+/// Runs every job due at or before `now` (real-clock use: `sunset serve`).
+pub async fn run_due(emb: &Embedded, now: DateTime<Utc>) -> Result<Vec<Step>, RunError> {
+    let mut steps = Vec::new();
+    while let Some(scheduled) = emb.store.next_due_job(now).map_err(|e| RunError {
+        job: "scheduler".into(),
+        due: now,
+        source: e.into(),
+    })? {
+        let outcome = jobs::run(&emb.deps, &scheduled.job, now)
+            .await
+            .map_err(|source| RunError {
+                job: scheduled.name.clone(),
+                due: scheduled.due,
+                source,
+            })?;
+        emb.store
+            .mark_job_done(&scheduled.name, now)
+            .map_err(|e| RunError {
+                job: scheduled.name.clone(),
+                due: scheduled.due,
+                source: e.into(),
+            })?;
+        steps.push(Step {
+            at: now,
+            job: scheduled.name,
+            outcome,
+        });
+    }
+    Ok(steps)
+}
+
+/// Moves the simulated clock from job to job and event to event until
+/// nothing is left: the last purge included.
+pub async fn run_to_end(
+    emb: &Embedded,
+    clock: &SimulatedClock,
+    campaign: &Campaign,
+    events: Vec<(usize, CustomerEvent)>,
+    mut on_step: impl FnMut(&Step),
+) -> Result<(Vec<Step>, Vec<EventProblem>), RunError> {
+    let mut events: VecDeque<_> = {
+        let mut e = events;
+        e.sort_by_key(|(row, ev)| (ev.at, *row));
+        e.into()
+    };
+    let mut steps = Vec::new();
+    let mut problems = Vec::new();
+    loop {
+        let next_job = emb.store.next_job_time().map_err(|e| RunError {
+            job: "scheduler".into(),
+            due: clock.now_utc(),
+            source: e.into(),
+        })?;
+        let next_event = events.front().map(|(_, e)| e.at);
+        match (next_job, next_event) {
+            (None, None) => break,
+            (job, Some(ev)) if job.is_none_or(|j| ev <= j) => {
+                let (row, event) = events.pop_front().expect("peeked");
+                clock.advance_to(event.at);
+                if let Err(e) = events::apply(&emb.deps, campaign, &event).await {
+                    if let EventError::Port(p) = &e {
+                        if !p.retryable {
+                            tracing::warn!(row, error = %e, "event not applied");
+                        }
+                    }
+                    problems.push(EventProblem {
+                        row,
+                        customer_id: event.customer.to_string(),
+                        event: event.kind.name().into(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            (Some(due), _) => {
+                clock.advance_to(due);
+                let now = clock.now_utc();
+                for step in run_due(emb, now).await? {
+                    on_step(&step);
+                    steps.push(step);
+                }
+            }
+            (None, Some(_)) => unreachable!("handled by the event arm"),
+        }
+    }
+    Ok((steps, problems))
+}
+
+impl SimulatedClock {
+    fn now_utc(&self) -> DateTime<Utc> {
+        crate::ports::Clock::now(self)
+    }
+}
+
+/// A line of the timeline people read.
+pub fn describe(step: &Step, campaign: &Campaign) -> String {
+    let local = format!(
+        "{:<22}",
+        step.at
+            .with_timezone(&campaign.timezone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    );
+    match &step.outcome {
+        JobOutcome::Briefs(b) => format!(
+            "{local}  outreach-brief     {} account managers briefed on {} core customers",
+            b.sent, b.core_customers
+        ),
+        JobOutcome::Wave(w) => format!(
+            "{local}  {:<18} {:>7} sent in {} ({:?})",
+            w.milestone.to_string(),
+            w.sent,
+            w.zone,
+            w.state
+        ),
+        JobOutcome::ExportReady { request } => {
+            format!("{local}  export-ready       bundle {request} built and mailed")
+        }
+        JobOutcome::Purge(p) => format!(
+            "{local}  purge              {} purged ({} files, {} bundles), {} on legal hold, {} not yet due",
+            p.purged, p.product_files, p.bundles, p.legal_hold, p.not_due
+        ),
+    }
+}
+
+pub fn is_export_step(step: &Step) -> bool {
+    matches!(step.outcome, JobOutcome::ExportReady { .. })
+}

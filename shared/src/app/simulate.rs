@@ -1,0 +1,293 @@
+//! `sunset simulate`: the whole lifecycle on the user's files, on a
+//! simulated clock, in a fresh data directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde::Serialize;
+
+use crate::adapters::embedded::{Embedded, SimulatedClock, files::copy_tree};
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::milestone::local_instant;
+use crate::domain::{Campaign, CustomerId};
+use crate::services::{import, launch, report};
+
+use super::runner::{self, EventProblem, Step};
+
+pub struct SimulateArgs {
+    pub campaign: PathBuf,
+    pub customers: PathBuf,
+    pub events: Option<PathBuf>,
+    pub product_data: Option<PathBuf>,
+    pub data: PathBuf,
+}
+
+/// What a run produced, for the CLI to print and tests to check.
+pub struct Outcome {
+    pub campaign: Campaign,
+    pub import: import::ImportReport,
+    pub steps: Vec<Step>,
+    pub event_problems: Vec<EventProblem>,
+    pub report: report::Report,
+}
+
+/// An events-file row that could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRejection {
+    pub row: usize,
+    pub field: String,
+    pub reason: String,
+}
+
+/// `at` may be an RFC 3339 instant, `YYYY-MM-DD HH:MM[:SS]` in the
+/// campaign's zone, or a date (noon in the campaign's zone).
+fn parse_at(s: &str, campaign: &Campaign) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(local_instant(t.date(), t.time(), campaign.timezone));
+        }
+    }
+    if let Ok(d) = s.parse::<NaiveDate>() {
+        return Ok(local_instant(
+            d,
+            NaiveTime::from_hms_opt(12, 0, 0).expect("noon"),
+            campaign.timezone,
+        ));
+    }
+    Err(format!(
+        "'{s}' is not a time (RFC 3339, YYYY-MM-DD HH:MM or YYYY-MM-DD)"
+    ))
+}
+
+/// Reads `at,customer_id,event,detail`; bad rows are reported, not fatal.
+pub fn parse_events(
+    bytes: &[u8],
+    campaign: &Campaign,
+) -> anyhow::Result<(Vec<(usize, CustomerEvent)>, Vec<EventRejection>)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .context("the events file has no readable header")?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(at), Some(cid), Some(ev)) = (col("at"), col("customer_id"), col("event")) else {
+        bail!("the events file needs the columns at,customer_id,event[,detail]");
+    };
+    let detail = col("detail");
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                rejected.push(EventRejection {
+                    row,
+                    field: "*".into(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let get = |i: usize| record.get(i).unwrap_or("").trim();
+        let mut reject = |field: &str, reason: String| {
+            rejected.push(EventRejection {
+                row,
+                field: field.into(),
+                reason,
+            })
+        };
+        let at = match parse_at(get(at), campaign) {
+            Ok(t) => t,
+            Err(r) => {
+                reject("at", r);
+                continue;
+            }
+        };
+        let customer = match CustomerId::parse(get(cid)) {
+            Ok(c) => c,
+            Err(e) => {
+                reject("customer_id", e.0);
+                continue;
+            }
+        };
+        let kind = match CustomerEventKind::parse(get(ev), detail.map_or("", get)) {
+            Ok(k) => k,
+            Err(e) => {
+                reject(
+                    if e.0.contains("detail") || e.0.contains("date") {
+                        "detail"
+                    } else {
+                        "event"
+                    },
+                    e.0,
+                );
+                continue;
+            }
+        };
+        events.push((row, CustomerEvent { at, customer, kind }));
+    }
+    Ok((events, rejected))
+}
+
+fn ensure_fresh(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("sunset.db").exists() {
+        bail!(
+            "{} already holds a sunset run; give a new --data directory (or remove this one) so two runs never mix",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Everything needed to run, already read.
+pub struct Inputs {
+    pub campaign: Campaign,
+    pub customers: Vec<u8>,
+    pub customers_are_json: bool,
+    pub events: Vec<(usize, CustomerEvent)>,
+    pub event_rejections: Vec<EventRejection>,
+}
+
+pub fn read_inputs(args: &SimulateArgs) -> anyhow::Result<Inputs> {
+    let text = std::fs::read_to_string(&args.campaign)
+        .with_context(|| format!("cannot read the campaign file {}", args.campaign.display()))?;
+    let is_json = args
+        .campaign
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let campaign = if is_json {
+        Campaign::from_json(&text)
+    } else {
+        Campaign::from_toml(&text)
+    }
+    .with_context(|| format!("in {}", args.campaign.display()))?;
+    let customers = std::fs::read(&args.customers).with_context(|| {
+        format!(
+            "cannot read the customers file {}",
+            args.customers.display()
+        )
+    })?;
+    let customers_are_json = args
+        .customers
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let (events, event_rejections) = match &args.events {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the events file {}", path.display()))?;
+            parse_events(&bytes, &campaign).with_context(|| format!("in {}", path.display()))?
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Inputs {
+        campaign,
+        customers,
+        customers_are_json,
+        events,
+        event_rejections,
+    })
+}
+
+/// Runs the whole lifecycle in `data`, calling `on_step` as time passes.
+pub async fn run(
+    inputs: Inputs,
+    product_data: Option<&Path>,
+    data: &Path,
+    on_step: impl FnMut(&Step),
+) -> anyhow::Result<Outcome> {
+    ensure_fresh(data)?;
+    let Inputs {
+        campaign,
+        customers,
+        customers_are_json,
+        events,
+        event_rejections,
+    } = inputs;
+    // The clock starts the day before the account managers' briefs.
+    let start = local_instant(
+        campaign.brief_date() - chrono::Days::new(1),
+        NaiveTime::from_hms_opt(9, 0, 0).expect("valid"),
+        campaign.timezone,
+    );
+    let clock = Arc::new(SimulatedClock::new(start));
+    let emb = Embedded::open(data, clock.clone())?;
+    if let Some(src) = product_data {
+        let n = copy_tree(src, &data.join("product-data"))
+            .with_context(|| format!("cannot copy the product data from {}", src.display()))?;
+        tracing::info!(files = n, "product data copied");
+    }
+    emb.deps.campaigns.put_campaign(&campaign).await?;
+    let (rows, rejections, ignored) = if customers_are_json {
+        import::parse_json(&customers)?
+    } else {
+        import::parse_csv(&customers)?
+    };
+    let import_report = import::import(
+        &campaign,
+        rows,
+        rejections,
+        ignored,
+        emb.deps.customers.as_ref(),
+        emb.deps.audit.as_ref(),
+    )
+    .await?;
+    write_json(&data.join("import-report.json"), &import_report)?;
+    let launched = launch::launch(&emb.deps, &campaign).await?;
+    tracing::info!(jobs = launched.jobs.len(), "launched");
+    let (steps, mut event_problems) =
+        runner::run_to_end(&emb, &clock, &campaign, events, on_step).await?;
+    event_problems.splice(
+        0..0,
+        event_rejections.into_iter().map(|r| EventProblem {
+            row: r.row,
+            customer_id: String::new(),
+            event: r.field,
+            reason: r.reason,
+        }),
+    );
+    if !event_problems.is_empty() {
+        write_json(&data.join("events-report.json"), &event_problems)?;
+    }
+    let report = report::report(
+        &emb.deps,
+        &campaign,
+        crate::ports::Clock::now(clock.as_ref()),
+    )
+    .await?;
+    write_json(&data.join("report.json"), &report)?;
+    let audit = emb.deps.audit.entries(&campaign.id).await?;
+    write_json(&data.join("audit-trail.json"), &audit)?;
+    Ok(Outcome {
+        campaign,
+        import: import_report,
+        steps,
+        event_problems,
+        report,
+    })
+}
+
+/// `sunset simulate` as the CLI calls it.
+pub async fn simulate(args: &SimulateArgs, on_step: impl FnMut(&Step)) -> anyhow::Result<Outcome> {
+    let inputs = read_inputs(args)?;
+    run(inputs, args.product_data.as_deref(), &args.data, on_step).await
+}

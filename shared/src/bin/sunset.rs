@@ -1,0 +1,184 @@
+//! The `sunset` command: demo, simulate and serve on the embedded default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use sunset::app::{demo, runner, serve, simulate};
+
+#[derive(Parser)]
+#[command(
+    name = "sunset",
+    version,
+    about = "Run a product's end of life: notices, countdown, exports, purge, report."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a sample company and run its whole sunset on a simulated clock.
+    Demo {
+        /// How many customers to generate.
+        #[arg(long, default_value_t = 500)]
+        customers: usize,
+        /// Where to write everything (replaced if an earlier demo made it).
+        #[arg(long, default_value = "sunset-demo")]
+        data: PathBuf,
+        /// Seed of the generated sample.
+        #[arg(long, default_value_t = 2027)]
+        seed: u64,
+    },
+    /// Run the whole sunset on your files, on a simulated clock.
+    Simulate {
+        /// The campaign (TOML, or JSON by extension).
+        #[arg(long)]
+        campaign: PathBuf,
+        /// The customers (CSV, or JSON by extension).
+        #[arg(long)]
+        customers: PathBuf,
+        /// Events over time: at,customer_id,event,detail.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// The product's data, one directory per customer id (copied, never changed).
+        #[arg(long)]
+        product_data: Option<PathBuf>,
+        /// A new directory for the store, outbox, bundles and reports.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Serve the HTTP API on the embedded adapters, scheduler on the real clock.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[arg(long, default_value = "sunset-data")]
+        data: PathBuf,
+    },
+}
+
+fn print_outcome(outcome: &simulate::Outcome, data: &std::path::Path, started: Instant) {
+    let r = &outcome.report;
+    let exports = outcome
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.outcome,
+                sunset::services::jobs::JobOutcome::ExportReady { .. }
+            )
+        })
+        .count();
+    println!("  {exports} export bundles built and mailed along the way");
+    println!();
+    println!(
+        "Imported {} of {} rows ({} rejected: see import-report.json)",
+        outcome.import.imported, outcome.import.rows, outcome.import.rejected_rows
+    );
+    if !outcome.event_problems.is_empty() {
+        println!(
+            "{} events could not be applied: see events-report.json",
+            outcome.event_problems.len()
+        );
+    }
+    for (tier, t) in &r.tiers {
+        println!(
+            "  {tier:<9} {:>7} customers, {:>6.1}% migrated",
+            t.counts.customers,
+            t.migration_rate * 100.0
+        );
+    }
+    println!(
+        "Purged {} customers; {} kept on legal hold",
+        r.purge.purged, r.purge.legal_hold
+    );
+    println!();
+    println!("Done in {:.1} s. Look at:", started.elapsed().as_secs_f64());
+    println!(
+        "  {}/outbox/new/        every e-mail sent (Maildir; `mutt -f {}/outbox`)",
+        data.display(),
+        data.display()
+    );
+    println!("  {}/report.json        the retrospective", data.display());
+    println!(
+        "  {}/audit-trail.json   the audit chain with the deletion certificates",
+        data.display()
+    );
+    println!(
+        "  {}/import-report.json rejected rows, with row, field and reason",
+        data.display()
+    );
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let started = Instant::now();
+    match cli.command {
+        Command::Demo {
+            customers,
+            data,
+            seed,
+        } => {
+            demo::prepare(&data)?;
+            println!("Generating {customers} customers in {} ...", data.display());
+            let inputs = demo::generate(&data, customers, seed)?;
+            let campaign = inputs.campaign.clone();
+            println!(
+                "Running the {} sunset on a simulated clock:",
+                campaign.product
+            );
+            let outcome = simulate::run(inputs, None, &data, |step| {
+                if !runner::is_export_step(step) {
+                    println!("  {}", runner::describe(step, &campaign));
+                }
+            })
+            .await?;
+            print_outcome(&outcome, &data, started);
+            println!(
+                "  {}/input/             the generated campaign, customers and events",
+                data.display()
+            );
+        }
+        Command::Simulate {
+            campaign,
+            customers,
+            events,
+            product_data,
+            data,
+        } => {
+            let args = simulate::SimulateArgs {
+                campaign,
+                customers,
+                events,
+                product_data,
+                data: data.clone(),
+            };
+            let inputs = simulate::read_inputs(&args)?;
+            let c = inputs.campaign.clone();
+            let outcome = simulate::run(inputs, args.product_data.as_deref(), &data, |step| {
+                println!("  {}", runner::describe(step, &c));
+            })
+            .await?;
+            print_outcome(&outcome, &data, started);
+        }
+        Command::Serve { addr, data } => {
+            serve::serve(addr, &data, std::env::var("SUNSET_ADMIN_TOKEN").ok()).await?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    sunset::telemetry::init_with_default("warn");
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

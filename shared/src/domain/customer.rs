@@ -1,0 +1,156 @@
+//! Customers of the retiring product and where each stands.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::ids::{Currency, CustomerId, DisplayName, EmailAddress, Phone};
+use super::locale::Locale;
+use super::tier::TierDecision;
+
+/// Fees paid ahead for a period that may outlast the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prepaid {
+    pub from: NaiveDate,
+    pub until: NaiveDate,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+}
+
+/// A customer as imported: everything here is personal data and is deleted
+/// by the purge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub name: DisplayName,
+    pub email: EmailAddress,
+    /// The locale the customer gave, kept as written; notices use
+    /// [`Customer::notice_locale`].
+    pub locale: Option<String>,
+    pub timezone: Option<Tz>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub contract_value: Option<Decimal>,
+    pub currency: Option<Currency>,
+    pub customer_since: Option<NaiveDate>,
+    pub usage_score: Option<u8>,
+    pub strategic: bool,
+    pub account_manager: Option<EmailAddress>,
+    pub phone: Option<Phone>,
+    pub prepaid: Option<Prepaid>,
+}
+
+impl Customer {
+    pub fn notice_locale(&self, default: Locale) -> Locale {
+        self.locale
+            .as_deref()
+            .and_then(Locale::from_tag)
+            .unwrap_or(default)
+    }
+
+    pub fn zone(&self, campaign_zone: Tz) -> Tz {
+        self.timezone.unwrap_or(campaign_zone)
+    }
+}
+
+/// How far the customer is with moving off the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrationStatus {
+    /// Not migrated yet: reminders keep coming.
+    Pending,
+    /// Moved on: no more reminders.
+    Migrated,
+    /// Said no to the alternatives; still reminded, since their data still
+    /// has to leave before the deadline.
+    Declined,
+}
+
+impl MigrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationStatus::Pending => "pending",
+            MigrationStatus::Migrated => "migrated",
+            MigrationStatus::Declined => "declined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Migrated, Self::Declined]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// A customer and the campaign's state for them. After the purge `profile`
+/// is `None` and only the non-personal columns stay, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub id: CustomerId,
+    /// The zone notices are timed in: the customer's own, else the
+    /// campaign's.
+    pub zone: Tz,
+    pub profile: Option<Customer>,
+    pub tier: Option<TierDecision>,
+    pub status: MigrationStatus,
+    pub status_at: Option<DateTime<Utc>>,
+    pub legal_hold: bool,
+    pub extended_until: Option<NaiveDate>,
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+impl CustomerRecord {
+    pub fn new(customer: Customer, campaign_zone: Tz) -> Self {
+        Self {
+            id: customer.id.clone(),
+            zone: customer.zone(campaign_zone),
+            profile: Some(customer),
+            tier: None,
+            status: MigrationStatus::Pending,
+            status_at: None,
+            legal_hold: false,
+            extended_until: None,
+            purged_at: None,
+        }
+    }
+
+    /// The last day the customer's data is kept: the campaign's export
+    /// deadline, or a later extension granted to this customer.
+    pub fn effective_deadline(&self, export_deadline: NaiveDate) -> NaiveDate {
+        self.extended_until
+            .map_or(export_deadline, |d| d.max(export_deadline))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn customer(id: &str) -> Customer {
+        Customer {
+            id: CustomerId::parse(id).unwrap(),
+            name: DisplayName::parse("Ada Example").unwrap(),
+            email: EmailAddress::parse(&format!("{id}@example.com")).unwrap(),
+            locale: None,
+            timezone: None,
+            contract_value: None,
+            currency: None,
+            customer_since: None,
+            usage_score: None,
+            strategic: false,
+            account_manager: None,
+            phone: None,
+            prepaid: None,
+        }
+    }
+
+    #[test]
+    fn extension_only_ever_moves_the_deadline_later() {
+        let mut r = CustomerRecord::new(customer("c1"), chrono_tz::UTC);
+        let deadline = NaiveDate::from_ymd_opt(2027, 10, 31).unwrap();
+        r.extended_until = NaiveDate::from_ymd_opt(2027, 10, 1);
+        assert_eq!(r.effective_deadline(deadline), deadline);
+        r.extended_until = NaiveDate::from_ymd_opt(2027, 12, 1);
+        assert_eq!(r.effective_deadline(deadline), r.extended_until.unwrap());
+    }
+}

@@ -1,0 +1,270 @@
+//! Milestones of a sunset and the plan that puts them on the calendar.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::campaign::Campaign;
+use super::ids::{CampaignId, InvalidValue};
+
+/// A message (or step) of the sunset. The name is stable: it appears in the
+/// `X-Sunset-Milestone` header, ledger keys, schedule names and the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Milestone {
+    /// To each account manager: their core customers, 1-2 weeks ahead.
+    OutreachBrief,
+    Announcement,
+    /// `days_before_end` days before the service ends.
+    Reminder(u32),
+    /// A requested export bundle is ready to download.
+    ExportReady,
+    /// Not a message: deletion after the export deadline.
+    Purge,
+}
+
+impl Milestone {
+    pub fn name(self) -> String {
+        self.to_string()
+    }
+
+    /// Whether the milestone goes to every customer (announcement) or only
+    /// to those who have not migrated (reminders).
+    pub fn only_pending(self) -> bool {
+        matches!(self, Milestone::Reminder(_))
+    }
+}
+
+impl fmt::Display for Milestone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Milestone::OutreachBrief => f.write_str("outreach-brief"),
+            Milestone::Announcement => f.write_str("announcement"),
+            Milestone::Reminder(n) => write!(f, "reminder-{n}"),
+            Milestone::ExportReady => f.write_str("export-ready"),
+            Milestone::Purge => f.write_str("purge"),
+        }
+    }
+}
+
+impl FromStr for Milestone {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        Ok(match s {
+            "outreach-brief" => Milestone::OutreachBrief,
+            "announcement" => Milestone::Announcement,
+            "export-ready" => Milestone::ExportReady,
+            "purge" => Milestone::Purge,
+            _ => match s.strip_prefix("reminder-").map(str::parse::<u32>) {
+                Some(Ok(n)) if n > 0 => Milestone::Reminder(n),
+                _ => return Err(InvalidValue(format!("'{s}' is not a milestone"))),
+            },
+        })
+    }
+}
+
+impl TryFrom<String> for Milestone {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, InvalidValue> {
+        s.parse()
+    }
+}
+
+impl From<Milestone> for String {
+    fn from(m: Milestone) -> String {
+        m.to_string()
+    }
+}
+
+/// Work the scheduler runs at a time. The same payload is what an
+/// EventBridge schedule delivers to a Lambda function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "kebab-case")]
+pub enum Job {
+    /// Send the account managers their 1:1 briefs.
+    OutreachBriefs { campaign: CampaignId },
+    /// Send the announcement or a reminder to the customers in one zone,
+    /// at the local send hour of the milestone's day there.
+    Notice {
+        campaign: CampaignId,
+        milestone: Milestone,
+        timezone: Tz,
+    },
+    /// Build a requested export bundle and mail its link.
+    BuildExport {
+        campaign: CampaignId,
+        request: String,
+    },
+    /// Purge every customer whose effective deadline has passed.
+    Purge { campaign: CampaignId },
+}
+
+impl Job {
+    pub fn campaign(&self) -> &CampaignId {
+        match self {
+            Job::OutreachBriefs { campaign }
+            | Job::Notice { campaign, .. }
+            | Job::BuildExport { campaign, .. }
+            | Job::Purge { campaign } => campaign,
+        }
+    }
+}
+
+/// A job with its time and a name derived from what it does, so planning
+/// again replaces a schedule instead of adding a second one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledJob {
+    pub name: String,
+    pub due: DateTime<Utc>,
+    pub job: Job,
+}
+
+/// `date` at `time` in `zone`, as an instant. A time that does not exist
+/// (a spring-forward gap) moves an hour later; an ambiguous one takes the
+/// earlier instant.
+pub fn local_instant(date: NaiveDate, time: NaiveTime, zone: Tz) -> DateTime<Utc> {
+    let naive = date.and_time(time);
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+}
+
+/// The day a customer-facing milestone falls on, in local dates.
+pub fn milestone_date(campaign: &Campaign, milestone: Milestone) -> Option<NaiveDate> {
+    match milestone {
+        Milestone::OutreachBrief => Some(campaign.brief_date()),
+        Milestone::Announcement => Some(campaign.dates.announce),
+        Milestone::Reminder(n) => Some(campaign.reminder_date(n)),
+        Milestone::ExportReady | Milestone::Purge => None,
+    }
+}
+
+/// When the purge of customers whose deadline is `deadline` runs: the start
+/// of the next day in the campaign's zone.
+pub fn purge_time(campaign: &Campaign, deadline: NaiveDate) -> DateTime<Utc> {
+    local_instant(
+        deadline + chrono::Days::new(1),
+        NaiveTime::MIN,
+        campaign.timezone,
+    )
+}
+
+fn zone_slug(zone: Tz) -> String {
+    zone.name().replace('/', "_")
+}
+
+/// Every scheduled job of a campaign, given the zones its customers live in
+/// and the extended deadlines granted so far.
+pub fn plan(
+    campaign: &Campaign,
+    zones: &[Tz],
+    extended_deadlines: &BTreeSet<NaiveDate>,
+) -> Vec<ScheduledJob> {
+    let id = &campaign.id;
+    let mut jobs = vec![ScheduledJob {
+        name: format!("{id}.outreach-brief"),
+        due: local_instant(
+            campaign.brief_date(),
+            NaiveTime::from_hms_opt(9, 0, 0).expect("valid"),
+            campaign.timezone,
+        ),
+        job: Job::OutreachBriefs {
+            campaign: id.clone(),
+        },
+    }];
+    let notices = std::iter::once(Milestone::Announcement).chain(
+        campaign
+            .reminder_offsets()
+            .into_iter()
+            .map(Milestone::Reminder),
+    );
+    for milestone in notices {
+        let date = milestone_date(campaign, milestone).expect("notice milestones have dates");
+        for &zone in zones {
+            jobs.push(ScheduledJob {
+                name: format!("{id}.{milestone}.{}", zone_slug(zone)),
+                due: local_instant(date, campaign.send_time(), zone),
+                job: Job::Notice {
+                    campaign: id.clone(),
+                    milestone,
+                    timezone: zone,
+                },
+            });
+        }
+    }
+    let deadlines = std::iter::once(campaign.dates.export_deadline).chain(
+        extended_deadlines
+            .iter()
+            .copied()
+            .filter(|d| *d > campaign.dates.export_deadline),
+    );
+    for deadline in deadlines {
+        jobs.push(ScheduledJob {
+            name: format!("{id}.purge.{deadline}"),
+            due: purge_time(campaign, deadline),
+            job: Job::Purge {
+                campaign: id.clone(),
+            },
+        });
+    }
+    jobs.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.name.cmp(&b.name)));
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::campaign::tests::EXAMPLE;
+
+    #[test]
+    fn milestone_names_round_trip() {
+        for m in [
+            Milestone::OutreachBrief,
+            Milestone::Announcement,
+            Milestone::Reminder(60),
+            Milestone::ExportReady,
+            Milestone::Purge,
+        ] {
+            assert_eq!(m.name().parse::<Milestone>().unwrap(), m);
+        }
+        assert!("reminder-0".parse::<Milestone>().is_err());
+    }
+
+    #[test]
+    fn plan_sends_at_local_hour_in_each_zone_and_purges_after_the_deadline() {
+        let c = Campaign::from_toml(EXAMPLE).unwrap();
+        let zones = [chrono_tz::Asia::Shanghai, chrono_tz::Europe::Berlin];
+        let jobs = plan(&c, &zones, &BTreeSet::new());
+        // brief + (announcement + 5 reminders) x 2 zones + purge
+        assert_eq!(jobs.len(), 1 + 6 * 2 + 1);
+        let shanghai_60 = jobs
+            .iter()
+            .find(|j| j.name == "orbit-crm-2027.reminder-60.Asia_Shanghai")
+            .unwrap();
+        assert_eq!(shanghai_60.due.to_rfc3339(), "2027-08-01T02:00:00+00:00");
+        let brief = &jobs[0];
+        assert_eq!(brief.name, "orbit-crm-2027.outreach-brief");
+        assert!(brief.due.date_naive() <= c.dates.announce - chrono::Days::new(7));
+        let purge = jobs.last().unwrap();
+        assert_eq!(purge.due.to_rfc3339(), "2027-10-31T23:00:00+00:00");
+    }
+
+    #[test]
+    fn spring_forward_gap_moves_later() {
+        let t = local_instant(
+            "2027-03-28".parse().unwrap(),
+            NaiveTime::from_hms_opt(2, 30, 0).unwrap(),
+            chrono_tz::Europe::Berlin,
+        );
+        assert_eq!(t.to_rfc3339(), "2027-03-28T01:30:00+00:00");
+    }
+}

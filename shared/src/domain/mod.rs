@@ -1,0 +1,22 @@
+//! Domain types, parsed at the edge, and the pure rules of a sunset
+//! (scoring, planning, refunds). No I/O and no SDK types here.
+
+pub mod audit;
+pub mod campaign;
+pub mod customer;
+pub mod event;
+pub mod export;
+pub mod ids;
+pub mod ledger;
+pub mod link;
+pub mod locale;
+pub mod milestone;
+pub mod refund;
+pub mod tier;
+
+pub use campaign::Campaign;
+pub use customer::{Customer, CustomerRecord, MigrationStatus};
+pub use ids::{CampaignId, CustomerId, EmailAddress};
+pub use locale::Locale;
+pub use milestone::{Job, Milestone, ScheduledJob};
+pub use tier::Tier;

@@ -1,0 +1,43 @@
+//! The prepaid refund the seed's §四 asks every notice to state.
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::customer::Prepaid;
+
+/// `amount × days(service_end → until) / days(from → until)`, rounded half
+/// away from zero to cents; zero when the prepaid period ends by the service
+/// end, the whole amount when it starts after it.
+pub fn prorated(prepaid: &Prepaid, service_end: NaiveDate) -> Decimal {
+    let total = (prepaid.until - prepaid.from).num_days();
+    if total <= 0 || prepaid.until <= service_end {
+        return Decimal::ZERO;
+    }
+    let unused = (prepaid.until - service_end.max(prepaid.from))
+        .num_days()
+        .min(total);
+    (prepaid.amount * Decimal::from(unused) / Decimal::from(total))
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn refunds_the_unused_days() {
+        let p = Prepaid {
+            from: d("2027-01-01"),
+            until: d("2028-01-01"),
+            amount: Decimal::from(365),
+        };
+        // 2027-09-30 -> 2028-01-01 is 93 days of 365.
+        assert_eq!(prorated(&p, d("2027-09-30")), Decimal::from(93));
+        assert_eq!(prorated(&p, d("2028-02-01")), Decimal::ZERO);
+        assert_eq!(prorated(&p, d("2026-06-01")), Decimal::from(365));
+    }
+}

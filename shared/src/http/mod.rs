@@ -1,0 +1,333 @@
+//! The HTTP API: one axum Router, run by `sunset serve` on the embedded
+//! adapters and by the intake and export-request Lambda functions behind
+//! API Gateway.
+//!
+//! Admin routes (`/v1/campaigns/...`) need a bearer token (local) or are
+//! authorised by API Gateway's JWT authorizer (AWS). Customer routes
+//! (`/v1/c/...`) are authorised by their signed link instead.
+
+mod problem;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::link::LinkPurpose;
+use crate::domain::{Campaign, CampaignId, CustomerId};
+use crate::ports::Deps;
+use crate::services::{events, export, import, launch, report};
+
+pub use problem::{ApiError, Problem};
+
+/// How admin routes are authorised.
+#[derive(Clone)]
+pub enum AdminAuth {
+    /// `Authorization: Bearer <token>` must match.
+    Token(String),
+    /// An API Gateway authorizer has already checked the caller.
+    Gateway,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub deps: Deps,
+    pub admin: AdminAuth,
+}
+
+/// Largest customer file accepted over HTTP; bigger imports go through a
+/// file (`sunset simulate`) or, on AWS, an upload to the bucket.
+const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/v1/campaigns", post(create_campaign))
+        .route("/v1/campaigns/{campaign}", get(get_campaign))
+        .route(
+            "/v1/campaigns/{campaign}/customers",
+            post(import_customers).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route("/v1/campaigns/{campaign}/launch", post(launch_campaign))
+        .route(
+            "/v1/campaigns/{campaign}/customers/{customer}/events",
+            post(customer_event),
+        )
+        .route("/v1/campaigns/{campaign}/report", get(campaign_report))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    let public = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/v1/c/{campaign}/{customer}/export",
+            get(export_page).post(export_request),
+        )
+        .route(
+            "/v1/c/{campaign}/{customer}/export/download",
+            get(export_download),
+        );
+    admin.merge(public).with_state(state)
+}
+
+async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let AdminAuth::Token(expected) = &state.admin {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let same = given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
+    CampaignId::parse(raw).map_err(|e| ApiError::Invalid {
+        field: "campaign".into(),
+        reason: e.0,
+    })
+}
+
+fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(raw).map_err(|e| ApiError::Invalid {
+        field: "customer".into(),
+        reason: e.0,
+    })
+}
+
+async fn load_campaign(deps: &Deps, raw: &str) -> Result<Campaign, ApiError> {
+    let id = campaign_id(raw)?;
+    deps.campaigns
+        .campaign(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no campaign {id}")))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+async fn create_campaign(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let campaign = if is_json(&headers) {
+        Campaign::from_json(text)?
+    } else {
+        Campaign::from_toml(text)?
+    };
+    if s.deps.campaigns.campaign(&campaign.id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "campaign {} exists",
+            campaign.id
+        )));
+    }
+    s.deps.campaigns.put_campaign(&campaign).await?;
+    tracing::info!(campaign = %campaign.id, "campaign created");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": campaign.id })),
+    ))
+}
+
+async fn get_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Campaign>, ApiError> {
+    Ok(Json(load_campaign(&s.deps, &id).await?))
+}
+
+async fn import_customers(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<import::ImportReport>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let (rows, rejections, ignored) = if is_json(&headers) {
+        import::parse_json(&body)?
+    } else {
+        import::parse_csv(&body)?
+    };
+    let report = import::import(
+        &campaign,
+        rows,
+        rejections,
+        ignored,
+        s.deps.customers.as_ref(),
+        s.deps.audit.as_ref(),
+    )
+    .await?;
+    Ok(Json(report))
+}
+
+async fn launch_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<launch::LaunchReport>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(launch::launch(&s.deps, &campaign).await?))
+}
+
+#[derive(Deserialize)]
+struct EventBody {
+    event: String,
+    #[serde(default)]
+    detail: String,
+}
+
+async fn customer_event(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+    Json(body): Json<EventBody>,
+) -> Result<StatusCode, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let kind =
+        CustomerEventKind::parse(&body.event, &body.detail).map_err(|e| ApiError::Invalid {
+            field: "event".into(),
+            reason: e.0,
+        })?;
+    let event = CustomerEvent {
+        at: s.deps.clock.now(),
+        customer: customer_id(&customer)?,
+        kind,
+    };
+    events::apply(&s.deps, &campaign, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn campaign_report(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<report::Report>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(
+        report::report(&s.deps, &campaign, s.deps.clock.now()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Signed {
+    exp: i64,
+    sig: String,
+}
+
+async fn verified(
+    s: &AppState,
+    purpose: LinkPurpose,
+    campaign: &str,
+    customer: &str,
+    q: &Signed,
+) -> Result<(Campaign, CustomerId), ApiError> {
+    let campaign_id = campaign_id(campaign)?;
+    let customer = customer_id(customer)?;
+    s.deps.signer.verify(
+        purpose,
+        &campaign_id,
+        &customer,
+        q.exp,
+        &q.sig,
+        s.deps.clock.now(),
+    )?;
+    Ok((load_campaign(&s.deps, campaign).await?, customer))
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    Html(format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:560px\"><h1>{}</h1>{body}</body></html>",
+        esc(title),
+        esc(title)
+    ))
+}
+
+/// The link in the e-mail opens a confirmation page; only its button (a
+/// POST) starts an export, so mail scanners that follow links start none.
+async fn export_page(
+    State(s): State<AppState>,
+    Path((campaign, customer)): Path<(String, String)>,
+    Query(q): Query<Signed>,
+) -> Result<Html<String>, ApiError> {
+    let (campaign, _) = verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
+    let title = format!("Export your {} data", campaign.product);
+    let sig: String = q.sig.chars().filter(char::is_ascii_hexdigit).collect();
+    Ok(page(
+        &title,
+        &format!(
+            "<p>We will bundle all your data into one archive and e-mail you a download link.</p>\
+             <form method=\"post\" action=\"?exp={}&amp;sig={sig}\"><button type=\"submit\">Export my data</button></form>",
+            q.exp
+        ),
+    ))
+}
+
+async fn export_request(
+    State(s): State<AppState>,
+    Path((campaign, customer)): Path<(String, String)>,
+    Query(q): Query<Signed>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let (campaign, customer) =
+        verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
+    let request = export::request_export(&s.deps, &campaign, &customer, s.deps.clock.now()).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "request": request.id,
+            "status": request.status,
+            "message": "Your export is being prepared; we will e-mail you a download link."
+        })),
+    ))
+}
+
+async fn export_download(
+    State(s): State<AppState>,
+    Path((campaign, customer)): Path<(String, String)>,
+    Query(q): Query<Signed>,
+) -> Result<Response, ApiError> {
+    let (campaign, customer) =
+        verified(&s, LinkPurpose::Download, &campaign, &customer, &q).await?;
+    let Some((request, bytes)) = export::latest_bundle(&s.deps, &campaign, &customer).await? else {
+        return Err(ApiError::NotFound("no export is ready yet".into()));
+    };
+    let filename = format!("{}-{}-{}.zip", campaign.id, customer, request.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,176 @@
+//! Errors as HTTP responses, in one place: a JSON problem body that says
+//! what the caller can fix; internal errors are logged and answered with a
+//! fixed message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::campaign::CampaignError;
+use crate::domain::link::LinkError;
+use crate::ports::PortError;
+use crate::services::events::EventError;
+use crate::services::export::ExportError;
+use crate::services::import::ImportError;
+use crate::services::launch::{LaunchError, Preflight};
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    pub status: u16,
+    pub title: &'static str,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<Preflight>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("preflight failed")]
+    Preflight(Preflight),
+    #[error("temporarily unavailable")]
+    Unavailable(#[source] PortError),
+    #[error("unexpected")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl From<PortError> for ApiError {
+    fn from(e: PortError) -> Self {
+        if e.retryable {
+            ApiError::Unavailable(e)
+        } else {
+            ApiError::Unexpected(e.source)
+        }
+    }
+}
+
+impl From<CampaignError> for ApiError {
+    fn from(e: CampaignError) -> Self {
+        match e {
+            CampaignError::Syntax(s) => ApiError::BadRequest(format!("campaign: {s}")),
+            CampaignError::Field { field, reason } => ApiError::Invalid { field, reason },
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Store(p) => p.into(),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<LaunchError> for ApiError {
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::Preflight(p) => ApiError::Preflight(p),
+            LaunchError::Port(p) => p.into(),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::UnknownCustomer(_) | ExportError::UnknownRequest(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            ExportError::Purged | ExportError::PastDeadline => ApiError::Gone(e.to_string()),
+            ExportError::Port(p) => p.into(),
+            other => ApiError::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::UnknownCustomer(_) => ApiError::NotFound(e.to_string()),
+            EventError::Purged(_) => ApiError::Gone(e.to_string()),
+            EventError::ExtensionTooEarly { .. } => ApiError::Invalid {
+                field: "detail".into(),
+                reason: e.to_string(),
+            },
+            EventError::Export(x) => x.into(),
+            EventError::Port(p) => p.into(),
+        }
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        ApiError::Forbidden(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, title) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad request"),
+            ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid field"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Preflight(_) => (StatusCode::UNPROCESSABLE_ENTITY, "preflight failed"),
+            ApiError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+            }
+            ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        };
+        let detail = match &self {
+            ApiError::Unexpected(e) => {
+                tracing::error!(error = %format!("{e:#}"), "request failed");
+                "something went wrong on our side; it has been logged".to_owned()
+            }
+            ApiError::Unavailable(e) => {
+                tracing::warn!(error = %e, "request failed, retryable");
+                "please try again shortly".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let field = match &self {
+            ApiError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let preflight = match self {
+            ApiError::Preflight(p) => Some(p),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            Json(Problem {
+                status: status.as_u16(),
+                title,
+                detail,
+                field,
+                preflight,
+            }),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}

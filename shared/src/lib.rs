@@ -1,0 +1,29 @@
+//! # sunset
+//!
+//! Runs a product's end of life: tells every affected customer, in the
+//! right order, that a product is going away; counts down to the date;
+//! helps them take their data; then deletes it for good, with proof.
+//!
+//! # Layout
+//!
+//! ```text
+//! domain/      types parsed at the edge and pure rules (tiers, plan, refund, links)
+//! ports        the traits services need (store, ledger, mailer, scheduler, blobs, ...)
+//! services/    one use case each: import, segment, launch, dispatch, export, purge, report
+//! adapters/    embedded: SQLite, Maildir, directories, simulated clock
+//! mime         RFC 5322 rendering of an outgoing e-mail
+//! http         the axum Router (local server and Lambda alike)
+//! app/         the embedded runtime: simulate, demo, serve
+//! ```
+//!
+//! Data flows one way: edge (HTTP, schedule payload, file) → domain types →
+//! service → ports → adapters. Services never see an SDK type.
+
+pub mod adapters;
+pub mod app;
+pub mod domain;
+pub mod http;
+pub mod mime;
+pub mod ports;
+pub mod services;
+pub mod telemetry;

@@ -1,0 +1,250 @@
+//! The ports: what the services need from the world. Embedded adapters
+//! (SQLite, Maildir, directories) and AWS adapters implement the same traits,
+//! and one contract suite checks both.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::audit::{AuditEntry, ChainedEntry};
+use crate::domain::event::CustomerEvent;
+use crate::domain::export::ExportRequest;
+use crate::domain::ids::Mailbox;
+use crate::domain::ledger::{Delivery, DeliveryKey};
+use crate::domain::tier::TierDecision;
+use crate::domain::{
+    Campaign, CampaignId, CustomerId, CustomerRecord, EmailAddress, Milestone, ScheduledJob,
+};
+
+/// An adapter failure. `retryable` tells an event function whether the
+/// runtime should try again (throttling, time-outs) or give up (bad data).
+#[derive(Debug, thiserror::Error)]
+#[error("{source:#}")]
+pub struct PortError {
+    pub retryable: bool,
+    #[source]
+    pub source: anyhow::Error,
+}
+
+impl PortError {
+    pub fn permanent(source: impl Into<anyhow::Error>) -> Self {
+        Self {
+            retryable: false,
+            source: source.into(),
+        }
+    }
+    pub fn retryable(source: impl Into<anyhow::Error>) -> Self {
+        Self {
+            retryable: true,
+            source: source.into(),
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// The time, real or simulated.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Creates or replaces a campaign.
+    async fn put_campaign(&self, campaign: &Campaign) -> PortResult<()>;
+    async fn campaign(&self, id: &CampaignId) -> PortResult<Option<Campaign>>;
+}
+
+/// Per-tier figures that survive the purge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TierCount {
+    pub customers: u64,
+    pub migrated: u64,
+    pub declined: u64,
+    pub purged: u64,
+    pub legal_hold: u64,
+}
+
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
+    /// Inserts customers that are not there yet, all or nothing; returns the
+    /// ids that already existed (they are left as they were).
+    async fn insert_customers(
+        &self,
+        campaign: &CampaignId,
+        records: &[CustomerRecord],
+    ) -> PortResult<Vec<CustomerId>>;
+    async fn customer(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+    ) -> PortResult<Option<CustomerRecord>>;
+    /// Customers in id order after `after`, at most `limit`.
+    async fn customers_page(
+        &self,
+        campaign: &CampaignId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> PortResult<Vec<CustomerRecord>>;
+    /// Customers in `zone` who have no ledger entry for `milestone` yet and
+    /// are not purged; with `only_pending`, also not migrated. This is the
+    /// query a reminder wave runs: its cost grows with who is left, not with
+    /// the campaign.
+    async fn awaiting_notice(
+        &self,
+        campaign: &CampaignId,
+        milestone: Milestone,
+        zone: Tz,
+        only_pending: bool,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> PortResult<Vec<CustomerRecord>>;
+    /// The zones customers are in (their own, else the campaign's), by name.
+    async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>>;
+    async fn set_tiers(
+        &self,
+        campaign: &CampaignId,
+        decisions: &[(CustomerId, TierDecision)],
+    ) -> PortResult<()>;
+    /// Saves status, legal hold and extension of a customer.
+    async fn update_state(&self, campaign: &CampaignId, record: &CustomerRecord) -> PortResult<()>;
+    /// Deletes the customer's personal data for good, keeping only the
+    /// non-personal columns (tier, status, dates) for the report.
+    async fn scrub_customer(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> PortResult<()>;
+    async fn tier_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, TierCount>>;
+}
+
+#[async_trait]
+pub trait DeliveryLedger: Send + Sync {
+    /// Claims each key if nobody has; `true` where this call claimed it.
+    async fn claim(&self, keys: &[DeliveryKey], at: DateTime<Utc>) -> PortResult<Vec<bool>>;
+    async fn mark_sent(
+        &self,
+        key: &DeliveryKey,
+        at: DateTime<Utc>,
+        message_id: &str,
+    ) -> PortResult<()>;
+    /// Gives up a claim whose send failed, so a retry sends it.
+    async fn release(&self, key: &DeliveryKey) -> PortResult<()>;
+    /// Messages sent per milestone name.
+    async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>>;
+    async fn deliveries_to(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<Delivery>>;
+}
+
+/// Ticket, decline, hold and extension events, kept for the report.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    async fn record_event(&self, campaign: &CampaignId, event: &CustomerEvent) -> PortResult<()>;
+    async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>>;
+}
+
+#[async_trait]
+pub trait ExportStore: Send + Sync {
+    async fn put_export(&self, request: &ExportRequest) -> PortResult<()>;
+    async fn export(&self, campaign: &CampaignId, id: &str) -> PortResult<Option<ExportRequest>>;
+    async fn exports_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<ExportRequest>>;
+    async fn all_exports(&self, campaign: &CampaignId) -> PortResult<Vec<ExportRequest>>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an entry to the campaign's hash chain.
+    async fn append(&self, entry: AuditEntry) -> PortResult<ChainedEntry>;
+    async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>>;
+}
+
+/// Puts jobs on the calendar. Upserting a job of the same name moves it.
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    async fn upsert(&self, job: &ScheduledJob) -> PortResult<()>;
+    async fn scheduled(&self, campaign: &CampaignId) -> PortResult<Vec<ScheduledJob>>;
+}
+
+/// An e-mail ready to send. Every header value here comes from a parsed
+/// domain type, so none holds CR or LF.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingEmail {
+    pub from: Mailbox,
+    pub reply_to: Option<EmailAddress>,
+    pub to: EmailAddress,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub date: DateTime<Utc>,
+    pub campaign: CampaignId,
+    pub milestone: Milestone,
+    /// Stable id derived from the ledger key, without personal data.
+    pub message_id: String,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one e-mail; returns the provider's message id.
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String>;
+}
+
+/// Bytes by key: export bundles.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> PortResult<()>;
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
+    /// Deletes every blob under `prefix`; returns how many.
+    async fn delete_prefix(&self, prefix: &str) -> PortResult<u64>;
+}
+
+/// One file of a customer's data in the retiring product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductFile {
+    /// Relative path, `/`-separated.
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The retiring product's own data, per customer.
+#[async_trait]
+pub trait ProductData: Send + Sync {
+    async fn files(&self, customer: &CustomerId) -> PortResult<Vec<ProductFile>>;
+    /// Deletes the customer's data irreversibly.
+    async fn erase(&self, customer: &CustomerId) -> PortResult<Erased>;
+}
+
+/// Every port, wired once per process and shared by the HTTP router, the
+/// Lambda handlers and the embedded runner.
+#[derive(Clone)]
+pub struct Deps {
+    pub campaigns: Arc<dyn CampaignStore>,
+    pub customers: Arc<dyn CustomerStore>,
+    pub ledger: Arc<dyn DeliveryLedger>,
+    pub events: Arc<dyn EventLog>,
+    pub exports: Arc<dyn ExportStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub scheduler: Arc<dyn Scheduler>,
+    pub mailer: Arc<dyn Mailer>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub product_data: Arc<dyn ProductData>,
+    pub clock: Arc<dyn Clock>,
+    pub signer: crate::domain::link::LinkSigner,
+}

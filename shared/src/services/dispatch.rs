@@ -1,0 +1,274 @@
+//! Sends a milestone's e-mails: one wave per zone for the announcement and
+//! each reminder, and the account managers' briefs. Every message claims its
+//! ledger entry first, so a repeated event sends nothing twice.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::ledger::{DeliveryKey, Recipient};
+use crate::domain::link::LinkSigner;
+use crate::domain::milestone::{local_instant, milestone_date};
+use crate::domain::{Campaign, EmailAddress, Milestone, Tier};
+use crate::ports::{CustomerStore, DeliveryLedger, Mailer, OutgoingEmail, PortError};
+
+use super::notice::{self, RenderError, Rendered};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("milestone {0} is not a customer notice")]
+    NotANotice(Milestone),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl DispatchError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, DispatchError::Port(e) if e.retryable)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaveState {
+    /// Sent to everyone it was due for.
+    Done,
+    /// Before the local send hour of the milestone's day in this zone.
+    NotYetDue,
+    /// The milestone's day is over in this zone; a late event sends nothing
+    /// rather than a reminder on the wrong day.
+    DayPassed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaveReport {
+    pub milestone: Milestone,
+    pub zone: String,
+    pub state: WaveState,
+    pub sent: u64,
+    /// Claimed by an earlier run: not sent again.
+    pub already_claimed: u64,
+}
+
+const PAGE: usize = 500;
+
+/// A message id derived from the ledger key: unique, stable, no personal data.
+pub fn message_id(key: &DeliveryKey) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{}\n{}\n{}\n{}\n{}",
+        key.campaign,
+        key.recipient.key(),
+        key.milestone,
+        key.channel,
+        key.occurrence
+    ));
+    format!("{}.{}", key.milestone, hex::encode(&h.finalize()[..12]))
+}
+
+/// Claims, sends and records one message; a failed send gives the claim back
+/// so a retry delivers it.
+pub(crate) async fn send_claimed(
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    key: &DeliveryKey,
+    email: OutgoingEmail,
+) -> Result<(), PortError> {
+    match mailer.send(&email).await {
+        Ok(provider_id) => ledger.mark_sent(key, email.date, &provider_id).await,
+        Err(e) => {
+            ledger.release(key).await?;
+            Err(e)
+        }
+    }
+}
+
+pub(crate) fn email(
+    campaign: &Campaign,
+    to: &EmailAddress,
+    key: &DeliveryKey,
+    rendered: Rendered,
+    now: DateTime<Utc>,
+) -> OutgoingEmail {
+    OutgoingEmail {
+        from: campaign.sender.from.clone(),
+        reply_to: campaign.sender.reply_to.clone(),
+        to: to.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        date: now,
+        campaign: campaign.id.clone(),
+        milestone: key.milestone,
+        message_id: message_id(key),
+    }
+}
+
+/// Sends `milestone` (the announcement or a reminder) to the customers in
+/// `zone` who are due it. Reminders skip customers who have migrated.
+pub async fn notice_wave(
+    campaign: &Campaign,
+    milestone: Milestone,
+    zone: Tz,
+    now: DateTime<Utc>,
+    customers: &dyn CustomerStore,
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    signer: &LinkSigner,
+) -> Result<WaveReport, DispatchError> {
+    if !matches!(milestone, Milestone::Announcement | Milestone::Reminder(_)) {
+        return Err(DispatchError::NotANotice(milestone));
+    }
+    let day = milestone_date(campaign, milestone).expect("notices have a date");
+    let mut report = WaveReport {
+        milestone,
+        zone: zone.name().to_owned(),
+        state: WaveState::Done,
+        sent: 0,
+        already_claimed: 0,
+    };
+    if now < local_instant(day, campaign.send_time(), zone) {
+        report.state = WaveState::NotYetDue;
+        return Ok(report);
+    }
+    if now.with_timezone(&zone).date_naive() > day {
+        tracing::warn!(campaign = %campaign.id, %milestone, zone = zone.name(), "the milestone's day has passed in this zone; nothing sent");
+        report.state = WaveState::DayPassed;
+        return Ok(report);
+    }
+    let mut after = None;
+    loop {
+        let page = customers
+            .awaiting_notice(
+                &campaign.id,
+                milestone,
+                zone,
+                milestone.only_pending(),
+                after.as_ref(),
+                PAGE,
+            )
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        let keys: Vec<DeliveryKey> = page
+            .iter()
+            .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
+            .collect();
+        let claimed = ledger.claim(&keys, now).await?;
+        for ((record, key), mine) in page.iter().zip(&keys).zip(claimed) {
+            let Some(customer) = record.profile.as_ref() else {
+                continue;
+            };
+            if !mine {
+                report.already_claimed += 1;
+                continue;
+            }
+            let rendered =
+                match notice::render_notice(campaign, record, customer, milestone, signer) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        ledger.release(key).await?;
+                        return Err(e.into());
+                    }
+                };
+            send_claimed(
+                ledger,
+                mailer,
+                key,
+                email(campaign, &customer.email, key, rendered, now),
+            )
+            .await?;
+            report.sent += 1;
+        }
+    }
+    tracing::info!(campaign = %campaign.id, %milestone, zone = zone.name(), sent = report.sent, already = report.already_claimed, "wave finished");
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BriefReport {
+    pub managers: u64,
+    pub core_customers: u64,
+    /// Core customers without an account manager: their brief goes to the
+    /// campaign's support address.
+    pub unassigned: u64,
+    pub sent: u64,
+}
+
+fn staff_key(email: &EmailAddress) -> String {
+    hex::encode(&Sha256::digest(email.as_str().as_bytes())[..8])
+}
+
+/// Sends each account manager the list of their core customers to call 1:1
+/// before the announcement.
+pub async fn outreach_briefs(
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+    customers: &dyn CustomerStore,
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+) -> Result<BriefReport, DispatchError> {
+    let mut by_manager: BTreeMap<EmailAddress, Vec<notice::BriefLine>> = BTreeMap::new();
+    let mut report = BriefReport::default();
+    let mut after = None;
+    loop {
+        let page = customers
+            .customers_page(&campaign.id, after.as_ref(), 1000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for r in &page {
+            let (Some(profile), Some(tier)) = (&r.profile, &r.tier) else {
+                continue;
+            };
+            if tier.tier != Tier::Core {
+                continue;
+            }
+            report.core_customers += 1;
+            let manager = match &profile.account_manager {
+                Some(m) => m.clone(),
+                None => {
+                    report.unassigned += 1;
+                    campaign.support.email.clone()
+                }
+            };
+            by_manager
+                .entry(manager)
+                .or_default()
+                .push(notice::brief_line(campaign, r, profile));
+        }
+    }
+    report.managers = by_manager.len() as u64;
+    for (manager, lines) in &by_manager {
+        let key = DeliveryKey::once(
+            &campaign.id,
+            Recipient::Staff(staff_key(manager)),
+            Milestone::OutreachBrief,
+        );
+        if !ledger.claim(std::slice::from_ref(&key), now).await?[0] {
+            continue;
+        }
+        let rendered = match notice::render_brief(campaign, lines) {
+            Ok(r) => r,
+            Err(e) => {
+                ledger.release(&key).await?;
+                return Err(e.into());
+            }
+        };
+        send_claimed(
+            ledger,
+            mailer,
+            &key,
+            email(campaign, manager, &key, rendered, now),
+        )
+        .await?;
+        report.sent += 1;
+    }
+    tracing::info!(campaign = %campaign.id, managers = report.managers, core = report.core_customers, sent = report.sent, "outreach briefs sent");
+    Ok(report)
+}

@@ -1,0 +1,325 @@
+//! Data exports: a customer asks through their signed link, a job builds a
+//! zip of everything held about them (the product's data and ours, JSON and
+//! CSV, with a SHA-256 manifest), and the export-ready mail sends a signed
+//! download link.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::audit::AuditEntry;
+use crate::domain::export::{ExportRequest, ExportStatus};
+use crate::domain::ledger::{DeliveryKey, Recipient};
+use crate::domain::milestone::{Job, ScheduledJob, purge_time};
+use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
+use crate::ports::{Deps, PortError};
+
+use super::dispatch::{email, send_claimed};
+use super::notice::{self, RenderError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no customer {0} in this campaign")]
+    UnknownCustomer(CustomerId),
+    #[error("the customer's data has been deleted; there is nothing left to export")]
+    Purged,
+    #[error("the export deadline has passed")]
+    PastDeadline,
+    #[error("no export request {0}")]
+    UnknownRequest(String),
+    #[error("the bundle could not be written: {0}")]
+    Bundle(#[from] zip::result::ZipError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl ExportError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, ExportError::Port(e) if e.retryable)
+    }
+}
+
+async fn live_customer(
+    deps: &Deps,
+    campaign: &Campaign,
+    id: &CustomerId,
+) -> Result<CustomerRecord, ExportError> {
+    let record = deps
+        .customers
+        .customer(&campaign.id, id)
+        .await?
+        .ok_or_else(|| ExportError::UnknownCustomer(id.clone()))?;
+    if record.purged_at.is_some() || record.profile.is_none() {
+        return Err(ExportError::Purged);
+    }
+    Ok(record)
+}
+
+/// Records a request and schedules its build now. A request still being
+/// built is returned instead of a second one.
+pub async fn request_export(
+    deps: &Deps,
+    campaign: &Campaign,
+    customer: &CustomerId,
+    now: DateTime<Utc>,
+) -> Result<ExportRequest, ExportError> {
+    let record = live_customer(deps, campaign, customer).await?;
+    if now
+        >= purge_time(
+            campaign,
+            record.effective_deadline(campaign.dates.export_deadline),
+        )
+    {
+        return Err(ExportError::PastDeadline);
+    }
+    let existing = deps.exports.exports_of(&campaign.id, customer).await?;
+    if let Some(open) = existing
+        .into_iter()
+        .find(|r| r.status == ExportStatus::Requested)
+    {
+        return Ok(open);
+    }
+    let request = ExportRequest {
+        id: format!("x{}", now.format("%Y%m%dT%H%M%S%3fZ")),
+        campaign: campaign.id.clone(),
+        customer: customer.clone(),
+        requested_at: now,
+        status: ExportStatus::Requested,
+        ready_at: None,
+        bundle_key: None,
+        bundle_bytes: None,
+        bundle_files: None,
+        bundle_sha256: None,
+    };
+    deps.exports.put_export(&request).await?;
+    deps.scheduler
+        .upsert(&ScheduledJob {
+            name: format!("{}.export.{}.{}", campaign.id, customer, request.id),
+            due: now,
+            job: Job::BuildExport {
+                campaign: campaign.id.clone(),
+                request: request.id.clone(),
+            },
+        })
+        .await?;
+    tracing::info!(campaign = %campaign.id, customer = %customer, request = %request.id, "export requested");
+    Ok(request)
+}
+
+#[derive(Serialize)]
+struct ManifestFile {
+    path: String,
+    bytes: u64,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    format: &'static str,
+    campaign: &'a str,
+    customer_id: &'a str,
+    request: &'a str,
+    created_at: DateTime<Utc>,
+    files: Vec<ManifestFile>,
+}
+
+fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, ExportError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| PortError::permanent(e);
+    w.write_record(header).map_err(io)?;
+    for r in rows {
+        w.write_record(r).map_err(io)?;
+    }
+    w.into_inner()
+        .map_err(|e| PortError::permanent(anyhow::anyhow!("{e}")).into())
+}
+
+/// Builds the bundle of a request, stores it and mails the link. Running it
+/// again for a ready request only makes sure the mail went out.
+pub async fn build_export(
+    deps: &Deps,
+    campaign: &Campaign,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<ExportRequest, ExportError> {
+    let mut request = deps
+        .exports
+        .export(&campaign.id, request_id)
+        .await?
+        .ok_or_else(|| ExportError::UnknownRequest(request_id.to_owned()))?;
+    let record = live_customer(deps, campaign, &request.customer).await?;
+    let customer = record.profile.clone().ok_or(ExportError::Purged)?;
+    if request.status != ExportStatus::Ready {
+        let product_files = deps.product_data.files(&record.id).await?;
+        let deliveries = deps.ledger.deliveries_to(&campaign.id, &record.id).await?;
+        let events: Vec<_> = deps
+            .events
+            .events(&campaign.id)
+            .await?
+            .into_iter()
+            .filter(|e| e.customer == record.id)
+            .collect();
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        let customer_json = serde_json::json!({
+            "customer": &customer,
+            "tier": &record.tier,
+            "migration_status": record.status,
+            "legal_hold": record.legal_hold,
+            "data_kept_until": record.effective_deadline(campaign.dates.export_deadline),
+            "messages_sent": &deliveries,
+            "events": &events,
+        });
+        entries.push((
+            "sunset/customer.json".into(),
+            serde_json::to_vec_pretty(&customer_json).map_err(PortError::permanent)?,
+        ));
+        let profile_row = {
+            let v = serde_json::to_value(&customer).map_err(PortError::permanent)?;
+            let cell = |k: &str| match v.get(k) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            let prepaid = customer.prepaid.as_ref();
+            vec![
+                cell("id"),
+                cell("name"),
+                cell("email"),
+                cell("locale"),
+                cell("timezone"),
+                cell("contract_value"),
+                cell("currency"),
+                cell("customer_since"),
+                cell("usage_score"),
+                cell("strategic"),
+                cell("account_manager"),
+                cell("phone"),
+                prepaid.map_or(String::new(), |p| p.from.to_string()),
+                prepaid.map_or(String::new(), |p| p.until.to_string()),
+                prepaid.map_or(String::new(), |p| p.amount.to_string()),
+            ]
+        };
+        entries.push((
+            "sunset/customer.csv".into(),
+            csv_bytes(&super::import::COLUMNS, &[profile_row])?,
+        ));
+        let delivery_rows: Vec<Vec<String>> = deliveries
+            .iter()
+            .map(|d| {
+                vec![
+                    d.key.milestone.name(),
+                    d.key.channel.to_string(),
+                    d.sent_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        entries.push((
+            "sunset/messages.csv".into(),
+            csv_bytes(&["milestone", "channel", "sent_at"], &delivery_rows)?,
+        ));
+        for f in product_files {
+            entries.push((format!("product-data/{}", f.path), f.bytes));
+        }
+        let manifest = Manifest {
+            format: "sunset-export/1",
+            campaign: campaign.id.as_str(),
+            customer_id: record.id.as_str(),
+            request: &request.id,
+            created_at: now,
+            files: entries
+                .iter()
+                .map(|(path, bytes)| ManifestFile {
+                    path: path.clone(),
+                    bytes: bytes.len() as u64,
+                    sha256: hex::encode(Sha256::digest(bytes)),
+                })
+                .collect(),
+        };
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(PortError::permanent)?;
+        let files_in_bundle = entries.len() + 1;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (path, bytes) in
+            std::iter::once(("manifest.json".to_owned(), manifest_bytes)).chain(entries)
+        {
+            zip.start_file(path, options)?;
+            zip.write_all(&bytes)
+                .map_err(|e| ExportError::Bundle(e.into()))?;
+        }
+        let bundle = zip.finish()?.into_inner();
+        let key = ExportRequest::bundle_key_for(&campaign.id, &record.id, &request.id);
+        let sha = hex::encode(Sha256::digest(&bundle));
+        let size = bundle.len() as u64;
+        deps.blobs.put(&key, bundle).await?;
+        request.status = ExportStatus::Ready;
+        request.ready_at = Some(now);
+        request.bundle_key = Some(key);
+        request.bundle_bytes = Some(size);
+        request.bundle_files = Some(files_in_bundle as u64);
+        request.bundle_sha256 = Some(sha.clone());
+        deps.exports.put_export(&request).await?;
+        deps.audit
+            .append(AuditEntry {
+                at: now,
+                campaign: campaign.id.clone(),
+                customer: Some(record.id.clone()),
+                action: "export-built".into(),
+                detail: serde_json::json!({ "request": request.id, "files": files_in_bundle, "bytes": size, "sha256": sha }),
+            })
+            .await?;
+    }
+    let mut key = DeliveryKey::once(
+        &campaign.id,
+        Recipient::Customer(record.id.clone()),
+        Milestone::ExportReady,
+    );
+    key.occurrence = request.id.clone();
+    if deps.ledger.claim(std::slice::from_ref(&key), now).await?[0] {
+        let files = request.bundle_files.unwrap_or_default() as usize;
+        let rendered =
+            match notice::render_export_ready(campaign, &record, &customer, files, &deps.signer) {
+                Ok(r) => r,
+                Err(e) => {
+                    deps.ledger.release(&key).await?;
+                    return Err(e.into());
+                }
+            };
+        send_claimed(
+            deps.ledger.as_ref(),
+            deps.mailer.as_ref(),
+            &key,
+            email(campaign, &customer.email, &key, rendered, now),
+        )
+        .await?;
+    }
+    tracing::info!(campaign = %campaign.id, customer = %record.id, request = %request.id, "export ready");
+    Ok(request)
+}
+
+/// The newest ready bundle of a customer, for the download endpoint.
+pub async fn latest_bundle(
+    deps: &Deps,
+    campaign: &Campaign,
+    customer: &CustomerId,
+) -> Result<Option<(ExportRequest, Vec<u8>)>, ExportError> {
+    live_customer(deps, campaign, customer).await?;
+    let ready = deps
+        .exports
+        .exports_of(&campaign.id, customer)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == ExportStatus::Ready)
+        .max_by_key(|r| r.ready_at);
+    let Some(request) = ready else {
+        return Ok(None);
+    };
+    let Some(key) = &request.bundle_key else {
+        return Ok(None);
+    };
+    Ok(deps.blobs.get(key).await?.map(|bytes| (request, bytes)))
+}

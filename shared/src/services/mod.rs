@@ -1,0 +1,14 @@
+//! Use cases, one module each, over the ports they need.
+
+pub mod dispatch;
+pub mod events;
+pub mod export;
+pub mod import;
+pub mod jobs;
+pub mod launch;
+pub mod notice;
+pub mod plan;
+pub mod purge;
+pub mod report;
+pub mod segment;
+pub mod texts;

@@ -1,0 +1,494 @@
+//! Renders the e-mails: customer notices (announcement, reminders), the
+//! export-ready mail and account managers' briefs. Views are built in Rust
+//! from the campaign and the customer, templates only lay them out, and the
+//! HTML templates escape every value.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::domain::campaign::RefundPolicy;
+use crate::domain::link::{LinkPurpose, LinkSigner};
+use crate::domain::milestone::local_instant;
+use crate::domain::{Campaign, Customer, CustomerRecord, Locale, Milestone};
+
+use super::texts::{self, Texts, fill};
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // `.html` names turn on HTML auto-escaping; `.txt` stays as written.
+        for (name, source) in [
+            ("notice.txt", include_str!("../templates/notice.txt")),
+            ("notice.html", include_str!("../templates/notice.html")),
+            (
+                "export_ready.txt",
+                include_str!("../templates/export_ready.txt"),
+            ),
+            (
+                "export_ready.html",
+                include_str!("../templates/export_ready.html"),
+            ),
+            ("brief.txt", include_str!("../templates/brief.txt")),
+            ("brief.html", include_str!("../templates/brief.html")),
+        ] {
+            env.add_template(name, source)
+                .expect("built-in templates parse");
+        }
+        env
+    })
+}
+
+/// A rendered message body pair and its subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("template {template} failed: {source}")]
+pub struct RenderError {
+    template: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+fn render_pair<S: Serialize>(
+    base: &'static str,
+    subject: String,
+    view: &S,
+) -> Result<Rendered, RenderError> {
+    let render = |template: &'static str| {
+        env()
+            .get_template(template)
+            .and_then(|t| t.render(view))
+            .map_err(|source| RenderError { template, source })
+    };
+    let (txt, html) = match base {
+        "notice" => ("notice.txt", "notice.html"),
+        "export_ready" => ("export_ready.txt", "export_ready.html"),
+        _ => ("brief.txt", "brief.html"),
+    };
+    Ok(Rendered {
+        subject,
+        text: render(txt)?,
+        html: render(html)?,
+    })
+}
+
+#[derive(Serialize)]
+struct DateLine {
+    label: String,
+    date: String,
+}
+
+#[derive(Serialize)]
+struct AlternativeView {
+    name: String,
+    url: String,
+    offer: Option<String>,
+    discount: Option<String>,
+}
+
+#[derive(Serialize)]
+struct NoticeView<'a> {
+    lang: &'static str,
+    colon: &'static str,
+    subject: &'a str,
+    greeting: String,
+    thanks: String,
+    lead: String,
+    reason_title: &'static str,
+    reason: &'a str,
+    timeline_title: &'static str,
+    dates: Vec<DateLine>,
+    next_title: &'static str,
+    guide: &'static str,
+    guide_url: &'a str,
+    export_link: &'static str,
+    export_url: String,
+    link_note: String,
+    alternatives_title: &'static str,
+    alternatives: Vec<AlternativeView>,
+    refund_title: &'static str,
+    refund: String,
+    help_title: &'static str,
+    faq: &'static str,
+    faq_url: &'a str,
+    support_email: String,
+    support_phone: Option<String>,
+    community: &'static str,
+    community_url: Option<&'a str>,
+    signoff: String,
+}
+
+/// The instant a customer's personal links stop working: the end of their
+/// effective deadline day in the campaign's zone.
+pub fn link_expiry(campaign: &Campaign, record: &CustomerRecord) -> DateTime<Utc> {
+    let last_day = record.effective_deadline(campaign.dates.export_deadline);
+    local_instant(
+        last_day,
+        NaiveTime::from_hms_opt(23, 59, 59).expect("valid"),
+        campaign.timezone,
+    )
+}
+
+/// `portal/v1/c/<campaign>/<customer>/export?exp=..&sig=..`
+pub fn signed_url(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    signer: &LinkSigner,
+    purpose: LinkPurpose,
+) -> String {
+    let expires = link_expiry(campaign, record);
+    let path = match purpose {
+        LinkPurpose::RequestExport => "export",
+        LinkPurpose::Download => "export/download",
+    };
+    format!(
+        "{}/v1/c/{}/{}/{path}?{}",
+        campaign.delivery.portal_url.as_str().trim_end_matches('/'),
+        campaign.id,
+        record.id,
+        signer.query(purpose, &campaign.id, &record.id, expires)
+    )
+}
+
+fn money(amount: rust_decimal::Decimal) -> String {
+    format!("{:.2}", amount)
+}
+
+pub fn subject(campaign: &Campaign, milestone: Milestone, locale: Locale) -> String {
+    let t = texts::texts(locale);
+    let date = texts::date(locale, campaign.dates.service_end);
+    let product = campaign.product.as_str();
+    match milestone {
+        Milestone::Reminder(1) => fill(
+            t.subject_last_reminder,
+            &[("product", product), ("date", &date)],
+        ),
+        Milestone::Reminder(n) => fill(
+            t.subject_reminder,
+            &[
+                ("product", product),
+                ("date", &date),
+                ("days", &n.to_string()),
+            ],
+        ),
+        Milestone::ExportReady => fill(t.subject_export_ready, &[("product", product)]),
+        _ => fill(
+            t.subject_announcement,
+            &[("product", product), ("date", &date)],
+        ),
+    }
+}
+
+fn refund_line(campaign: &Campaign, customer: &Customer, t: &Texts) -> String {
+    let currency = customer.currency.as_ref().map_or("", |c| c.as_str());
+    match (
+        campaign.refund.policy,
+        campaign.refund_for(customer.prepaid.as_ref()),
+    ) {
+        (RefundPolicy::None, _) => t.refund_none.to_owned(),
+        (_, None) => t.refund_nothing_prepaid.to_owned(),
+        (_, Some(a)) if a.is_zero() => t.refund_nothing_prepaid.to_owned(),
+        (RefundPolicy::Prorata, Some(a)) => fill(
+            t.refund_prorata,
+            &[("amount", &money(a)), ("currency", currency)],
+        ),
+        (RefundPolicy::Credit, Some(a)) => fill(
+            t.refund_credit,
+            &[("amount", &money(a)), ("currency", currency)],
+        ),
+    }
+    .replace("  ", " ")
+}
+
+/// The announcement or a reminder for one customer.
+pub fn render_notice(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    milestone: Milestone,
+    signer: &LinkSigner,
+) -> Result<Rendered, RenderError> {
+    let locale = customer.notice_locale(campaign.default_locale);
+    let t = texts::texts(locale);
+    let d = |date: NaiveDate| texts::date(locale, date);
+    let product = campaign.product.as_str();
+    let end = d(campaign.dates.service_end);
+    let subject = subject(campaign, milestone, locale);
+    let lead = match milestone {
+        Milestone::Reminder(n) => fill(
+            t.lead_reminder,
+            &[
+                ("product", product),
+                ("date", &end),
+                ("days", &n.to_string()),
+            ],
+        ),
+        _ => fill(t.lead_announcement, &[("product", product), ("date", &end)]),
+    };
+    let deadline = record.effective_deadline(campaign.dates.export_deadline);
+    let view = NoticeView {
+        lang: locale.tag(),
+        colon: t.colon,
+        subject: &subject,
+        greeting: fill(t.greeting, &[("name", customer.name.as_str())]),
+        thanks: fill(t.thanks, &[("product", product)]),
+        lead,
+        reason_title: t.reason_title,
+        reason: campaign.reason.get(locale, campaign.default_locale),
+        timeline_title: t.timeline_title,
+        dates: vec![
+            DateLine {
+                label: t.label_stop_new_signups.into(),
+                date: d(campaign.dates.stop_new_signups),
+            },
+            DateLine {
+                label: t.label_stop_renewals.into(),
+                date: d(campaign.dates.stop_renewals),
+            },
+            DateLine {
+                label: t.label_service_end.into(),
+                date: end.clone(),
+            },
+            DateLine {
+                label: t.label_export_deadline.into(),
+                date: d(deadline),
+            },
+        ],
+        next_title: t.next_title,
+        guide: t.guide,
+        guide_url: campaign.links.migration_guide.as_str(),
+        export_link: t.export_link,
+        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport),
+        link_note: fill(t.link_note, &[("date", &d(deadline))]),
+        alternatives_title: t.alternatives_title,
+        alternatives: campaign
+            .alternatives
+            .iter()
+            .map(|a| AlternativeView {
+                name: a.name.clone(),
+                url: a.url.to_string(),
+                offer: a
+                    .offer
+                    .as_ref()
+                    .map(|o| o.get(locale, campaign.default_locale).to_owned()),
+                discount: a
+                    .discount_code
+                    .as_ref()
+                    .map(|c| fill(t.discount, &[("code", c)])),
+            })
+            .collect(),
+        refund_title: t.refund_title,
+        refund: refund_line(campaign, customer, t),
+        help_title: t.help_title,
+        faq: t.faq,
+        faq_url: campaign.links.faq.as_str(),
+        support_email: fill(
+            t.support_email,
+            &[("email", campaign.support.email.as_str())],
+        ),
+        support_phone: campaign
+            .support
+            .phone
+            .as_ref()
+            .map(|p| fill(t.support_phone, &[("phone", p.as_str())])),
+        community: t.community,
+        community_url: campaign.links.community.as_ref().map(|u| u.as_str()),
+        signoff: fill(t.signoff, &[("product", product)]),
+    };
+    render_pair("notice", subject.clone(), &view)
+}
+
+#[derive(Serialize)]
+struct ExportReadyView<'a> {
+    lang: &'static str,
+    colon: &'static str,
+    subject: &'a str,
+    greeting: String,
+    lead: String,
+    contents: String,
+    download: &'static str,
+    download_url: String,
+    link_note: String,
+    help_title: &'static str,
+    faq: &'static str,
+    faq_url: &'a str,
+    support_email: String,
+    signoff: String,
+}
+
+pub fn render_export_ready(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    files: usize,
+    signer: &LinkSigner,
+) -> Result<Rendered, RenderError> {
+    let locale = customer.notice_locale(campaign.default_locale);
+    let t = texts::texts(locale);
+    let product = campaign.product.as_str();
+    let subject = subject(campaign, Milestone::ExportReady, locale);
+    let deadline = record.effective_deadline(campaign.dates.export_deadline);
+    let view = ExportReadyView {
+        lang: locale.tag(),
+        colon: t.colon,
+        subject: &subject,
+        greeting: fill(t.greeting, &[("name", customer.name.as_str())]),
+        lead: fill(t.export_ready_lead, &[("product", product)]),
+        contents: fill(t.export_ready_contents, &[("files", &files.to_string())]),
+        download: t.download,
+        download_url: signed_url(campaign, record, signer, LinkPurpose::Download),
+        link_note: fill(t.link_note, &[("date", &texts::date(locale, deadline))]),
+        help_title: t.help_title,
+        faq: t.faq,
+        faq_url: campaign.links.faq.as_str(),
+        support_email: fill(
+            t.support_email,
+            &[("email", campaign.support.email.as_str())],
+        ),
+        signoff: fill(t.signoff, &[("product", product)]),
+    };
+    render_pair("export_ready", subject.clone(), &view)
+}
+
+/// One core customer in an account manager's brief.
+#[derive(Serialize)]
+pub struct BriefLine {
+    pub name: String,
+    pub id: String,
+    pub contract: String,
+    pub refund: String,
+    pub locale: String,
+    pub why: String,
+}
+
+#[derive(Serialize)]
+struct BriefView<'a> {
+    subject: &'a str,
+    product: &'a str,
+    announce: String,
+    service_end: String,
+    export_deadline: String,
+    guide_url: &'a str,
+    alternatives: Vec<AlternativeView>,
+    customers: &'a [BriefLine],
+}
+
+pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Customer) -> BriefLine {
+    let currency = customer
+        .currency
+        .as_ref()
+        .map_or(String::new(), |c| format!(" {c}"));
+    BriefLine {
+        name: customer.name.to_string(),
+        id: customer.id.to_string(),
+        contract: customer
+            .contract_value
+            .map_or("-".into(), |v| format!("{}{currency}", money(v))),
+        refund: campaign
+            .refund_for(customer.prepaid.as_ref())
+            .map_or("-".into(), |a| format!("{}{currency}", money(a))),
+        locale: customer.notice_locale(campaign.default_locale).to_string(),
+        why: record
+            .tier
+            .as_ref()
+            .map_or(String::new(), |t| t.explanation.clone()),
+    }
+}
+
+/// An account manager's brief, in English: it is for staff.
+pub fn render_brief(campaign: &Campaign, lines: &[BriefLine]) -> Result<Rendered, RenderError> {
+    let d = |date| texts::date(Locale::En, date);
+    let subject = fill(
+        texts::EN.subject_brief,
+        &[
+            ("product", campaign.product.as_str()),
+            ("date", &d(campaign.dates.announce)),
+            ("count", &lines.len().to_string()),
+        ],
+    );
+    let view = BriefView {
+        subject: &subject,
+        product: &campaign.product,
+        announce: d(campaign.dates.announce),
+        service_end: d(campaign.dates.service_end),
+        export_deadline: d(campaign.dates.export_deadline),
+        guide_url: campaign.links.migration_guide.as_str(),
+        alternatives: campaign
+            .alternatives
+            .iter()
+            .map(|a| AlternativeView {
+                name: a.name.clone(),
+                url: a.url.to_string(),
+                offer: None,
+                discount: a.discount_code.clone(),
+            })
+            .collect(),
+        customers: lines,
+    };
+    render_pair("brief", subject.clone(), &view)
+}
+
+/// The seed's five elements (§四), checked on a rendered notice. Returns
+/// what is missing; preflight refuses to launch a campaign whose notices
+/// miss any.
+pub fn missing_elements(
+    campaign: &Campaign,
+    locale: Locale,
+    rendered: &Rendered,
+) -> Vec<&'static str> {
+    let t = texts::texts(locale);
+    let d = |date| texts::date(locale, date);
+    let text = &rendered.text;
+    let mut missing = Vec::new();
+    if !(rendered.subject.contains(campaign.product.as_str())
+        && rendered.subject.contains(&d(campaign.dates.service_end)))
+    {
+        missing.push("1. title with product and end date");
+    }
+    let thanks = fill(t.thanks, &[("product", &campaign.product)]);
+    if !(text.contains(&thanks)
+        && text.contains(campaign.reason.get(locale, campaign.default_locale)))
+    {
+        missing.push("2. thanks and reason");
+    }
+    let dates = [
+        campaign.dates.stop_new_signups,
+        campaign.dates.stop_renewals,
+        campaign.dates.service_end,
+        campaign.dates.export_deadline,
+    ];
+    if !dates.iter().all(|x| text.contains(&d(*x))) {
+        missing.push("3. the four key dates");
+    }
+    let alternatives_ok = campaign.alternatives.iter().all(|a| {
+        text.contains(a.url.as_str())
+            && a.discount_code
+                .as_ref()
+                .is_none_or(|c| text.contains(c.as_str()))
+    });
+    let refund_ok = text.contains(t.refund_title);
+    if !(text.contains(campaign.links.migration_guide.as_str()) && alternatives_ok && refund_ok) {
+        missing.push("4. next steps: migration guide, alternatives, prepaid refund");
+    }
+    let community_ok = campaign
+        .links
+        .community
+        .as_ref()
+        .is_none_or(|u| text.contains(u.as_str()));
+    if !(text.contains(campaign.links.faq.as_str())
+        && text.contains(campaign.support.email.as_str())
+        && community_ok)
+    {
+        missing.push("5. help: FAQ, support contact, community");
+    }
+    missing
+}

@@ -1,0 +1,145 @@
+//! Deletes customers' data for good once their effective deadline has
+//! passed: the product's data, export bundles and the personal data in the
+//! store. Legal holds are skipped. Each deletion is verified and recorded
+//! in the audit chain (counts and hashes, no name or address); the
+//! non-personal columns stay, so the report still adds up.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::audit::AuditEntry;
+use crate::domain::export::ExportRequest;
+use crate::domain::milestone::purge_time;
+use crate::domain::{Campaign, CustomerRecord};
+use crate::ports::{Deps, PortError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    #[error("customer {customer}: data still present after the purge ({what})")]
+    NotVerified {
+        customer: String,
+        what: &'static str,
+    },
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl PurgeError {
+    pub fn retryable(&self) -> bool {
+        match self {
+            PurgeError::Port(e) => e.retryable,
+            // A failed verification is retried: the deletes are idempotent.
+            PurgeError::NotVerified { .. } => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    pub purged: u64,
+    pub legal_hold: u64,
+    /// Not yet past their (possibly extended) deadline.
+    pub not_due: u64,
+    pub product_files: u64,
+    pub product_bytes: u64,
+    pub bundles: u64,
+}
+
+const PAGE: usize = 500;
+
+/// Purges every customer due at `now`. Resumable: a customer is marked
+/// purged only after everything of theirs is gone, and every step is
+/// idempotent, so a run cut short is finished by the next.
+pub async fn purge_due(
+    deps: &Deps,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<PurgeReport, PurgeError> {
+    let mut report = PurgeReport::default();
+    let mut after = None;
+    loop {
+        let page = deps
+            .customers
+            .customers_page(&campaign.id, after.as_ref(), PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for record in page.iter().filter(|r| r.purged_at.is_none()) {
+            let deadline = record.effective_deadline(campaign.dates.export_deadline);
+            if now < purge_time(campaign, deadline) {
+                report.not_due += 1;
+            } else if record.legal_hold {
+                report.legal_hold += 1;
+            } else {
+                purge_one(deps, campaign, record, now, &mut report).await?;
+            }
+        }
+    }
+    if report.legal_hold > 0 {
+        deps.audit
+            .append(AuditEntry {
+                at: now,
+                campaign: campaign.id.clone(),
+                customer: None,
+                action: "purge-skipped-legal-hold".into(),
+                detail: serde_json::json!({ "customers": report.legal_hold }),
+            })
+            .await?;
+    }
+    tracing::info!(campaign = %campaign.id, purged = report.purged, held = report.legal_hold, not_due = report.not_due, "purge finished");
+    Ok(report)
+}
+
+async fn purge_one(
+    deps: &Deps,
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    now: DateTime<Utc>,
+    report: &mut PurgeReport,
+) -> Result<(), PurgeError> {
+    let erased = deps.product_data.erase(&record.id).await?;
+    let prefix = ExportRequest::customer_prefix(&campaign.id, &record.id);
+    let bundles = deps.blobs.delete_prefix(&prefix).await?;
+    deps.customers
+        .scrub_customer(&campaign.id, &record.id, now)
+        .await?;
+    // Verify before recording: the certificate must be true.
+    let not_verified = |what| PurgeError::NotVerified {
+        customer: record.id.to_string(),
+        what,
+    };
+    if !deps.product_data.files(&record.id).await?.is_empty() {
+        return Err(not_verified("product data"));
+    }
+    if !deps.blobs.list(&prefix).await?.is_empty() {
+        return Err(not_verified("export bundles"));
+    }
+    let after = deps.customers.customer(&campaign.id, &record.id).await?;
+    if after
+        .as_ref()
+        .is_none_or(|r| r.profile.is_some() || r.purged_at.is_none())
+    {
+        return Err(not_verified("personal data in the store"));
+    }
+    deps.audit
+        .append(AuditEntry {
+            at: now,
+            campaign: campaign.id.clone(),
+            customer: Some(record.id.clone()),
+            action: "purged".into(),
+            detail: serde_json::json!({
+                "deadline": record.effective_deadline(campaign.dates.export_deadline),
+                "product_files": erased.files,
+                "product_bytes": erased.bytes,
+                "bundles": bundles,
+                "store": "personal fields deleted",
+                "verified": true,
+            }),
+        })
+        .await?;
+    report.purged += 1;
+    report.product_files += erased.files;
+    report.product_bytes += erased.bytes;
+    report.bundles += bundles;
+    Ok(())
+}

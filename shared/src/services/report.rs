@@ -1,0 +1,195 @@
+//! The retrospective the seed's §五 asks for: reach per milestone, migration
+//! per tier, exports, support tickets, purge. Built from non-personal data
+//! only, so it is the same before and after the purge.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::Campaign;
+use crate::domain::event::CustomerEventKind;
+use crate::domain::export::ExportStatus;
+use crate::ports::{Deps, PortError, TierCount};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MilestoneFigures {
+    pub sent: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierFigures {
+    #[serde(flatten)]
+    pub counts: TierCount,
+    /// migrated / customers
+    pub migration_rate: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TicketFigures {
+    pub opened: u64,
+    pub resolved: u64,
+    pub mean_hours_to_resolve: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportFigures {
+    pub requested: u64,
+    pub ready: u64,
+    pub mean_minutes_to_ready: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub campaign: String,
+    pub product: String,
+    pub generated_at: DateTime<Utc>,
+    pub customers: u64,
+    pub milestones: BTreeMap<String, MilestoneFigures>,
+    pub tiers: BTreeMap<String, TierFigures>,
+    /// Reach per channel: the share of customers the announcement reached.
+    pub channels: BTreeMap<String, ChannelFigures>,
+    pub declined: u64,
+    pub exports: ExportFigures,
+    pub tickets: BTreeMap<String, TicketFigures>,
+    pub purge: PurgeFigures,
+    pub audit_entries: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelFigures {
+    pub sent: u64,
+    pub announcement_reach: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PurgeFigures {
+    pub purged: u64,
+    pub legal_hold: u64,
+    pub remaining: u64,
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty())
+        .then(|| (values.iter().sum::<f64>() / values.len() as f64 * 100.0).round() / 100.0)
+}
+
+pub async fn report(
+    deps: &Deps,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<Report, PortError> {
+    let sent = deps.ledger.sent_counts(&campaign.id).await?;
+    let tiers = deps.customers.tier_counts(&campaign.id).await?;
+    let events = deps.events.events(&campaign.id).await?;
+    let exports = deps.exports.all_exports(&campaign.id).await?;
+    let audit_entries = deps.audit.entries(&campaign.id).await?.len() as u64;
+
+    let customers: u64 = tiers.values().map(|t| t.customers).sum();
+    let mut milestones: BTreeMap<String, MilestoneFigures> = BTreeMap::new();
+    milestones.insert("outreach-brief".into(), MilestoneFigures { sent: 0 });
+    milestones.insert("announcement".into(), MilestoneFigures { sent: 0 });
+    for n in campaign.reminder_offsets() {
+        milestones.insert(format!("reminder-{n}"), MilestoneFigures { sent: 0 });
+    }
+    milestones.insert("export-ready".into(), MilestoneFigures { sent: 0 });
+    for (name, n) in &sent {
+        milestones.insert(name.clone(), MilestoneFigures { sent: *n });
+    }
+    let total_sent = sent.values().sum();
+    let announced = sent.get("announcement").copied().unwrap_or(0);
+
+    let mut tickets: BTreeMap<String, TicketFigures> = BTreeMap::new();
+    let mut open: HashMap<(String, String), VecDeque<DateTime<Utc>>> = HashMap::new();
+    let mut hours: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut declined = 0;
+    for e in &events {
+        match &e.kind {
+            CustomerEventKind::TicketOpened(kind) => {
+                tickets.entry(kind.clone()).or_default().opened += 1;
+                open.entry((e.customer.to_string(), kind.clone()))
+                    .or_default()
+                    .push_back(e.at);
+            }
+            CustomerEventKind::TicketResolved(kind) => {
+                tickets.entry(kind.clone()).or_default().resolved += 1;
+                if let Some(opened) = open
+                    .get_mut(&(e.customer.to_string(), kind.clone()))
+                    .and_then(VecDeque::pop_front)
+                {
+                    hours
+                        .entry(kind.clone())
+                        .or_default()
+                        .push((e.at - opened).num_minutes() as f64 / 60.0);
+                }
+            }
+            CustomerEventKind::Declined(_) => declined += 1,
+            _ => {}
+        }
+    }
+    for (kind, figures) in tickets.iter_mut() {
+        figures.mean_hours_to_resolve = hours.get(kind).and_then(|h| mean(h));
+    }
+
+    let ready: Vec<f64> = exports
+        .iter()
+        .filter_map(|r| {
+            r.ready_at
+                .map(|t| (t - r.requested_at).num_seconds() as f64 / 60.0)
+        })
+        .collect();
+    let purged: u64 = tiers.values().map(|t| t.purged).sum();
+    let held: u64 = tiers.values().map(|t| t.legal_hold).sum();
+
+    Ok(Report {
+        campaign: campaign.id.to_string(),
+        product: campaign.product.clone(),
+        generated_at: now,
+        customers,
+        milestones,
+        tiers: tiers
+            .into_iter()
+            .map(|(tier, counts)| {
+                let rate = if counts.customers == 0 {
+                    0.0
+                } else {
+                    counts.migrated as f64 / counts.customers as f64
+                };
+                (
+                    tier,
+                    TierFigures {
+                        counts,
+                        migration_rate: (rate * 10_000.0).round() / 10_000.0,
+                    },
+                )
+            })
+            .collect(),
+        channels: BTreeMap::from([(
+            "email".to_owned(),
+            ChannelFigures {
+                sent: total_sent,
+                announcement_reach: if customers == 0 {
+                    0.0
+                } else {
+                    (announced as f64 / customers as f64 * 10_000.0).round() / 10_000.0
+                },
+            },
+        )]),
+        declined,
+        exports: ExportFigures {
+            requested: exports.len() as u64,
+            ready: exports
+                .iter()
+                .filter(|r| r.status == ExportStatus::Ready)
+                .count() as u64,
+            mean_minutes_to_ready: mean(&ready),
+        },
+        tickets,
+        purge: PurgeFigures {
+            purged,
+            legal_hold: held,
+            remaining: customers - purged,
+        },
+        audit_entries,
+    })
+}

@@ -1,0 +1,148 @@
+//! The built-in notice texts, per locale. Placeholders in `{braces}` are
+//! filled by [`fill`]; the result is plain text that templates escape.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::domain::Locale;
+
+pub struct Texts {
+    /// The colon after a heading or label.
+    pub colon: &'static str,
+    pub subject_announcement: &'static str,
+    pub subject_reminder: &'static str,
+    pub subject_last_reminder: &'static str,
+    pub subject_export_ready: &'static str,
+    pub subject_brief: &'static str,
+    pub greeting: &'static str,
+    pub thanks: &'static str,
+    pub lead_announcement: &'static str,
+    pub lead_reminder: &'static str,
+    pub reason_title: &'static str,
+    pub timeline_title: &'static str,
+    pub label_stop_new_signups: &'static str,
+    pub label_stop_renewals: &'static str,
+    pub label_service_end: &'static str,
+    pub label_export_deadline: &'static str,
+    pub next_title: &'static str,
+    pub guide: &'static str,
+    pub export_link: &'static str,
+    pub link_note: &'static str,
+    pub alternatives_title: &'static str,
+    pub discount: &'static str,
+    pub refund_title: &'static str,
+    pub refund_prorata: &'static str,
+    pub refund_credit: &'static str,
+    pub refund_none: &'static str,
+    pub refund_nothing_prepaid: &'static str,
+    pub help_title: &'static str,
+    pub faq: &'static str,
+    pub support_email: &'static str,
+    pub support_phone: &'static str,
+    pub community: &'static str,
+    pub signoff: &'static str,
+    pub export_ready_lead: &'static str,
+    pub export_ready_contents: &'static str,
+    pub download: &'static str,
+}
+
+pub const EN: Texts = Texts {
+    colon: ": ",
+    subject_announcement: "Action Required: {product} Sunsetting on {date}",
+    subject_reminder: "Reminder: {product} ends on {date} ({days} days left)",
+    subject_last_reminder: "Last reminder: {product} ends on {date}",
+    subject_export_ready: "Your {product} data export is ready",
+    subject_brief: "Before the {product} announcement on {date}: 1:1 calls with {count} core customers",
+    greeting: "Dear {name},",
+    thanks: "Thank you for the trust you have placed in {product}.",
+    lead_announcement: "We are writing to tell you that {product} will be retired. The service ends on {date}.",
+    lead_reminder: "{product} ends in {days} days, on {date}, and you have not finished moving off it yet.",
+    reason_title: "Why we are doing this",
+    timeline_title: "Key dates",
+    label_stop_new_signups: "New sign-ups end",
+    label_stop_renewals: "Sales and renewals end",
+    label_service_end: "Service ends",
+    label_export_deadline: "Last day to export your data",
+    next_title: "What to do next",
+    guide: "Migration guide (how to export and move your data)",
+    export_link: "Request a complete export of your data",
+    link_note: "This link is personal to you; please do not forward it. It works until {date}.",
+    alternatives_title: "Where to go next",
+    discount: "Discount code: {code}",
+    refund_title: "Prepaid fees",
+    refund_prorata: "{amount} {currency} paid for the time after the service ends will be refunded to you.",
+    refund_credit: "{amount} {currency} paid for the time after the service ends will be credited toward your new plan.",
+    refund_none: "Fees already paid are not refunded.",
+    refund_nothing_prepaid: "You have no prepaid fees for the time after the service ends.",
+    help_title: "Help and support",
+    faq: "Frequently asked questions",
+    support_email: "Write to us: {email}",
+    support_phone: "Call us: {phone}",
+    community: "Community forum",
+    signoff: "Thank you, and we are sorry for the disruption.\nThe {product} team",
+    export_ready_lead: "The export of your {product} data you asked for is ready.",
+    export_ready_contents: "The archive holds {files} files: your product data, what we hold about you (JSON and CSV) and a manifest with a SHA-256 checksum of each file.",
+    download: "Download your data",
+};
+
+pub const ZH_CN: Texts = Texts {
+    colon: "：",
+    subject_announcement: "【重要通知】关于 {product} 服务将于 {date} 终止的公告",
+    subject_reminder: "【提醒】{product} 将于 {date} 终止服务，还剩 {days} 天",
+    subject_last_reminder: "【最后提醒】{product} 将于 {date} 终止服务",
+    subject_export_ready: "您的 {product} 数据导出已就绪",
+    subject_brief: "{product} 公告（{date}）前：请与 {count} 位核心客户一对一沟通",
+    greeting: "尊敬的 {name}：",
+    thanks: "衷心感谢您一直以来对 {product} 的信任与支持。",
+    lead_announcement: "我们在此通知您，{product} 将停止服务，服务终止日期为 {date}。",
+    lead_reminder: "{product} 将在 {days} 天后（{date}）终止服务，您尚未完成迁移。",
+    reason_title: "退市原因",
+    timeline_title: "关键时间线",
+    label_stop_new_signups: "停止新用户注册",
+    label_stop_renewals: "停止销售/续费",
+    label_service_end: "服务正式终止",
+    label_export_deadline: "数据导出截止",
+    next_title: "后续方案与指引",
+    guide: "数据迁移指南（如何导出和迁移您的数据）",
+    export_link: "申请导出您的全部数据",
+    link_note: "此链接为您的专属链接，请勿转发，有效期至 {date}。",
+    alternatives_title: "替代产品推荐",
+    discount: "专属优惠码：{code}",
+    refund_title: "预付费用",
+    refund_prorata: "服务终止后未到期的 {amount} {currency} 将按比例退还给您。",
+    refund_credit: "服务终止后未到期的 {amount} {currency} 将按比例转为新产品的抵扣额度。",
+    refund_none: "已支付的费用不予退还。",
+    refund_nothing_prepaid: "您没有服务终止后仍未到期的预付费用。",
+    help_title: "帮助与支持",
+    faq: "常见问题解答",
+    support_email: "专属客服邮箱：{email}",
+    support_phone: "客服热线：{phone}",
+    community: "社区论坛",
+    signoff: "再次感谢您的支持，给您带来不便，敬请谅解。\n{product} 团队",
+    export_ready_lead: "您申请的 {product} 数据导出已就绪。",
+    export_ready_contents: "压缩包内共 {files} 个文件：您的产品数据、我们保存的您的信息（JSON 和 CSV）以及包含每个文件 SHA-256 校验值的清单。",
+    download: "下载您的数据",
+};
+
+pub fn texts(locale: Locale) -> &'static Texts {
+    match locale {
+        Locale::En => &EN,
+        Locale::ZhCn => &ZH_CN,
+    }
+}
+
+/// Replaces `{name}` placeholders.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// A date as people in the locale write it.
+pub fn date(locale: Locale, d: NaiveDate) -> String {
+    match locale {
+        Locale::En => d.format("%-d %B %Y").to_string(),
+        Locale::ZhCn => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
+    }
+}
