@@ -1,1 +1,97 @@
+//! Helpers for the end-to-end scenarios: read what a run left on disk.
 
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+/// One e-mail from the Maildir outbox, parsed back with an independent
+/// MIME parser.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub file: PathBuf,
+    pub raw: Vec<u8>,
+    pub to: String,
+    pub date: DateTime<Utc>,
+    pub subject: String,
+    pub milestone: String,
+    pub campaign: String,
+    pub text: String,
+    pub html: String,
+    pub header_names: Vec<String>,
+}
+
+pub fn read_outbox(data: &Path) -> Vec<Mail> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("outbox/new"))
+        .expect("outbox/new exists")
+        .map(|e| e.expect("readable entry").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let raw = std::fs::read(&file).expect("readable message");
+            let msg = mail_parser::MessageParser::default()
+                .parse(&raw)
+                .unwrap_or_else(|| panic!("{} is not a parseable message", file.display()));
+            let header = |name: &str| {
+                msg.header_raw(name)
+                    .unwrap_or_else(|| panic!("{} lacks {name}", file.display()))
+                    .trim()
+                    .to_owned()
+            };
+            let date = DateTime::parse_from_rfc2822(&header("Date"))
+                .expect("RFC 2822 date")
+                .with_timezone(&Utc);
+            Mail {
+                to: msg
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .expect("a To address")
+                    .to_owned(),
+                date,
+                subject: msg.subject().expect("a subject").to_owned(),
+                milestone: header("X-Sunset-Milestone"),
+                campaign: header("X-Sunset-Campaign"),
+                text: msg.body_text(0).expect("a text part").into_owned(),
+                html: msg.body_html(0).expect("an HTML part").into_owned(),
+                header_names: msg.headers().iter().map(|h| h.name().to_owned()).collect(),
+                raw,
+                file,
+            }
+        })
+        .collect()
+}
+
+/// Every file under `dir`, skipping `skip` (relative top-level names).
+pub fn files_under(dir: &Path, skip: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            let rel = path.strip_prefix(dir).expect("under dir");
+            if skip.iter().any(|s| rel.starts_with(s)) {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Where the fixture of this name lives.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

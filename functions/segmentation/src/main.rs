@@ -1,1 +1,8 @@
-fn main() {}
+use lambda_runtime::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sunset::telemetry::init();
+    let deps = sunset::adapters::embedded::Embedded::from_env()?.deps;
+    lambda_runtime::run(service_fn(|event| segmentation::handle(&deps, event))).await
+}

@@ -218,7 +218,10 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
     }
     std::fs::write(input.join("customers.csv"), &csv)?;
     std::fs::write(input.join("events.csv"), &events)?;
-    let (events, event_rejections) = simulate::parse_events(events.as_bytes(), &campaign)?;
+    let simulate::ParsedEvents {
+        events,
+        rejections: event_rejections,
+    } = simulate::parse_events(events.as_bytes(), &campaign)?;
     Ok(Inputs {
         campaign,
         customers: csv.into_bytes(),

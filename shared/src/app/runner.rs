@@ -153,6 +153,10 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             w.zone,
             w.state
         ),
+        JobOutcome::Launched { tiers, jobs } => format!(
+            "{local}  launch             {} core, {} standard, {} low; {jobs} jobs planned",
+            tiers.core, tiers.standard, tiers.low
+        ),
         JobOutcome::ExportReady { request } => {
             format!("{local}  export-ready       bundle {request} built and mailed")
         }

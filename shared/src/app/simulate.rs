@@ -41,6 +41,12 @@ pub struct EventRejection {
     pub reason: String,
 }
 
+/// The events file read: events by row number, and rows that were refused.
+pub struct ParsedEvents {
+    pub events: Vec<(usize, CustomerEvent)>,
+    pub rejections: Vec<EventRejection>,
+}
+
 /// `at` may be an RFC 3339 instant, `YYYY-MM-DD HH:MM[:SS]` in the
 /// campaign's zone, or a date (noon in the campaign's zone).
 fn parse_at(s: &str, campaign: &Campaign) -> Result<DateTime<Utc>, String> {
@@ -71,10 +77,7 @@ fn parse_at(s: &str, campaign: &Campaign) -> Result<DateTime<Utc>, String> {
 }
 
 /// Reads `at,customer_id,event,detail`; bad rows are reported, not fatal.
-pub fn parse_events(
-    bytes: &[u8],
-    campaign: &Campaign,
-) -> anyhow::Result<(Vec<(usize, CustomerEvent)>, Vec<EventRejection>)> {
+pub fn parse_events(bytes: &[u8], campaign: &Campaign) -> anyhow::Result<ParsedEvents> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let header: Vec<String> = reader
@@ -141,7 +144,10 @@ pub fn parse_events(
         };
         events.push((row, CustomerEvent { at, customer, kind }));
     }
-    Ok((events, rejected))
+    Ok(ParsedEvents {
+        events,
+        rejections: rejected,
+    })
 }
 
 fn ensure_fresh(dir: &Path) -> anyhow::Result<()> {
@@ -191,13 +197,19 @@ pub fn read_inputs(args: &SimulateArgs) -> anyhow::Result<Inputs> {
         .customers
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let (events, event_rejections) = match &args.events {
+    let ParsedEvents {
+        events,
+        rejections: event_rejections,
+    } = match &args.events {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read the events file {}", path.display()))?;
             parse_events(&bytes, &campaign).with_context(|| format!("in {}", path.display()))?
         }
-        None => (Vec::new(), Vec::new()),
+        None => ParsedEvents {
+            events: Vec::new(),
+            rejections: Vec::new(),
+        },
     };
     Ok(Inputs {
         campaign,
@@ -237,16 +249,14 @@ pub async fn run(
         tracing::info!(files = n, "product data copied");
     }
     emb.deps.campaigns.put_campaign(&campaign).await?;
-    let (rows, rejections, ignored) = if customers_are_json {
+    let file = if customers_are_json {
         import::parse_json(&customers)?
     } else {
         import::parse_csv(&customers)?
     };
     let import_report = import::import(
         &campaign,
-        rows,
-        rejections,
-        ignored,
+        file,
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
     )

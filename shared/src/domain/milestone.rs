@@ -85,6 +85,8 @@ impl From<Milestone> for String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "kebab-case")]
 pub enum Job {
+    /// Segment the customers, run the preflight and plan the schedule.
+    Segment { campaign: CampaignId },
     /// Send the account managers their 1:1 briefs.
     OutreachBriefs { campaign: CampaignId },
     /// Send the announcement or a reminder to the customers in one zone,
@@ -106,7 +108,8 @@ pub enum Job {
 impl Job {
     pub fn campaign(&self) -> &CampaignId {
         match self {
-            Job::OutreachBriefs { campaign }
+            Job::Segment { campaign }
+            | Job::OutreachBriefs { campaign }
             | Job::Notice { campaign, .. }
             | Job::BuildExport { campaign, .. }
             | Job::Purge { campaign } => campaign,

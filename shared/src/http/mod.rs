@@ -44,8 +44,14 @@ pub struct AppState {
 /// file (`sunset simulate`) or, on AWS, an upload to the bucket.
 const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
+/// Every route: what `sunset serve` runs.
 pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
+    admin_router(state.clone()).merge(customer_router(state))
+}
+
+/// Operator routes, behind the admin check.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
         .route("/v1/campaigns", post(create_campaign))
         .route("/v1/campaigns/{campaign}", get(get_campaign))
         .route(
@@ -58,9 +64,14 @@ pub fn router(state: AppState) -> Router {
             post(customer_event),
         )
         .route("/v1/campaigns/{campaign}/report", get(campaign_report))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
-    let public = Router::new()
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+/// Customer routes: each is authorised by its signed link.
+pub fn customer_router(state: AppState) -> Router {
+    Router::new()
         .route(
             "/v1/c/{campaign}/{customer}/export",
             get(export_page).post(export_request),
@@ -68,8 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/c/{campaign}/{customer}/export/download",
             get(export_download),
-        );
-    admin.merge(public).with_state(state)
+        )
+        .with_state(state)
 }
 
 async fn require_admin(
@@ -166,16 +177,14 @@ async fn import_customers(
     body: Bytes,
 ) -> Result<Json<import::ImportReport>, ApiError> {
     let campaign = load_campaign(&s.deps, &id).await?;
-    let (rows, rejections, ignored) = if is_json(&headers) {
+    let file = if is_json(&headers) {
         import::parse_json(&body)?
     } else {
         import::parse_csv(&body)?
     };
     let report = import::import(
         &campaign,
-        rows,
-        rejections,
-        ignored,
+        file,
         s.deps.customers.as_ref(),
         s.deps.audit.as_ref(),
     )

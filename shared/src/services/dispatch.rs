@@ -109,18 +109,30 @@ pub(crate) fn email(
     }
 }
 
-/// Sends `milestone` (the announcement or a reminder) to the customers in
-/// `zone` who are due it. Reminders skip customers who have migrated.
+/// Which notice goes to which zone, when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wave {
+    pub milestone: Milestone,
+    pub zone: Tz,
+    pub now: DateTime<Utc>,
+}
+
+/// Sends the wave's milestone (the announcement or a reminder) to the
+/// customers in its zone who are due it. Reminders skip customers who have
+/// migrated.
 pub async fn notice_wave(
     campaign: &Campaign,
-    milestone: Milestone,
-    zone: Tz,
-    now: DateTime<Utc>,
+    wave: Wave,
     customers: &dyn CustomerStore,
     ledger: &dyn DeliveryLedger,
     mailer: &dyn Mailer,
     signer: &LinkSigner,
 ) -> Result<WaveReport, DispatchError> {
+    let Wave {
+        milestone,
+        zone,
+        now,
+    } = wave;
     if !matches!(milestone, Milestone::Announcement | Milestone::Reminder(_)) {
         return Err(DispatchError::NotANotice(milestone));
     }

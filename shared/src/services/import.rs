@@ -43,6 +43,15 @@ pub struct RawRow {
     pub fields: HashMap<String, String>,
 }
 
+/// A file read into rows: the rows to check, the rows already refused
+/// (wrong field count, bad UTF-8) and the columns sunset does not read.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    pub rows: Vec<RawRow>,
+    pub rejections: Vec<Rejection>,
+    pub ignored_columns: Vec<String>,
+}
+
 /// A problem with one field of one row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
@@ -89,7 +98,7 @@ pub enum ImportError {
 /// Reads CSV: UTF-8 with an optional BOM, quoted fields may hold commas and
 /// line breaks. A row with the wrong number of fields or bad UTF-8 becomes
 /// a rejection; only an unreadable file is an error.
-pub fn parse_csv(bytes: &[u8]) -> Result<(Vec<RawRow>, Vec<Rejection>, Vec<String>), ImportError> {
+pub fn parse_csv(bytes: &[u8]) -> Result<ParsedFile, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let header = reader
@@ -169,7 +178,11 @@ pub fn parse_csv(bytes: &[u8]) -> Result<(Vec<RawRow>, Vec<Rejection>, Vec<Strin
         }
         rows.push(RawRow { row, line, fields });
     }
-    Ok((rows, rejections, ignored))
+    Ok(ParsedFile {
+        rows,
+        rejections,
+        ignored_columns: ignored,
+    })
 }
 
 fn check_header(names: &[String]) -> Result<Vec<String>, ImportError> {
@@ -191,7 +204,7 @@ fn check_header(names: &[String]) -> Result<Vec<String>, ImportError> {
 }
 
 /// Reads JSON: an array of objects with the CSV's column names as keys.
-pub fn parse_json(bytes: &[u8]) -> Result<(Vec<RawRow>, Vec<Rejection>, Vec<String>), ImportError> {
+pub fn parse_json(bytes: &[u8]) -> Result<ParsedFile, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let items: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_slice(bytes).map_err(|e| ImportError::Json(e.to_string()))?;
@@ -220,7 +233,11 @@ pub fn parse_json(bytes: &[u8]) -> Result<(Vec<RawRow>, Vec<Rejection>, Vec<Stri
             fields,
         });
     }
-    Ok((rows, Vec::new(), ignored.into_iter().collect()))
+    Ok(ParsedFile {
+        rows,
+        rejections: Vec::new(),
+        ignored_columns: ignored.into_iter().collect(),
+    })
 }
 
 /// Turns one raw row into a customer, or every problem it has.
@@ -351,12 +368,15 @@ pub fn parse_customer(raw: &RawRow) -> Result<Customer, Vec<(String, String)>> {
 /// Checks every row, then writes all valid customers in one go.
 pub async fn import(
     campaign: &Campaign,
-    rows: Vec<RawRow>,
-    mut rejections: Vec<Rejection>,
-    ignored_columns: Vec<String>,
+    file: ParsedFile,
     customers: &dyn CustomerStore,
     audit: &dyn AuditLog,
 ) -> Result<ImportReport, ImportError> {
+    let ParsedFile {
+        rows,
+        mut rejections,
+        ignored_columns,
+    } = file;
     let total = rows.len() + rejections.len();
     let mut first_row: HashMap<CustomerId, usize> = HashMap::with_capacity(rows.len());
     let mut valid: Vec<(usize, Option<u64>, CustomerRecord)> = Vec::with_capacity(rows.len());
@@ -461,8 +481,12 @@ mod tests {
         let csv = format!(
             "\u{feff}{HEADER}c1,\"Doe, Jane\",jane@example.com,en,,,,,,,,,,,\nc2,\"Multi\nLine Co\",m@example.com,,,,,,,,,,,,\n"
         );
-        let (rows, rejected, ignored) = parse_csv(csv.as_bytes()).unwrap();
-        assert!(rejected.is_empty() && ignored.is_empty());
+        let ParsedFile {
+            rows,
+            rejections,
+            ignored_columns,
+        } = parse_csv(csv.as_bytes()).unwrap();
+        assert!(rejections.is_empty() && ignored_columns.is_empty());
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].fields["name"], "Doe, Jane");
         let c1 = parse_customer(&rows[0]).unwrap();
@@ -477,7 +501,7 @@ mod tests {
         let csv = format!(
             "{HEADER}c1,Ann,not-mail,,Mars/Base,-5,EURO,2020-13-01,101,maybe,,,2027-01-01,,\n"
         );
-        let (rows, _, _) = parse_csv(csv.as_bytes()).unwrap();
+        let rows = parse_csv(csv.as_bytes()).unwrap().rows;
         let problems = parse_customer(&rows[0]).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
         for f in [
@@ -503,9 +527,9 @@ mod tests {
     #[test]
     fn a_short_row_is_a_rejection_not_an_error() {
         let csv = format!("{HEADER}c1,Ann\n");
-        let (rows, rejected, _) = parse_csv(csv.as_bytes()).unwrap();
-        assert!(rows.is_empty());
-        assert_eq!(rejected[0].row, 1);
-        assert!(rejected[0].reason.contains("fields"));
+        let file = parse_csv(csv.as_bytes()).unwrap();
+        assert!(file.rows.is_empty());
+        assert_eq!(file.rejections[0].row, 1);
+        assert!(file.rejections[0].reason.contains("fields"));
     }
 }

@@ -9,12 +9,16 @@ use crate::ports::{Deps, PortError};
 
 use super::dispatch::{self, BriefReport, DispatchError, WaveReport};
 use super::export::{self, ExportError};
+use super::launch::{self, LaunchError};
 use super::purge::{self, PurgeError, PurgeReport};
+use super::segment::SegmentSummary;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("no campaign {0}")]
     UnknownCampaign(CampaignId),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
     #[error(transparent)]
@@ -30,6 +34,8 @@ impl JobError {
     pub fn retryable(&self) -> bool {
         match self {
             JobError::UnknownCampaign(_) => false,
+            JobError::Launch(LaunchError::Preflight(_)) => false,
+            JobError::Launch(LaunchError::Port(e)) => e.retryable,
             JobError::Dispatch(e) => e.retryable(),
             JobError::Export(e) => e.retryable(),
             JobError::Purge(e) => e.retryable(),
@@ -41,6 +47,7 @@ impl JobError {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum JobOutcome {
+    Launched { tiers: SegmentSummary, jobs: usize },
     Briefs(BriefReport),
     Wave(WaveReport),
     ExportReady { request: String },
@@ -55,6 +62,13 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
         .await?
         .ok_or_else(|| JobError::UnknownCampaign(id.clone()))?;
     Ok(match job {
+        Job::Segment { .. } => {
+            let launched = launch::launch(deps, &campaign).await?;
+            JobOutcome::Launched {
+                tiers: launched.tiers,
+                jobs: launched.jobs.len(),
+            }
+        }
         Job::OutreachBriefs { .. } => JobOutcome::Briefs(
             dispatch::outreach_briefs(
                 &campaign,
@@ -72,9 +86,11 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
         } => JobOutcome::Wave(
             dispatch::notice_wave(
                 &campaign,
-                *milestone,
-                *timezone,
-                now,
+                dispatch::Wave {
+                    milestone: *milestone,
+                    zone: *timezone,
+                    now,
+                },
                 deps.customers.as_ref(),
                 deps.ledger.as_ref(),
                 deps.mailer.as_ref(),
@@ -88,4 +104,39 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
         }
         Job::Purge { .. } => JobOutcome::Purge(purge::purge_due(deps, &campaign, now).await?),
     })
+}
+
+/// What an event function does with its payload: parse it into a job it
+/// accepts, run it, and sort failures. `Err` only for failures worth
+/// retrying (the runtime and the scheduler's retry policy try again);
+/// a bad payload or a permanent failure is logged and answered `Ok` with
+/// `status: rejected`, since retrying cannot help.
+pub async fn handle_payload(
+    deps: &Deps,
+    payload: serde_json::Value,
+    accepts: impl Fn(&Job) -> bool,
+) -> Result<serde_json::Value, JobError> {
+    let job: Job = match serde_json::from_value(payload) {
+        Ok(job) if accepts(&job) => job,
+        Ok(_) => return Ok(rejected("this function does not run that kind of job")),
+        Err(e) => {
+            tracing::error!(error = %e, "payload is not a job");
+            return Ok(rejected("the payload is not a job"));
+        }
+    };
+    match run(deps, &job, deps.clock.now()).await {
+        Ok(outcome) => Ok(serde_json::to_value(outcome).unwrap_or_default()),
+        Err(e) if e.retryable() => {
+            tracing::warn!(campaign = %job.campaign(), error = %e, "job failed; will be retried");
+            Err(e)
+        }
+        Err(e) => {
+            tracing::error!(campaign = %job.campaign(), error = %e, "job failed; not retrying");
+            Ok(rejected(&e.to_string()))
+        }
+    }
+}
+
+fn rejected(reason: &str) -> serde_json::Value {
+    serde_json::json!({ "status": "rejected", "reason": reason })
 }

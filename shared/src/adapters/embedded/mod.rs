@@ -3,7 +3,7 @@
 //! ```text
 //! DIR/sunset.db       SQLite store (campaigns, customers, ledger, jobs, audit)
 //! DIR/outbox/         Maildir: every e-mail sent
-//! DIR/exports/        export bundles (zip)
+//! DIR/blobs/exports/  export bundles (zip), by campaign and customer
 //! DIR/product-data/   the retiring product's data, one directory per customer
 //! ```
 
@@ -53,8 +53,8 @@ impl Embedded {
                 MaildirOutbox::open(&dir.join("outbox")).context("cannot create the outbox")?,
             ),
             blobs: Arc::new(
-                DirBlobStore::open(&dir.join("exports"))
-                    .context("cannot create the exports directory")?,
+                DirBlobStore::open(&dir.join("blobs"))
+                    .context("cannot create the blobs directory")?,
             ),
             product_data: Arc::new(
                 DirProductData::open(&dir.join("product-data"))
@@ -68,5 +68,14 @@ impl Embedded {
             store,
             deps,
         })
+    }
+
+    /// The data directory named by `SUNSET_DATA_DIR` (default `/tmp/sunset`),
+    /// on the system clock. The Lambda functions use this until their AWS
+    /// adapters are wired in.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let dir = std::env::var_os("SUNSET_DATA_DIR")
+            .map_or_else(|| PathBuf::from("/tmp/sunset"), PathBuf::from);
+        Self::open(&dir, Arc::new(SystemClock))
     }
 }

@@ -1,0 +1,15 @@
+//! Purges customers whose export deadline has passed, invoked by the schedule the day after each deadline.
+
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+use sunset::domain::Job;
+use sunset::ports::Deps;
+
+/// Whether this function runs `job`.
+pub fn accepts(job: &Job) -> bool {
+    matches!(job, Job::Purge { .. })
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(sunset::services::jobs::handle_payload(deps, event.payload, accepts).await?)
+}

@@ -1,0 +1,18 @@
+//! Sends a milestone's e-mails (briefs, the announcement, reminders, export-ready), invoked by a one-time schedule with the job as its payload.
+
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+use sunset::domain::Job;
+use sunset::ports::Deps;
+
+/// Whether this function runs `job`.
+pub fn accepts(job: &Job) -> bool {
+    matches!(
+        job,
+        Job::OutreachBriefs { .. } | Job::Notice { .. } | Job::BuildExport { .. }
+    )
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(sunset::services::jobs::handle_payload(deps, event.payload, accepts).await?)
+}

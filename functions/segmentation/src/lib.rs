@@ -1,0 +1,15 @@
+//! Segments a campaign's customers, runs the preflight and plans the schedule: invoked with `{"job": "segment", "campaign": "..."}` after an import.
+
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+use sunset::domain::Job;
+use sunset::ports::Deps;
+
+/// Whether this function runs `job`.
+pub fn accepts(job: &Job) -> bool {
+    matches!(job, Job::Segment { .. })
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(sunset::services::jobs::handle_payload(deps, event.payload, accepts).await?)
+}

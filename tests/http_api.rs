@@ -1,0 +1,311 @@
+//! The HTTP API on the embedded adapters, through the same Router the
+//! Lambda functions run: admin auth, problem bodies, the signed export flow.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use sunset::adapters::embedded::{Embedded, SimulatedClock};
+use sunset::app::runner;
+use sunset::http::{AdminAuth, AppState, router};
+use sunset_e2e::{fixture, read_outbox};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+struct Api {
+    _dir: tempfile::TempDir,
+    emb: Embedded,
+    app: axum::Router,
+}
+
+fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimulatedClock::new("2027-03-01T09:00:00Z".parse().unwrap()));
+    let emb = Embedded::open(dir.path(), clock).unwrap();
+    let app = router(AppState {
+        deps: emb.deps.clone(),
+        admin: AdminAuth::Token(TOKEN.into()),
+    });
+    Api {
+        _dir: dir,
+        emb,
+        app,
+    }
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+    auth: bool,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type);
+    if auth {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(body.into()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    (
+        status,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(bytes)))
+}
+
+async fn create_and_import(api: &Api) {
+    let toml = std::fs::read_to_string(fixture("small").join("campaign.toml")).unwrap();
+    let (s, _) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns",
+        "application/toml",
+        toml,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let csv = std::fs::read(fixture("small").join("customers.csv")).unwrap();
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers",
+        "text/csv",
+        csv,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(json(&body)["imported"], 10);
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_token() {
+    let api = api();
+    let (s, body) = call(
+        &api.app,
+        "GET",
+        "/v1/campaigns/orbit-crm-2027/report",
+        "application/json",
+        "",
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(json(&body)["title"], "unauthorized");
+}
+
+#[tokio::test]
+async fn a_bad_campaign_is_a_422_naming_the_field() {
+    let api = api();
+    let toml = std::fs::read_to_string(fixture("small").join("campaign.toml"))
+        .unwrap()
+        .replace(
+            "stop_renewals = \"2027-04-01\"",
+            "stop_renewals = \"2026-01-01\"",
+        );
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns",
+        "application/toml",
+        toml,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(&body)["field"], "dates.stop_renewals");
+}
+
+#[tokio::test]
+async fn an_unreadable_import_is_a_400_and_imports_nothing() {
+    let api = api();
+    create_and_import(&api).await;
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers",
+        "text/csv",
+        "customer_id,name\nx,y\n",
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(json(&body)["detail"].as_str().unwrap().contains("email"));
+}
+
+#[tokio::test]
+async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
+    let api = api();
+    create_and_import(&api).await;
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/launch",
+        "application/json",
+        "",
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert!(json(&body)["jobs"].as_array().unwrap().len() > 5);
+
+    // The link as a notice would carry it.
+    let deps = &api.emb.deps;
+    let campaign = deps
+        .campaigns
+        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let record = deps
+        .customers
+        .customer(
+            &campaign.id,
+            &sunset::domain::CustomerId::parse("c05").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let link = sunset::services::notice::signed_url(
+        &campaign,
+        &record,
+        &deps.signer,
+        sunset::domain::link::LinkPurpose::RequestExport,
+    );
+    let path = link.trim_start_matches("http://127.0.0.1:8080");
+
+    // Opening the link only shows a page; the button posts.
+    let (s, page) = call(&api.app, "GET", path, "text/html", "", false).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&page).contains("method=\"post\""));
+    assert!(
+        deps.exports
+            .exports_of(&campaign.id, &record.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Another customer's id with c05's signature is refused.
+    let forged = path.replace("/c05/", "/c01/");
+    let (s, _) = call(&api.app, "POST", &forged, "text/plain", "", false).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let (s, body) = call(&api.app, "POST", path, "text/plain", "", false).await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+
+    // The scheduler builds it and mails the download link.
+    let steps = runner::run_due(&api.emb, deps.clock.now()).await.unwrap();
+    assert!(steps.iter().any(runner::is_export_step));
+    let mail = read_outbox(api._dir.path())
+        .into_iter()
+        .find(|m| m.milestone == "export-ready")
+        .unwrap();
+    let download = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/export/download?"))
+        .unwrap()
+        .trim_start_matches("http://127.0.0.1:8080")
+        .to_owned();
+    let (s, zip) = call(&api.app, "GET", &download, "text/plain", "", false).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert!(
+        archive.by_name("product-data/notes.json").is_err(),
+        "no product data was given to this run"
+    );
+    assert!(archive.by_name("manifest.json").is_ok());
+
+    // A request link does not download.
+    let (s, _) = call(
+        &api.app,
+        "GET",
+        &path.replace("/export?", "/export/download?"),
+        "text/plain",
+        "",
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn status_updates_flow_into_the_report() {
+    let api = api();
+    create_and_import(&api).await;
+    let (s, _) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers/c03/events",
+        "application/json",
+        r#"{"event":"migrated"}"#,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers/zz/events",
+        "application/json",
+        r#"{"event":"migrated"}"#,
+        true,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers/c03/events",
+        "application/json",
+        r#"{"event":"flew"}"#,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(&body)["field"], "event");
+    let (s, body) = call(
+        &api.app,
+        "GET",
+        "/v1/campaigns/orbit-crm-2027/report",
+        "application/json",
+        "",
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let report = json(&body);
+    let migrated: u64 = report["tiers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["migrated"].as_u64().unwrap())
+        .sum();
+    assert_eq!(migrated, 1);
+}
