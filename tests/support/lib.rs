@@ -95,3 +95,34 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A data directory with the small fixture's campaign and customers
+/// imported and launched, on a simulated clock at `start`.
+pub async fn launched_fixture(
+    dir: &Path,
+    start: DateTime<Utc>,
+) -> (
+    sunset::adapters::embedded::Embedded,
+    std::sync::Arc<sunset::adapters::embedded::SimulatedClock>,
+) {
+    use sunset::services::{import, launch};
+    let clock = std::sync::Arc::new(sunset::adapters::embedded::SimulatedClock::new(start));
+    let emb = sunset::adapters::embedded::Embedded::open(dir, clock.clone()).expect("store opens");
+    let f = fixture("small");
+    let campaign = sunset::domain::Campaign::from_toml(
+        &std::fs::read_to_string(f.join("campaign.toml")).unwrap(),
+    )
+    .unwrap();
+    emb.deps.campaigns.put_campaign(&campaign).await.unwrap();
+    let file = import::parse_csv(&std::fs::read(f.join("customers.csv")).unwrap()).unwrap();
+    import::import(
+        &campaign,
+        file,
+        emb.deps.customers.as_ref(),
+        emb.deps.audit.as_ref(),
+    )
+    .await
+    .unwrap();
+    launch::launch(&emb.deps, &campaign).await.unwrap();
+    (emb, clock)
+}
