@@ -1,0 +1,135 @@
+//! The `sunset` command as a user runs it.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sunset() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sunset"))
+}
+
+#[test]
+fn demo_runs_the_whole_lifecycle_and_says_where_to_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = sunset()
+        .args(["demo", "--customers", "80", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "outreach-brief",
+        "announcement",
+        "reminder-60",
+        "reminder-1 ",
+        "purge",
+        "report.json",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing from\n{stdout}");
+    }
+    assert!(
+        data.join("report.json").exists()
+            && data.join("outbox/new").read_dir().unwrap().next().is_some()
+    );
+    // Running it again replaces its own earlier output.
+    let again = sunset()
+        .args(["demo", "--customers", "20", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+}
+
+#[test]
+fn a_bad_campaign_file_is_a_clear_error_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("c.toml");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/orbit-crm.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &campaign,
+        example.replace(
+            "export_deadline = \"2027-10-31\"",
+            "export_deadline = \"2027-01-01\"",
+        ),
+    )
+    .unwrap();
+    let customers = dir.path().join("c.csv");
+    std::fs::write(
+        &customers,
+        "customer_id,name,email\nc1,Ann,ann@example.com\n",
+    )
+    .unwrap();
+    let out = sunset()
+        .args(["simulate", "--campaign"])
+        .arg(&campaign)
+        .arg("--customers")
+        .arg(&customers)
+        .arg("--data")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dates.export_deadline"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_on_loopback_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = sunset()
+        .args(["serve", "--addr", &addr, "--data"])
+        .arg(dir.path())
+        .env("SUNSET_ADMIN_TOKEN", "a-token-of-enough-length")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Killed(child);
+    let started = Instant::now();
+    let response = loop {
+        if let Ok(mut s) = TcpStream::connect(&addr) {
+            use std::io::Write;
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut body = String::new();
+            s.read_to_string(&mut body).unwrap();
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.ends_with("ok"),
+        "{response}"
+    );
+}
