@@ -111,12 +111,12 @@ pub trait CustomerStore: Send + Sync {
     ) -> PortResult<()>;
     /// Saves status, legal hold and extension of a customer.
     async fn update_state(&self, campaign: &CampaignId, record: &CustomerRecord) -> PortResult<()>;
-    /// Deletes the customer's personal data for good, keeping only the
+    /// Deletes these customers' personal data for good, keeping only the
     /// non-personal columns (tier, status, dates) for the report.
-    async fn scrub_customer(
+    async fn scrub_customers(
         &self,
         campaign: &CampaignId,
-        id: &CustomerId,
+        ids: &[CustomerId],
         at: DateTime<Utc>,
     ) -> PortResult<()>;
     async fn tier_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, TierCount>>;
@@ -148,6 +148,11 @@ pub trait DeliveryLedger: Send + Sync {
 pub trait EventLog: Send + Sync {
     async fn record_event(&self, campaign: &CampaignId, event: &CustomerEvent) -> PortResult<()>;
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>>;
+    async fn events_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<CustomerEvent>>;
 }
 
 #[async_trait]
@@ -205,8 +210,9 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> PortResult<()>;
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
-    /// Deletes every blob under `prefix`; returns how many.
-    async fn delete_prefix(&self, prefix: &str) -> PortResult<u64>;
+    /// Deletes every blob under each prefix, irreversibly; returns how
+    /// many per prefix. Batched: one call per page of purged customers.
+    async fn delete_prefixes(&self, prefixes: &[String]) -> PortResult<Vec<u64>>;
 }
 
 /// One file of a customer's data in the retiring product.
@@ -227,8 +233,9 @@ pub struct Erased {
 #[async_trait]
 pub trait ProductData: Send + Sync {
     async fn files(&self, customer: &CustomerId) -> PortResult<Vec<ProductFile>>;
-    /// Deletes the customer's data irreversibly.
-    async fn erase(&self, customer: &CustomerId) -> PortResult<Erased>;
+    /// Deletes these customers' data irreversibly; what was erased, per
+    /// customer. Batched: one call per page of purged customers.
+    async fn erase(&self, customers: &[CustomerId]) -> PortResult<Vec<Erased>>;
 }
 
 /// Every port, wired once per process and shared by the HTTP router, the

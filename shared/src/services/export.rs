@@ -156,13 +156,7 @@ pub async fn build_export(
     if request.status != ExportStatus::Ready {
         let product_files = deps.product_data.files(&record.id).await?;
         let deliveries = deps.ledger.deliveries_to(&campaign.id, &record.id).await?;
-        let events: Vec<_> = deps
-            .events
-            .events(&campaign.id)
-            .await?
-            .into_iter()
-            .filter(|e| e.customer == record.id)
-            .collect();
+        let events = deps.events.events_of(&campaign.id, &record.id).await?;
         let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
         let customer_json = serde_json::json!({
             "customer": &customer,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::domain::audit::AuditEntry;
 use crate::domain::export::ExportRequest;
 use crate::domain::milestone::purge_time;
-use crate::domain::{Campaign, CustomerRecord};
+use crate::domain::{Campaign, CustomerId, CustomerRecord};
 use crate::ports::{Deps, PortError};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,9 +47,9 @@ pub struct PurgeReport {
 
 const PAGE: usize = 500;
 
-/// Purges every customer due at `now`. Resumable: a customer is marked
-/// purged only after everything of theirs is gone, and every step is
-/// idempotent, so a run cut short is finished by the next.
+/// Purges every customer due at `now`, a page at a time. Resumable: a
+/// customer is marked purged only after everything of theirs is gone, and
+/// every step is idempotent, so a run cut short is finished by the next.
 pub async fn purge_due(
     deps: &Deps,
     campaign: &Campaign,
@@ -64,6 +64,7 @@ pub async fn purge_due(
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id.clone());
+        let mut due = Vec::new();
         for record in page.iter().filter(|r| r.purged_at.is_none()) {
             let deadline = record.effective_deadline(campaign.dates.export_deadline);
             if now < purge_time(campaign, deadline) {
@@ -71,8 +72,11 @@ pub async fn purge_due(
             } else if record.legal_hold {
                 report.legal_hold += 1;
             } else {
-                purge_one(deps, campaign, record, now, &mut report).await?;
+                due.push(record);
             }
+        }
+        if !due.is_empty() {
+            purge_batch(deps, campaign, &due, now, &mut report).await?;
         }
     }
     if report.legal_hold > 0 {
@@ -90,56 +94,68 @@ pub async fn purge_due(
     Ok(report)
 }
 
-async fn purge_one(
+async fn purge_batch(
     deps: &Deps,
     campaign: &Campaign,
-    record: &CustomerRecord,
+    records: &[&CustomerRecord],
     now: DateTime<Utc>,
     report: &mut PurgeReport,
 ) -> Result<(), PurgeError> {
-    let erased = deps.product_data.erase(&record.id).await?;
-    let prefix = ExportRequest::customer_prefix(&campaign.id, &record.id);
-    let bundles = deps.blobs.delete_prefix(&prefix).await?;
+    let ids: Vec<CustomerId> = records.iter().map(|r| r.id.clone()).collect();
+    let prefixes: Vec<String> = ids
+        .iter()
+        .map(|id| ExportRequest::customer_prefix(&campaign.id, id))
+        .collect();
+    let erased = deps.product_data.erase(&ids).await?;
+    let bundles = deps.blobs.delete_prefixes(&prefixes).await?;
+    // Verify before recording: the certificate must be true. The files go
+    // first, so a failure leaves the customer unpurged and retried whole.
+    for (record, prefix) in records.iter().zip(&prefixes) {
+        let not_verified = |what| PurgeError::NotVerified {
+            customer: record.id.to_string(),
+            what,
+        };
+        if !deps.product_data.files(&record.id).await?.is_empty() {
+            return Err(not_verified("product data"));
+        }
+        if !deps.blobs.list(prefix).await?.is_empty() {
+            return Err(not_verified("export bundles"));
+        }
+    }
     deps.customers
-        .scrub_customer(&campaign.id, &record.id, now)
+        .scrub_customers(&campaign.id, &ids, now)
         .await?;
-    // Verify before recording: the certificate must be true.
-    let not_verified = |what| PurgeError::NotVerified {
-        customer: record.id.to_string(),
-        what,
-    };
-    if !deps.product_data.files(&record.id).await?.is_empty() {
-        return Err(not_verified("product data"));
+    for ((record, erased), bundles) in records.iter().zip(erased).zip(bundles) {
+        let after = deps.customers.customer(&campaign.id, &record.id).await?;
+        if after
+            .as_ref()
+            .is_none_or(|r| r.profile.is_some() || r.purged_at.is_none())
+        {
+            return Err(PurgeError::NotVerified {
+                customer: record.id.to_string(),
+                what: "personal data in the store",
+            });
+        }
+        deps.audit
+            .append(AuditEntry {
+                at: now,
+                campaign: campaign.id.clone(),
+                customer: Some(record.id.clone()),
+                action: "purged".into(),
+                detail: serde_json::json!({
+                    "deadline": record.effective_deadline(campaign.dates.export_deadline),
+                    "product_files": erased.files,
+                    "product_bytes": erased.bytes,
+                    "bundles": bundles,
+                    "store": "personal fields deleted",
+                    "verified": true,
+                }),
+            })
+            .await?;
+        report.purged += 1;
+        report.product_files += erased.files;
+        report.product_bytes += erased.bytes;
+        report.bundles += bundles;
     }
-    if !deps.blobs.list(&prefix).await?.is_empty() {
-        return Err(not_verified("export bundles"));
-    }
-    let after = deps.customers.customer(&campaign.id, &record.id).await?;
-    if after
-        .as_ref()
-        .is_none_or(|r| r.profile.is_some() || r.purged_at.is_none())
-    {
-        return Err(not_verified("personal data in the store"));
-    }
-    deps.audit
-        .append(AuditEntry {
-            at: now,
-            campaign: campaign.id.clone(),
-            customer: Some(record.id.clone()),
-            action: "purged".into(),
-            detail: serde_json::json!({
-                "deadline": record.effective_deadline(campaign.dates.export_deadline),
-                "product_files": erased.files,
-                "product_bytes": erased.bytes,
-                "bundles": bundles,
-                "store": "personal fields deleted",
-                "verified": true,
-            }),
-        })
-        .await?;
-    report.purged += 1;
-    report.product_files += erased.files;
-    report.product_bytes += erased.bytes;
-    report.bundles += bundles;
     Ok(())
 }

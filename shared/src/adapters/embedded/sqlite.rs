@@ -461,24 +461,29 @@ impl CustomerStore for SqliteStore {
         Ok(())
     }
 
-    async fn scrub_customer(
+    async fn scrub_customers(
         &self,
         campaign: &CampaignId,
-        id: &CustomerId,
+        ids: &[CustomerId],
         at: DateTime<Utc>,
     ) -> PortResult<()> {
+        let at = ts(at);
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "UPDATE customers SET profile = NULL, purged_at = ?3 WHERE campaign_id = ?1 AND customer_id = ?2",
-                params![campaign.as_str(), id.as_str(), ts(at)],
-            )?;
-            // A decline reason is the customer's own words.
-            tx.execute(
-                "UPDATE events SET event = json_set(event, '$.kind.detail', '[purged]')
-                 WHERE campaign_id = ?1 AND customer_id = ?2 AND kind = 'declined'",
-                params![campaign.as_str(), id.as_str()],
-            )?;
+            {
+                let mut profile = tx.prepare_cached(
+                    "UPDATE customers SET profile = NULL, purged_at = ?3 WHERE campaign_id = ?1 AND customer_id = ?2",
+                )?;
+                // A decline reason is the customer's own words.
+                let mut reasons = tx.prepare_cached(
+                    "UPDATE events SET event = json_set(event, '$.kind.detail', '[purged]')
+                     WHERE campaign_id = ?1 AND customer_id = ?2 AND kind = 'declined'",
+                )?;
+                for id in ids {
+                    profile.execute(params![campaign.as_str(), id.as_str(), at])?;
+                    reasons.execute(params![campaign.as_str(), id.as_str()])?;
+                }
+            }
             tx.commit()?;
             // Old page images of the scrubbed rows live in the WAL until it
             // is checkpointed and truncated.
@@ -644,6 +649,23 @@ impl EventLog for SqliteStore {
                 .execute(params![campaign.as_str(), event.customer.as_str(), event.kind.name(), json])
         })?;
         Ok(())
+    }
+
+    async fn events_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<CustomerEvent>> {
+        let rows: Vec<String> = self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT event FROM events WHERE campaign_id = ?1 AND customer_id = ?2 ORDER BY seq",
+            )?;
+            stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| r.get(0))?
+                .collect()
+        })?;
+        rows.iter()
+            .map(|s| serde_json::from_str(s).map_err(json_err))
+            .collect()
     }
 
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {
