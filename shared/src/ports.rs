@@ -109,8 +109,6 @@ pub trait CustomerStore: Send + Sync {
         campaign: &CampaignId,
         decisions: &[(CustomerId, TierDecision)],
     ) -> PortResult<()>;
-    /// Saves status, legal hold and extension of a customer.
-    async fn update_state(&self, campaign: &CampaignId, record: &CustomerRecord) -> PortResult<()>;
     /// Deletes these customers' personal data for good, keeping only the
     /// non-personal columns (tier, status, dates) for the report.
     async fn scrub_customers(
@@ -126,12 +124,8 @@ pub trait CustomerStore: Send + Sync {
 pub trait DeliveryLedger: Send + Sync {
     /// Claims each key if nobody has; `true` where this call claimed it.
     async fn claim(&self, keys: &[DeliveryKey], at: DateTime<Utc>) -> PortResult<Vec<bool>>;
-    async fn mark_sent(
-        &self,
-        key: &DeliveryKey,
-        at: DateTime<Utc>,
-        message_id: &str,
-    ) -> PortResult<()>;
+    /// Records messages as sent, with the provider's message ids.
+    async fn mark_sent(&self, sent: &[(DeliveryKey, String)], at: DateTime<Utc>) -> PortResult<()>;
     /// Gives up a claim whose send failed, so a retry sends it.
     async fn release(&self, key: &DeliveryKey) -> PortResult<()>;
     /// Messages sent per milestone name.
@@ -146,7 +140,13 @@ pub trait DeliveryLedger: Send + Sync {
 /// Ticket, decline, hold and extension events, kept for the report.
 #[async_trait]
 pub trait EventLog: Send + Sync {
-    async fn record_event(&self, campaign: &CampaignId, event: &CustomerEvent) -> PortResult<()>;
+    /// Records events, each with the customer's new state (status, legal
+    /// hold, extension) when it changed, in one atomic write.
+    async fn record_events(
+        &self,
+        campaign: &CampaignId,
+        events: &[(CustomerEvent, Option<CustomerRecord>)],
+    ) -> PortResult<()>;
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>>;
     async fn events_of(
         &self,
@@ -169,8 +169,17 @@ pub trait ExportStore: Send + Sync {
 
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends an entry to the campaign's hash chain.
-    async fn append(&self, entry: AuditEntry) -> PortResult<ChainedEntry>;
+    /// Appends entries, in order, to their campaign's hash chain, in one
+    /// write.
+    async fn append_all(&self, entries: Vec<AuditEntry>) -> PortResult<Vec<ChainedEntry>>;
+
+    async fn append(&self, entry: AuditEntry) -> PortResult<ChainedEntry> {
+        let mut chained = self.append_all(vec![entry]).await?;
+        chained
+            .pop()
+            .ok_or_else(|| PortError::permanent(anyhow::anyhow!("the audit log appended nothing")))
+    }
+
     async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>>;
 }
 
@@ -202,6 +211,16 @@ pub struct OutgoingEmail {
 pub trait Mailer: Send + Sync {
     /// Sends one e-mail; returns the provider's message id.
     async fn send(&self, email: &OutgoingEmail) -> PortResult<String>;
+
+    /// Sends a batch; one result per e-mail, in order. Adapters override it
+    /// to send concurrently.
+    async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
+        let mut results = Vec::with_capacity(emails.len());
+        for e in emails {
+            results.push(self.send(e).await);
+        }
+        results
+    }
 }
 
 /// Bytes by key: export bundles.

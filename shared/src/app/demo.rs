@@ -85,7 +85,7 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
     csv.push_str(&crate::services::import::COLUMNS.join(","));
     csv.push('\n');
     let mut events = String::from("at,customer_id,event,detail\n");
-    let mut record = Vec::with_capacity(4096);
+    let mut records: Vec<(String, Vec<u8>)> = Vec::with_capacity(customers);
     for i in 1..=customers {
         let id = format!("C{i:06}");
         let chinese = rng.random_bool(0.4);
@@ -152,9 +152,7 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
         )?;
 
         // Their data in the product: a few records, more for bigger accounts.
-        let dir = product.join(&id);
-        std::fs::create_dir_all(&dir)?;
-        record.clear();
+        let mut record = Vec::with_capacity(256);
         write!(record, "{{\"customer_id\":\"{id}\",\"contacts\":[")?;
         for n in 0..(1 + (value.log10() as usize)) {
             if n > 0 {
@@ -166,7 +164,7 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
             )?;
         }
         record.extend_from_slice(b"]}\n");
-        std::fs::write(dir.join("records.json"), &record)?;
+        records.push((id.clone(), record));
 
         // What happens to them over the sunset.
         let span = (end - announce).num_minutes();
@@ -216,6 +214,13 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
             )?;
         }
     }
+    crate::adapters::embedded::parallel::map(&records, |(id, record)| {
+        let dir = product.join(id);
+        std::fs::create_dir(&dir).and_then(|()| std::fs::write(dir.join("records.json"), record))
+    })
+    .into_iter()
+    .collect::<std::io::Result<()>>()
+    .context("cannot write the sample product data")?;
     std::fs::write(input.join("customers.csv"), &csv)?;
     std::fs::write(input.join("events.csv"), &events)?;
     let simulate::ParsedEvents {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::adapters::embedded::{Embedded, SimulatedClock};
 use crate::domain::Campaign;
-use crate::domain::event::CustomerEvent;
-use crate::services::events::{self, EventError};
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::services::events;
 use crate::services::jobs::{self, JobError, JobOutcome};
 
 /// One step of the run, for the timeline.
@@ -95,17 +95,35 @@ pub async fn run_to_end(
         let next_event = events.front().map(|(_, e)| e.at);
         match (next_job, next_event) {
             (None, None) => break,
-            (job, Some(ev)) if job.is_none_or(|j| ev <= j) => {
-                let (row, event) = events.pop_front().expect("peeked");
-                clock.advance_to(event.at);
-                if let Err(e) = events::apply(&emb.deps, campaign, &event).await {
-                    if let EventError::Port(p) = &e {
-                        if !p.retryable {
-                            tracing::warn!(row, error = %e, "event not applied");
-                        }
+            (job, Some(first)) if job.is_none_or(|j| first <= j) => {
+                // Every event up to the next job goes in one write; an
+                // export request ends the batch, since it schedules a job
+                // that must run at the request's own time.
+                let mut batch = Vec::new();
+                while let Some((_, e)) = events.front() {
+                    if job.is_some_and(|j| e.at > j) {
+                        break;
                     }
+                    let (row, e) = events.pop_front().expect("peeked");
+                    let export = matches!(e.kind, CustomerEventKind::ExportRequested);
+                    batch.push((row, e));
+                    if export {
+                        break;
+                    }
+                }
+                clock.advance_to(batch.last().expect("one event at least").1.at);
+                let only: Vec<CustomerEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
+                let refused = events::apply_all(&emb.deps, campaign, &only)
+                    .await
+                    .map_err(|e| RunError {
+                        job: "events".into(),
+                        due: clock.now_utc(),
+                        source: e.into(),
+                    })?;
+                for (i, e) in refused {
+                    let (row, event) = &batch[i];
                     problems.push(EventProblem {
-                        row,
+                        row: *row,
                         customer_id: event.customer.to_string(),
                         event: event.kind.name().into(),
                         reason: e.to_string(),

@@ -125,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::prepare(&data)?;
             println!("Generating {customers} customers in {} ...", data.display());
             let inputs = demo::generate(&data, customers, seed)?;
+            println!("Generated in {:.1} s.", started.elapsed().as_secs_f64());
             let campaign = inputs.campaign.clone();
             println!(
                 "Running the {} sunset on a simulated clock:",

@@ -71,21 +71,44 @@ pub fn message_id(key: &DeliveryKey) -> String {
     format!("{}.{}", key.milestone, hex::encode(&h.finalize()[..12]))
 }
 
-/// Claims, sends and records one message; a failed send gives the claim back
-/// so a retry delivers it.
+/// Sends claimed messages and records them; a message that fails gives
+/// its claim back so a retry sends it, and the first failure is returned
+/// after the others are recorded.
 pub(crate) async fn send_claimed(
     ledger: &dyn DeliveryLedger,
     mailer: &dyn Mailer,
-    key: &DeliveryKey,
-    email: OutgoingEmail,
-) -> Result<(), PortError> {
-    match mailer.send(&email).await {
-        Ok(provider_id) => ledger.mark_sent(key, email.date, &provider_id).await,
-        Err(e) => {
-            ledger.release(key).await?;
-            Err(e)
+    batch: Vec<(DeliveryKey, OutgoingEmail)>,
+    at: DateTime<Utc>,
+) -> Result<u64, PortError> {
+    let (keys, emails): (Vec<DeliveryKey>, Vec<OutgoingEmail>) = batch.into_iter().unzip();
+    let results = mailer.send_all(&emails).await;
+    let mut sent = Vec::with_capacity(keys.len());
+    let mut first_error = None;
+    for (key, result) in keys.into_iter().zip(results) {
+        match result {
+            Ok(provider_id) => sent.push((key, provider_id)),
+            Err(e) => {
+                ledger.release(&key).await?;
+                first_error.get_or_insert(e);
+            }
         }
     }
+    ledger.mark_sent(&sent, at).await?;
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(sent.len() as u64),
+    }
+}
+
+/// Gives back claims that will not be sent (a render failed).
+async fn release_all(
+    ledger: &dyn DeliveryLedger,
+    keys: impl Iterator<Item = &DeliveryKey>,
+) -> Result<(), PortError> {
+    for key in keys {
+        ledger.release(key).await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn email(
@@ -172,31 +195,28 @@ pub async fn notice_wave(
             .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
             .collect();
         let claimed = ledger.claim(&keys, now).await?;
-        for ((record, key), mine) in page.iter().zip(&keys).zip(claimed) {
-            let Some(customer) = record.profile.as_ref() else {
-                continue;
-            };
+        let mut batch = Vec::with_capacity(page.len());
+        for ((record, key), mine) in page.iter().zip(keys).zip(claimed) {
             if !mine {
                 report.already_claimed += 1;
                 continue;
             }
-            let rendered =
-                match notice::render_notice(campaign, record, customer, milestone, signer) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        ledger.release(key).await?;
-                        return Err(e.into());
-                    }
-                };
-            send_claimed(
-                ledger,
-                mailer,
-                key,
-                email(campaign, &customer.email, key, rendered, now),
-            )
-            .await?;
-            report.sent += 1;
+            let Some(customer) = record.profile.as_ref() else {
+                release_all(ledger, std::iter::once(&key)).await?;
+                continue;
+            };
+            match notice::render_notice(campaign, record, customer, milestone, signer) {
+                Ok(rendered) => {
+                    let mail = email(campaign, &customer.email, &key, rendered, now);
+                    batch.push((key, mail));
+                }
+                Err(e) => {
+                    release_all(ledger, batch.iter().map(|(k, _)| k).chain([&key])).await?;
+                    return Err(e.into());
+                }
+            }
         }
+        report.sent += send_claimed(ledger, mailer, batch, now).await?;
     }
     tracing::info!(campaign = %campaign.id, %milestone, zone = zone.name(), sent = report.sent, already = report.already_claimed, "wave finished");
     Ok(report)
@@ -272,14 +292,8 @@ pub async fn outreach_briefs(
                 return Err(e.into());
             }
         };
-        send_claimed(
-            ledger,
-            mailer,
-            &key,
-            email(campaign, manager, &key, rendered, now),
-        )
-        .await?;
-        report.sent += 1;
+        let mail = email(campaign, manager, &key, rendered, now);
+        report.sent += send_claimed(ledger, mailer, vec![(key, mail)], now).await?;
     }
     tracing::info!(campaign = %campaign.id, managers = report.managers, core = report.core_customers, sent = report.sent, "outreach briefs sent");
     Ok(report)

@@ -1,11 +1,13 @@
 //! Applies what happens to a customer: a migration, a decline, a ticket, a
 //! legal hold, an extension, an export request.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::milestone::{Job, ScheduledJob, purge_time};
-use crate::domain::{Campaign, CustomerId, MigrationStatus};
+use crate::domain::{Campaign, CustomerId, CustomerRecord, MigrationStatus};
 use crate::ports::{Deps, PortError};
 
 use super::export::{self, ExportError};
@@ -27,22 +29,65 @@ pub enum EventError {
     Port(#[from] PortError),
 }
 
+/// Applies one event.
 pub async fn apply(
     deps: &Deps,
     campaign: &Campaign,
     event: &CustomerEvent,
 ) -> Result<(), EventError> {
-    let mut record = deps
-        .customers
-        .customer(&campaign.id, &event.customer)
+    match apply_all(deps, campaign, std::slice::from_ref(event))
         .await?
-        .ok_or_else(|| EventError::UnknownCustomer(event.customer.clone()))?;
-    if record.purged_at.is_some()
-        && !matches!(
-            event.kind,
-            CustomerEventKind::TicketOpened(_) | CustomerEventKind::TicketResolved(_)
-        )
+        .pop()
     {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Applies events in order and records them in one write; returns the
+/// index and error of each event that could not apply (the others stand).
+/// `Err` only when recording itself failed.
+pub async fn apply_all(
+    deps: &Deps,
+    campaign: &Campaign,
+    events: &[CustomerEvent],
+) -> Result<Vec<(usize, EventError)>, PortError> {
+    let mut states: HashMap<CustomerId, CustomerRecord> = HashMap::new();
+    let mut records = Vec::with_capacity(events.len());
+    let mut problems = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        match apply_one(deps, campaign, event, &mut states).await {
+            Ok(changed) => records.push((event.clone(), changed)),
+            Err(EventError::Port(e)) => return Err(e),
+            Err(e) => problems.push((i, e)),
+        }
+    }
+    deps.events.record_events(&campaign.id, &records).await?;
+    tracing::debug!(campaign = %campaign.id, applied = records.len(), refused = problems.len(), "events applied");
+    Ok(problems)
+}
+
+/// The new state an event leads to (`None` if it changes no state), with
+/// its side effects on the schedule and exports.
+async fn apply_one(
+    deps: &Deps,
+    campaign: &Campaign,
+    event: &CustomerEvent,
+    states: &mut HashMap<CustomerId, CustomerRecord>,
+) -> Result<Option<CustomerRecord>, EventError> {
+    let mut record = match states.get(&event.customer) {
+        Some(r) => r.clone(),
+        None => deps
+            .customers
+            .customer(&campaign.id, &event.customer)
+            .await?
+            .ok_or_else(|| EventError::UnknownCustomer(event.customer.clone()))?,
+    };
+    let is_ticket = matches!(
+        event.kind,
+        CustomerEventKind::TicketOpened(_) | CustomerEventKind::TicketResolved(_)
+    );
+    if record.purged_at.is_some() && !is_ticket {
         return Err(EventError::Purged(event.customer.clone()));
     }
     match &event.kind {
@@ -77,18 +122,12 @@ pub async fn apply(
         }
         CustomerEventKind::ExportRequested => {
             export::request_export(deps, campaign, &event.customer, event.at).await?;
+            return Ok(None);
         }
-        CustomerEventKind::TicketOpened(_) | CustomerEventKind::TicketResolved(_) => {}
+        CustomerEventKind::TicketOpened(_) | CustomerEventKind::TicketResolved(_) => {
+            return Ok(None);
+        }
     }
-    if !matches!(
-        event.kind,
-        CustomerEventKind::TicketOpened(_)
-            | CustomerEventKind::TicketResolved(_)
-            | CustomerEventKind::ExportRequested
-    ) {
-        deps.customers.update_state(&campaign.id, &record).await?;
-    }
-    deps.events.record_event(&campaign.id, event).await?;
-    tracing::debug!(campaign = %campaign.id, customer = %event.customer, event = event.kind.name(), "event applied");
-    Ok(())
+    states.insert(record.id.clone(), record.clone());
+    Ok(Some(record))
 }

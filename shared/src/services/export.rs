@@ -283,11 +283,12 @@ pub async fn build_export(
                     return Err(e.into());
                 }
             };
+        let mail = email(campaign, &customer.email, &key, rendered, now);
         send_claimed(
             deps.ledger.as_ref(),
             deps.mailer.as_ref(),
-            &key,
-            email(campaign, &customer.email, &key, rendered, now),
+            vec![(key, mail)],
+            now,
         )
         .await?;
     }

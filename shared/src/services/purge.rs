@@ -125,6 +125,7 @@ async fn purge_batch(
     deps.customers
         .scrub_customers(&campaign.id, &ids, now)
         .await?;
+    let mut certificates = Vec::with_capacity(records.len());
     for ((record, erased), bundles) in records.iter().zip(erased).zip(bundles) {
         let after = deps.customers.customer(&campaign.id, &record.id).await?;
         if after
@@ -136,26 +137,25 @@ async fn purge_batch(
                 what: "personal data in the store",
             });
         }
-        deps.audit
-            .append(AuditEntry {
-                at: now,
-                campaign: campaign.id.clone(),
-                customer: Some(record.id.clone()),
-                action: "purged".into(),
-                detail: serde_json::json!({
-                    "deadline": record.effective_deadline(campaign.dates.export_deadline),
-                    "product_files": erased.files,
-                    "product_bytes": erased.bytes,
-                    "bundles": bundles,
-                    "store": "personal fields deleted",
-                    "verified": true,
-                }),
-            })
-            .await?;
+        certificates.push(AuditEntry {
+            at: now,
+            campaign: campaign.id.clone(),
+            customer: Some(record.id.clone()),
+            action: "purged".into(),
+            detail: serde_json::json!({
+                "deadline": record.effective_deadline(campaign.dates.export_deadline),
+                "product_files": erased.files,
+                "product_bytes": erased.bytes,
+                "bundles": bundles,
+                "store": "personal fields deleted",
+                "verified": true,
+            }),
+        });
         report.purged += 1;
         report.product_files += erased.files;
         report.product_bytes += erased.bytes;
         report.bundles += bundles;
     }
+    deps.audit.append_all(certificates).await?;
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 
+use super::parallel;
+
 use crate::domain::CustomerId;
 use crate::ports::{BlobStore, Erased, PortError, PortResult, ProductData, ProductFile};
 
@@ -60,8 +62,8 @@ fn relative(root: &Path, path: &Path) -> String {
 
 /// Overwrites a file with zeros in place; not yet durable.
 fn overwrite(path: &Path) -> std::io::Result<u64> {
-    let len = std::fs::metadata(path)?.len();
     let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let len = f.metadata()?.len();
     let zeros = vec![0u8; 64 * 1024];
     let mut left = len;
     while left > 0 {
@@ -96,24 +98,29 @@ fn sync(root: &Path, files: &[PathBuf]) -> std::io::Result<()> {
 /// them: the bytes do not stay readable in freed blocks of a file system
 /// that writes in place. (Copy-on-write file systems and SSD wear
 /// levelling may keep old blocks; encrypt such volumes.)
-fn shred(root: &Path, files: &[PathBuf]) -> std::io::Result<u64> {
-    let mut bytes = 0;
-    for f in files {
-        bytes += overwrite(f)?;
-    }
+fn shred(root: &Path, files: &[PathBuf]) -> std::io::Result<Vec<u64>> {
+    let sizes = parallel::map(files, |f| overwrite(f))
+        .into_iter()
+        .collect::<std::io::Result<Vec<u64>>>()?;
     if !files.is_empty() {
         sync(root, files)?;
     }
-    for f in files {
-        std::fs::remove_file(f)?;
-    }
-    Ok(bytes)
+    parallel::map(files, |f| std::fs::remove_file(f))
+        .into_iter()
+        .collect::<std::io::Result<()>>()?;
+    Ok(sizes)
 }
 
+/// Removes a directory whose files are gone: one `rmdir` when it is empty
+/// (the usual case), a full removal of left-over subdirectories otherwise.
 fn remove_dir(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
     }
 }
 
@@ -164,9 +171,34 @@ impl BlobStore for DirBlobStore {
     }
 
     async fn delete_prefixes(&self, prefixes: &[String]) -> PortResult<Vec<u64>> {
+        // Most purged customers have no bundle: one listing of each parent
+        // directory spares a failed open per customer.
+        let mut listed: std::collections::HashMap<
+            PathBuf,
+            std::collections::HashSet<std::ffi::OsString>,
+        > = std::collections::HashMap::new();
         let mut files = Vec::new();
         let mut counts = Vec::with_capacity(prefixes.len());
         for prefix in prefixes {
+            let dir = key_path(&self.root, prefix.trim_end_matches('/'))?;
+            if let (true, Some(parent), Some(name)) =
+                (prefix.ends_with('/'), dir.parent(), dir.file_name())
+            {
+                if !listed.contains_key(parent) {
+                    let names = match std::fs::read_dir(parent) {
+                        Ok(entries) => entries
+                            .filter_map(|e| e.ok().map(|e| e.file_name()))
+                            .collect(),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+                        Err(e) => return Err(io(e)),
+                    };
+                    listed.insert(parent.to_owned(), names);
+                }
+                if !listed[parent].contains(name) {
+                    counts.push(0);
+                    continue;
+                }
+            }
             let keys = self.list(prefix).await?;
             counts.push(keys.len() as u64);
             for key in keys {
@@ -219,24 +251,23 @@ impl ProductData for DirProductData {
     }
 
     async fn erase(&self, customers: &[CustomerId]) -> PortResult<Vec<Erased>> {
-        let mut per_customer = Vec::with_capacity(customers.len());
-        let mut all = Vec::new();
-        for c in customers {
-            let files = walk(&self.dir(c)).map_err(io)?;
-            let mut erased = Erased {
+        let found = parallel::map(customers, |c| walk(&self.dir(c)))
+            .into_iter()
+            .collect::<std::io::Result<Vec<Vec<PathBuf>>>>()
+            .map_err(io)?;
+        let all: Vec<PathBuf> = found.iter().flatten().cloned().collect();
+        let mut sizes = shred(&self.root, &all).map_err(io)?.into_iter();
+        let per_customer = found
+            .iter()
+            .map(|files| Erased {
                 files: files.len() as u64,
-                bytes: 0,
-            };
-            for f in &files {
-                erased.bytes += std::fs::metadata(f).map_err(io)?.len();
-            }
-            per_customer.push(erased);
-            all.extend(files);
-        }
-        shred(&self.root, &all).map_err(io)?;
-        for c in customers {
-            remove_dir(&self.dir(c)).map_err(io)?;
-        }
+                bytes: sizes.by_ref().take(files.len()).sum(),
+            })
+            .collect();
+        parallel::map(customers, |c| remove_dir(&self.dir(c)))
+            .into_iter()
+            .collect::<std::io::Result<()>>()
+            .map_err(io)?;
         Ok(per_customer)
     }
 }

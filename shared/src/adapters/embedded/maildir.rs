@@ -28,9 +28,8 @@ impl MaildirOutbox {
     }
 }
 
-#[async_trait]
-impl Mailer for MaildirOutbox {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+impl MaildirOutbox {
+    fn deliver(&self, email: &OutgoingEmail) -> PortResult<String> {
         let bytes = mime::render(email);
         // The message id is derived from the ledger key, so it is unique per
         // message and the file name says when it was sent.
@@ -39,5 +38,16 @@ impl Mailer for MaildirOutbox {
         std::fs::write(&tmp, &bytes).map_err(PortError::retryable)?;
         std::fs::rename(&tmp, self.root.join("new").join(&name)).map_err(PortError::retryable)?;
         Ok(email.message_id.clone())
+    }
+}
+
+#[async_trait]
+impl Mailer for MaildirOutbox {
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+        self.deliver(email)
+    }
+
+    async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
+        super::parallel::map(emails, |e| self.deliver(e))
     }
 }
