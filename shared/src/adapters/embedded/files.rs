@@ -206,8 +206,8 @@ impl BlobStore for DirBlobStore {
             }
         }
         shred(&self.root, &files).map_err(io)?;
-        for prefix in prefixes {
-            if let Some(dir) = prefix.strip_suffix('/') {
+        for (prefix, n) in prefixes.iter().zip(&counts) {
+            if let (Some(dir), true) = (prefix.strip_suffix('/'), *n > 0) {
                 remove_dir(&key_path(&self.root, dir)?).map_err(io)?;
             }
         }

@@ -1,6 +1,12 @@
 //! The embedded mailer: a Maildir outbox, one RFC 5322 file per e-mail in
-//! `new/`, written to `tmp/` first and renamed so a reader never sees half
-//! a message. Open it with any mail client (`mutt -f DIR/outbox`).
+//! `new/`, never visible half-written. Open it with any mail client
+//! (`mutt -f DIR/outbox`).
+//!
+//! On Linux a message is written to an unnamed file (`O_TMPFILE`) and
+//! linked into `new/` once complete: the same guarantee as Maildir's
+//! write-to-`tmp/`-then-rename, with one directory change instead of two,
+//! which is most of the cost of a message. Elsewhere, or where the file
+//! system lacks `O_TMPFILE`, it is the classic `tmp/` and rename.
 
 use std::path::{Path, PathBuf};
 
@@ -34,10 +40,42 @@ impl MaildirOutbox {
         // The message id is derived from the ledger key, so it is unique per
         // message and the file name says when it was sent.
         let name = format!("{}.{}.sunset", email.date.timestamp(), email.message_id);
+        let target = self.root.join("new").join(&name);
+        #[cfg(target_os = "linux")]
+        if link_unnamed(&self.root.join("new"), &target, &bytes).map_err(PortError::retryable)? {
+            return Ok(email.message_id.clone());
+        }
         let tmp = self.root.join("tmp").join(&name);
         std::fs::write(&tmp, &bytes).map_err(PortError::retryable)?;
-        std::fs::rename(&tmp, self.root.join("new").join(&name)).map_err(PortError::retryable)?;
+        std::fs::rename(&tmp, &target).map_err(PortError::retryable)?;
         Ok(email.message_id.clone())
+    }
+}
+
+/// Writes `bytes` to an unnamed file in `dir` and links it as `target`.
+/// `Ok(false)` when the file system cannot do that (use `tmp/`).
+#[cfg(target_os = "linux")]
+fn link_unnamed(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    use rustix::io::Errno;
+
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(CWD, dir, flags, Mode::from_bits_truncate(0o600)) {
+        Ok(fd) => fd,
+        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOENT) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes)?;
+    // Linking through /proc needs no privilege, unlike AT_EMPTY_PATH.
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match rustix::fs::linkat(CWD, proc_path.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -49,5 +87,38 @@ impl Mailer for MaildirOutbox {
 
     async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
         super::parallel::map(emails, |e| self.deliver(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::Mailbox;
+    use crate::domain::{CampaignId, EmailAddress, Milestone};
+
+    #[tokio::test]
+    async fn a_message_lands_whole_in_new_and_nothing_stays_in_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = MaildirOutbox::open(dir.path()).unwrap();
+        let email = OutgoingEmail {
+            from: Mailbox::parse("Orbit <no-reply@orbit.example>").unwrap(),
+            reply_to: None,
+            to: EmailAddress::parse("a@example.com").unwrap(),
+            subject: "Hello".into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+            date: "2027-02-01T09:00:00Z".parse().unwrap(),
+            campaign: CampaignId::parse("c").unwrap(),
+            milestone: Milestone::Announcement,
+            message_id: "announcement.abc".into(),
+        };
+        let results = outbox.send_all(&[email.clone()]).await;
+        assert_eq!(results[0].as_deref().unwrap(), "announcement.abc");
+        let new: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().collect();
+        assert_eq!(new.len(), 1);
+        let path = new[0].as_ref().unwrap().path();
+        assert!(path.to_string_lossy().ends_with("1801472400.announcement.abc.sunset"));
+        assert_eq!(std::fs::read(&path).unwrap(), mime::render(&email));
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 }

@@ -191,7 +191,8 @@ impl SqliteStore {
         // cache plus mmap spare most reads, which matters where system calls
         // are slow.
         conn.execute_batch(
-            "PRAGMA locking_mode = EXCLUSIVE;
+            "PRAGMA page_size = 16384;
+             PRAGMA locking_mode = EXCLUSIVE;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA secure_delete = ON;
