@@ -12,6 +12,7 @@
 //! services/    one use case each: import, segment, launch, dispatch, export, purge, report
 //! adapters/    embedded: SQLite, Maildir, directories, simulated clock
 //! mime         RFC 5322 rendering of an outgoing e-mail
+//! parallel     a small scoped-thread fan-out for batches of file or CPU work
 //! http         the axum Router (local server and Lambda alike)
 //! app/         the embedded runtime: simulate, demo, serve
 //! ```
@@ -24,6 +25,7 @@ pub mod app;
 pub mod domain;
 pub mod http;
 pub mod mime;
+pub mod parallel;
 pub mod ports;
 pub mod services;
 pub mod telemetry;

@@ -232,6 +232,9 @@ pub trait BlobStore: Send + Sync {
     /// Deletes every blob under each prefix, irreversibly; returns how
     /// many per prefix. Batched: one call per page of purged customers.
     async fn delete_prefixes(&self, prefixes: &[String]) -> PortResult<Vec<u64>>;
+    /// Whether anything is stored under each prefix, read back from the
+    /// store (the purge's verification).
+    async fn any_under(&self, prefixes: &[String]) -> PortResult<Vec<bool>>;
 }
 
 /// One file of a customer's data in the retiring product.
@@ -255,6 +258,9 @@ pub trait ProductData: Send + Sync {
     /// Deletes these customers' data irreversibly; what was erased, per
     /// customer. Batched: one call per page of purged customers.
     async fn erase(&self, customers: &[CustomerId]) -> PortResult<Vec<Erased>>;
+    /// Whether any data is left for each customer, read back from the
+    /// product's storage (the purge's verification).
+    async fn any_left(&self, customers: &[CustomerId]) -> PortResult<Vec<bool>>;
 }
 
 /// Every port, wired once per process and shared by the HTTP router, the

@@ -214,7 +214,7 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
             )?;
         }
     }
-    crate::adapters::embedded::parallel::map(&records, |(id, record)| {
+    crate::parallel::map(&records, |(id, record)| {
         let dir = product.join(id);
         std::fs::create_dir(&dir).and_then(|()| std::fs::write(dir.join("records.json"), record))
     })

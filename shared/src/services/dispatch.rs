@@ -195,26 +195,39 @@ pub async fn notice_wave(
             .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
             .collect();
         let claimed = ledger.claim(&keys, now).await?;
-        let mut batch = Vec::with_capacity(page.len());
-        for ((record, key), mine) in page.iter().zip(keys).zip(claimed) {
-            if !mine {
+        let mut mine = Vec::with_capacity(page.len());
+        for ((record, key), claimed) in page.iter().zip(keys).zip(claimed) {
+            if !claimed {
                 report.already_claimed += 1;
-                continue;
-            }
-            let Some(customer) = record.profile.as_ref() else {
+            } else if record.profile.is_none() {
                 release_all(ledger, std::iter::once(&key)).await?;
-                continue;
-            };
-            match notice::render_notice(campaign, record, customer, milestone, signer) {
-                Ok(rendered) => {
-                    let mail = email(campaign, &customer.email, &key, rendered, now);
+            } else {
+                mine.push((record, key));
+            }
+        }
+        // Rendering is the CPU part of a wave: a page renders on all cores.
+        let rendered = crate::parallel::map(&mine, |(record, _)| {
+            let customer = record.profile.as_ref().expect("filtered above");
+            notice::render_notice(campaign, record, customer, milestone, signer)
+        });
+        let mut batch = Vec::with_capacity(mine.len());
+        let mut failed = None;
+        for ((record, key), result) in mine.into_iter().zip(rendered) {
+            match result {
+                Ok(r) => {
+                    let to = &record.profile.as_ref().expect("filtered above").email;
+                    let mail = email(campaign, to, &key, r, now);
                     batch.push((key, mail));
                 }
                 Err(e) => {
-                    release_all(ledger, batch.iter().map(|(k, _)| k).chain([&key])).await?;
-                    return Err(e.into());
+                    release_all(ledger, std::iter::once(&key)).await?;
+                    failed.get_or_insert(e);
                 }
             }
+        }
+        if let Some(e) = failed {
+            release_all(ledger, batch.iter().map(|(k, _)| k)).await?;
+            return Err(e.into());
         }
         report.sent += send_claimed(ledger, mailer, batch, now).await?;
     }

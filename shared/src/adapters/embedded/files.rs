@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::parallel;
+use crate::parallel;
 
 use crate::domain::CustomerId;
 use crate::ports::{BlobStore, Erased, PortError, PortResult, ProductData, ProductFile};
@@ -170,6 +170,27 @@ impl BlobStore for DirBlobStore {
             .collect())
     }
 
+    async fn any_under(&self, prefixes: &[String]) -> PortResult<Vec<bool>> {
+        let paths = prefixes
+            .iter()
+            .map(|p| Ok((p, key_path(&self.root, p.trim_end_matches('/'))?)))
+            .collect::<PortResult<Vec<_>>>()?;
+        let found = crate::parallel::map(&paths, |(prefix, path)| -> std::io::Result<bool> {
+            if prefix.ends_with('/') {
+                // A directory prefix: present while its directory is.
+                path.try_exists()
+            } else {
+                Ok(walk(path.parent().unwrap_or(&self.root))?
+                    .iter()
+                    .any(|f| relative(&self.root, f).starts_with(prefix.as_str())))
+            }
+        });
+        found
+            .into_iter()
+            .collect::<std::io::Result<Vec<bool>>>()
+            .map_err(io)
+    }
+
     async fn delete_prefixes(&self, prefixes: &[String]) -> PortResult<Vec<u64>> {
         // Most purged customers have no bundle: one listing of each parent
         // directory spares a failed open per customer.
@@ -248,6 +269,13 @@ impl ProductData for DirProductData {
                 })
             })
             .collect()
+    }
+
+    async fn any_left(&self, customers: &[CustomerId]) -> PortResult<Vec<bool>> {
+        crate::parallel::map(customers, |c| self.dir(c).try_exists())
+            .into_iter()
+            .collect::<std::io::Result<Vec<bool>>>()
+            .map_err(io)
     }
 
     async fn erase(&self, customers: &[CustomerId]) -> PortResult<Vec<Erased>> {

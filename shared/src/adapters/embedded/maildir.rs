@@ -72,7 +72,13 @@ fn link_unnamed(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<bool
     file.write_all(bytes)?;
     // Linking through /proc needs no privilege, unlike AT_EMPTY_PATH.
     let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match rustix::fs::linkat(CWD, proc_path.as_str(), CWD, target, AtFlags::SYMLINK_FOLLOW) {
+    match rustix::fs::linkat(
+        CWD,
+        proc_path.as_str(),
+        CWD,
+        target,
+        AtFlags::SYMLINK_FOLLOW,
+    ) {
         Ok(()) => Ok(true),
         Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => Ok(false),
         Err(e) => Err(e.into()),
@@ -86,7 +92,7 @@ impl Mailer for MaildirOutbox {
     }
 
     async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
-        super::parallel::map(emails, |e| self.deliver(e))
+        crate::parallel::map(emails, |e| self.deliver(e))
     }
 }
 
@@ -112,13 +118,19 @@ mod tests {
             milestone: Milestone::Announcement,
             message_id: "announcement.abc".into(),
         };
-        let results = outbox.send_all(&[email.clone()]).await;
+        let results = outbox.send_all(std::slice::from_ref(&email)).await;
         assert_eq!(results[0].as_deref().unwrap(), "announcement.abc");
         let new: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().collect();
         assert_eq!(new.len(), 1);
         let path = new[0].as_ref().unwrap().path();
-        assert!(path.to_string_lossy().ends_with("1801472400.announcement.abc.sunset"));
+        assert!(
+            path.to_string_lossy()
+                .ends_with("1801472400.announcement.abc.sunset")
+        );
         assert_eq!(std::fs::read(&path).unwrap(), mime::render(&email));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

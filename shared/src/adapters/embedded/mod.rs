@@ -10,7 +10,6 @@
 pub mod clock;
 pub mod files;
 pub mod maildir;
-pub mod parallel;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};

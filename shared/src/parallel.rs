@@ -1,6 +1,7 @@
-//! A small fan-out for file work: creating, overwriting and unlinking many
-//! small files is bound by file-system latency, so a few threads finish a
-//! batch well before one does, even on two cores.
+//! A small fan-out for batches: rendering a page of notices is CPU work,
+//! and creating, overwriting and unlinking many small files is bound by
+//! file-system latency, so a few scoped threads finish a batch well before
+//! one does, even on two cores.
 
 /// Threads for file work: two per core, at least 4, at most 16; they
 /// mostly wait on the file system, not the CPU.
