@@ -21,12 +21,15 @@ pub struct Step {
     pub outcome: JobOutcome,
 }
 
-/// An event that could not be applied (unknown customer, after purge, ...).
+/// An events-file row that was not applied: unreadable (`field` says
+/// which column), or refused (unknown customer, after the purge, ...).
 #[derive(Debug, Clone, Serialize)]
 pub struct EventProblem {
     pub row: usize,
     pub customer_id: String,
     pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     pub reason: String,
 }
 
@@ -126,6 +129,7 @@ pub async fn run_to_end(
                         row: *row,
                         customer_id: event.customer.to_string(),
                         event: event.kind.name().into(),
+                        field: None,
                         reason: e.to_string(),
                     });
                 }

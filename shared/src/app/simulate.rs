@@ -271,7 +271,8 @@ pub async fn run(
         event_rejections.into_iter().map(|r| EventProblem {
             row: r.row,
             customer_id: String::new(),
-            event: r.field,
+            event: String::new(),
+            field: Some(r.field),
             reason: r.reason,
         }),
     );

@@ -314,6 +314,52 @@ pub(crate) mod tests {
 
     pub const EXAMPLE: &str = include_str!("../../../examples/orbit-crm.toml");
 
+    /// The campaign exactly as issue 2 gives it: it must parse as it is.
+    const ISSUE_EXAMPLE: &str = r#"
+id = "orbit-crm-2027"
+product = "Orbit CRM"
+reason = { en = "We are bringing Orbit CRM's best ideas into Orbit Suite.", "zh-CN" = "我们将把 Orbit CRM 的核心能力整合进 Orbit Suite。" }
+timezone = "Europe/Berlin"
+default_locale = "en"
+notice = "b2b"
+[dates]
+announce = "2027-02-01"
+stop_new_signups = "2027-02-01"
+stop_renewals = "2027-04-01"
+service_end = "2027-09-30"
+export_deadline = "2027-10-31"
+[reminders]
+days_before_end = [60, 30, 15, 7, 1]
+[links]
+migration_guide = "https://orbit.example/sunset/guide"
+faq = "https://orbit.example/sunset/faq"
+community = "https://forum.orbit.example/sunset"
+[support]
+email = "sunset@orbit.example"
+phone = "+49 30 1234567"
+[[alternatives]]
+name = "Orbit Suite"
+url = "https://orbit.example/suite"
+discount_code = "CRM2SUITE"
+offer = { en = "50% off for 12 months", "zh-CN" = "12 个月五折" }
+[refund]
+policy = "prorata"
+[sender]
+from = "Orbit <no-reply@orbit.example>"
+reply_to = "sunset@orbit.example"
+"#;
+
+    #[test]
+    fn the_issue_example_parses_as_it_is_with_defaults() {
+        let c = Campaign::from_toml(ISSUE_EXAMPLE).unwrap();
+        assert_eq!(
+            c,
+            Campaign::from_toml(EXAMPLE).unwrap(),
+            "examples/orbit-crm.toml only spells out the defaults"
+        );
+        assert_eq!(c.delivery.send_hour, 10);
+    }
+
     #[test]
     fn the_example_campaign_parses() {
         let c = Campaign::from_toml(EXAMPLE).unwrap();
