@@ -1,4 +1,7 @@
-//! Helpers for the end-to-end scenarios: read what a run left on disk.
+//! Helpers for the end-to-end scenarios: read what a run left on disk,
+//! and the port contracts every adapter set must meet.
+
+pub mod contract;
 
 use std::path::{Path, PathBuf};
 

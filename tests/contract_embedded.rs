@@ -1,0 +1,51 @@
+//! The port contracts, on the embedded adapters (SQLite, Maildir,
+//! directories), each in a fresh data directory.
+
+use std::sync::Arc;
+
+use sunset::adapters::embedded::{Embedded, SimulatedClock};
+use sunset_e2e::contract;
+
+fn fresh() -> (tempfile::TempDir, Embedded) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimulatedClock::new("2027-01-01T00:00:00Z".parse().unwrap()));
+    let emb = Embedded::open(dir.path(), clock).unwrap();
+    (dir, emb)
+}
+
+macro_rules! contracts {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (_dir, emb) = fresh();
+            contract::$name(&emb.deps).await;
+        }
+    )*};
+}
+
+contracts!(
+    campaigns_round_trip_and_replace,
+    inserting_a_known_customer_reports_it_and_keeps_the_first,
+    customers_page_in_id_order,
+    a_wave_sees_only_who_is_still_due_in_its_zone,
+    tiers_and_scrubbing_keep_the_report_figures,
+    a_delivery_is_claimed_once_until_released,
+    events_are_kept_in_order_per_customer,
+    export_requests_round_trip,
+    the_audit_trail_is_a_chain_per_campaign,
+    scheduling_a_job_again_moves_it,
+    the_mailer_answers_each_message_in_order,
+    blobs_are_stored_listed_and_deleted_by_prefix,
+);
+
+#[tokio::test]
+async fn product_data_is_read_whole_and_erased() {
+    let (dir, emb) = fresh();
+    let root = dir.path().join("product-data");
+    contract::product_data_is_read_whole_and_erased(&emb.deps, |customer, path, bytes| {
+        let file = root.join(customer).join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    })
+    .await;
+}

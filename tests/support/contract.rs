@@ -1,0 +1,495 @@
+//! The port contracts: what every adapter set must do, written once and run
+//! against each (`tests/contract_embedded.rs` today; the AWS adapters run
+//! the same functions). Each takes fresh, empty `Deps`.
+
+use chrono::{DateTime, Utc};
+use sunset::domain::audit::{AuditEntry, verify_chain};
+use sunset::domain::event::{CustomerEvent, CustomerEventKind};
+use sunset::domain::export::{ExportRequest, ExportStatus};
+use sunset::domain::ids::{DisplayName, Mailbox};
+use sunset::domain::ledger::{DeliveryKey, Recipient};
+use sunset::domain::milestone::{Job, ScheduledJob};
+use sunset::domain::tier::{Tier, TierDecision};
+use sunset::domain::{
+    Campaign, CampaignId, Customer, CustomerId, CustomerRecord, EmailAddress, MigrationStatus,
+    Milestone,
+};
+use sunset::ports::{Deps, OutgoingEmail};
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().expect("RFC 3339")
+}
+
+pub fn campaign() -> Campaign {
+    Campaign::from_toml(
+        &std::fs::read_to_string(crate::fixture("small").join("campaign.toml")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn id(s: &str) -> CustomerId {
+    CustomerId::parse(s).unwrap()
+}
+
+pub fn record(c: &str, zone: chrono_tz::Tz) -> CustomerRecord {
+    let customer = Customer {
+        id: id(c),
+        name: DisplayName::parse(&format!("Name of {c}")).unwrap(),
+        email: EmailAddress::parse(&format!("{c}@example.com")).unwrap(),
+        locale: None,
+        timezone: Some(zone),
+        contract_value: None,
+        currency: None,
+        customer_since: None,
+        usage_score: None,
+        strategic: false,
+        account_manager: None,
+        phone: None,
+        prepaid: None,
+    };
+    CustomerRecord::new(customer, zone)
+}
+
+async fn seeded(deps: &Deps) -> Campaign {
+    let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let records: Vec<_> = ["a1", "a2", "a3", "b1"]
+        .iter()
+        .map(|c| {
+            record(
+                c,
+                if c.starts_with('a') {
+                    chrono_tz::Europe::Berlin
+                } else {
+                    chrono_tz::Asia::Shanghai
+                },
+            )
+        })
+        .collect();
+    assert!(
+        deps.customers
+            .insert_customers(&c.id, &records)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    c
+}
+
+pub async fn campaigns_round_trip_and_replace(deps: &Deps) {
+    let mut c = campaign();
+    assert!(deps.campaigns.campaign(&c.id).await.unwrap().is_none());
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    assert_eq!(
+        deps.campaigns.campaign(&c.id).await.unwrap().as_ref(),
+        Some(&c)
+    );
+    c.product = "Orbit CRM Classic".into();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    assert_eq!(
+        deps.campaigns
+            .campaign(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .product,
+        "Orbit CRM Classic"
+    );
+}
+
+pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &Deps) {
+    let c = seeded(deps).await;
+    let mut again = record("a1", chrono_tz::UTC);
+    again.profile.as_mut().unwrap().name = DisplayName::parse("Someone Else").unwrap();
+    let dup = deps
+        .customers
+        .insert_customers(&c.id, &[again, record("c9", chrono_tz::UTC)])
+        .await
+        .unwrap();
+    assert_eq!(dup, vec![id("a1")]);
+    let kept = deps
+        .customers
+        .customer(&c.id, &id("a1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.profile.unwrap().name.as_str(), "Name of a1");
+    assert!(
+        deps.customers
+            .customer(&c.id, &id("c9"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn customers_page_in_id_order(deps: &Deps) {
+    let c = seeded(deps).await;
+    let first = deps.customers.customers_page(&c.id, None, 3).await.unwrap();
+    let ids: Vec<_> = first.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(ids, ["a1", "a2", "a3"]);
+    let rest = deps
+        .customers
+        .customers_page(&c.id, Some(&id("a3")), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(),
+        ["b1"]
+    );
+    let zones: Vec<_> = deps
+        .customers
+        .zones(&c.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|z| z.name().to_owned())
+        .collect();
+    assert_eq!(zones, ["Asia/Shanghai", "Europe/Berlin"]);
+}
+
+pub async fn a_wave_sees_only_who_is_still_due_in_its_zone(deps: &Deps) {
+    let c = seeded(deps).await;
+    let mut a2 = deps
+        .customers
+        .customer(&c.id, &id("a2"))
+        .await
+        .unwrap()
+        .unwrap();
+    a2.status = MigrationStatus::Migrated;
+    let migrated = CustomerEvent {
+        at: t("2027-05-01T10:00:00Z"),
+        customer: id("a2"),
+        kind: CustomerEventKind::Migrated,
+    };
+    deps.events
+        .record_events(&c.id, &[(migrated, Some(a2))])
+        .await
+        .unwrap();
+    let key = DeliveryKey::once(
+        &c.id,
+        Recipient::Customer(id("a3")),
+        Milestone::Reminder(60),
+    );
+    assert_eq!(
+        deps.ledger
+            .claim(&[key], t("2027-08-01T08:00:00Z"))
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    async fn due(deps: &Deps, c: &CampaignId, only_pending: bool) -> Vec<String> {
+        deps.customers
+            .awaiting_notice(
+                c,
+                Milestone::Reminder(60),
+                chrono_tz::Europe::Berlin,
+                only_pending,
+                None,
+                100,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect()
+    }
+    assert_eq!(
+        due(deps, &c.id, true).await,
+        ["a1"],
+        "a2 migrated, a3 already claimed, b1 is in Shanghai"
+    );
+    assert_eq!(due(deps, &c.id, false).await, ["a1", "a2"]);
+    deps.customers
+        .scrub_customers(&c.id, &[id("a1")], t("2027-11-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        due(deps, &c.id, false).await,
+        ["a2"],
+        "purged customers get nothing"
+    );
+}
+
+pub async fn tiers_and_scrubbing_keep_the_report_figures(deps: &Deps) {
+    let c = seeded(deps).await;
+    let decision = |tier| TierDecision {
+        tier,
+        score: 50,
+        explanation: "because".into(),
+    };
+    deps.customers
+        .set_tiers(
+            &c.id,
+            &[
+                (id("a1"), decision(Tier::Core)),
+                (id("a2"), decision(Tier::Low)),
+            ],
+        )
+        .await
+        .unwrap();
+    deps.customers
+        .scrub_customers(&c.id, &[id("a1")], t("2027-11-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let a1 = deps
+        .customers
+        .customer(&c.id, &id("a1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(a1.profile.is_none() && a1.purged_at.is_some());
+    assert_eq!(a1.tier.unwrap().tier, Tier::Core);
+    let counts = deps.customers.tier_counts(&c.id).await.unwrap();
+    assert_eq!(counts["core"].customers, 1);
+    assert_eq!(counts["core"].purged, 1);
+    assert_eq!(counts["low"].customers, 1);
+}
+
+pub async fn a_delivery_is_claimed_once_until_released(deps: &Deps) {
+    let c = seeded(deps).await;
+    let key = DeliveryKey::once(
+        &c.id,
+        Recipient::Customer(id("a1")),
+        Milestone::Announcement,
+    );
+    let now = t("2027-02-01T09:00:00Z");
+    assert_eq!(
+        deps.ledger
+            .claim(std::slice::from_ref(&key), now)
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    assert_eq!(
+        deps.ledger
+            .claim(std::slice::from_ref(&key), now)
+            .await
+            .unwrap(),
+        vec![false]
+    );
+    deps.ledger.release(&key).await.unwrap();
+    assert_eq!(
+        deps.ledger
+            .claim(std::slice::from_ref(&key), now)
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    deps.ledger
+        .mark_sent(&[(key.clone(), "m-1".into())], now)
+        .await
+        .unwrap();
+    deps.ledger.release(&key).await.unwrap();
+    assert_eq!(
+        deps.ledger
+            .claim(std::slice::from_ref(&key), now)
+            .await
+            .unwrap(),
+        vec![false],
+        "a sent message stays claimed"
+    );
+    assert_eq!(
+        deps.ledger.sent_counts(&c.id).await.unwrap()["announcement"],
+        1
+    );
+    let sent = deps.ledger.deliveries_to(&c.id, &id("a1")).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message_id.as_deref(), Some("m-1"));
+}
+
+pub async fn events_are_kept_in_order_per_customer(deps: &Deps) {
+    let c = seeded(deps).await;
+    let ev = |at, who: &str, kind| CustomerEvent {
+        at: t(at),
+        customer: id(who),
+        kind,
+    };
+    deps.events
+        .record_events(
+            &c.id,
+            &[
+                (
+                    ev(
+                        "2027-03-01T00:00:00Z",
+                        "a1",
+                        CustomerEventKind::TicketOpened("billing".into()),
+                    ),
+                    None,
+                ),
+                (
+                    ev("2027-03-02T00:00:00Z", "a2", CustomerEventKind::Migrated),
+                    None,
+                ),
+                (
+                    ev(
+                        "2027-03-03T00:00:00Z",
+                        "a1",
+                        CustomerEventKind::TicketResolved("billing".into()),
+                    ),
+                    None,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(deps.events.events(&c.id).await.unwrap().len(), 3);
+    let a1 = deps.events.events_of(&c.id, &id("a1")).await.unwrap();
+    assert_eq!(a1.len(), 2);
+    assert!(matches!(a1[1].kind, CustomerEventKind::TicketResolved(_)));
+}
+
+pub async fn export_requests_round_trip(deps: &Deps) {
+    let c = seeded(deps).await;
+    let mut r = ExportRequest {
+        id: "x1".into(),
+        campaign: c.id.clone(),
+        customer: id("a1"),
+        requested_at: t("2027-03-01T00:00:00Z"),
+        status: ExportStatus::Requested,
+        ready_at: None,
+        bundle_key: None,
+        bundle_bytes: None,
+        bundle_files: None,
+        bundle_sha256: None,
+    };
+    deps.exports.put_export(&r).await.unwrap();
+    r.status = ExportStatus::Ready;
+    deps.exports.put_export(&r).await.unwrap();
+    assert_eq!(
+        deps.exports.export(&c.id, "x1").await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(
+        deps.exports.exports_of(&c.id, &id("a1")).await.unwrap(),
+        vec![r.clone()]
+    );
+    assert!(
+        deps.exports
+            .exports_of(&c.id, &id("a2"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(deps.exports.all_exports(&c.id).await.unwrap().len(), 1);
+}
+
+pub async fn the_audit_trail_is_a_chain_per_campaign(deps: &Deps) {
+    let c = campaign();
+    let other = CampaignId::parse("other-campaign").unwrap();
+    let entry = |campaign: &CampaignId, action: &str| AuditEntry {
+        at: t("2027-11-01T00:00:00Z"),
+        campaign: campaign.clone(),
+        customer: Some(id("a1")),
+        action: action.into(),
+        detail: serde_json::json!({ "n": 1 }),
+    };
+    deps.audit.append(entry(&c.id, "imported")).await.unwrap();
+    deps.audit.append(entry(&other, "imported")).await.unwrap();
+    deps.audit
+        .append_all(vec![entry(&c.id, "purged"), entry(&c.id, "purged")])
+        .await
+        .unwrap();
+    let chain = deps.audit.entries(&c.id).await.unwrap();
+    assert_eq!(chain.len(), 3);
+    assert_eq!(verify_chain(&chain), Ok(()));
+    assert_eq!(
+        verify_chain(&deps.audit.entries(&other).await.unwrap()),
+        Ok(())
+    );
+}
+
+pub async fn scheduling_a_job_again_moves_it(deps: &Deps) {
+    let c = campaign();
+    let job = |due| ScheduledJob {
+        name: format!("{}.purge.x", c.id),
+        due: t(due),
+        job: Job::Purge {
+            campaign: c.id.clone(),
+        },
+    };
+    deps.scheduler
+        .upsert(&job("2027-11-01T00:00:00Z"))
+        .await
+        .unwrap();
+    deps.scheduler
+        .upsert(&job("2027-12-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let jobs = deps.scheduler.scheduled(&c.id).await.unwrap();
+    assert_eq!(jobs, vec![job("2027-12-01T00:00:00Z")]);
+}
+
+pub async fn the_mailer_answers_each_message_in_order(deps: &Deps) {
+    let c = campaign();
+    let mail = |n: u32| OutgoingEmail {
+        from: Mailbox::parse("Orbit <no-reply@orbit.example>").unwrap(),
+        reply_to: None,
+        to: EmailAddress::parse(&format!("to{n}@example.com")).unwrap(),
+        subject: format!("Message {n}"),
+        text: "text".into(),
+        html: "<p>html</p>".into(),
+        date: t("2027-02-01T09:00:00Z"),
+        campaign: c.id.clone(),
+        milestone: Milestone::Announcement,
+        message_id: format!("announcement.{n}"),
+    };
+    let results = deps.mailer.send_all(&[mail(1), mail(2), mail(3)]).await;
+    assert_eq!(results.len(), 3);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|id| !id.is_empty()))
+    );
+    assert!(deps.mailer.send(&mail(4)).await.is_ok());
+}
+
+pub async fn blobs_are_stored_listed_and_deleted_by_prefix(deps: &Deps) {
+    let b = &deps.blobs;
+    b.put("exports/c/a1/x1.zip", b"one".to_vec()).await.unwrap();
+    b.put("exports/c/a1/x2.zip", b"two".to_vec()).await.unwrap();
+    b.put("exports/c/a2/x3.zip", b"three".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get("exports/c/a1/x2.zip").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+    assert_eq!(b.get("exports/c/a9/none.zip").await.unwrap(), None);
+    assert_eq!(b.list("exports/c/a1/").await.unwrap().len(), 2);
+    let prefixes = ["exports/c/a1/".to_owned(), "exports/c/a3/".to_owned()];
+    assert_eq!(b.delete_prefixes(&prefixes).await.unwrap(), vec![2, 0]);
+    assert_eq!(b.any_under(&prefixes).await.unwrap(), vec![false, false]);
+    assert_eq!(
+        b.any_under(&["exports/c/a2/".to_owned()]).await.unwrap(),
+        vec![true]
+    );
+}
+
+/// `put(customer, path, bytes)` stores a file of the product's data the way
+/// the adapter under test reads it.
+pub async fn product_data_is_read_whole_and_erased(deps: &Deps, put: impl Fn(&str, &str, &[u8])) {
+    put("a1", "records.json", b"{\"x\":1}");
+    put("a1", "files/invoice.csv", b"id\n1\n");
+    put("a2", "records.json", b"{}");
+    let mut files = deps.product_data.files(&id("a1")).await.unwrap();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["files/invoice.csv", "records.json"]);
+    assert_eq!(files[0].bytes, b"id\n1\n");
+    let erased = deps
+        .product_data
+        .erase(&[id("a1"), id("a3")])
+        .await
+        .unwrap();
+    assert_eq!((erased[0].files, erased[0].bytes), (2, 12));
+    assert_eq!(erased[1].files, 0);
+    assert!(deps.product_data.files(&id("a1")).await.unwrap().is_empty());
+    assert_eq!(
+        deps.product_data
+            .any_left(&[id("a1"), id("a2")])
+            .await
+            .unwrap(),
+        vec![false, true]
+    );
+}
