@@ -12,6 +12,7 @@ pub mod link;
 pub mod locale;
 pub mod milestone;
 pub mod refund;
+pub mod schedule;
 pub mod tier;
 
 pub use campaign::Campaign;
