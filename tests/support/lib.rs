@@ -129,3 +129,41 @@ pub async fn launched_fixture(
     launch::launch(&emb.deps, &campaign).await.unwrap();
     (emb, clock)
 }
+
+/// Ports on the local AWS emulator where this slice has adapters
+/// (campaigns, delivery ledger), embedded ones elsewhere; each call makes
+/// its own table. Needs `AWS_ENDPOINT_URL`, set by `tests/run.sh`.
+pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run the tests with tests/run.sh, which starts the AWS emulator"
+    );
+    let config = sunset::adapters::aws::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("sunset-test-{}", hex::encode(rand_bytes()));
+    sunset::adapters::aws::DynamoStore::create_table(&client, &table)
+        .await
+        .expect("table created on the emulator");
+    let dynamo = std::sync::Arc::new(sunset::adapters::aws::DynamoStore::new(client, table));
+    let clock = std::sync::Arc::new(sunset::adapters::embedded::SimulatedClock::new(
+        "2027-01-01T00:00:00Z".parse().unwrap(),
+    ));
+    let mut deps = sunset::adapters::embedded::Embedded::open(dir, clock)
+        .expect("embedded store")
+        .deps;
+    deps.campaigns = dynamo.clone();
+    deps.ledger = dynamo;
+    deps
+}
+
+fn rand_bytes() -> [u8; 6] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish().to_le_bytes()[..6].try_into().expect("6 bytes")
+}

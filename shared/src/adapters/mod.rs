@@ -1,3 +1,4 @@
 //! Adapters: the ports implemented on real components.
 
+pub mod aws;
 pub mod embedded;
