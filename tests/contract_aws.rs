@@ -14,8 +14,10 @@ macro_rules! contracts {
     )*};
 }
 
-// The DynamoDB slice: campaigns and the delivery ledger.
+// The DynamoDB slice so far: campaigns, the delivery ledger, exports, audit.
 contracts!(
     campaigns_round_trip_and_replace,
-    a_delivery_is_claimed_once_until_released
+    a_delivery_is_claimed_once_until_released,
+    export_requests_round_trip,
+    the_audit_trail_is_a_chain_per_campaign,
 );

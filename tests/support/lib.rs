@@ -131,7 +131,7 @@ pub async fn launched_fixture(
 }
 
 /// Ports on the local AWS emulator where this slice has adapters
-/// (campaigns, delivery ledger), embedded ones elsewhere; each call makes
+/// (campaigns, delivery ledger, exports, audit), embedded ones elsewhere; each call makes
 /// its own table. Needs `AWS_ENDPOINT_URL`, set by `tests/run.sh`.
 pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
     assert!(
@@ -152,7 +152,9 @@ pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
         .expect("embedded store")
         .deps;
     deps.campaigns = dynamo.clone();
-    deps.ledger = dynamo;
+    deps.ledger = dynamo.clone();
+    deps.exports = dynamo.clone();
+    deps.audit = dynamo;
     deps
 }
 

@@ -1,15 +1,22 @@
 //! DynamoDB: one table for all of sunset's state.
 //!
-//! # Single-table design (this slice: campaigns and the delivery ledger)
+//! # Single-table design (this slice: campaigns, ledger, exports, audit)
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
 //! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON) |
 //! | ledger entry | `DLV#{campaign}#{recipient}` | `{milestone}#{channel}#{occurrence}` | `claimed_at`, `sent_at`, `message_id`; while sent: `gsi1pk`, `gsi1sk` |
+//! | export request | `EXP#{campaign}#{customer}` | `{request id}` | `request` (JSON); `gsi1pk` = `EXPORTS#{campaign}`, `gsi1sk` = `{request id}` |
+//! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
+//! | audit entry | `AUDIT#{campaign}` | `{seq, 20 digits}` | `entry` (JSON), `prev_hash`, `hash` |
 //!
-//! `GSI1` (`gsi1pk` = `SENT#{campaign}#{milestone}`, `gsi1sk` = `{recipient}#{occurrence}`) is
-//! sparse: only sent messages carry it, so the report counts sent messages per milestone with a
-//! `COUNT` query instead of a scan. Ledger keys lead with the recipient, so the writes of a wave
+//! `GSI1` is overloaded and sparse. Sent messages carry `SENT#{campaign}#{milestone}`, so the
+//! report counts them per milestone with a `COUNT` query instead of a scan; export requests carry
+//! `EXPORTS#{campaign}`, so one is found by id and all are listed without a scan.
+//!
+//! The audit chain is extended in transactions: each writes up to 99 entries and moves the head on
+//! the condition that it still points where the writer read it, so two writers can never fork the
+//! chain. Ledger keys lead with the recipient, so the writes of a wave
 //! spread over as many partitions as it has recipients, never one hot key per campaign. Every
 //! ledger transition is a conditional write: a claim is `attribute_not_exists(pk)`, a release only
 //! deletes an entry not yet sent.
@@ -25,9 +32,11 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
+use crate::domain::export::ExportRequest;
 use crate::domain::ledger::{Channel, Delivery, DeliveryKey, Recipient};
 use crate::domain::{Campaign, CampaignId, CustomerId, Milestone};
-use crate::ports::{CampaignStore, DeliveryLedger, PortError, PortResult};
+use crate::ports::{AuditLog, CampaignStore, DeliveryLedger, ExportStore, PortError, PortResult};
 
 /// The table's adapter; cheap to clone.
 #[derive(Clone)]
@@ -337,6 +346,257 @@ impl DeliveryLedger for DynamoStore {
         }
         out.sort_by_key(|d| d.claimed_at);
         Ok(out)
+    }
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> PortResult<T> {
+    let text = get_s(item, name)
+        .ok_or_else(|| PortError::permanent(anyhow::anyhow!("item lacks `{name}`")))?;
+    serde_json::from_str(text).map_err(PortError::permanent)
+}
+
+impl DynamoStore {
+    /// Every item of a query, following the SDK's paginator.
+    async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut items = query.into_paginator().items().send();
+        let mut out = Vec::new();
+        while let Some(item) = items.next().await {
+            out.push(item.map_err(sdk_err)?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl ExportStore for DynamoStore {
+    async fn put_export(&self, r: &ExportRequest) -> PortResult<()> {
+        let json = serde_json::to_string(r).map_err(PortError::permanent)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("EXP#{}#{}", r.campaign, r.customer)))
+            .item("sk", s(r.id.clone()))
+            .item("request", s(json))
+            .item("gsi1pk", s(format!("EXPORTS#{}", r.campaign)))
+            .item("gsi1sk", s(r.id.clone()))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn export(&self, campaign: &CampaignId, id: &str) -> PortResult<Option<ExportRequest>> {
+        let keys = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :g AND gsi1sk = :id")
+            .expression_attribute_values(":g", s(format!("EXPORTS#{campaign}")))
+            .expression_attribute_values(":id", s(id))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let Some(key) = keys.items().first() else {
+            return Ok(None);
+        };
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", key.get("pk").cloned().unwrap_or_else(|| s("")))
+            .key("sk", key.get("sk").cloned().unwrap_or_else(|| s("")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        item.item
+            .as_ref()
+            .map(|i| json_of(i, "request"))
+            .transpose()
+    }
+
+    async fn exports_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<ExportRequest>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("EXP#{campaign}#{customer}")))
+            .consistent_read(true);
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|i| json_of(i, "request"))
+            .collect()
+    }
+
+    async fn all_exports(&self, campaign: &CampaignId) -> PortResult<Vec<ExportRequest>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :g")
+            .expression_attribute_values(":g", s(format!("EXPORTS#{campaign}")));
+        let mut out = Vec::new();
+        for key in self.query_all(query).await? {
+            let id = get_s(&key, "sk").unwrap_or_default();
+            if let Some(r) = self.export(campaign, id).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+const AUDIT_CHUNK: usize = 99;
+
+#[async_trait]
+impl AuditLog for DynamoStore {
+    async fn append_all(&self, entries: Vec<AuditEntry>) -> PortResult<Vec<ChainedEntry>> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        let mut chained = Vec::with_capacity(entries.len());
+        let mut by_campaign: Vec<(CampaignId, Vec<AuditEntry>)> = Vec::new();
+        for e in entries {
+            match by_campaign.last_mut() {
+                Some((c, list)) if *c == e.campaign => list.push(e),
+                _ => by_campaign.push((e.campaign.clone(), vec![e])),
+            }
+        }
+        for (campaign, list) in by_campaign {
+            let pk = format!("AUDIT#{campaign}");
+            for chunk in list.chunks(AUDIT_CHUNK) {
+                let head = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk.clone()))
+                    .key("sk", s("HEAD"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                let (mut seq, mut prev) = match head.item() {
+                    Some(h) => (
+                        h.get("seq")
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|n| n.parse::<u64>().ok())
+                            .unwrap_or(0),
+                        get_s(h, "hash").unwrap_or_default().to_owned(),
+                    ),
+                    None => (0, String::new()),
+                };
+                let head_was = prev.clone();
+                let mut writes = Vec::with_capacity(chunk.len() + 1);
+                let mut new = Vec::with_capacity(chunk.len());
+                for entry in chunk {
+                    seq += 1;
+                    let hash = chain_hash(&prev, entry);
+                    let json = serde_json::to_string(entry).map_err(PortError::permanent)?;
+                    writes.push(
+                        TransactWriteItem::builder()
+                            .put(
+                                Put::builder()
+                                    .table_name(&self.table)
+                                    .item("pk", s(pk.clone()))
+                                    .item("sk", s(format!("{seq:020}")))
+                                    .item("entry", s(json))
+                                    .item("prev_hash", s(prev.clone()))
+                                    .item("hash", s(hash.clone()))
+                                    .condition_expression("attribute_not_exists(pk)")
+                                    .build()
+                                    .map_err(PortError::permanent)?,
+                            )
+                            .build(),
+                    );
+                    new.push(ChainedEntry {
+                        seq,
+                        entry: entry.clone(),
+                        prev_hash: prev.clone(),
+                        hash: hash.clone(),
+                    });
+                    prev = hash;
+                }
+                let head_condition = if head_was.is_empty() {
+                    "attribute_not_exists(#h)"
+                } else {
+                    "#h = :was"
+                };
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(pk.clone()))
+                    .key("sk", s("HEAD"))
+                    .update_expression("SET #h = :hash, seq = :seq")
+                    .condition_expression(head_condition)
+                    .expression_attribute_names("#h", "hash")
+                    .expression_attribute_values(":hash", s(prev.clone()))
+                    .expression_attribute_values(":seq", AttributeValue::N(seq.to_string()));
+                if !head_was.is_empty() {
+                    update = update.expression_attribute_values(":was", s(head_was));
+                }
+                writes.push(
+                    TransactWriteItem::builder()
+                        .update(update.build().map_err(PortError::permanent)?)
+                        .build(),
+                );
+                // A lost race (another writer moved the head) is retryable:
+                // the next attempt reads the new head.
+                self.client
+                    .transact_write_items()
+                    .set_transact_items(Some(writes))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let cancelled = e
+                            .as_service_error()
+                            .is_some_and(|e| e.is_transaction_canceled_exception());
+                        let err = sdk_err(e);
+                        if cancelled {
+                            PortError::retryable(err.source)
+                        } else {
+                            err
+                        }
+                    })?;
+                chained.extend(new);
+            }
+        }
+        Ok(chained)
+    }
+
+    async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :zero)")
+            .expression_attribute_values(":pk", s(format!("AUDIT#{campaign}")))
+            .expression_attribute_values(":zero", s("0"))
+            .consistent_read(true);
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|i| {
+                Ok(ChainedEntry {
+                    seq: get_s(i, "sk")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or_default(),
+                    entry: json_of(i, "entry")?,
+                    prev_hash: get_s(i, "prev_hash").unwrap_or_default().to_owned(),
+                    hash: get_s(i, "hash").unwrap_or_default().to_owned(),
+                })
+            })
+            .collect()
     }
 }
 
