@@ -14,10 +14,11 @@ macro_rules! contracts {
     )*};
 }
 
-// The DynamoDB slice so far: campaigns, the delivery ledger, exports, audit.
+// So far: DynamoDB campaigns, ledger, exports and audit; SES v2 mail.
 contracts!(
     campaigns_round_trip_and_replace,
     a_delivery_is_claimed_once_until_released,
     export_requests_round_trip,
     the_audit_trail_is_a_chain_per_campaign,
+    the_mailer_answers_each_message_in_order,
 );

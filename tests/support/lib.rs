@@ -131,7 +131,7 @@ pub async fn launched_fixture(
 }
 
 /// Ports on the local AWS emulator where this slice has adapters
-/// (campaigns, delivery ledger, exports, audit), embedded ones elsewhere; each call makes
+/// (campaigns, delivery ledger, exports, audit, mailer), embedded ones elsewhere; each call makes
 /// its own table. Needs `AWS_ENDPOINT_URL`, set by `tests/run.sh`.
 pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
     assert!(
@@ -155,6 +155,14 @@ pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
     deps.ledger = dynamo.clone();
     deps.exports = dynamo.clone();
     deps.audit = dynamo;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    // The emulator, like SES in its sandbox, sends only from a verified identity.
+    ses.create_email_identity()
+        .email_identity("orbit.example")
+        .send()
+        .await
+        .expect("identity on the emulator");
+    deps.mailer = std::sync::Arc::new(sunset::adapters::aws::SesMailer::new(ses, None));
     deps
 }
 

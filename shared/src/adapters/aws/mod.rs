@@ -4,8 +4,10 @@
 //! knows whether it talks to AWS or to an emulator.
 
 pub mod dynamo;
+pub mod ses;
 
 pub use dynamo::DynamoStore;
+pub use ses::SesMailer;
 
 /// The SDK configuration from the environment, loaded once per process.
 pub async fn sdk_config() -> aws_config::SdkConfig {
