@@ -21,4 +21,26 @@ contracts!(
     export_requests_round_trip,
     the_audit_trail_is_a_chain_per_campaign,
     the_mailer_answers_each_message_in_order,
+    scheduling_a_job_again_moves_it,
 );
+
+/// The plan, read back from Scheduler: every job at its time, with its
+/// own payload, in at() expressions the project itself validated.
+#[tokio::test]
+async fn a_planned_campaign_reads_back_from_scheduler_as_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = aws_deps(dir.path()).await;
+    let c = contract::campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let zones = [chrono_tz::Asia::Shanghai, chrono_tz::Europe::Berlin];
+    let planned = sunset::domain::milestone::plan(&c, &zones, &Default::default());
+    for job in &planned {
+        deps.scheduler.upsert(job).await.unwrap();
+    }
+    // Planning again moves nothing and adds nothing.
+    for job in &planned {
+        deps.scheduler.upsert(job).await.unwrap();
+    }
+    let read_back = deps.scheduler.scheduled(&c.id).await.unwrap();
+    assert_eq!(read_back, planned);
+}

@@ -401,6 +401,7 @@ pub async fn the_audit_trail_is_a_chain_per_campaign(deps: &Deps) {
 
 pub async fn scheduling_a_job_again_moves_it(deps: &Deps) {
     let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
     let job = |due| ScheduledJob {
         name: format!("{}.purge.x", c.id),
         due: t(due),

@@ -131,7 +131,8 @@ pub async fn launched_fixture(
 }
 
 /// Ports on the local AWS emulator where this slice has adapters
-/// (campaigns, delivery ledger, exports, audit, mailer), embedded ones elsewhere; each call makes
+/// (campaigns, delivery ledger, exports, audit, mailer, scheduler), embedded
+/// ones elsewhere; each call makes
 /// its own table. Needs `AWS_ENDPOINT_URL`, set by `tests/run.sh`.
 pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
     assert!(
@@ -163,6 +164,28 @@ pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
         .await
         .expect("identity on the emulator");
     deps.mailer = std::sync::Arc::new(sunset::adapters::aws::SesMailer::new(ses, None));
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let group = format!("sunset-test-{}", hex::encode(rand_bytes()));
+    scheduler
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .expect("schedule group on the emulator");
+    let lambda = |name: &str| format!("arn:aws:lambda:eu-central-1:123456789012:function:{name}");
+    let targets = sunset::adapters::aws::ScheduleTargets {
+        group,
+        role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),
+        segmentation_arn: lambda("segmentation"),
+        reminder_dispatch_arn: lambda("reminder-dispatch"),
+        purge_arn: lambda("purge"),
+        dead_letter_arn: Some("arn:aws:sqs:eu-central-1:123456789012:sunset-schedules-dlq".into()),
+    };
+    deps.scheduler = std::sync::Arc::new(sunset::adapters::aws::EventBridgeScheduler::new(
+        scheduler,
+        targets,
+        deps.campaigns.clone(),
+    ));
     deps
 }
 

@@ -4,9 +4,11 @@
 //! knows whether it talks to AWS or to an emulator.
 
 pub mod dynamo;
+pub mod scheduler;
 pub mod ses;
 
 pub use dynamo::DynamoStore;
+pub use scheduler::{EventBridgeScheduler, ScheduleTargets};
 pub use ses::SesMailer;
 
 /// The SDK configuration from the environment, loaded once per process.

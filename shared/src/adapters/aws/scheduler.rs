@@ -1,0 +1,208 @@
+//! EventBridge Scheduler: every job is a one-time `at()` schedule in the
+//! campaign's zone, in one schedule group, deleted after it fires, retried
+//! by Scheduler and dead-lettered when that fails. Its payload is the job
+//! itself (JSON), so the function it invokes gets exactly what the
+//! embedded scheduler runs. Names derive from the job, so planning again
+//! updates a schedule instead of adding one.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_scheduler::Client;
+use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+    RetryPolicy, Target,
+};
+
+use crate::domain::milestone::{Job, ScheduledJob};
+use crate::domain::schedule::{AtExpression, schedule_name};
+use crate::domain::{Campaign, CampaignId};
+use crate::ports::{CampaignStore, PortError, PortResult, Scheduler};
+
+/// Where each kind of job goes, and how Scheduler may deliver it.
+#[derive(Debug, Clone)]
+pub struct ScheduleTargets {
+    pub group: String,
+    /// The role Scheduler assumes to invoke the functions.
+    pub role_arn: String,
+    pub segmentation_arn: String,
+    pub reminder_dispatch_arn: String,
+    pub purge_arn: String,
+    pub dead_letter_arn: Option<String>,
+}
+
+impl ScheduleTargets {
+    fn arn_for(&self, job: &Job) -> &str {
+        match job {
+            Job::Segment { .. } => &self.segmentation_arn,
+            Job::OutreachBriefs { .. } | Job::Notice { .. } | Job::BuildExport { .. } => {
+                &self.reminder_dispatch_arn
+            }
+            Job::Purge { .. } => &self.purge_arn,
+        }
+    }
+}
+
+pub struct EventBridgeScheduler {
+    client: Client,
+    targets: ScheduleTargets,
+    /// Where the campaign's zone comes from.
+    campaigns: Arc<dyn CampaignStore>,
+}
+
+fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let retryable = matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    ) || matches!(&e, SdkError::ServiceError(s) if matches!(
+        s.err().code().unwrap_or_default(),
+        "ThrottlingException" | "InternalServerException"
+    ));
+    let source = anyhow::Error::new(e).context("EventBridge Scheduler request failed");
+    if retryable {
+        PortError::retryable(source)
+    } else {
+        PortError::permanent(source)
+    }
+}
+
+impl EventBridgeScheduler {
+    pub fn new(
+        client: Client,
+        targets: ScheduleTargets,
+        campaigns: Arc<dyn CampaignStore>,
+    ) -> Self {
+        Self {
+            client,
+            targets,
+            campaigns,
+        }
+    }
+
+    async fn campaign(&self, id: &CampaignId) -> PortResult<Campaign> {
+        self.campaigns.campaign(id).await?.ok_or_else(|| {
+            PortError::permanent(anyhow::anyhow!("no campaign {id} to schedule for"))
+        })
+    }
+
+    fn target(&self, job: &ScheduledJob) -> PortResult<Target> {
+        let input = serde_json::to_string(&job.job).map_err(PortError::permanent)?;
+        Target::builder()
+            .arn(self.targets.arn_for(&job.job))
+            .role_arn(&self.targets.role_arn)
+            .input(input)
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(10)
+                    .maximum_event_age_in_seconds(6 * 3600)
+                    .build(),
+            )
+            .set_dead_letter_config(
+                self.targets
+                    .dead_letter_arn
+                    .as_ref()
+                    .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
+            )
+            .build()
+            .map_err(PortError::permanent)
+    }
+}
+
+#[async_trait]
+impl Scheduler for EventBridgeScheduler {
+    async fn upsert(&self, job: &ScheduledJob) -> PortResult<()> {
+        let campaign = self.campaign(job.job.campaign()).await?;
+        let at = AtExpression::for_instant(job.due, campaign.timezone);
+        let name = schedule_name(&job.name);
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(PortError::permanent)?;
+        let target = self.target(job)?;
+        let created = self
+            .client
+            .create_schedule()
+            .name(&name)
+            .group_name(&self.targets.group)
+            .schedule_expression(at.expression())
+            .schedule_expression_timezone(at.zone())
+            .flexible_time_window(window.clone())
+            .target(target.clone())
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conflict_exception()) =>
+            {
+                self.client
+                    .update_schedule()
+                    .name(&name)
+                    .group_name(&self.targets.group)
+                    .schedule_expression(at.expression())
+                    .schedule_expression_timezone(at.zone())
+                    .flexible_time_window(window)
+                    .target(target)
+                    .action_after_completion(ActionAfterCompletion::Delete)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                Ok(())
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn scheduled(&self, campaign: &CampaignId) -> PortResult<Vec<ScheduledJob>> {
+        let mut pages = self
+            .client
+            .list_schedules()
+            .group_name(&self.targets.group)
+            .name_prefix(schedule_name(campaign.as_str()))
+            .into_paginator()
+            .send();
+        let mut jobs = Vec::new();
+        while let Some(page) = pages.next().await {
+            for summary in page.map_err(sdk_err)?.schedules() {
+                let Some(name) = summary.name() else { continue };
+                let got = self
+                    .client
+                    .get_schedule()
+                    .name(name)
+                    .group_name(&self.targets.group)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                let bad =
+                    |what: &str| PortError::permanent(anyhow::anyhow!("schedule {name}: {what}"));
+                let at = AtExpression::parse(
+                    got.schedule_expression().unwrap_or_default(),
+                    got.schedule_expression_timezone().unwrap_or("UTC"),
+                )
+                .map_err(|e| bad(&e.0))?;
+                let input = got
+                    .target()
+                    .and_then(|t| t.input())
+                    .ok_or_else(|| bad("no payload"))?;
+                let job: Job = serde_json::from_str(input).map_err(|e| bad(&e.to_string()))?;
+                if job.campaign() != campaign {
+                    continue;
+                }
+                jobs.push(ScheduledJob {
+                    name: name.to_owned(),
+                    due: at.instant().ok_or_else(|| bad("time does not exist"))?,
+                    job,
+                });
+            }
+        }
+        jobs.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.name.cmp(&b.name)));
+        Ok(jobs)
+    }
+}
