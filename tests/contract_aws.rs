@@ -14,7 +14,8 @@ macro_rules! contracts {
     )*};
 }
 
-// So far: DynamoDB campaigns, ledger, exports and audit; SES v2 mail.
+// So far: DynamoDB campaigns, ledger, exports and audit; SES v2 mail;
+// EventBridge Scheduler; S3 bundles.
 contracts!(
     campaigns_round_trip_and_replace,
     a_delivery_is_claimed_once_until_released,
@@ -22,6 +23,7 @@ contracts!(
     the_audit_trail_is_a_chain_per_campaign,
     the_mailer_answers_each_message_in_order,
     scheduling_a_job_again_moves_it,
+    blobs_are_stored_listed_and_deleted_by_prefix,
 );
 
 /// The plan, read back from Scheduler: every job at its time, with its

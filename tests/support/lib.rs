@@ -131,7 +131,7 @@ pub async fn launched_fixture(
 }
 
 /// Ports on the local AWS emulator where this slice has adapters
-/// (campaigns, delivery ledger, exports, audit, mailer, scheduler), embedded
+/// (campaigns, delivery ledger, exports, audit, mailer, scheduler, blobs), embedded
 /// ones elsewhere; each call makes
 /// its own table. Needs `AWS_ENDPOINT_URL`, set by `tests/run.sh`.
 pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
@@ -181,6 +181,24 @@ pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
         purge_arn: lambda("purge"),
         dead_letter_arn: Some("arn:aws:sqs:eu-central-1:123456789012:sunset-schedules-dlq".into()),
     };
+    // Path-style addressing: the emulator serves every bucket on one host.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("sunset-test-{}", hex::encode(rand_bytes()));
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("bucket on the emulator");
+    deps.blobs = std::sync::Arc::new(sunset::adapters::aws::S3BlobStore::new(s3, bucket));
     deps.scheduler = std::sync::Arc::new(sunset::adapters::aws::EventBridgeScheduler::new(
         scheduler,
         targets,

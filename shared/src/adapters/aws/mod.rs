@@ -4,10 +4,12 @@
 //! knows whether it talks to AWS or to an emulator.
 
 pub mod dynamo;
+pub mod s3;
 pub mod scheduler;
 pub mod ses;
 
 pub use dynamo::DynamoStore;
+pub use s3::S3BlobStore;
 pub use scheduler::{EventBridgeScheduler, ScheduleTargets};
 pub use ses::SesMailer;
 

@@ -1,0 +1,159 @@
+//! S3 for export bundles: server-side encrypted objects under
+//! `exports/{campaign}/{customer}/`, deleted by prefix in batches of up to
+//! 1,000 keys (DeleteObjects) when a customer is purged.
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
+
+use crate::ports::{BlobStore, PortError, PortResult};
+
+#[derive(Clone)]
+pub struct S3BlobStore {
+    client: Client,
+    bucket: String,
+}
+
+fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let retryable = matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    ) || matches!(&e, SdkError::ServiceError(s) if matches!(
+        s.err().code().unwrap_or_default(),
+        "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout"
+    ));
+    let source = anyhow::Error::new(e).context("S3 request failed");
+    if retryable {
+        PortError::retryable(source)
+    } else {
+        PortError::permanent(source)
+    }
+}
+
+impl S3BlobStore {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> PortResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let body = out.body.collect().await.map_err(PortError::retryable)?;
+                Ok(Some(body.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            keys.extend(
+                page.map_err(sdk_err)?
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        Ok(keys)
+    }
+
+    async fn any_under(&self, prefixes: &[String]) -> PortResult<Vec<bool>> {
+        let mut out = Vec::with_capacity(prefixes.len());
+        for prefix in prefixes {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(1)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            out.push(!page.contents().is_empty());
+        }
+        Ok(out)
+    }
+
+    async fn delete_prefixes(&self, prefixes: &[String]) -> PortResult<Vec<u64>> {
+        let mut counts = Vec::with_capacity(prefixes.len());
+        let mut keys = Vec::new();
+        for prefix in prefixes {
+            let found = self.list(prefix).await?;
+            counts.push(found.len() as u64);
+            keys.extend(found);
+        }
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .build()
+                        .map_err(PortError::permanent)
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(PortError::permanent)?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            if let Some(failed) = out.errors().first() {
+                return Err(PortError::retryable(anyhow::anyhow!(
+                    "S3 did not delete {}: {}",
+                    failed.key().unwrap_or_default(),
+                    failed.code().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(counts)
+    }
+}
