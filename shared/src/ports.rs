@@ -89,8 +89,10 @@ pub trait CustomerStore: Send + Sync {
         after: Option<&CustomerId>,
         limit: usize,
     ) -> PortResult<Vec<CustomerRecord>>;
-    /// Customers in `zone` who have no ledger entry for `milestone` yet and
-    /// are not purged; with `only_pending`, also not migrated. This is the
+    /// Customers in `zone` who are not purged; with `only_pending`, also not
+    /// migrated. It may leave out customers who already have a ledger entry
+    /// for `milestone` (the embedded store does) or list them (DynamoDB's
+    /// sparse index does); the ledger's claim is what decides. This is the
     /// query a reminder wave runs: its cost grows with who is left, not with
     /// the campaign.
     async fn awaiting_notice(

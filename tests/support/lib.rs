@@ -155,7 +155,9 @@ pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
     deps.campaigns = dynamo.clone();
     deps.ledger = dynamo.clone();
     deps.exports = dynamo.clone();
-    deps.audit = dynamo;
+    deps.audit = dynamo.clone();
+    deps.customers = dynamo.clone();
+    deps.events = dynamo;
     let ses = aws_sdk_sesv2::Client::new(&config);
     // The emulator, like SES in its sandbox, sends only from a verified identity.
     ses.create_email_identity()

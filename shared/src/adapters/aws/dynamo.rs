@@ -46,7 +46,7 @@ pub struct DynamoStore {
 }
 
 /// Sorts an SDK failure: throttling, time-outs and 5xx are worth a retry.
-fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+pub(super) fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
 where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -66,11 +66,11 @@ where
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+pub(super) fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
@@ -126,6 +126,10 @@ impl DynamoStore {
             .attribute_definitions(attr("sk"))
             .attribute_definitions(attr("gsi1pk"))
             .attribute_definitions(attr("gsi1sk"))
+            .attribute_definitions(attr("gsi2pk"))
+            .attribute_definitions(attr("gsi2sk"))
+            .attribute_definitions(attr("gsi3pk"))
+            .attribute_definitions(attr("gsi3sk"))
             .key_schema(key("pk", KeyType::Hash))
             .key_schema(key("sk", KeyType::Range))
             .global_secondary_indexes(
@@ -141,11 +145,36 @@ impl DynamoStore {
                     .build()
                     .expect("index name, keys and projection are set"),
             )
+            .global_secondary_indexes(sparse_index("GSI2", "gsi2pk", "gsi2sk"))
+            .global_secondary_indexes(sparse_index("GSI3", "gsi3pk", "gsi3sk"))
             .send()
             .await
             .map_err(sdk_err)?;
         Ok(())
     }
+}
+
+/// A sparse index that carries whole customer items, so a wave reads each
+/// pending customer once, from the index alone.
+fn sparse_index(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("set")
+    };
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash))
+        .key_schema(key(sk, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index name, keys and projection are set")
 }
 
 #[async_trait]
@@ -200,7 +229,7 @@ impl DeliveryLedger for DynamoStore {
         });
         let claims: Vec<_> = claims.collect();
         let mut claimed = Vec::with_capacity(keys.len());
-        for result in futures_join_all(claims).await {
+        for result in join_all(claims).await {
             match result {
                 Ok(_) => claimed.push(true),
                 Err(e)
@@ -237,7 +266,7 @@ impl DeliveryLedger for DynamoStore {
                 .send()
         });
         let updates: Vec<_> = updates.collect();
-        for result in futures_join_all(updates).await {
+        for result in join_all(updates).await {
             result.map_err(sdk_err)?;
         }
         Ok(())
@@ -359,8 +388,16 @@ fn json_of<T: serde::de::DeserializeOwned>(
 }
 
 impl DynamoStore {
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn table(&self) -> &str {
+        &self.table
+    }
+
     /// Every item of a query, following the SDK's paginator.
-    async fn query_all(
+    pub(super) async fn query_all(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
     ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
@@ -601,7 +638,7 @@ impl AuditLog for DynamoStore {
 }
 
 /// Awaits every future with at most 32 in flight; results in input order.
-async fn futures_join_all<F: std::future::Future>(
+pub(super) async fn join_all<F: std::future::Future>(
     futures: impl IntoIterator<Item = F>,
 ) -> Vec<F::Output> {
     use futures::StreamExt;

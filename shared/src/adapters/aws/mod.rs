@@ -3,6 +3,7 @@
 //! configuration (`AWS_ENDPOINT_URL` for the tests' emulator); no adapter
 //! knows whether it talks to AWS or to an emulator.
 
+pub mod customers;
 pub mod dynamo;
 pub mod s3;
 pub mod scheduler;

@@ -1,0 +1,586 @@
+//! Customers and their events on the DynamoDB table.
+//!
+//! | item | `pk` | `sk` | indexes |
+//! |---|---|---|---|
+//! | customer | `CUSTS#{campaign}#{shard}` | `{customer id}` | `GSI2` while not purged: `LIVE#{campaign}#{zone}#{shard}`; `GSI3` while not purged and not migrated: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
+//! | event | `EVTS#{campaign}#{shard}` | `{customer id}#{at}#{n}` | |
+//!
+//! A campaign's customers spread over 16 shards by a hash of their id, so
+//! neither an import nor a wave writes to one hot partition. A wave reads
+//! the sparse `GSI3` of its zone: only customers still pending, one item
+//! each, never the whole campaign. Customers already claimed for the
+//! milestone may come back from it; the ledger's conditional claim turns
+//! them away.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use super::dynamo::{DynamoStore, get_s, s, sdk_err};
+use crate::domain::event::CustomerEvent;
+use crate::domain::tier::TierDecision;
+use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
+use crate::ports::{CustomerStore, EventLog, PortError, PortResult, TierCount};
+
+pub const SHARDS: u8 = 16;
+
+fn shard(id: &CustomerId) -> u8 {
+    Sha256::digest(id.as_str().as_bytes())[0] % SHARDS
+}
+
+fn customer_pk(campaign: &CampaignId, id: &CustomerId) -> String {
+    format!("CUSTS#{campaign}#{:02}", shard(id))
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(v: Option<&str>) -> Option<DateTime<Utc>> {
+    v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn bad(what: &str) -> PortError {
+    PortError::permanent(anyhow::anyhow!("stored customer has a bad {what}"))
+}
+
+fn record_from(item: &Item) -> PortResult<CustomerRecord> {
+    let tier = match (
+        get_s(item, "tier"),
+        item.get("tier_score").and_then(|v| v.as_n().ok()),
+        get_s(item, "tier_reason"),
+    ) {
+        (Some(t), Some(score), Some(why)) => Some(TierDecision {
+            tier: Tier::parse(t).ok_or_else(|| bad("tier"))?,
+            score: score.parse().map_err(|_| bad("tier score"))?,
+            explanation: why.to_owned(),
+        }),
+        _ => None,
+    };
+    Ok(CustomerRecord {
+        id: CustomerId::parse(get_s(item, "sk").unwrap_or_default()).map_err(|_| bad("id"))?,
+        zone: get_s(item, "zone")
+            .unwrap_or_default()
+            .parse::<Tz>()
+            .map_err(|_| bad("zone"))?,
+        profile: get_s(item, "profile")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(PortError::permanent)?,
+        tier,
+        status: MigrationStatus::parse(get_s(item, "status").unwrap_or_default())
+            .ok_or_else(|| bad("status"))?,
+        status_at: parse_ts(get_s(item, "status_at")),
+        legal_hold: item
+            .get("legal_hold")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        extended_until: get_s(item, "extended_until")
+            .map(|d| d.parse::<NaiveDate>())
+            .transpose()
+            .map_err(|_| bad("extension"))?,
+        purged_at: parse_ts(get_s(item, "purged_at")),
+    })
+}
+
+fn index_keys(campaign: &CampaignId, r: &CustomerRecord) -> Vec<(&'static str, String)> {
+    let sh = shard(&r.id);
+    let mut keys = Vec::new();
+    if r.purged_at.is_none() {
+        keys.push((
+            "gsi2pk",
+            format!("LIVE#{campaign}#{}#{sh:02}", r.zone.name()),
+        ));
+        keys.push(("gsi2sk", r.id.to_string()));
+        if r.status != MigrationStatus::Migrated {
+            keys.push((
+                "gsi3pk",
+                format!("PENDING#{campaign}#{}#{sh:02}", r.zone.name()),
+            ));
+            keys.push(("gsi3sk", r.id.to_string()));
+        }
+    }
+    keys
+}
+
+fn item_of(campaign: &CampaignId, r: &CustomerRecord) -> PortResult<Item> {
+    let mut item: Item = HashMap::new();
+    item.insert("pk".into(), s(customer_pk(campaign, &r.id)));
+    item.insert("sk".into(), s(r.id.to_string()));
+    item.insert("zone".into(), s(r.zone.name()));
+    item.insert("status".into(), s(r.status.as_str()));
+    item.insert("legal_hold".into(), AttributeValue::Bool(r.legal_hold));
+    if let Some(p) = &r.profile {
+        item.insert(
+            "profile".into(),
+            s(serde_json::to_string(p).map_err(PortError::permanent)?),
+        );
+    }
+    for (k, v) in index_keys(campaign, r) {
+        item.insert(k.into(), s(v));
+    }
+    Ok(item)
+}
+
+impl DynamoStore {
+    async fn shard_items(
+        &self,
+        pk: String,
+        after: Option<&str>,
+        index: Option<(&str, &str, &str)>,
+    ) -> PortResult<Vec<Item>> {
+        let (name, pk_attr, sk_attr) = index.unwrap_or(("", "pk", "sk"));
+        let mut q = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .expression_attribute_names("#p", pk_attr)
+            .expression_attribute_values(":pk", s(pk));
+        q = match after {
+            Some(a) => q
+                .key_condition_expression("#p = :pk AND #s > :after")
+                .expression_attribute_names("#s", sk_attr)
+                .expression_attribute_values(":after", s(a)),
+            None => q.key_condition_expression("#p = :pk"),
+        };
+        if !name.is_empty() {
+            q = q.index_name(name);
+        }
+        self.query_all(q).await
+    }
+
+    /// Every customer item of a campaign, shard by shard.
+    async fn all_customer_items(&self, campaign: &CampaignId) -> PortResult<Vec<Item>> {
+        let mut all = Vec::new();
+        for sh in 0..SHARDS {
+            all.extend(
+                self.shard_items(format!("CUSTS#{campaign}#{sh:02}"), None, None)
+                    .await?,
+            );
+        }
+        Ok(all)
+    }
+
+    /// Writes items with BatchWriteItem, 25 at a time, retrying what DynamoDB
+    /// leaves unprocessed with exponential backoff.
+    async fn batch_put(&self, items: Vec<Item>) -> PortResult<()> {
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    Ok(WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(i.clone()))
+                                .build()
+                                .map_err(PortError::permanent)?,
+                        )
+                        .build())
+                })
+                .collect::<PortResult<_>>()?;
+            let mut delay = std::time::Duration::from_millis(50);
+            for attempt in 0.. {
+                let out = self
+                    .client()
+                    .batch_write_item()
+                    .request_items(self.table(), pending)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(self.table()))
+                    .cloned()
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == 8 {
+                    return Err(PortError::retryable(anyhow::anyhow!(
+                        "DynamoDB left {} writes unprocessed",
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CustomerStore for DynamoStore {
+    async fn insert_customers(
+        &self,
+        campaign: &CampaignId,
+        records: &[CustomerRecord],
+    ) -> PortResult<Vec<CustomerId>> {
+        // Known ids first (keys only), so a repeated id is reported and the
+        // stored customer kept; then plain batch writes.
+        let mut known = HashSet::new();
+        for sh in 0..SHARDS {
+            let q = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("CUSTS#{campaign}#{sh:02}")))
+                .projection_expression("sk");
+            for item in self.query_all(q).await? {
+                known.insert(get_s(&item, "sk").unwrap_or_default().to_owned());
+            }
+        }
+        let (dups, new): (Vec<_>, Vec<_>) =
+            records.iter().partition(|r| known.contains(r.id.as_str()));
+        let items = new
+            .iter()
+            .map(|r| item_of(campaign, r))
+            .collect::<PortResult<Vec<_>>>()?;
+        self.batch_put(items).await?;
+        Ok(dups.into_iter().map(|r| r.id.clone()).collect())
+    }
+
+    async fn customer(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+    ) -> PortResult<Option<CustomerRecord>> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(customer_pk(campaign, id)))
+            .key("sk", s(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.item.as_ref().map(record_from).transpose()
+    }
+
+    async fn customers_page(
+        &self,
+        campaign: &CampaignId,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> PortResult<Vec<CustomerRecord>> {
+        let mut merged = Vec::new();
+        for sh in 0..SHARDS {
+            merged.extend(
+                self.shard_items(
+                    format!("CUSTS#{campaign}#{sh:02}"),
+                    after.map(|a| a.as_str()),
+                    None,
+                )
+                .await?,
+            );
+        }
+        let mut records = merged
+            .iter()
+            .map(record_from)
+            .collect::<PortResult<Vec<_>>>()?;
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records.truncate(limit);
+        Ok(records)
+    }
+
+    async fn awaiting_notice(
+        &self,
+        campaign: &CampaignId,
+        _milestone: Milestone,
+        zone: Tz,
+        only_pending: bool,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> PortResult<Vec<CustomerRecord>> {
+        let (prefix, index) = if only_pending {
+            ("PENDING", ("GSI3", "gsi3pk", "gsi3sk"))
+        } else {
+            ("LIVE", ("GSI2", "gsi2pk", "gsi2sk"))
+        };
+        let mut merged = Vec::new();
+        for sh in 0..SHARDS {
+            let pk = format!("{prefix}#{campaign}#{}#{sh:02}", zone.name());
+            merged.extend(
+                self.shard_items(pk, after.map(|a| a.as_str()), Some(index))
+                    .await?,
+            );
+        }
+        let mut records = merged
+            .iter()
+            .map(record_from)
+            .collect::<PortResult<Vec<_>>>()?;
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records.truncate(limit);
+        Ok(records)
+    }
+
+    async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>> {
+        let mut names: Vec<String> = self
+            .all_customer_items(campaign)
+            .await?
+            .iter()
+            .filter_map(|i| get_s(i, "zone").map(str::to_owned))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
+    }
+
+    async fn set_tiers(
+        &self,
+        campaign: &CampaignId,
+        decisions: &[(CustomerId, TierDecision)],
+    ) -> PortResult<()> {
+        let updates: Vec<_> = decisions
+            .iter()
+            .map(|(id, d)| {
+                self.client()
+                    .update_item()
+                    .table_name(self.table())
+                    .key("pk", s(customer_pk(campaign, id)))
+                    .key("sk", s(id.to_string()))
+                    .update_expression("SET tier = :t, tier_score = :s, tier_reason = :r")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":t", s(d.tier.as_str()))
+                    .expression_attribute_values(":s", AttributeValue::N(d.score.to_string()))
+                    .expression_attribute_values(":r", s(d.explanation.clone()))
+                    .send()
+            })
+            .collect();
+        for r in super::dynamo::join_all(updates).await {
+            r.map_err(sdk_err)?;
+        }
+        Ok(())
+    }
+
+    async fn scrub_customers(
+        &self,
+        campaign: &CampaignId,
+        ids: &[CustomerId],
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        for id in ids {
+            self.client()
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(customer_pk(campaign, id)))
+                .key("sk", s(id.to_string()))
+                .update_expression(
+                    "SET purged_at = :at REMOVE profile, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":at", s(ts(at)))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            // A decline reason is the customer's own words.
+            for (sk, e) in self.event_items_of(campaign, id).await? {
+                if let crate::domain::event::CustomerEventKind::Declined(_) = e.kind {
+                    let scrubbed = CustomerEvent {
+                        kind: crate::domain::event::CustomerEventKind::Declined("[purged]".into()),
+                        ..e
+                    };
+                    self.client()
+                        .put_item()
+                        .table_name(self.table())
+                        .item("pk", s(format!("EVTS#{campaign}#{:02}", shard(id))))
+                        .item("sk", s(sk))
+                        .item(
+                            "event",
+                            s(serde_json::to_string(&scrubbed).map_err(PortError::permanent)?),
+                        )
+                        .send()
+                        .await
+                        .map_err(sdk_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn tier_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, TierCount>> {
+        let mut counts: BTreeMap<String, TierCount> = BTreeMap::new();
+        for item in self.all_customer_items(campaign).await? {
+            let r = record_from(&item)?;
+            let c = counts
+                .entry(
+                    r.tier
+                        .as_ref()
+                        .map_or("unsegmented".into(), |t| t.tier.as_str().to_owned()),
+                )
+                .or_default();
+            c.customers += 1;
+            c.migrated += u64::from(r.status == MigrationStatus::Migrated);
+            c.declined += u64::from(r.status == MigrationStatus::Declined);
+            c.purged += u64::from(r.purged_at.is_some());
+            c.legal_hold += u64::from(r.legal_hold);
+        }
+        Ok(counts)
+    }
+}
+
+fn event_sk(e: &CustomerEvent) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(&e.kind).unwrap_or_default());
+    format!("{}#{}#{}", e.customer, ts(e.at), hex::encode(&digest[..4]))
+}
+
+impl DynamoStore {
+    /// A customer's stored events with their sort keys, oldest first.
+    async fn event_items_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<(String, CustomerEvent)>> {
+        let q = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :c)")
+            .expression_attribute_values(
+                ":pk",
+                s(format!("EVTS#{campaign}#{:02}", shard(customer))),
+            )
+            .expression_attribute_values(":c", s(format!("{customer}#")))
+            .consistent_read(true);
+        let mut out = self
+            .query_all(q)
+            .await?
+            .iter()
+            .map(|i| {
+                let event =
+                    serde_json::from_str::<CustomerEvent>(get_s(i, "event").unwrap_or_default())
+                        .map_err(PortError::permanent)?;
+                Ok((get_s(i, "sk").unwrap_or_default().to_owned(), event))
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        out.sort_by_key(|(_, e)| e.at);
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl EventLog for DynamoStore {
+    async fn record_events(
+        &self,
+        campaign: &CampaignId,
+        events: &[(CustomerEvent, Option<CustomerRecord>)],
+    ) -> PortResult<()> {
+        // Each event and its state change are written together; at most 50
+        // events (100 writes) per transaction.
+        for chunk in events.chunks(50) {
+            let mut writes = Vec::with_capacity(chunk.len() * 2);
+            for (n, (event, state)) in chunk.iter().enumerate() {
+                let sk = format!("{}#{n}", event_sk(event));
+                writes.push(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(self.table())
+                                .item(
+                                    "pk",
+                                    s(format!("EVTS#{campaign}#{:02}", shard(&event.customer))),
+                                )
+                                .item("sk", s(sk))
+                                .item(
+                                    "event",
+                                    s(serde_json::to_string(event)
+                                        .map_err(PortError::permanent)?),
+                                )
+                                .build()
+                                .map_err(PortError::permanent)?,
+                        )
+                        .build(),
+                );
+                if let Some(r) = state {
+                    let mut set = vec!["#st = :st", "legal_hold = :hold"];
+                    let mut remove = vec![];
+                    let mut update = Update::builder()
+                        .table_name(self.table())
+                        .key("pk", s(customer_pk(campaign, &r.id)))
+                        .key("sk", s(r.id.to_string()))
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_names("#st", "status")
+                        .expression_attribute_values(":st", s(r.status.as_str()))
+                        .expression_attribute_values(":hold", AttributeValue::Bool(r.legal_hold));
+                    if let Some(at) = r.status_at {
+                        set.push("status_at = :at");
+                        update = update.expression_attribute_values(":at", s(ts(at)));
+                    }
+                    if let Some(d) = r.extended_until {
+                        set.push("extended_until = :ext");
+                        update = update.expression_attribute_values(":ext", s(d.to_string()));
+                    }
+                    // Leaving the pending index when migrated.
+                    if r.status == MigrationStatus::Migrated {
+                        remove.extend(["gsi3pk", "gsi3sk"]);
+                    }
+                    let mut expr = format!("SET {}", set.join(", "));
+                    if !remove.is_empty() {
+                        expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+                    }
+                    writes.push(
+                        TransactWriteItem::builder()
+                            .update(
+                                update
+                                    .update_expression(expr)
+                                    .build()
+                                    .map_err(PortError::permanent)?,
+                            )
+                            .build(),
+                    );
+                }
+            }
+            self.client()
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+        }
+        Ok(())
+    }
+
+    async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {
+        let mut all = Vec::new();
+        for sh in 0..SHARDS {
+            for item in self
+                .shard_items(format!("EVTS#{campaign}#{sh:02}"), None, None)
+                .await?
+            {
+                all.push(
+                    serde_json::from_str::<CustomerEvent>(
+                        get_s(&item, "event").unwrap_or_default(),
+                    )
+                    .map_err(PortError::permanent)?,
+                );
+            }
+        }
+        all.sort_by_key(|e| e.at);
+        Ok(all)
+    }
+
+    async fn events_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<CustomerEvent>> {
+        Ok(self
+            .event_items_of(campaign, customer)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+}
