@@ -3,6 +3,6 @@ use lambda_http::Error;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sunset::telemetry::init();
-    let deps = sunset::adapters::embedded::Embedded::from_env()?.deps;
+    let deps = sunset::adapters::aws::deps_from_env().await?;
     lambda_http::run(export_request::app(deps)).await
 }

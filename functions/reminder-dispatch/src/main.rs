@@ -3,6 +3,6 @@ use lambda_runtime::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sunset::telemetry::init();
-    let deps = sunset::adapters::embedded::Embedded::from_env()?.deps;
+    let deps = sunset::adapters::aws::deps_from_env().await?;
     lambda_runtime::run(service_fn(|event| reminder_dispatch::handle(&deps, event))).await
 }

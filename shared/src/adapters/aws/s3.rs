@@ -157,3 +157,78 @@ impl BlobStore for S3BlobStore {
         Ok(counts)
     }
 }
+
+/// The retiring product's data in S3: `{prefix}{customer id}/...`.
+#[derive(Clone)]
+pub struct S3ProductData {
+    store: S3BlobStore,
+    prefix: String,
+}
+
+impl S3ProductData {
+    pub fn new(client: Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            store: S3BlobStore::new(client, bucket),
+            prefix: prefix.into(),
+        }
+    }
+
+    fn dir(&self, customer: &crate::domain::CustomerId) -> String {
+        format!("{}{customer}/", self.prefix)
+    }
+}
+
+#[async_trait]
+impl crate::ports::ProductData for S3ProductData {
+    async fn files(
+        &self,
+        customer: &crate::domain::CustomerId,
+    ) -> PortResult<Vec<crate::ports::ProductFile>> {
+        let dir = self.dir(customer);
+        let mut files = Vec::new();
+        for key in self.store.list(&dir).await? {
+            if let Some(bytes) = self.store.get(&key).await? {
+                files.push(crate::ports::ProductFile {
+                    path: key[dir.len()..].to_owned(),
+                    bytes,
+                });
+            }
+        }
+        Ok(files)
+    }
+
+    async fn erase(
+        &self,
+        customers: &[crate::domain::CustomerId],
+    ) -> PortResult<Vec<crate::ports::Erased>> {
+        let mut erased = Vec::with_capacity(customers.len());
+        let mut prefixes = Vec::with_capacity(customers.len());
+        for c in customers {
+            let dir = self.dir(c);
+            let mut e = crate::ports::Erased::default();
+            let mut pages = self
+                .store
+                .client
+                .list_objects_v2()
+                .bucket(&self.store.bucket)
+                .prefix(&dir)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                for o in page.map_err(sdk_err)?.contents() {
+                    e.files += 1;
+                    e.bytes += o.size().unwrap_or_default().max(0) as u64;
+                }
+            }
+            erased.push(e);
+            prefixes.push(dir);
+        }
+        self.store.delete_prefixes(&prefixes).await?;
+        Ok(erased)
+    }
+
+    async fn any_left(&self, customers: &[crate::domain::CustomerId]) -> PortResult<Vec<bool>> {
+        let prefixes: Vec<String> = customers.iter().map(|c| self.dir(c)).collect();
+        self.store.any_under(&prefixes).await
+    }
+}

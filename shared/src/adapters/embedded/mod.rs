@@ -69,13 +69,4 @@ impl Embedded {
             deps,
         })
     }
-
-    /// The data directory named by `SUNSET_DATA_DIR` (default `/tmp/sunset`),
-    /// on the system clock. The Lambda functions use this until their AWS
-    /// adapters are wired in.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let dir = std::env::var_os("SUNSET_DATA_DIR")
-            .map_or_else(|| PathBuf::from("/tmp/sunset"), PathBuf::from);
-        Self::open(&dir, Arc::new(SystemClock))
-    }
 }

@@ -1,0 +1,254 @@
+//! The lifecycle on AWS APIs, against the local emulator: the functions'
+//! handlers run on the AWS adapters, fed the payloads Scheduler holds.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use sunset::adapters::aws::{AwsSettings, ScheduleTargets};
+use sunset::adapters::embedded::SimulatedClock;
+use sunset::domain::{CampaignId, CustomerId, Job};
+use sunset::services::{export, import};
+use sunset_e2e::fixture;
+
+fn uniq(what: &str) -> String {
+    format!(
+        "sunset-e2e-{what}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_subsec_nanos()
+    )
+}
+
+fn emulator_data() -> serde_json::Value {
+    use std::io::{Read, Write};
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("set by tests/run.sh");
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /moto-api/data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // Chunked or not, the JSON object is the outermost braces.
+    let start = body.find('{').unwrap_or(0);
+    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+    serde_json::from_str(&body[start..end]).unwrap_or(serde_json::Value::Null)
+}
+
+fn sent_to(data: &serde_json::Value, address: &str) -> usize {
+    data.to_string().matches(&format!("To: {address}")).count()
+}
+
+#[tokio::test]
+async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "run with tests/run.sh, which starts the AWS emulator"
+    );
+    let config = sunset::adapters::aws::sdk_config().await;
+    let (table, exports, products, group) = (uniq("t"), uniq("x"), uniq("p"), uniq("g"));
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    sunset::adapters::aws::DynamoStore::create_table(&dynamo, &table)
+        .await
+        .unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    for bucket in [&exports, &products] {
+        s3.create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    aws_sdk_scheduler::Client::new(&config)
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sesv2::Client::new(&config)
+        .create_email_identity()
+        .email_identity("orbit.example")
+        .send()
+        .await
+        .unwrap();
+    let lambda = |n: &str| format!("arn:aws:lambda:eu-central-1:123456789012:function:{n}");
+    let settings = AwsSettings {
+        table,
+        export_bucket: exports.clone(),
+        product_data_bucket: products.clone(),
+        product_data_prefix: "product-data/".into(),
+        s3_force_path_style: true,
+        ses_configuration_set: None,
+        targets: ScheduleTargets {
+            group,
+            role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),
+            segmentation_arn: lambda("segmentation"),
+            reminder_dispatch_arn: lambda("reminder-dispatch"),
+            purge_arn: lambda("purge"),
+            dead_letter_arn: None,
+        },
+        link_key: vec![7; 32],
+    };
+    let clock = Arc::new(SimulatedClock::new("2027-01-01T00:00:00Z".parse().unwrap()));
+    let mut deps = settings.deps(&config);
+    deps.clock = clock.clone();
+
+    // The product's data for c05, in the product-data bucket.
+    s3.put_object()
+        .bucket(&products)
+        .key("product-data/c05/files/invoices.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"id,title\n1,First invoice\n",
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    // Create and import through the services the intake function runs.
+    let f = fixture("small");
+    let campaign = sunset::domain::Campaign::from_toml(
+        &std::fs::read_to_string(f.join("campaign.toml")).unwrap(),
+    )
+    .unwrap();
+    deps.campaigns.put_campaign(&campaign).await.unwrap();
+    let file = import::parse_csv(&std::fs::read(f.join("customers.csv")).unwrap()).unwrap();
+    let report = import::import(
+        &campaign,
+        file,
+        deps.customers.as_ref(),
+        deps.audit.as_ref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.imported, 10);
+
+    // Segmentation, through its handler.
+    let launched = segmentation::handle(
+        &deps,
+        LambdaEvent::new(
+            json!({"job": "segment", "campaign": campaign.id}),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(launched["outcome"], "launched", "{launched}");
+
+    // The schedules as Scheduler holds them: times and payloads as planned.
+    let zones = deps.customers.zones(&campaign.id).await.unwrap();
+    let planned = sunset::domain::milestone::plan(&campaign, &zones, &Default::default());
+    let schedules = deps.scheduler.scheduled(&campaign.id).await.unwrap();
+    assert_eq!(schedules, planned);
+
+    // Each briefing/announcement/reminder schedule fires at its time, with its own payload.
+    let before = emulator_data();
+    for s in schedules
+        .iter()
+        .filter(|s| !matches!(s.job, Job::Purge { .. }))
+    {
+        clock.advance_to(s.due);
+        let payload = serde_json::to_value(&s.job).unwrap();
+        let answer =
+            reminder_dispatch::handle(&deps, LambdaEvent::new(payload, Context::default()))
+                .await
+                .unwrap();
+        assert_ne!(answer["status"], "rejected", "{} -> {answer}", s.name);
+        if let Some(state) = answer.get("state") {
+            assert_eq!(state, "done", "{} -> {answer}", s.name);
+        }
+    }
+    let after = emulator_data();
+    let new_to = |who: &str| sent_to(&after, who) - sent_to(&before, who);
+    assert_eq!(
+        new_to("ada@lovelace.example"),
+        6,
+        "announcement and five reminders"
+    );
+    assert_eq!(
+        new_to("grete@gruendlich.example"),
+        6,
+        "never migrated in this run: all six"
+    );
+    assert_eq!(
+        new_to("am.li@orbit.example"),
+        1,
+        "the account manager's brief"
+    );
+
+    // An export, built by the dispatch function from its job.
+    let c05 = CustomerId::parse("c05").unwrap();
+    let at: DateTime<Utc> = "2027-09-30T12:00:00Z".parse().unwrap();
+    clock.advance_to(at);
+    let request = export::request_export(&deps, &campaign, &c05, at)
+        .await
+        .unwrap();
+    let job = Job::BuildExport {
+        campaign: campaign.id.clone(),
+        request: request.id.clone(),
+    };
+    let answer = reminder_dispatch::handle(
+        &deps,
+        LambdaEvent::new(serde_json::to_value(&job).unwrap(), Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["outcome"], "export-ready", "{answer}");
+    let (_, bundle) = export::latest_bundle(&deps, &campaign, &c05)
+        .await
+        .unwrap()
+        .expect("bundle in S3");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    assert!(zip.by_name("product-data/files/invoices.csv").is_ok());
+
+    // The purge, after the deadline: nothing of a purged customer remains.
+    let purge_job = schedules
+        .iter()
+        .find(|s| matches!(s.job, Job::Purge { .. }))
+        .unwrap();
+    clock.advance_to(purge_job.due);
+    let answer = purge::handle(
+        &deps,
+        LambdaEvent::new(
+            serde_json::to_value(&purge_job.job).unwrap(),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["purged"], 10, "{answer}");
+    let c05_after = deps
+        .customers
+        .customer(&campaign.id, &c05)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c05_after.profile.is_none() && c05_after.purged_at.is_some());
+    for bucket in [&exports, &products] {
+        let left = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+        assert!(
+            left.contents().is_empty(),
+            "{bucket} still holds {:?}",
+            left.contents()
+        );
+    }
+    let cid: &CampaignId = &campaign.id;
+    let audit = deps.audit.entries(cid).await.unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.entry.action == "purged").count(),
+        10
+    );
+    assert_eq!(sunset::domain::audit::verify_chain(&audit), Ok(()));
+}
