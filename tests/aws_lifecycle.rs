@@ -39,6 +39,28 @@ fn emulator_data() -> serde_json::Value {
     serde_json::from_str(&body[start..end]).unwrap_or(serde_json::Value::Null)
 }
 
+/// A plain HTTP/1.0 GET of an emulator URL (no chunking to undo).
+fn http_get_bytes(url: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end")
+        + 4;
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200") || raw.starts_with(b"HTTP/1.0 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..split])
+    );
+    raw[split..].to_vec()
+}
+
 fn sent_to(data: &serde_json::Value, address: &str) -> usize {
     data.to_string().matches(&format!("To: {address}")).count()
 }

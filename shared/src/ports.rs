@@ -230,6 +230,17 @@ pub trait Mailer: Send + Sync {
 pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> PortResult<()>;
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
+    /// A URL the customer's browser can fetch the blob from directly for
+    /// `valid_for`, where the store offers one (S3 presigned GET); `None`
+    /// means serve the bytes from `get`.
+    async fn download_url(
+        &self,
+        key: &str,
+        valid_for: std::time::Duration,
+    ) -> PortResult<Option<String>> {
+        let _ = (key, valid_for);
+        Ok(None)
+    }
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
     /// Deletes every blob under each prefix, irreversibly; returns how
     /// many per prefix. Batched: one call per page of purged customers.

@@ -323,20 +323,34 @@ async fn export_download(
 ) -> Result<Response, ApiError> {
     let (campaign, customer) =
         verified(&s, LinkPurpose::Download, &campaign, &customer, &q).await?;
-    let Some((request, bytes)) = export::latest_bundle(&s.deps, &campaign, &customer).await? else {
+    let Some((request, download)) = export::download(&s.deps, &campaign, &customer).await? else {
         return Err(ApiError::NotFound("no export is ready yet".into()));
     };
-    let filename = format!("{}-{}-{}.zip", campaign.id, customer, request.id);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_owned()),
+    Ok(match download {
+        // A short-lived URL straight to the object store; the link was
+        // checked above, so only this customer is sent there.
+        export::Download::Redirect(url) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, url),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response(),
+        export::Download::Bytes(bytes) => {
+            let filename = format!("{}-{}-{}.zip", campaign.id, customer, request.id);
             (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+                [
+                    (header::CONTENT_TYPE, "application/zip".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{filename}\""),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+    })
 }

@@ -296,25 +296,70 @@ pub async fn build_export(
     Ok(request)
 }
 
+/// How a customer gets their bundle.
+pub enum Download {
+    /// Redirect to this short-lived URL (S3 presigned GET).
+    Redirect(String),
+    /// Serve these bytes.
+    Bytes(Vec<u8>),
+}
+
+/// How long a download redirect stays valid.
+pub const DOWNLOAD_URL_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// The newest ready bundle of a customer, for the download endpoint.
 pub async fn latest_bundle(
     deps: &Deps,
     campaign: &Campaign,
     customer: &CustomerId,
 ) -> Result<Option<(ExportRequest, Vec<u8>)>, ExportError> {
-    live_customer(deps, campaign, customer).await?;
-    let ready = deps
-        .exports
-        .exports_of(&campaign.id, customer)
-        .await?
-        .into_iter()
-        .filter(|r| r.status == ExportStatus::Ready)
-        .max_by_key(|r| r.ready_at);
-    let Some(request) = ready else {
+    let Some(request) = newest_ready(deps, campaign, customer).await? else {
         return Ok(None);
     };
     let Some(key) = &request.bundle_key else {
         return Ok(None);
     };
     Ok(deps.blobs.get(key).await?.map(|bytes| (request, bytes)))
+}
+
+/// The download of the newest ready bundle: a redirect where the blob
+/// store offers short-lived URLs, else the bytes.
+pub async fn download(
+    deps: &Deps,
+    campaign: &Campaign,
+    customer: &CustomerId,
+) -> Result<Option<(ExportRequest, Download)>, ExportError> {
+    let Some(request) = newest_ready(deps, campaign, customer).await? else {
+        return Ok(None);
+    };
+    let Some(key) = request.bundle_key.clone() else {
+        return Ok(None);
+    };
+    if let Some(url) = deps
+        .blobs
+        .download_url(&key, DOWNLOAD_URL_VALID_FOR)
+        .await?
+    {
+        return Ok(Some((request, Download::Redirect(url))));
+    }
+    Ok(deps
+        .blobs
+        .get(&key)
+        .await?
+        .map(|bytes| (request, Download::Bytes(bytes))))
+}
+
+async fn newest_ready(
+    deps: &Deps,
+    campaign: &Campaign,
+    customer: &CustomerId,
+) -> Result<Option<ExportRequest>, ExportError> {
+    live_customer(deps, campaign, customer).await?;
+    Ok(deps
+        .exports
+        .exports_of(&campaign.id, customer)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == ExportStatus::Ready)
+        .max_by_key(|r| r.ready_at))
 }

@@ -78,6 +78,25 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn download_url(
+        &self,
+        key: &str,
+        valid_for: std::time::Duration,
+    ) -> PortResult<Option<String>> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(valid_for)
+            .map_err(PortError::permanent)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition("attachment")
+            .presigned(config)
+            .await
+            .map_err(sdk_err)?;
+        Ok(Some(request.uri().to_owned()))
+    }
+
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
         let mut pages = self
             .client
