@@ -228,10 +228,43 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     .await
     .unwrap();
     assert_eq!(answer["outcome"], "export-ready", "{answer}");
-    let (_, bundle) = export::latest_bundle(&deps, &campaign, &c05)
+    // The customer's signed download link redirects to a presigned S3 URL
+    // valid for minutes; following it yields the bundle.
+    let record = deps
+        .customers
+        .customer(&campaign.id, &c05)
         .await
         .unwrap()
-        .expect("bundle in S3");
+        .unwrap();
+    let link = sunset::services::notice::signed_url(
+        &campaign,
+        &record,
+        &deps.signer,
+        sunset::domain::link::LinkPurpose::Download,
+    );
+    let path = link.trim_start_matches(campaign.delivery.portal_url.as_str());
+    let app = sunset::http::customer_router(sunset::http::AppState {
+        deps: deps.clone(),
+        admin: sunset::http::AdminAuth::Gateway,
+    });
+    let response = tower::ServiceExt::oneshot(
+        app,
+        axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), axum::http::StatusCode::SEE_OTHER);
+    let location = response.headers()[axum::http::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        location.contains("X-Amz-Expires=300") && location.contains("X-Amz-Signature="),
+        "{location}"
+    );
+    let bundle = http_get_bytes(&location);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
     assert!(zip.by_name("product-data/files/invoices.csv").is_ok());
 
