@@ -18,4 +18,6 @@ done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_REGION=eu-central-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_EC2_METADATA_DISABLED=true
+# The Lambda binaries too: a test runs each against a runtime API.
+cargo build --workspace --bins
 cargo test --workspace "$@"

@@ -1,0 +1,219 @@
+//! Each Lambda binary starts, polls a Lambda runtime API and answers one
+//! real invocation. The runtime API here is a small loopback server that
+//! speaks the same HTTP protocol as Lambda's (`/2018-06-01/runtime/...`).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+#[derive(Clone)]
+struct RuntimeApi {
+    /// The one event to hand out.
+    event: Arc<Mutex<Option<Value>>>,
+    answers: mpsc::UnboundedSender<(String, Value)>,
+}
+
+async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, String) {
+    let event = loop {
+        if let Some(e) = api.event.lock().unwrap().take() {
+            break e;
+        }
+        // Lambda's API long-polls; so do we.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut h = HeaderMap::new();
+    h.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        (chrono::Utc::now().timestamp_millis() + 60_000)
+            .to_string()
+            .parse()
+            .unwrap(),
+    );
+    h.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:eu-central-1:123456789012:function:test"
+            .parse()
+            .unwrap(),
+    );
+    h.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+    );
+    (h, event.to_string())
+}
+
+async fn answer(
+    State(api): State<RuntimeApi>,
+    Path((_id, kind)): Path<(String, String)>,
+    body: String,
+) -> &'static str {
+    let _ = api.answers.send((
+        kind,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    ));
+    "{}"
+}
+
+async fn init_error(State(api): State<RuntimeApi>, body: String) -> &'static str {
+    let _ = api.answers.send(("init-error".into(), Value::String(body)));
+    "{}"
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn binary(name: &str) -> std::path::PathBuf {
+    // tests run from target/<profile>/deps; the binaries are in target/<profile>.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: tests/run.sh builds the binaries first",
+        path.display()
+    );
+    path
+}
+
+/// Starts `name` against a fresh runtime API with `event`; returns what it
+/// answered (`response` or `error`, and the body).
+async fn invoke(name: &str, event: Value, table: &str) -> (String, Value) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let api = RuntimeApi {
+        event: Arc::new(Mutex::new(Some(event))),
+        answers: tx,
+    };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let child = Command::new(binary(name))
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("SUNSET_TABLE", table)
+        .env("SUNSET_EXPORT_BUCKET", "sunset-runtime-test")
+        .env("SUNSET_PRODUCT_DATA_BUCKET", "sunset-runtime-test")
+        .env("SUNSET_S3_FORCE_PATH_STYLE", "true")
+        .env("SUNSET_SCHEDULE_GROUP", "sunset-runtime-test")
+        .env(
+            "SUNSET_SCHEDULER_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/s",
+        )
+        .env(
+            "SUNSET_SEGMENTATION_ARN",
+            "arn:aws:lambda:eu-central-1:123456789012:function:segmentation",
+        )
+        .env(
+            "SUNSET_REMINDER_DISPATCH_ARN",
+            "arn:aws:lambda:eu-central-1:123456789012:function:reminder-dispatch",
+        )
+        .env(
+            "SUNSET_PURGE_ARN",
+            "arn:aws:lambda:eu-central-1:123456789012:function:purge",
+        )
+        .env("SUNSET_LINK_KEY", "ab".repeat(32))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Killed(child);
+    let answer = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("an answer within a minute")
+        .unwrap();
+    server.abort();
+    answer
+}
+
+fn http_event(method: &str, path: &str, query: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"host": "api.example"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+            "time": "24/Nov/2026:05:00:00 +0000", "timeEpoch": 0
+        },
+        "isBase64Encoded": false
+    })
+}
+
+#[tokio::test]
+async fn intake_answers_an_http_api_event() {
+    let (kind, body) = invoke("intake", http_event("GET", "/healthz", ""), "unused").await;
+    assert_eq!(kind, "response");
+    assert_eq!(body["statusCode"], 200, "{body}");
+    assert_eq!(body["body"], "ok");
+}
+
+#[tokio::test]
+async fn export_request_refuses_a_forged_link() {
+    let (kind, body) = invoke(
+        "export-request",
+        http_event("GET", "/v1/c/orbit/c1/export", "exp=1&sig=00"),
+        "unused",
+    )
+    .await;
+    assert_eq!(kind, "response");
+    assert_eq!(body["statusCode"], 403, "{body}");
+}
+
+#[tokio::test]
+async fn the_event_functions_reject_a_job_for_no_campaign_without_retrying() {
+    let table = format!("sunset-runtime-{}", std::process::id());
+    let config = sunset::adapters::aws::sdk_config().await;
+    sunset::adapters::aws::DynamoStore::create_table(
+        &aws_sdk_dynamodb::Client::new(&config),
+        &table,
+    )
+    .await
+    .unwrap();
+    for (name, job) in [
+        (
+            "segmentation",
+            json!({"job": "segment", "campaign": "no-such-campaign"}),
+        ),
+        (
+            "reminder-dispatch",
+            json!({"job": "outreach-briefs", "campaign": "no-such-campaign"}),
+        ),
+        (
+            "purge",
+            json!({"job": "purge", "campaign": "no-such-campaign"}),
+        ),
+    ] {
+        let (kind, body) = invoke(name, job, &table).await;
+        assert_eq!(kind, "response", "{name}: {body}");
+        assert_eq!(body["status"], "rejected", "{name}: {body}");
+        assert_eq!(
+            body["reason"], "no campaign no-such-campaign",
+            "{name}: {body}"
+        );
+    }
+}
