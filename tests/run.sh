@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The test command: starts the AWS emulator (moto, from PyPI) on a free
-# loopback port, runs every test against it and the embedded adapters, and
-# stops it again, whatever happens.
+# The test command: lints the SAM template (cfn-lint), starts the AWS
+# emulator (moto) on a free loopback port, runs every test against it and
+# the embedded adapters, and stops it again, whatever happens. Both tools
+# come from PyPI and are installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
+python3 -c 'import cfnlint' 2>/dev/null || python3 -m pip install --quiet cfn-lint
+# The deployment template first: it is cheap and says what the functions need.
+python3 -c "import sys; from cfnlint.runner import main; sys.argv = ['cfn-lint', 'infra/template.yaml']; sys.exit(main())"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
 python3 -m moto.server -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
