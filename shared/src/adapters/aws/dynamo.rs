@@ -25,7 +25,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, Select,
@@ -45,25 +44,21 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// Sorts an SDK failure: throttling, time-outs and 5xx are worth a retry.
-pub(super) fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+pub(super) fn sdk_err<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
 where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let retryable = matches!(
+    super::classify(
         e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) || matches!(&e, SdkError::ServiceError(s) if {
-        let code = aws_sdk_dynamodb::error::ProvideErrorMetadata::code(s.err()).unwrap_or_default();
-        matches!(code, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError")
-    });
-    let source = anyhow::Error::new(e).context("DynamoDB request failed");
-    if retryable {
-        PortError::retryable(source)
-    } else {
-        PortError::permanent(source)
-    }
+        "DynamoDB",
+        &[
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "InternalServerError",
+        ],
+    )
 }
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {

@@ -14,6 +14,32 @@ pub use s3::{S3BlobStore, S3ProductData};
 pub use scheduler::{EventBridgeScheduler, ScheduleTargets};
 pub use ses::SesMailer;
 
+/// Sorts an SDK failure into retryable (time-outs, dropped connections,
+/// unreadable responses, and the service's own throttling or internal
+/// error codes, given per service) or permanent. Matched on the error's
+/// type and code, never its text.
+pub(crate) fn classify<E, R>(
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+    service: &str,
+    retry_codes: &[&str],
+) -> crate::ports::PortError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    let retryable = matches!(
+        e,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    ) || matches!(&e, SdkError::ServiceError(s) if retry_codes.contains(&s.err().code().unwrap_or_default()));
+    let source = anyhow::Error::new(e).context(format!("{service} request failed"));
+    if retryable {
+        crate::ports::PortError::retryable(source)
+    } else {
+        crate::ports::PortError::permanent(source)
+    }
+}
+
 /// The SDK configuration from the environment, loaded once per process.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await

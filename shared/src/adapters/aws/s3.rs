@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 
@@ -16,24 +15,21 @@ pub struct S3BlobStore {
     bucket: String,
 }
 
-fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+fn sdk_err<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
 where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let retryable = matches!(
+    super::classify(
         e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) || matches!(&e, SdkError::ServiceError(s) if matches!(
-        s.err().code().unwrap_or_default(),
-        "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout"
-    ));
-    let source = anyhow::Error::new(e).context("S3 request failed");
-    if retryable {
-        PortError::retryable(source)
-    } else {
-        PortError::permanent(source)
-    }
+        "S3",
+        &[
+            "SlowDown",
+            "InternalError",
+            "ServiceUnavailable",
+            "RequestTimeout",
+        ],
+    )
 }
 
 impl S3BlobStore {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_scheduler::Client;
-use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
     RetryPolicy, Target,
@@ -51,24 +50,16 @@ pub struct EventBridgeScheduler {
     campaigns: Arc<dyn CampaignStore>,
 }
 
-fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+fn sdk_err<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
 where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let retryable = matches!(
+    super::classify(
         e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) || matches!(&e, SdkError::ServiceError(s) if matches!(
-        s.err().code().unwrap_or_default(),
-        "ThrottlingException" | "InternalServerException"
-    ));
-    let source = anyhow::Error::new(e).context("EventBridge Scheduler request failed");
-    if retryable {
-        PortError::retryable(source)
-    } else {
-        PortError::permanent(source)
-    }
+        "EventBridge Scheduler",
+        &["ThrottlingException", "InternalServerException"],
+    )
 }
 
 impl EventBridgeScheduler {

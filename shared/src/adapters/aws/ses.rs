@@ -6,7 +6,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 
@@ -19,24 +18,21 @@ pub struct SesMailer {
     configuration_set: Option<String>,
 }
 
-fn sdk_err<E, R>(e: SdkError<E, R>) -> PortError
+fn sdk_err<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
 where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let retryable = matches!(
+    super::classify(
         e,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) || matches!(&e, SdkError::ServiceError(s) if matches!(
-        s.err().code().unwrap_or_default(),
-        "TooManyRequestsException" | "LimitExceededException" | "SendingPausedException" | "InternalFailure"
-    ));
-    let source = anyhow::Error::new(e).context("SES request failed");
-    if retryable {
-        PortError::retryable(source)
-    } else {
-        PortError::permanent(source)
-    }
+        "SES",
+        &[
+            "TooManyRequestsException",
+            "LimitExceededException",
+            "SendingPausedException",
+            "InternalFailure",
+        ],
+    )
 }
 
 fn tag(name: &str, value: &str) -> PortResult<MessageTag> {
