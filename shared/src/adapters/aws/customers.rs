@@ -133,11 +133,14 @@ fn item_of(campaign: &CampaignId, r: &CustomerRecord) -> PortResult<Item> {
 }
 
 impl DynamoStore {
+    /// Items of one partition (of the table or an index) after `after`, in
+    /// sort-key order; at most `limit` of them when given.
     async fn shard_items(
         &self,
         pk: String,
         after: Option<&str>,
         index: Option<(&str, &str, &str)>,
+        limit: Option<usize>,
     ) -> PortResult<Vec<Item>> {
         let (name, pk_attr, sk_attr) = index.unwrap_or(("", "pk", "sk"));
         let mut q = self
@@ -156,7 +159,35 @@ impl DynamoStore {
         if !name.is_empty() {
             q = q.index_name(name);
         }
-        self.query_all(q).await
+        let Some(limit) = limit else {
+            return self.query_all(q).await;
+        };
+        // A page of the merged listing needs at most `limit` items of each
+        // shard: stop there instead of reading the rest of the shard.
+        let mut items = q
+            .limit(limit.min(1000) as i32)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::with_capacity(limit);
+        while out.len() < limit {
+            match items.next().await {
+                Some(item) => out.push(item.map_err(sdk_err)?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first `limit` customers, by id, of items merged from the shards.
+    fn first_by_id(items: &[Item], limit: usize) -> PortResult<Vec<CustomerRecord>> {
+        let mut records = items
+            .iter()
+            .map(record_from)
+            .collect::<PortResult<Vec<_>>>()?;
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records.truncate(limit);
+        Ok(records)
     }
 
     /// Every customer item of a campaign, shard by shard.
@@ -164,7 +195,7 @@ impl DynamoStore {
         let mut all = Vec::new();
         for sh in 0..SHARDS {
             all.extend(
-                self.shard_items(format!("CUSTS#{campaign}#{sh:02}"), None, None)
+                self.shard_items(format!("CUSTS#{campaign}#{sh:02}"), None, None, None)
                     .await?,
             );
         }
@@ -282,17 +313,12 @@ impl CustomerStore for DynamoStore {
                     format!("CUSTS#{campaign}#{sh:02}"),
                     after.map(|a| a.as_str()),
                     None,
+                    Some(limit),
                 )
                 .await?,
             );
         }
-        let mut records = merged
-            .iter()
-            .map(record_from)
-            .collect::<PortResult<Vec<_>>>()?;
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records.truncate(limit);
-        Ok(records)
+        Self::first_by_id(&merged, limit)
     }
 
     async fn awaiting_notice(
@@ -313,17 +339,11 @@ impl CustomerStore for DynamoStore {
         for sh in 0..SHARDS {
             let pk = format!("{prefix}#{campaign}#{}#{sh:02}", zone.name());
             merged.extend(
-                self.shard_items(pk, after.map(|a| a.as_str()), Some(index))
+                self.shard_items(pk, after.map(|a| a.as_str()), Some(index), Some(limit))
                     .await?,
             );
         }
-        let mut records = merged
-            .iter()
-            .map(record_from)
-            .collect::<PortResult<Vec<_>>>()?;
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records.truncate(limit);
-        Ok(records)
+        Self::first_by_id(&merged, limit)
     }
 
     async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>> {
@@ -556,7 +576,7 @@ impl EventLog for DynamoStore {
         let mut all = Vec::new();
         for sh in 0..SHARDS {
             for item in self
-                .shard_items(format!("EVTS#{campaign}#{sh:02}"), None, None)
+                .shard_items(format!("EVTS#{campaign}#{sh:02}"), None, None, None)
                 .await?
             {
                 all.push(
