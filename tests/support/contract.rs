@@ -32,21 +32,12 @@ fn id(s: &str) -> CustomerId {
 }
 
 pub fn record(c: &str, zone: chrono_tz::Tz) -> CustomerRecord {
-    let customer = Customer {
-        id: id(c),
-        name: DisplayName::parse(&format!("Name of {c}")).unwrap(),
-        email: EmailAddress::parse(&format!("{c}@example.com")).unwrap(),
-        locale: None,
-        timezone: Some(zone),
-        contract_value: None,
-        currency: None,
-        customer_since: None,
-        usage_score: None,
-        strategic: false,
-        account_manager: None,
-        phone: None,
-        prepaid: None,
-    };
+    let mut customer = Customer::new(
+        id(c),
+        DisplayName::parse(&format!("Name of {c}")).unwrap(),
+        EmailAddress::parse(&format!("{c}@example.com")).unwrap(),
+    );
+    customer.timezone = Some(zone);
     CustomerRecord::new(customer, zone)
 }
 

@@ -41,6 +41,25 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// A customer with only the required fields; every optional one empty.
+    pub fn new(id: CustomerId, name: DisplayName, email: EmailAddress) -> Self {
+        Self {
+            id,
+            name,
+            email,
+            locale: None,
+            timezone: None,
+            contract_value: None,
+            currency: None,
+            customer_since: None,
+            usage_score: None,
+            strategic: false,
+            account_manager: None,
+            phone: None,
+            prepaid: None,
+        }
+    }
+
     pub fn notice_locale(&self, default: Locale) -> Locale {
         self.locale
             .as_deref()
@@ -127,21 +146,11 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn customer(id: &str) -> Customer {
-        Customer {
-            id: CustomerId::parse(id).unwrap(),
-            name: DisplayName::parse("Ada Example").unwrap(),
-            email: EmailAddress::parse(&format!("{id}@example.com")).unwrap(),
-            locale: None,
-            timezone: None,
-            contract_value: None,
-            currency: None,
-            customer_since: None,
-            usage_score: None,
-            strategic: false,
-            account_manager: None,
-            phone: None,
-            prepaid: None,
-        }
+        Customer::new(
+            CustomerId::parse(id).unwrap(),
+            DisplayName::parse("Ada Example").unwrap(),
+            EmailAddress::parse(&format!("{id}@example.com")).unwrap(),
+        )
     }
 
     #[test]

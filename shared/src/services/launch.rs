@@ -36,21 +36,13 @@ pub struct LaunchReport {
 
 /// A customer with placeholder data, to render a sample notice per locale.
 fn sample(locale: Locale) -> Customer {
-    Customer {
-        id: CustomerId::parse("preflight-sample").expect("valid id"),
-        name: crate::domain::ids::DisplayName::parse("Sample Customer").expect("valid name"),
-        email: EmailAddress::parse("sample@example.com").expect("valid address"),
-        locale: Some(locale.tag().into()),
-        timezone: None,
-        contract_value: None,
-        currency: None,
-        customer_since: None,
-        usage_score: None,
-        strategic: false,
-        account_manager: None,
-        phone: None,
-        prepaid: None,
-    }
+    let mut c = Customer::new(
+        CustomerId::parse("preflight-sample").expect("valid id"),
+        crate::domain::ids::DisplayName::parse("Sample Customer").expect("valid name"),
+        EmailAddress::parse("sample@example.com").expect("valid address"),
+    );
+    c.locale = Some(locale.tag().into());
+    c
 }
 
 /// Checks the campaign and its customers before anything is sent.

@@ -331,19 +331,15 @@ impl DeliveryLedger for DynamoStore {
         customer: &CustomerId,
     ) -> PortResult<Vec<Delivery>> {
         let recipient = Recipient::Customer(customer.clone());
-        let mut items = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(ledger_pk(campaign, &recipient)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
+            .consistent_read(true);
         let mut out = Vec::new();
-        while let Some(item) = items.next().await {
-            let item = item.map_err(sdk_err)?;
+        for item in self.query_all(query).await? {
             let sk = get_s(&item, "sk").unwrap_or_default();
             let mut parts = sk.splitn(3, '#');
             let (Some(m), Some(_channel), Some(occurrence)) =
