@@ -25,7 +25,7 @@ contracts!(
     scheduling_a_job_again_moves_it,
     blobs_are_stored_listed_and_deleted_by_prefix,
     inserting_a_known_customer_reports_it_and_keeps_the_first,
-    customers_page_in_id_order,
+    customer_pages_list_everyone_once,
     a_wave_sees_only_who_is_still_due_in_its_zone,
     tiers_and_scrubbing_keep_the_report_figures,
     events_are_kept_in_order_per_customer,

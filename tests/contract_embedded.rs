@@ -26,7 +26,7 @@ macro_rules! contracts {
 contracts!(
     campaigns_round_trip_and_replace,
     inserting_a_known_customer_reports_it_and_keeps_the_first,
-    customers_page_in_id_order,
+    customer_pages_list_everyone_once,
     a_wave_sees_only_who_is_still_due_in_its_zone,
     tiers_and_scrubbing_keep_the_report_figures,
     a_delivery_is_claimed_once_until_released,

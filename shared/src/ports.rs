@@ -82,19 +82,23 @@ pub trait CustomerStore: Send + Sync {
         campaign: &CampaignId,
         id: &CustomerId,
     ) -> PortResult<Option<CustomerRecord>>;
-    /// Customers in id order after `after`, at most `limit`.
+    /// At most `limit` customers following `after`, the last customer of the
+    /// previous page. The order is the adapter's (by id embedded; by shard,
+    /// then id, on DynamoDB): walking the pages lists everyone once.
     async fn customers_page(
         &self,
         campaign: &CampaignId,
         after: Option<&CustomerId>,
         limit: usize,
     ) -> PortResult<Vec<CustomerRecord>>;
-    /// Customers in `zone` who are not purged; with `only_pending`, also not
-    /// migrated. It may leave out customers who already have a ledger entry
-    /// for `milestone` (the embedded store does) or list them (DynamoDB's
-    /// sparse index does); the ledger's claim is what decides. This is the
-    /// query a reminder wave runs: its cost grows with who is left, not with
-    /// the campaign.
+    /// Customers in `zone` who are segmented (have a tier) and not purged;
+    /// with `only_pending`, also not migrated; paged like `customers_page`.
+    /// Segmentation is what puts a customer in the waves (a late import
+    /// joins them when the campaign is launched again). It may leave out
+    /// customers who already have a ledger entry for `milestone` (the
+    /// embedded store does) or list them (DynamoDB's sparse index does); the
+    /// ledger's claim is what decides. This is the query a reminder wave
+    /// runs: its cost grows with who is left, not with the campaign.
     async fn awaiting_notice(
         &self,
         campaign: &CampaignId,
@@ -106,10 +110,12 @@ pub trait CustomerStore: Send + Sync {
     ) -> PortResult<Vec<CustomerRecord>>;
     /// The zones customers are in (their own, else the campaign's), by name.
     async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>>;
+    /// Stores each customer's tier, which puts them in the waves their state
+    /// allows (a migration or purge recorded meanwhile stands).
     async fn set_tiers(
         &self,
         campaign: &CampaignId,
-        decisions: &[(CustomerId, TierDecision)],
+        segmented: &[(CustomerRecord, TierDecision)],
     ) -> PortResult<()>;
     /// Deletes these customers' personal data for good, keeping only the
     /// non-personal columns (tier, status, dates) for the report.

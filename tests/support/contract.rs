@@ -114,20 +114,55 @@ pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &De
     );
 }
 
-pub async fn customers_page_in_id_order(deps: &Deps) {
+/// Every id a paged listing returns, each page continuing after the last
+/// record of the one before.
+async fn all_pages<F, Fut>(limit: usize, mut page: F) -> Vec<String>
+where
+    F: FnMut(Option<CustomerId>) -> Fut,
+    Fut: std::future::Future<Output = Vec<CustomerRecord>>,
+{
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let records = page(after.clone()).await;
+        assert!(records.len() <= limit, "a page holds at most its limit");
+        let Some(last) = records.last() else { break };
+        after = Some(last.id.clone());
+        ids.extend(records.iter().map(|r| r.id.to_string()));
+    }
+    ids
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// Pages come in an order of the adapter's choosing (the embedded store's
+/// is by id; DynamoDB's by shard, then id), but continuing after each
+/// page's last record lists every customer exactly once.
+pub async fn customer_pages_list_everyone_once(deps: &Deps) {
     let c = seeded(deps).await;
-    let first = deps.customers.customers_page(&c.id, None, 3).await.unwrap();
-    let ids: Vec<_> = first.iter().map(|r| r.id.to_string()).collect();
-    assert_eq!(ids, ["a1", "a2", "a3"]);
-    let rest = deps
-        .customers
-        .customers_page(&c.id, Some(&id("a3")), 3)
-        .await
-        .unwrap();
-    assert_eq!(
-        rest.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(),
-        ["b1"]
-    );
+    let more: Vec<_> = (0..37)
+        .map(|n| record(&format!("m{n:02}"), chrono_tz::UTC))
+        .collect();
+    deps.customers.insert_customers(&c.id, &more).await.unwrap();
+    for limit in [1, 3, 10, 100] {
+        let ids = all_pages(limit, |after| {
+            let c = c.id.clone();
+            async move {
+                deps.customers
+                    .customers_page(&c, after.as_ref(), limit)
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        assert_eq!(ids.len(), 41, "limit {limit}: {ids:?}");
+        let mut expected: Vec<String> = ["a1", "a2", "a3", "b1"].map(String::from).to_vec();
+        expected.extend((0..37).map(|n| format!("m{n:02}")));
+        assert_eq!(sorted(ids), sorted(expected), "limit {limit}");
+    }
     let zones: Vec<_> = deps
         .customers
         .zones(&c.id)
@@ -136,11 +171,37 @@ pub async fn customers_page_in_id_order(deps: &Deps) {
         .iter()
         .map(|z| z.name().to_owned())
         .collect();
-    assert_eq!(zones, ["Asia/Shanghai", "Europe/Berlin"]);
+    assert_eq!(zones, ["Asia/Shanghai", "Europe/Berlin", "UTC"]);
+}
+
+fn decision(tier: Tier) -> TierDecision {
+    TierDecision {
+        tier,
+        score: 50,
+        explanation: "because".into(),
+    }
+}
+
+/// Sets these customers' tier as segmentation does, from their stored
+/// records (read here, possibly before a later change of state).
+async fn segment(deps: &Deps, c: &CampaignId, ids: &[&str], tier: Tier) {
+    let mut segmented = Vec::new();
+    for i in ids {
+        let r = deps.customers.customer(c, &id(i)).await.unwrap().unwrap();
+        segmented.push((r, decision(tier)));
+    }
+    deps.customers.set_tiers(c, &segmented).await.unwrap();
 }
 
 pub async fn a_wave_sees_only_who_is_still_due_in_its_zone(deps: &Deps) {
     let c = seeded(deps).await;
+    let late = record("a4", chrono_tz::Europe::Berlin);
+    deps.customers
+        .insert_customers(&c.id, &[late])
+        .await
+        .unwrap();
+    // Segmentation puts customers in the waves; a4 came after it.
+    segment(deps, &c.id, &["a1", "a2", "a3", "b1"], Tier::Standard).await;
     let mut a2 = deps
         .customers
         .customer(&c.id, &id("a2"))
@@ -169,63 +230,67 @@ pub async fn a_wave_sees_only_who_is_still_due_in_its_zone(deps: &Deps) {
             .unwrap(),
         vec![true]
     );
-    async fn due(deps: &Deps, c: &CampaignId, only_pending: bool) -> Vec<String> {
-        deps.customers
-            .awaiting_notice(
-                c,
-                Milestone::Reminder(60),
-                chrono_tz::Europe::Berlin,
-                only_pending,
-                None,
-                100,
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.id.to_string())
-            .collect()
+    async fn due(deps: &Deps, c: &CampaignId, only_pending: bool, limit: usize) -> Vec<String> {
+        let ids = all_pages(limit, |after| async move {
+            deps.customers
+                .awaiting_notice(
+                    c,
+                    Milestone::Reminder(60),
+                    chrono_tz::Europe::Berlin,
+                    only_pending,
+                    after.as_ref(),
+                    limit,
+                )
+                .await
+                .unwrap()
+        })
+        .await;
+        let once = sorted(ids.clone());
+        let mut dedup = once.clone();
+        dedup.dedup();
+        assert_eq!(once, dedup, "listed twice: {ids:?}");
+        ids
     }
     // An adapter may still list a customer already claimed for the
     // milestone (a3): the ledger's claim turns them away. It never lists a
-    // migrated customer for a reminder, or one from another zone.
-    let pending = due(deps, &c.id, true).await;
-    assert!(
-        pending.contains(&"a1".to_owned()) && !pending.contains(&"a2".to_owned()),
-        "{pending:?}"
-    );
-    assert!(!pending.contains(&"b1".to_owned()), "b1 is in Shanghai");
-    let everyone = due(deps, &c.id, false).await;
-    assert!(
-        everyone.contains(&"a1".to_owned()) && everyone.contains(&"a2".to_owned()),
-        "{everyone:?}"
-    );
+    // migrated customer for a reminder, one from another zone, or one not
+    // segmented yet.
+    for limit in [1, 100] {
+        let pending = due(deps, &c.id, true, limit).await;
+        assert!(
+            pending.contains(&"a1".to_owned()) && !pending.contains(&"a2".to_owned()),
+            "{pending:?}"
+        );
+        assert!(!pending.contains(&"b1".to_owned()), "b1 is in Shanghai");
+        assert!(!pending.contains(&"a4".to_owned()), "a4 has no tier");
+        let everyone = due(deps, &c.id, false, limit).await;
+        assert!(
+            everyone.contains(&"a1".to_owned()) && everyone.contains(&"a2".to_owned()),
+            "{everyone:?}"
+        );
+    }
+    // Segmenting again (a late import relaunches) keeps a migrated
+    // customer out of the reminders, and brings the late one in.
+    segment(deps, &c.id, &["a1", "a2", "a3", "a4", "b1"], Tier::Low).await;
+    let pending = due(deps, &c.id, true, 100).await;
+    assert!(!pending.contains(&"a2".to_owned()), "{pending:?}");
+    assert!(pending.contains(&"a4".to_owned()), "{pending:?}");
     deps.customers
         .scrub_customers(&c.id, &[id("a1")], t("2027-11-01T00:00:00Z"))
         .await
         .unwrap();
     assert!(
-        !due(deps, &c.id, false).await.contains(&"a1".to_owned()),
+        !due(deps, &c.id, false, 100)
+            .await
+            .contains(&"a1".to_owned()),
         "purged customers get nothing"
     );
 }
 
 pub async fn tiers_and_scrubbing_keep_the_report_figures(deps: &Deps) {
     let c = seeded(deps).await;
-    let decision = |tier| TierDecision {
-        tier,
-        score: 50,
-        explanation: "because".into(),
-    };
-    deps.customers
-        .set_tiers(
-            &c.id,
-            &[
-                (id("a1"), decision(Tier::Core)),
-                (id("a2"), decision(Tier::Low)),
-            ],
-        )
-        .await
-        .unwrap();
+    segment(deps, &c.id, &["a1"], Tier::Core).await;
+    segment(deps, &c.id, &["a2"], Tier::Low).await;
     deps.customers
         .scrub_customers(&c.id, &[id("a1")], t("2027-11-01T00:00:00Z"))
         .await

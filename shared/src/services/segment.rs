@@ -32,15 +32,12 @@ pub async fn segment(
         let Some(last) = page.last() else { break };
         after = Some(last.id.clone());
         let decisions: Vec<_> = page
-            .iter()
+            .into_iter()
             .filter_map(|r| {
-                let profile = r.profile.as_ref()?;
-                Some((
-                    r.id.clone(),
-                    campaign
-                        .segmentation
-                        .decide(profile, campaign.dates.announce),
-                ))
+                let decision = campaign
+                    .segmentation
+                    .decide(r.profile.as_ref()?, campaign.dates.announce);
+                Some((r, decision))
             })
             .collect();
         for (_, d) in &decisions {

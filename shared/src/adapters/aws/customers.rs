@@ -93,26 +93,15 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
     })
 }
 
-fn index_keys(campaign: &CampaignId, r: &CustomerRecord) -> Vec<(&'static str, String)> {
-    let sh = shard(&r.id);
-    let mut keys = Vec::new();
-    if r.purged_at.is_none() {
-        keys.push((
-            "gsi2pk",
-            format!("LIVE#{campaign}#{}#{sh:02}", r.zone.name()),
-        ));
-        keys.push(("gsi2sk", r.id.to_string()));
-        if r.status != MigrationStatus::Migrated {
-            keys.push((
-                "gsi3pk",
-                format!("PENDING#{campaign}#{}#{sh:02}", r.zone.name()),
-            ));
-            keys.push(("gsi3sk", r.id.to_string()));
-        }
-    }
-    keys
+fn live_pk(campaign: &CampaignId, r: &CustomerRecord) -> String {
+    format!("LIVE#{campaign}#{}#{:02}", r.zone.name(), shard(&r.id))
 }
 
+fn pending_pk(campaign: &CampaignId, r: &CustomerRecord) -> String {
+    format!("PENDING#{campaign}#{}#{:02}", r.zone.name(), shard(&r.id))
+}
+
+/// The bare customer item, as an import writes it: in no index yet.
 fn item_of(campaign: &CampaignId, r: &CustomerRecord) -> PortResult<Item> {
     let mut item: Item = HashMap::new();
     item.insert("pk".into(), s(customer_pk(campaign, &r.id)));
@@ -126,68 +115,107 @@ fn item_of(campaign: &CampaignId, r: &CustomerRecord) -> PortResult<Item> {
             s(serde_json::to_string(p).map_err(PortError::permanent)?),
         );
     }
-    for (k, v) in index_keys(campaign, r) {
-        item.insert(k.into(), s(v));
-    }
     Ok(item)
 }
 
+/// Which of the wave indexes a segmented customer goes in; tried in this
+/// order, each on the condition that still makes it true.
+#[derive(Clone, Copy)]
+enum Waves {
+    /// Every wave: live and not migrated.
+    All,
+    /// The announcement only: migrated.
+    AnnouncementOnly,
+    /// None: purged (only the tier is kept, for the report).
+    None,
+}
+
+impl Waves {
+    fn first_guess(r: &CustomerRecord) -> Self {
+        if r.purged_at.is_some() {
+            Waves::None
+        } else if r.status == MigrationStatus::Migrated {
+            Waves::AnnouncementOnly
+        } else {
+            Waves::All
+        }
+    }
+
+    fn next(self) -> Option<Self> {
+        match self {
+            Waves::All => Some(Waves::AnnouncementOnly),
+            Waves::AnnouncementOnly => Some(Waves::None),
+            Waves::None => None,
+        }
+    }
+}
+
 impl DynamoStore {
-    /// Items of one partition (of the table or an index) after `after`, in
-    /// sort-key order; at most `limit` of them when given.
-    async fn shard_items(
-        &self,
-        pk: String,
-        after: Option<&str>,
-        index: Option<(&str, &str, &str)>,
-        limit: Option<usize>,
-    ) -> PortResult<Vec<Item>> {
-        let (name, pk_attr, sk_attr) = index.unwrap_or(("", "pk", "sk"));
-        let mut q = self
+    /// Every item of one partition of the table.
+    async fn partition_items(&self, pk: String) -> PortResult<Vec<Item>> {
+        let q = self
             .client()
             .query()
             .table_name(self.table())
-            .expression_attribute_names("#p", pk_attr)
+            .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(pk));
-        q = match after {
-            Some(a) => q
-                .key_condition_expression("#p = :pk AND #s > :after")
-                .expression_attribute_names("#s", sk_attr)
-                .expression_attribute_values(":after", s(a)),
-            None => q.key_condition_expression("#p = :pk"),
-        };
-        if !name.is_empty() {
-            q = q.index_name(name);
-        }
-        let Some(limit) = limit else {
-            return self.query_all(q).await;
-        };
-        // A page of the merged listing needs at most `limit` items of each
-        // shard: stop there instead of reading the rest of the shard.
-        let mut items = q
-            .limit(limit.min(1000) as i32)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::with_capacity(limit);
-        while out.len() < limit {
-            match items.next().await {
-                Some(item) => out.push(item.map_err(sdk_err)?),
-                None => break,
-            }
-        }
-        Ok(out)
+        self.query_all(q).await
     }
 
-    /// The first `limit` customers, by id, of items merged from the shards.
-    fn first_by_id(items: &[Item], limit: usize) -> PortResult<Vec<CustomerRecord>> {
-        let mut records = items
-            .iter()
-            .map(record_from)
-            .collect::<PortResult<Vec<_>>>()?;
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records.truncate(limit);
-        Ok(records)
+    /// Up to `limit` customers from the shards' partitions (`partition`
+    /// names shard n's), walking shard by shard from where `after`, the
+    /// last customer of the previous page, left off. Each query asks for no
+    /// more than the page still needs, so nothing is read twice.
+    async fn walk_shards(
+        &self,
+        partition: impl Fn(u8) -> String,
+        index: Option<(&str, &str, &str)>,
+        after: Option<&CustomerId>,
+        limit: usize,
+    ) -> PortResult<Vec<CustomerRecord>> {
+        let (name, pk_attr, sk_attr) = index.unwrap_or(("", "pk", "sk"));
+        let (mut sh, mut from) = match after {
+            Some(a) => (shard(a), Some(a.to_string())),
+            None => (0, None),
+        };
+        let mut out = Vec::with_capacity(limit);
+        while sh < SHARDS && out.len() < limit {
+            let mut start_key = None;
+            loop {
+                let mut q = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .expression_attribute_names("#p", pk_attr)
+                    .expression_attribute_values(":pk", s(partition(sh)))
+                    .limit((limit - out.len()).min(1000) as i32)
+                    .set_exclusive_start_key(start_key);
+                q = match &from {
+                    Some(a) => q
+                        .key_condition_expression("#p = :pk AND #s > :after")
+                        .expression_attribute_names("#s", sk_attr)
+                        .expression_attribute_values(":after", s(a.as_str())),
+                    None => q.key_condition_expression("#p = :pk"),
+                };
+                if !name.is_empty() {
+                    q = q.index_name(name);
+                }
+                let page = q.send().await.map_err(sdk_err)?;
+                for item in page.items() {
+                    out.push(record_from(item)?);
+                }
+                start_key = page.last_evaluated_key;
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                if start_key.is_none() {
+                    break;
+                }
+            }
+            sh += 1;
+            from = None;
+        }
+        Ok(out)
     }
 
     /// Every customer item of a campaign, shard by shard.
@@ -195,11 +223,77 @@ impl DynamoStore {
         let mut all = Vec::new();
         for sh in 0..SHARDS {
             all.extend(
-                self.shard_items(format!("CUSTS#{campaign}#{sh:02}"), None, None, None)
+                self.partition_items(format!("CUSTS#{campaign}#{sh:02}"))
                     .await?,
             );
         }
         Ok(all)
+    }
+
+    /// Stores a customer's tier and puts them in the wave indexes their
+    /// state allows. The state is checked by the write's own condition, so
+    /// a migration or purge recorded meanwhile is never undone.
+    async fn set_tier(
+        &self,
+        campaign: &CampaignId,
+        r: &CustomerRecord,
+        d: &TierDecision,
+    ) -> PortResult<()> {
+        let mut waves = Some(Waves::first_guess(r));
+        while let Some(w) = waves {
+            let (expr, condition) = match w {
+                Waves::All => (
+                    "SET tier = :t, tier_score = :s, tier_reason = :r, \
+                     gsi2pk = :live, gsi2sk = :id, gsi3pk = :pending, gsi3sk = :id",
+                    "attribute_exists(pk) AND attribute_not_exists(purged_at) AND #st <> :migrated",
+                ),
+                Waves::AnnouncementOnly => (
+                    "SET tier = :t, tier_score = :s, tier_reason = :r, \
+                     gsi2pk = :live, gsi2sk = :id REMOVE gsi3pk, gsi3sk",
+                    "attribute_exists(pk) AND attribute_not_exists(purged_at)",
+                ),
+                Waves::None => (
+                    "SET tier = :t, tier_score = :s, tier_reason = :r",
+                    "attribute_exists(pk)",
+                ),
+            };
+            let mut update = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(customer_pk(campaign, &r.id)))
+                .key("sk", s(r.id.to_string()))
+                .update_expression(expr)
+                .condition_expression(condition)
+                .expression_attribute_values(":t", s(d.tier.as_str()))
+                .expression_attribute_values(":s", AttributeValue::N(d.score.to_string()))
+                .expression_attribute_values(":r", s(d.explanation.clone()));
+            if !matches!(w, Waves::None) {
+                update = update
+                    .expression_attribute_values(":live", s(live_pk(campaign, r)))
+                    .expression_attribute_values(":id", s(r.id.to_string()));
+            }
+            if matches!(w, Waves::All) {
+                update = update
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":migrated", s(MigrationStatus::Migrated.as_str()))
+                    .expression_attribute_values(":pending", s(pending_pk(campaign, r)));
+            }
+            match update.send().await {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    waves = w.next();
+                }
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Err(PortError::permanent(anyhow::anyhow!(
+            "no customer {} in campaign {campaign}",
+            r.id
+        )))
     }
 
     /// Writes items with BatchWriteItem, 25 at a time, retrying what DynamoDB
@@ -306,19 +400,8 @@ impl CustomerStore for DynamoStore {
         after: Option<&CustomerId>,
         limit: usize,
     ) -> PortResult<Vec<CustomerRecord>> {
-        let mut merged = Vec::new();
-        for sh in 0..SHARDS {
-            merged.extend(
-                self.shard_items(
-                    format!("CUSTS#{campaign}#{sh:02}"),
-                    after.map(|a| a.as_str()),
-                    None,
-                    Some(limit),
-                )
-                .await?,
-            );
-        }
-        Self::first_by_id(&merged, limit)
+        self.walk_shards(|sh| format!("CUSTS#{campaign}#{sh:02}"), None, after, limit)
+            .await
     }
 
     async fn awaiting_notice(
@@ -335,15 +418,13 @@ impl CustomerStore for DynamoStore {
         } else {
             ("LIVE", ("GSI2", "gsi2pk", "gsi2sk"))
         };
-        let mut merged = Vec::new();
-        for sh in 0..SHARDS {
-            let pk = format!("{prefix}#{campaign}#{}#{sh:02}", zone.name());
-            merged.extend(
-                self.shard_items(pk, after.map(|a| a.as_str()), Some(index), Some(limit))
-                    .await?,
-            );
-        }
-        Self::first_by_id(&merged, limit)
+        self.walk_shards(
+            |sh| format!("{prefix}#{campaign}#{}#{sh:02}", zone.name()),
+            Some(index),
+            after,
+            limit,
+        )
+        .await
     }
 
     async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>> {
@@ -361,26 +442,14 @@ impl CustomerStore for DynamoStore {
     async fn set_tiers(
         &self,
         campaign: &CampaignId,
-        decisions: &[(CustomerId, TierDecision)],
+        segmented: &[(CustomerRecord, TierDecision)],
     ) -> PortResult<()> {
-        let updates: Vec<_> = decisions
+        let updates: Vec<_> = segmented
             .iter()
-            .map(|(id, d)| {
-                self.client()
-                    .update_item()
-                    .table_name(self.table())
-                    .key("pk", s(customer_pk(campaign, id)))
-                    .key("sk", s(id.to_string()))
-                    .update_expression("SET tier = :t, tier_score = :s, tier_reason = :r")
-                    .condition_expression("attribute_exists(pk)")
-                    .expression_attribute_values(":t", s(d.tier.as_str()))
-                    .expression_attribute_values(":s", AttributeValue::N(d.score.to_string()))
-                    .expression_attribute_values(":r", s(d.explanation.clone()))
-                    .send()
-            })
+            .map(|(r, d)| self.set_tier(campaign, r, d))
             .collect();
         for r in super::dynamo::join_all(updates).await {
-            r.map_err(sdk_err)?;
+            r?;
         }
         Ok(())
     }
@@ -576,7 +645,7 @@ impl EventLog for DynamoStore {
         let mut all = Vec::new();
         for sh in 0..SHARDS {
             for item in self
-                .shard_items(format!("EVTS#{campaign}#{sh:02}"), None, None, None)
+                .partition_items(format!("EVTS#{campaign}#{sh:02}"))
                 .await?
             {
                 all.push(

@@ -5,19 +5,22 @@
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
 //! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON) |
-//! | ledger entry | `DLV#{campaign}#{recipient}` | `{milestone}#{channel}#{occurrence}` | `claimed_at`, `sent_at`, `message_id`; while sent: `gsi1pk`, `gsi1sk` |
+//! | ledger entry | `DLV#{campaign}#{shard of recipient}` | `{recipient}#{milestone}#{channel}#{occurrence}` | `claimed_at`; once sent: `sent_at`, `message_id` |
 //! | export request | `EXP#{campaign}#{customer}` | `{request id}` | `request` (JSON); `gsi1pk` = `EXPORTS#{campaign}`, `gsi1sk` = `{request id}` |
 //! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
 //! | audit entry | `AUDIT#{campaign}` | `{seq, 20 digits}` | `entry` (JSON), `prev_hash`, `hash` |
 //!
-//! `GSI1` is overloaded and sparse. Sent messages carry `SENT#{campaign}#{milestone}`, so the
-//! report counts them per milestone with a `COUNT` query instead of a scan; export requests carry
-//! `EXPORTS#{campaign}`, so one is found by id and all are listed without a scan.
+//! `GSI1` is sparse: export requests carry `EXPORTS#{campaign}`, so one is found by id and all
+//! are listed without a scan. Ledger entries stay out of every index on purpose: a message costs
+//! its claim and its mark-sent (one write unit each, items are well under 1 KB) and nothing
+//! more; the report counts sent messages by reading the campaign's 16 ledger shards, which
+//! costs what the campaign sent, once per report.
 //!
 //! The audit chain is extended in transactions: each writes up to 99 entries and moves the head on
 //! the condition that it still points where the writer read it, so two writers can never fork the
-//! chain. Ledger keys lead with the recipient, so the writes of a wave
-//! spread over as many partitions as it has recipients, never one hot key per campaign. Every
+//! chain. Ledger entries spread over 16 partitions per campaign by a hash of the recipient (a
+//! wave's writes meet no hot key at any send rate SES allows), and sort by recipient, so one
+//! customer's messages are one short query. Every
 //! ledger transition is a conditional write: a claim is `attribute_not_exists(pk)`, a release only
 //! deletes an entry not yet sent.
 
@@ -27,9 +30,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, Select,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
 use crate::domain::export::ExportRequest;
@@ -80,12 +84,24 @@ fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Ledger partitions per campaign: enough that a wave's writes never
+/// meet one partition's limit (1,000 writes a second each), few enough that
+/// a report reads them all in parallel.
+const LEDGER_SHARDS: u8 = 16;
+
 fn ledger_pk(campaign: &CampaignId, recipient: &Recipient) -> String {
-    format!("DLV#{campaign}#{}", recipient.key())
+    let shard = Sha256::digest(recipient.key().as_bytes())[0] % LEDGER_SHARDS;
+    format!("DLV#{campaign}#{shard:02}")
 }
 
 fn ledger_sk(k: &DeliveryKey) -> String {
-    format!("{}#{}#{}", k.milestone, k.channel, k.occurrence)
+    format!(
+        "{}#{}#{}#{}",
+        k.recipient.key(),
+        k.milestone,
+        k.channel,
+        k.occurrence
+    )
 }
 
 impl DynamoStore {
@@ -246,18 +262,10 @@ impl DeliveryLedger for DynamoStore {
                 .table_name(&self.table)
                 .key("pk", s(ledger_pk(&k.campaign, &k.recipient)))
                 .key("sk", s(ledger_sk(k)))
-                .update_expression("SET sent_at = :at, message_id = :id, gsi1pk = :g, gsi1sk = :gs")
+                .update_expression("SET sent_at = :at, message_id = :id")
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(":at", s(ts(at)))
                 .expression_attribute_values(":id", s(message_id.clone()))
-                .expression_attribute_values(
-                    ":g",
-                    s(format!("SENT#{}#{}", k.campaign, k.milestone)),
-                )
-                .expression_attribute_values(
-                    ":gs",
-                    s(format!("{}#{}", k.recipient.key(), k.occurrence)),
-                )
                 .send()
         });
         let updates: Vec<_> = updates.collect();
@@ -291,35 +299,28 @@ impl DeliveryLedger for DynamoStore {
     }
 
     async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>> {
-        // Milestones are few and known from the campaign; count each.
-        let Some(c) = self.campaign(campaign).await? else {
-            return Ok(BTreeMap::new());
-        };
-        let milestones = [
-            Milestone::OutreachBrief,
-            Milestone::Announcement,
-            Milestone::ExportReady,
-        ]
-        .into_iter()
-        .chain(c.reminder_offsets().into_iter().map(Milestone::Reminder));
-        let mut counts = BTreeMap::new();
-        for m in milestones {
-            let mut pages = self
+        // The ledger's shards are read whole: a report costs as much as the
+        // messages it counts, and sending pays nothing extra for it.
+        let shards = (0..LEDGER_SHARDS).map(|sh| {
+            let q = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("GSI1")
-                .key_condition_expression("gsi1pk = :g")
-                .expression_attribute_values(":g", s(format!("SENT#{campaign}#{m}")))
-                .select(Select::Count)
-                .into_paginator()
-                .send();
-            let mut n = 0u64;
-            while let Some(page) = pages.next().await {
-                n += page.map_err(sdk_err)?.count() as u64;
-            }
-            if n > 0 {
-                counts.insert(m.name(), n);
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("DLV#{campaign}#{sh:02}")))
+                .projection_expression("sk, sent_at");
+            self.query_all(q)
+        });
+        let mut counts = BTreeMap::new();
+        for items in join_all(shards).await {
+            for item in items? {
+                if !item.contains_key("sent_at") {
+                    continue;
+                }
+                let sk = get_s(&item, "sk").unwrap_or_default();
+                if let Some(milestone) = sk.split('#').nth(1) {
+                    *counts.entry(milestone.to_owned()).or_insert(0) += 1;
+                }
             }
         }
         Ok(counts)
@@ -335,13 +336,14 @@ impl DeliveryLedger for DynamoStore {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
+            .key_condition_expression("pk = :pk AND begins_with(sk, :r)")
             .expression_attribute_values(":pk", s(ledger_pk(campaign, &recipient)))
+            .expression_attribute_values(":r", s(format!("{}#", recipient.key())))
             .consistent_read(true);
         let mut out = Vec::new();
         for item in self.query_all(query).await? {
             let sk = get_s(&item, "sk").unwrap_or_default();
-            let mut parts = sk.splitn(3, '#');
+            let mut parts = sk.splitn(4, '#').skip(1);
             let (Some(m), Some(_channel), Some(occurrence)) =
                 (parts.next(), parts.next(), parts.next())
             else {

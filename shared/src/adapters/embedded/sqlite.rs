@@ -398,7 +398,7 @@ impl CustomerStore for SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {CUSTOMER_COLUMNS} FROM customers c
                  WHERE c.campaign_id = ?1 AND c.zone = ?2 AND c.customer_id > ?3
-                   AND c.purged_at IS NULL
+                   AND c.purged_at IS NULL AND c.tier IS NOT NULL
                    AND (?4 = 0 OR c.status <> 'migrated')
                    AND NOT EXISTS (SELECT 1 FROM deliveries d
                         WHERE d.campaign_id = c.campaign_id AND d.recipient = c.customer_id
@@ -435,7 +435,7 @@ impl CustomerStore for SqliteStore {
     async fn set_tiers(
         &self,
         campaign: &CampaignId,
-        decisions: &[(CustomerId, TierDecision)],
+        segmented: &[(CustomerRecord, TierDecision)],
     ) -> PortResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -443,8 +443,8 @@ impl CustomerStore for SqliteStore {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE customers SET tier = ?3, tier_score = ?4, tier_reason = ?5 WHERE campaign_id = ?1 AND customer_id = ?2",
                 )?;
-                for (id, d) in decisions {
-                    stmt.execute(params![campaign.as_str(), id.as_str(), d.tier.as_str(), d.score, d.explanation])?;
+                for (r, d) in segmented {
+                    stmt.execute(params![campaign.as_str(), r.id.as_str(), d.tier.as_str(), d.score, d.explanation])?;
                 }
             }
             tx.commit()
