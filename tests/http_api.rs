@@ -309,3 +309,81 @@ async fn status_updates_flow_into_the_report() {
         .sum();
     assert_eq!(migrated, 1);
 }
+
+/// Customers imported after launch join the remaining waves: they are
+/// segmented at once, and a zone new to the campaign gets its own jobs.
+#[tokio::test]
+async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
+    let api = api();
+    create_and_import(&api).await;
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/launch",
+        "application/json",
+        "",
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let jobs_before = json(&body)["jobs"].as_array().unwrap().len();
+
+    let late =
+        "customer_id,name,email,timezone\nlate1,Late Comer,late@example.com,America/Sao_Paulo\n";
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers",
+        "text/csv",
+        late,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let body = json(&body);
+    assert_eq!(body["imported"], 1);
+    let joined = &body["joined_waves"];
+    let tiers = joined["tiers"]["core"].as_u64().unwrap()
+        + joined["tiers"]["standard"].as_u64().unwrap()
+        + joined["tiers"]["low"].as_u64().unwrap();
+    assert_eq!(tiers, 1, "{body}");
+    assert!(
+        joined["jobs"].as_u64().unwrap() as usize > jobs_before,
+        "São Paulo gets waves of its own: {body}"
+    );
+    let deps = &api.emb.deps;
+    let campaign = sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap();
+    let due = deps
+        .customers
+        .awaiting_notice(
+            &campaign,
+            sunset::domain::Milestone::Reminder(30),
+            chrono_tz::America::Sao_Paulo,
+            true,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].id.as_str(), "late1");
+}
+
+/// Before launch an import only imports: launching segments everyone.
+#[tokio::test]
+async fn an_import_before_launch_leaves_segmentation_to_the_launch() {
+    let api = api();
+    create_and_import(&api).await;
+    let late = "customer_id,name,email\nearly2,Early Two,early2@example.com\n";
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/customers",
+        "text/csv",
+        late,
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(json(&body).get("joined_waves").is_none());
+}

@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::link::LinkPurpose;
@@ -170,12 +170,22 @@ async fn get_campaign(
     Ok(Json(load_campaign(&s.deps, &id).await?))
 }
 
+#[derive(Serialize)]
+struct ImportResponse {
+    #[serde(flatten)]
+    report: import::ImportReport,
+    /// Set when the campaign was already launched: the new customers'
+    /// tiers and the plan redone for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joined_waves: Option<launch::Admitted>,
+}
+
 async fn import_customers(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<import::ImportReport>, ApiError> {
+) -> Result<Json<ImportResponse>, ApiError> {
     let campaign = load_campaign(&s.deps, &id).await?;
     let file = if is_json(&headers) {
         import::parse_json(&body)?
@@ -189,7 +199,11 @@ async fn import_customers(
         s.deps.audit.as_ref(),
     )
     .await?;
-    Ok(Json(report))
+    let joined_waves = launch::admit_late(&s.deps, &campaign, &report.added).await?;
+    Ok(Json(ImportResponse {
+        report,
+        joined_waves,
+    }))
 }
 
 async fn launch_campaign(

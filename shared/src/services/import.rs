@@ -74,6 +74,10 @@ pub struct ImportReport {
     pub rejections: Vec<Rejection>,
     /// Columns the file has that sunset does not read.
     pub ignored_columns: Vec<String>,
+    /// The customers this import added, for `launch::admit_late`; never
+    /// serialized, so the report carries no personal data.
+    #[serde(skip)]
+    pub added: Vec<CustomerRecord>,
 }
 
 /// The file as a whole cannot be read: nothing was imported.
@@ -458,6 +462,11 @@ pub async fn import(
         rejected_rows,
         rejections,
         ignored_columns,
+        added: valid
+            .into_iter()
+            .filter(|(_, _, r)| !existing.contains(&r.id))
+            .map(|(_, _, r)| r)
+            .collect(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::milestone::ScheduledJob;
 use crate::domain::{
     Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Milestone, Tier,
@@ -131,4 +132,53 @@ pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, La
         preflight,
         jobs,
     })
+}
+
+/// What admitting a late import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Admitted {
+    pub tiers: SegmentSummary,
+    /// Jobs in the plan after it was redone.
+    pub jobs: usize,
+}
+
+/// Customers imported into a campaign already launched join its remaining
+/// waves: they are segmented (which puts them in the waves) and the plan is
+/// redone, so a zone new to the campaign gets waves of its own. Before
+/// launch this does nothing: launching segments everyone. A wave that has
+/// already run in their zone is not repeated for them.
+pub async fn admit_late(
+    deps: &Deps,
+    campaign: &Campaign,
+    added: &[CustomerRecord],
+) -> Result<Option<Admitted>, PortError> {
+    if added.is_empty() || deps.scheduler.scheduled(&campaign.id).await?.is_empty() {
+        return Ok(None);
+    }
+    let mut tiers = SegmentSummary::default();
+    for page in added.chunks(1000) {
+        let page = segment::segment_these(campaign, page.to_vec(), deps.customers.as_ref()).await?;
+        tiers.add(&page);
+    }
+    let jobs = super::plan::plan(
+        campaign,
+        deps.customers.as_ref(),
+        deps.events.as_ref(),
+        deps.scheduler.as_ref(),
+    )
+    .await?;
+    deps.audit
+        .append(AuditEntry {
+            at: chrono::Utc::now(),
+            campaign: campaign.id.clone(),
+            customer: None,
+            action: "admitted-late".into(),
+            detail: serde_json::to_value(&tiers).unwrap_or_default(),
+        })
+        .await?;
+    tracing::info!(campaign = %campaign.id, core = tiers.core, standard = tiers.standard, low = tiers.low, "late import joined the waves");
+    Ok(Some(Admitted {
+        tiers,
+        jobs: jobs.len(),
+    }))
 }

@@ -3,8 +3,8 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::domain::Campaign;
 use crate::domain::audit::AuditEntry;
+use crate::domain::{Campaign, CustomerRecord, Tier};
 use crate::ports::{AuditLog, CustomerStore, PortResult};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -14,7 +14,42 @@ pub struct SegmentSummary {
     pub low: u64,
 }
 
+impl SegmentSummary {
+    pub(crate) fn add(&mut self, other: &SegmentSummary) {
+        self.core += other.core;
+        self.standard += other.standard;
+        self.low += other.low;
+    }
+}
+
 const PAGE: usize = 1000;
+
+/// Decides and stores the tier of these customers (the purged are skipped).
+pub async fn segment_these(
+    campaign: &Campaign,
+    records: Vec<CustomerRecord>,
+    customers: &dyn CustomerStore,
+) -> PortResult<SegmentSummary> {
+    let mut summary = SegmentSummary::default();
+    let decisions: Vec<_> = records
+        .into_iter()
+        .filter_map(|r| {
+            let decision = campaign
+                .segmentation
+                .decide(r.profile.as_ref()?, campaign.dates.announce);
+            Some((r, decision))
+        })
+        .collect();
+    for (_, d) in &decisions {
+        match d.tier {
+            Tier::Core => summary.core += 1,
+            Tier::Standard => summary.standard += 1,
+            Tier::Low => summary.low += 1,
+        }
+    }
+    customers.set_tiers(&campaign.id, &decisions).await?;
+    Ok(summary)
+}
 
 /// Tenure is counted up to the announcement, so the result does not depend
 /// on the day segmentation runs.
@@ -31,23 +66,7 @@ pub async fn segment(
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id.clone());
-        let decisions: Vec<_> = page
-            .into_iter()
-            .filter_map(|r| {
-                let decision = campaign
-                    .segmentation
-                    .decide(r.profile.as_ref()?, campaign.dates.announce);
-                Some((r, decision))
-            })
-            .collect();
-        for (_, d) in &decisions {
-            match d.tier {
-                crate::domain::Tier::Core => summary.core += 1,
-                crate::domain::Tier::Standard => summary.standard += 1,
-                crate::domain::Tier::Low => summary.low += 1,
-            }
-        }
-        customers.set_tiers(&campaign.id, &decisions).await?;
+        summary.add(&segment_these(campaign, page, customers).await?);
     }
     audit
         .append(AuditEntry {
