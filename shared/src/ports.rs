@@ -84,7 +84,8 @@ pub trait CustomerStore: Send + Sync {
     ) -> PortResult<Option<CustomerRecord>>;
     /// At most `limit` customers following `after`, the last customer of the
     /// previous page. The order is the adapter's (by id embedded; by shard,
-    /// then id, on DynamoDB): walking the pages lists everyone once.
+    /// then id, on DynamoDB): walking the pages lists everyone once, and a
+    /// page shorter than `limit` is the last.
     async fn customers_page(
         &self,
         campaign: &CampaignId,

@@ -115,7 +115,7 @@ pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &De
 }
 
 /// Every id a paged listing returns, each page continuing after the last
-/// record of the one before.
+/// record of the one before; a short page must be the last.
 async fn all_pages<F, Fut>(limit: usize, mut page: F) -> Vec<String>
 where
     F: FnMut(Option<CustomerId>) -> Fut,
@@ -129,6 +129,11 @@ where
         let Some(last) = records.last() else { break };
         after = Some(last.id.clone());
         ids.extend(records.iter().map(|r| r.id.to_string()));
+        if records.len() < limit {
+            let next = page(after.clone()).await;
+            assert!(next.is_empty(), "a short page is the last: {next:?}");
+            break;
+        }
     }
     ids
 }

@@ -176,20 +176,21 @@ pub async fn notice_wave(
         report.state = WaveState::DayPassed;
         return Ok(report);
     }
-    let mut after = None;
-    loop {
+    let mut pages = super::paging::Pages::new(PAGE);
+    while let Some(after) = pages.start() {
         let page = customers
             .awaiting_notice(
                 &campaign.id,
                 milestone,
                 zone,
                 milestone.only_pending(),
-                after.as_ref(),
+                after,
                 PAGE,
             )
             .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
+        if !pages.took(&page) {
+            break;
+        }
         let keys: Vec<DeliveryKey> = page
             .iter()
             .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
@@ -260,13 +261,14 @@ pub async fn outreach_briefs(
 ) -> Result<BriefReport, DispatchError> {
     let mut by_manager: BTreeMap<EmailAddress, Vec<notice::BriefLine>> = BTreeMap::new();
     let mut report = BriefReport::default();
-    let mut after = None;
-    loop {
+    let mut pages = super::paging::Pages::new(1000);
+    while let Some(after) = pages.start() {
         let page = customers
-            .customers_page(&campaign.id, after.as_ref(), 1000)
+            .customers_page(&campaign.id, after, 1000)
             .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
+        if !pages.took(&page) {
+            break;
+        }
         for r in &page {
             let (Some(profile), Some(tier)) = (&r.profile, &r.tier) else {
                 continue;

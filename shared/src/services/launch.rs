@@ -73,15 +73,16 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
             }
         }
     }
-    let mut after = None;
+    let mut pages = super::paging::Pages::new(1000);
     let (mut total, mut untiered, mut core_without_owner) = (0u64, 0u64, 0u64);
-    loop {
+    while let Some(after) = pages.start() {
         let page = deps
             .customers
-            .customers_page(&campaign.id, after.as_ref(), 1000)
+            .customers_page(&campaign.id, after, 1000)
             .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
+        if !pages.took(&page) {
+            break;
+        }
         for r in page.iter().filter(|r| r.profile.is_some()) {
             total += 1;
             match &r.tier {

@@ -7,6 +7,7 @@ pub mod import;
 pub mod jobs;
 pub mod launch;
 pub mod notice;
+mod paging;
 pub mod plan;
 pub mod purge;
 pub mod report;

@@ -58,14 +58,15 @@ pub async fn purge_due(
     now: DateTime<Utc>,
 ) -> Result<PurgeReport, PurgeError> {
     let mut report = PurgeReport::default();
-    let mut after = None;
-    loop {
+    let mut pages = super::paging::Pages::new(PAGE);
+    while let Some(after) = pages.start() {
         let page = deps
             .customers
-            .customers_page(&campaign.id, after.as_ref(), PAGE)
+            .customers_page(&campaign.id, after, PAGE)
             .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
+        if !pages.took(&page) {
+            break;
+        }
         let mut due = Vec::new();
         for record in page.iter().filter(|r| r.purged_at.is_none()) {
             let deadline = record.effective_deadline(campaign.dates.export_deadline);

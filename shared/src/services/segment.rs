@@ -59,13 +59,14 @@ pub async fn segment(
     audit: &dyn AuditLog,
 ) -> PortResult<SegmentSummary> {
     let mut summary = SegmentSummary::default();
-    let mut after = None;
-    loop {
+    let mut pages = super::paging::Pages::new(PAGE);
+    while let Some(after) = pages.start() {
         let page = customers
-            .customers_page(&campaign.id, after.as_ref(), PAGE)
+            .customers_page(&campaign.id, after, PAGE)
             .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
+        if !pages.took(&page) {
+            break;
+        }
         summary.add(&segment_these(campaign, page, customers).await?);
     }
     audit

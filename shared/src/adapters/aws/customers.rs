@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | customer | `CUSTS#{campaign}#{shard}` | `{customer id}` | `GSI2` while not purged: `LIVE#{campaign}#{zone}#{shard}`; `GSI3` while not purged and not migrated: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
 //! | event | `EVTS#{campaign}#{shard}` | `{customer id}#{at}#{n}` | |
+//! | import marker | `CUSTS#{campaign}` | `IMPORTED` | `customers`: how many were written |
 //!
 //! A campaign's customers spread over 16 shards by a hash of their id, so
 //! neither an import nor a wave writes to one hot partition. A wave reads
@@ -230,6 +231,53 @@ impl DynamoStore {
         Ok(all)
     }
 
+    /// Whether customers were ever imported into the campaign.
+    async fn imported_before(&self, campaign: &CampaignId) -> PortResult<bool> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(format!("CUSTS#{campaign}")))
+            .key("sk", s("IMPORTED"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item.is_some())
+    }
+
+    async fn mark_imported(&self, campaign: &CampaignId, n: usize) -> PortResult<()> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(format!("CUSTS#{campaign}")))
+            .key("sk", s("IMPORTED"))
+            .update_expression("ADD customers :n")
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// The ids of the campaign's customers (keys only).
+    async fn known_ids(&self, campaign: &CampaignId) -> PortResult<HashSet<String>> {
+        let mut known = HashSet::new();
+        for sh in 0..SHARDS {
+            let q = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("CUSTS#{campaign}#{sh:02}")))
+                .projection_expression("sk");
+            for item in self.query_all(q).await? {
+                known.insert(get_s(&item, "sk").unwrap_or_default().to_owned());
+            }
+        }
+        Ok(known)
+    }
+
     /// Stores a customer's tier and puts them in the wave indexes their
     /// state allows. The state is checked by the write's own condition, so
     /// a migration or purge recorded meanwhile is never undone.
@@ -351,27 +399,26 @@ impl CustomerStore for DynamoStore {
         campaign: &CampaignId,
         records: &[CustomerRecord],
     ) -> PortResult<Vec<CustomerId>> {
-        // Known ids first (keys only), so a repeated id is reported and the
-        // stored customer kept; then plain batch writes.
-        let mut known = HashSet::new();
-        for sh in 0..SHARDS {
-            let q = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("CUSTS#{campaign}#{sh:02}")))
-                .projection_expression("sk");
-            for item in self.query_all(q).await? {
-                known.insert(get_s(&item, "sk").unwrap_or_default().to_owned());
-            }
-        }
+        // Known ids first, so a repeated id is reported and the stored
+        // customer kept; a campaign nothing was imported into yet (the
+        // marker says) has none, and a first import skips reading the
+        // shards. Then plain batch writes.
+        let known = if self.imported_before(campaign).await? {
+            self.known_ids(campaign).await?
+        } else {
+            HashSet::new()
+        };
         let (dups, new): (Vec<_>, Vec<_>) =
             records.iter().partition(|r| known.contains(r.id.as_str()));
         let items = new
             .iter()
             .map(|r| item_of(campaign, r))
             .collect::<PortResult<Vec<_>>>()?;
+        if !items.is_empty() {
+            // Marked before writing: an import that stops half way still
+            // makes the next one check.
+            self.mark_imported(campaign, items.len()).await?;
+        }
         self.batch_put(items).await?;
         Ok(dups.into_iter().map(|r| r.id.clone()).collect())
     }

@@ -1,0 +1,221 @@
+//! DynamoDB requests and capacity per customer: an import, segmentation,
+//! a later import into the same campaign, and reminder waves with the share
+//! of customers still pending varied. A benchmark, not a test: it prints
+//! figures for BENCHMARKS.md.
+//!
+//! Run with `bash tests/bench/dynamo.sh [CUSTOMERS]`, which starts the
+//! emulator; capacity comes from `capacity_meter.rs` (DynamoDB's rules
+//! applied to the requests on the wire), not from the emulator.
+
+#[path = "capacity_meter.rs"]
+mod capacity_meter;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ProjectionType;
+use capacity_meter::{Index, Meter, Tally};
+use sunset::adapters::aws::DynamoStore;
+use sunset::domain::event::{CustomerEvent, CustomerEventKind};
+use sunset::domain::link::LinkSigner;
+use sunset::domain::milestone::{local_instant, milestone_date};
+use sunset::domain::{CustomerRecord, MigrationStatus, Milestone};
+use sunset::ports::{CampaignStore, CustomerStore, EventLog, Mailer, OutgoingEmail, PortResult};
+use sunset::services::dispatch::{self, Wave};
+use sunset::services::{import, segment};
+
+/// Sends nothing: the benchmark measures DynamoDB, not SES.
+struct Discard;
+
+#[async_trait]
+impl Mailer for Discard {
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+        Ok(email.message_id.clone())
+    }
+}
+
+fn row(what: &str, per: &str, n: u64, t: &Tally) {
+    let n = n.max(1) as f64;
+    let requests = t.total_requests() as f64;
+    println!(
+        "| {what} | {n} {per} | {} | {:.4} (1/{:.1}) | {:.3} | {:.3} | {:.3} |",
+        t.total_requests(),
+        requests / n,
+        n / requests.max(1.0),
+        t.write_units / n,
+        t.read_units / n,
+        t.items_read as f64 / n,
+    );
+    eprintln!("    {what}: {:?}", t.requests);
+}
+
+async fn indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Index>> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let table = described.table.context("no table description")?;
+    Ok(table
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            let key = |kind: &str| {
+                g.key_schema()
+                    .iter()
+                    .find(|k| k.key_type().as_str() == kind)
+                    .map(|k| k.attribute_name().to_owned())
+            };
+            Index {
+                name: g.index_name().unwrap_or_default().to_owned(),
+                pk: key("HASH").expect("an index has a partition key"),
+                sk: key("RANGE"),
+                keys_only: g.projection().and_then(|p| p.projection_type())
+                    == Some(&ProjectionType::KeysOnly),
+            }
+        })
+        .collect())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = match std::env::args().nth(1) {
+        Some(a) => a.parse().context("CUSTOMERS must be a number")?,
+        None => 10_000,
+    };
+    anyhow::ensure!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run tests/bench/dynamo.sh, which starts the emulator"
+    );
+    let config = sunset::adapters::aws::sdk_config().await;
+    let plain = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("sunset-bench-{}", std::process::id());
+    DynamoStore::create_table(&plain, &table).await?;
+    let meter = Meter::new("pk", "sk", indexes(&plain, &table).await?);
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(meter.clone())
+            .build(),
+    );
+    let store = Arc::new(DynamoStore::new(client, table));
+
+    let dir = tempfile::tempdir()?;
+    let inputs = sunset::app::demo::generate(dir.path(), n, 7)?;
+    let campaign = inputs.campaign;
+    store.put_campaign(&campaign).await?;
+    meter.take();
+
+    println!("DynamoDB cost of sunset's work, {n} customers (the demo's generated data)\n");
+    println!("| work | per | requests | requests each | WRU each | RRU each | items read each |");
+    println!("|---|---|---|---|---|---|---|");
+
+    let file = import::parse_csv(&inputs.customers)?;
+    let imported = import::import(&campaign, file, store.as_ref(), store.as_ref()).await?;
+    row("import", "customers", imported.imported as u64, &meter.take());
+    let mut sizes = meter.sizes(&format!("CUSTS#{}#", campaign.id));
+    sizes.sort_unstable();
+
+    let tiers = segment::segment(&campaign, store.as_ref(), store.as_ref()).await?;
+    row(
+        "segmentation (adds the wave-index keys)",
+        "customers",
+        tiers.core + tiers.standard + tiers.low,
+        &meter.take(),
+    );
+
+    // A later import of 1% more into the same campaign: the known-id check
+    // now reads the campaign's keys.
+    let text = String::from_utf8(inputs.customers.clone())?;
+    let mut lines = text.lines();
+    let mut late = format!("{}\n", lines.next().context("header")?);
+    for line in lines.take((n / 100).max(1)) {
+        late.push_str(&line.replacen('C', "L", 1));
+        late.push('\n');
+    }
+    let file = import::parse_csv(late.as_bytes())?;
+    let again = import::import(&campaign, file, store.as_ref(), store.as_ref()).await?;
+    row(
+        "later import into the same campaign (1 %)",
+        "customers",
+        again.imported as u64,
+        &meter.take(),
+    );
+
+    // The waves: Shanghai, the largest zone, one reminder per pending share.
+    let zone = chrono_tz::Asia::Shanghai;
+    let mut in_zone: Vec<CustomerRecord> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .customers_page(&campaign.id, after.as_ref(), 1000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        in_zone.extend(
+            page.into_iter()
+                .filter(|r| r.zone == zone && r.tier.is_some()),
+        );
+    }
+    let signer = LinkSigner::new(vec![7; 32]);
+    let offsets = campaign.reminder_offsets();
+    let mut pending = in_zone.len();
+    println!();
+    println!(
+        "Reminder waves in {} ({} customers in the zone, {} in the campaign):\n",
+        zone.name(),
+        in_zone.len(),
+        imported.imported + again.imported
+    );
+    println!("| pending share | pending | sent | requests | requests per message | WRU per message | RRU per pending | items read per pending |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (share, offset) in [1.0, 0.5, 0.1].into_iter().zip(offsets) {
+        let keep = (in_zone.len() as f64 * share).round() as usize;
+        let migrated: Vec<_> = in_zone[keep..pending]
+            .iter()
+            .map(|r| {
+                let mut state = r.clone();
+                state.status = MigrationStatus::Migrated;
+                let event = CustomerEvent {
+                    at: "2027-03-01T00:00:00Z".parse().expect("time"),
+                    customer: r.id.clone(),
+                    kind: CustomerEventKind::Migrated,
+                };
+                (event, Some(state))
+            })
+            .collect();
+        store.record_events(&campaign.id, &migrated).await?;
+        pending = keep;
+        meter.take();
+
+        let milestone = Milestone::Reminder(offset);
+        let day = milestone_date(&campaign, milestone).context("a reminder has a date")?;
+        let wave = Wave {
+            milestone,
+            zone,
+            now: local_instant(day, campaign.send_time(), zone),
+        };
+        let report =
+            dispatch::notice_wave(&campaign, wave, store.as_ref(), store.as_ref(), &Discard, &signer)
+                .await?;
+        let t = meter.take();
+        anyhow::ensure!(report.sent as usize == pending, "sent {} of {pending}", report.sent);
+        let msgs = report.sent.max(1) as f64;
+        let pend = pending.max(1) as f64;
+        println!(
+            "| {share} | {pending} | {} | {} | {:.3} | {:.3} | {:.4} | {:.4} |",
+            report.sent,
+            t.total_requests(),
+            t.total_requests() as f64 / msgs,
+            t.write_units / msgs,
+            t.read_units / pend,
+            t.items_read as f64 / pend,
+        );
+        eprintln!("    wave {share}: {:?}", t.requests);
+    }
+    println!();
+    let over = sizes.iter().filter(|&&s| s > 1024).count();
+    println!(
+        "Customer items as imported: median {} B, largest {} B, {over} of {} over 1 KB.",
+        sizes.get(sizes.len() / 2).copied().unwrap_or(0),
+        sizes.last().copied().unwrap_or(0),
+        sizes.len()
+    );
+    Ok(())
+}
