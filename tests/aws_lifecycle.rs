@@ -1,6 +1,7 @@
 //! The lifecycle on AWS APIs, against the local emulator: the functions'
 //! handlers run on the AWS adapters, fed the payloads Scheduler holds.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use sunset::adapters::embedded::SimulatedClock;
 use sunset::domain::{CampaignId, CustomerId, Job};
 use sunset::services::{export, import};
 use sunset_e2e::fixture;
+use sunset_e2e::iam::{ActionRecorder, assert_granted};
 
 fn uniq(what: &str) -> String {
     format!(
@@ -125,7 +127,11 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         link_key: vec![7; 32],
     };
     let clock = Arc::new(SimulatedClock::new("2027-01-01T00:00:00Z".parse().unwrap()));
-    let mut deps = settings.deps(&config);
+    // Every client reports the IAM actions it calls, so each function's
+    // share of the scenario can be checked against its role.
+    let recorder = ActionRecorder::default();
+    let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut deps = settings.deps_observed(&config, Some(recorder.interceptor()));
     deps.clock = clock.clone();
 
     // The product's data for c05, in the product-data bucket.
@@ -140,6 +146,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         .unwrap();
 
     // Create and import through the services the intake function runs.
+    recorder.take();
     let f = fixture("small");
     let campaign = sunset::domain::Campaign::from_toml(
         &std::fs::read_to_string(f.join("campaign.toml")).unwrap(),
@@ -155,6 +162,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await
     .unwrap();
+    used.entry("intake").or_default().extend(recorder.take());
     assert_eq!(report.imported, 10);
 
     // Segmentation, through its handler.
@@ -167,7 +175,36 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await
     .unwrap();
+    used.entry("segmentation")
+        .or_default()
+        .extend(recorder.take());
     assert_eq!(launched["outcome"], "launched", "{launched}");
+
+    // A late import through the intake function's router: the newcomer is
+    // segmented at once and joins the waves still to come.
+    let intake = sunset::http::admin_router(sunset::http::AppState {
+        deps: deps.clone(),
+        admin: sunset::http::AdminAuth::Gateway,
+    });
+    let response = tower::ServiceExt::oneshot(
+        intake,
+        axum::http::Request::post(format!("/v1/campaigns/{}/customers", campaign.id))
+            .header("content-type", "text/csv")
+            .body(axum::body::Body::from(
+                "customer_id,name,email,timezone\nlate1,Late Comer,late@comer.example,Europe/Berlin\n",
+            ))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["joined_waves"]["jobs"].as_u64().unwrap() > 0, "{body}");
+    used.entry("intake").or_default().extend(recorder.take());
 
     // The schedules as Scheduler holds them: times and payloads as planned.
     let zones = deps.customers.zones(&campaign.id).await.unwrap();
@@ -177,6 +214,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
 
     // Each briefing/announcement/reminder schedule fires at its time, with its own payload.
     let before = emulator_data();
+    recorder.take();
     for s in schedules
         .iter()
         .filter(|s| !matches!(s.job, Job::Purge { .. }))
@@ -192,6 +230,9 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
             assert_eq!(state, "done", "{} -> {answer}", s.name);
         }
     }
+    used.entry("reminder-dispatch")
+        .or_default()
+        .extend(recorder.take());
     let after = emulator_data();
     let new_to = |who: &str| sent_to(&after, who) - sent_to(&before, who);
     assert_eq!(
@@ -205,6 +246,11 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         "never migrated in this run: all six"
     );
     assert_eq!(
+        new_to("late@comer.example"),
+        6,
+        "imported after launch, before the announcement: all six"
+    );
+    assert_eq!(
         new_to("am.li@orbit.example"),
         1,
         "the account manager's brief"
@@ -214,9 +260,13 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     let c05 = CustomerId::parse("c05").unwrap();
     let at: DateTime<Utc> = "2027-09-30T12:00:00Z".parse().unwrap();
     clock.advance_to(at);
+    recorder.take();
     let request = export::request_export(&deps, &campaign, &c05, at)
         .await
         .unwrap();
+    used.entry("export-request")
+        .or_default()
+        .extend(recorder.take());
     let job = Job::BuildExport {
         campaign: campaign.id.clone(),
         request: request.id.clone(),
@@ -227,6 +277,9 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await
     .unwrap();
+    used.entry("reminder-dispatch")
+        .or_default()
+        .extend(recorder.take());
     assert_eq!(answer["outcome"], "export-ready", "{answer}");
     // The customer's signed download link redirects to a presigned S3 URL
     // valid for minutes; following it yields the bundle.
@@ -243,6 +296,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         sunset::domain::link::LinkPurpose::Download,
     );
     let path = link.trim_start_matches(campaign.delivery.portal_url.as_str());
+    recorder.take();
     let app = sunset::http::customer_router(sunset::http::AppState {
         deps: deps.clone(),
         admin: sunset::http::AdminAuth::Gateway,
@@ -255,6 +309,9 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await
     .unwrap();
+    used.entry("export-request")
+        .or_default()
+        .extend(recorder.take());
     assert_eq!(response.status(), axum::http::StatusCode::SEE_OTHER);
     let location = response.headers()[axum::http::header::LOCATION]
         .to_str()
@@ -274,6 +331,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         .find(|s| matches!(s.job, Job::Purge { .. }))
         .unwrap();
     clock.advance_to(purge_job.due);
+    recorder.take();
     let answer = purge::handle(
         &deps,
         LambdaEvent::new(
@@ -283,7 +341,8 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await
     .unwrap();
-    assert_eq!(answer["purged"], 10, "{answer}");
+    used.entry("purge").or_default().extend(recorder.take());
+    assert_eq!(answer["purged"], 11, "{answer}");
     let c05_after = deps
         .customers
         .customer(&campaign.id, &c05)
@@ -303,7 +362,10 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     let audit = deps.audit.entries(cid).await.unwrap();
     assert_eq!(
         audit.iter().filter(|e| e.entry.action == "purged").count(),
-        10
+        11
     );
     assert_eq!(sunset::domain::audit::verify_chain(&audit), Ok(()));
+
+    // Each function's role grants every action it called here.
+    assert_granted(&used);
 }

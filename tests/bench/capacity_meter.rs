@@ -146,7 +146,11 @@ fn value_size(v: &Value) -> usize {
         "M" => {
             3 + x
                 .as_object()
-                .map(|m| m.iter().map(|(k, e)| k.len() + value_size(e) + 1).sum::<usize>())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, e)| k.len() + value_size(e) + 1)
+                        .sum::<usize>()
+                })
                 .unwrap_or(0)
         }
         other => panic!("attribute type {other} is not metered"),
@@ -205,9 +209,7 @@ impl State {
             cost += match (self.entry(index, before), self.entry(index, after)) {
                 (None, None) => 0.0,
                 (Some((_, s)), None) | (None, Some((_, s))) => units(s, 1024),
-                (Some((k1, s1)), Some((k2, s2))) if k1 != k2 => {
-                    units(s1, 1024) + units(s2, 1024)
-                }
+                (Some((k1, s1)), Some((k2, s2))) if k1 != k2 => units(s1, 1024) + units(s2, 1024),
                 (Some((_, s1)), Some((_, s2))) => {
                     let changed = if index.keys_only {
                         false
@@ -298,17 +300,48 @@ impl State {
                 }
             }
             "GetItem" => {
-                let factor = if req["ConsistentRead"].as_bool() == Some(true) { 1.0 } else { 0.5 };
+                let factor = if req["ConsistentRead"].as_bool() == Some(true) {
+                    1.0
+                } else {
+                    0.5
+                };
                 let key = self.key_of(req["Key"].as_object().expect("key"));
                 let size = self.items.get(&key).map(item_size).unwrap_or(0);
                 self.tally.read_units += factor * units(size, 4096);
                 self.tally.items_read += u64::from(resp.get("Item").is_some());
             }
+            "BatchGetItem" => {
+                for (_, request) in req["RequestItems"].as_object().expect("items") {
+                    let factor = if request["ConsistentRead"].as_bool() == Some(true) {
+                        1.0
+                    } else {
+                        0.5
+                    };
+                    for key in request["Keys"].as_array().expect("keys") {
+                        let key = self.key_of(key.as_object().expect("key"));
+                        let size = self.items.get(&key).map(item_size).unwrap_or(0);
+                        self.tally.read_units += factor * units(size, 4096);
+                    }
+                }
+                self.tally.items_read += resp["Responses"].as_object().map_or(0, |t| {
+                    t.values()
+                        .map(|v| v.as_array().map_or(0, Vec::len))
+                        .sum::<usize>()
+                }) as u64;
+            }
             "Query" => {
-                let factor = if req["ConsistentRead"].as_bool() == Some(true) { 1.0 } else { 0.5 };
-                let index = req["IndexName"]
-                    .as_str()
-                    .map(|n| self.indexes.iter().find(|i| i.name == n).expect("known index").clone());
+                let factor = if req["ConsistentRead"].as_bool() == Some(true) {
+                    1.0
+                } else {
+                    0.5
+                };
+                let index = req["IndexName"].as_str().map(|n| {
+                    self.indexes
+                        .iter()
+                        .find(|i| i.name == n)
+                        .expect("known index")
+                        .clone()
+                });
                 let mut size = 0;
                 let items = resp["Items"].as_array().cloned().unwrap_or_default();
                 for item in &items {
@@ -317,7 +350,10 @@ impl State {
                     if !full.contains_key(&self.table_keys.0) {
                         // A projection left the partition key out: it is
                         // the one the query asked for.
-                        full.insert(self.table_keys.0.clone(), req["ExpressionAttributeValues"][":pk"].clone());
+                        full.insert(
+                            self.table_keys.0.clone(),
+                            req["ExpressionAttributeValues"][":pk"].clone(),
+                        );
                     }
                     let stored = self.items.get(&self.key_of(&full)).cloned().unwrap_or(full);
                     size += match &index {
@@ -327,9 +363,6 @@ impl State {
                 }
                 self.tally.read_units += factor * units(size, 4096);
                 self.tally.items_read += items.len() as u64;
-                if std::env::var_os("METER_DEBUG").is_some() {
-                    eprintln!("Q {} {} {} n={} lek={}", req["IndexName"], req["ExpressionAttributeValues"][":pk"], req["Limit"], items.len(), resp.get("LastEvaluatedKey").is_some());
-                }
             }
             _ => {}
         }
@@ -345,7 +378,11 @@ fn apply_update(mut item: Item, op: &Value) -> Item {
     let name = |n: &str| -> String {
         let n = n.trim();
         if n.starts_with('#') {
-            names.and_then(|m| m.get(n)).and_then(Value::as_str).expect("name").to_owned()
+            names
+                .and_then(|m| m.get(n))
+                .and_then(Value::as_str)
+                .expect("name")
+                .to_owned()
         } else {
             n.to_owned()
         }

@@ -108,7 +108,12 @@ async fn main() -> anyhow::Result<()> {
 
     let file = import::parse_csv(&inputs.customers)?;
     let imported = import::import(&campaign, file, store.as_ref(), store.as_ref()).await?;
-    row("import", "customers", imported.imported as u64, &meter.take());
+    row(
+        "import",
+        "customers",
+        imported.imported as u64,
+        &meter.take(),
+    );
     let mut sizes = meter.sizes(&format!("CUSTS#{}#", campaign.id));
     sizes.sort_unstable();
 
@@ -163,7 +168,9 @@ async fn main() -> anyhow::Result<()> {
         in_zone.len(),
         imported.imported + again.imported
     );
-    println!("| pending share | pending | sent | requests | requests per message | WRU per message | RRU per pending | items read per pending |");
+    println!(
+        "| pending share | pending | sent | requests | requests per message | WRU per message | RRU per pending | items read per pending |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (share, offset) in [1.0, 0.5, 0.1].into_iter().zip(offsets) {
         let keep = (in_zone.len() as f64 * share).round() as usize;
@@ -191,11 +198,21 @@ async fn main() -> anyhow::Result<()> {
             zone,
             now: local_instant(day, campaign.send_time(), zone),
         };
-        let report =
-            dispatch::notice_wave(&campaign, wave, store.as_ref(), store.as_ref(), &Discard, &signer)
-                .await?;
+        let report = dispatch::notice_wave(
+            &campaign,
+            wave,
+            store.as_ref(),
+            store.as_ref(),
+            &Discard,
+            &signer,
+        )
+        .await?;
         let t = meter.take();
-        anyhow::ensure!(report.sent as usize == pending, "sent {} of {pending}", report.sent);
+        anyhow::ensure!(
+            report.sent as usize == pending,
+            "sent {} of {pending}",
+            report.sent
+        );
         let msgs = report.sent.max(1) as f64;
         let pend = pending.max(1) as f64;
         println!(

@@ -112,6 +112,28 @@ pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &De
             .unwrap()
             .is_some()
     );
+    // A small import into a bigger campaign (an adapter may look its ids
+    // up one by one instead of reading the campaign's): the same answer.
+    let more: Vec<_> = (0..40)
+        .map(|n| record(&format!("m{n:02}"), chrono_tz::UTC))
+        .collect();
+    deps.customers.insert_customers(&c.id, &more).await.unwrap();
+    let dup = deps
+        .customers
+        .insert_customers(
+            &c.id,
+            &[record("m07", chrono_tz::UTC), record("z1", chrono_tz::UTC)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(dup, vec![id("m07")]);
+    assert!(
+        deps.customers
+            .customer(&c.id, &id("z1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// Every id a paged listing returns, each page continuing after the last

@@ -2,6 +2,7 @@
 //! and the port contracts every adapter set must meet.
 
 pub mod contract;
+pub mod iam;
 
 use std::path::{Path, PathBuf};
 

@@ -263,9 +263,7 @@ pub async fn outreach_briefs(
     let mut report = BriefReport::default();
     let mut pages = super::paging::Pages::new(1000);
     while let Some(after) = pages.start() {
-        let page = customers
-            .customers_page(&campaign.id, after, 1000)
-            .await?;
+        let page = customers.customers_page(&campaign.id, after, 1000).await?;
         if !pages.took(&page) {
             break;
         }

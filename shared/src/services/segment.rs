@@ -61,9 +61,7 @@ pub async fn segment(
     let mut summary = SegmentSummary::default();
     let mut pages = super::paging::Pages::new(PAGE);
     while let Some(after) = pages.start() {
-        let page = customers
-            .customers_page(&campaign.id, after, PAGE)
-            .await?;
+        let page = customers.customers_page(&campaign.id, after, PAGE).await?;
         if !pages.took(&page) {
             break;
         }

@@ -48,6 +48,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 use std::sync::Arc;
 
 use anyhow::Context;
+use aws_sdk_dynamodb::config::SharedInterceptor;
 
 use crate::adapters::embedded::SystemClock;
 use crate::domain::link::LinkSigner;
@@ -107,15 +108,42 @@ impl AwsSettings {
 
     /// Every port on AWS. Clients are built once, here, at cold start.
     pub fn deps(self, config: &aws_config::SdkConfig) -> Deps {
+        self.deps_observed(config, None)
+    }
+
+    /// The same, with an interceptor on every client: how the tests see
+    /// which AWS actions each function calls (and check its role grants
+    /// them).
+    pub fn deps_observed(
+        self,
+        config: &aws_config::SdkConfig,
+        observer: Option<SharedInterceptor>,
+    ) -> Deps {
+        // Each SDK has its own config builder; the interceptor type is shared.
+        macro_rules! observed {
+            ($builder:expr) => {{
+                let mut b = $builder;
+                if let Some(o) = &observer {
+                    b.push_interceptor(o.clone());
+                }
+                b.build()
+            }};
+        }
         let dynamo = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(config),
+            aws_sdk_dynamodb::Client::from_conf(observed!(
+                aws_sdk_dynamodb::config::Builder::from(config)
+            )),
             self.table,
         ));
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(config)
-                .force_path_style(self.s3_force_path_style)
-                .build(),
-        );
+        let s3 = aws_sdk_s3::Client::from_conf(observed!(
+            aws_sdk_s3::config::Builder::from(config).force_path_style(self.s3_force_path_style)
+        ));
+        let scheduler = aws_sdk_scheduler::Client::from_conf(observed!(
+            aws_sdk_scheduler::config::Builder::from(config)
+        ));
+        let ses = aws_sdk_sesv2::Client::from_conf(observed!(
+            aws_sdk_sesv2::config::Builder::from(config)
+        ));
         Deps {
             campaigns: dynamo.clone(),
             customers: dynamo.clone(),
@@ -123,15 +151,8 @@ impl AwsSettings {
             events: dynamo.clone(),
             exports: dynamo.clone(),
             audit: dynamo.clone(),
-            scheduler: Arc::new(EventBridgeScheduler::new(
-                aws_sdk_scheduler::Client::new(config),
-                self.targets,
-                dynamo,
-            )),
-            mailer: Arc::new(SesMailer::new(
-                aws_sdk_sesv2::Client::new(config),
-                self.ses_configuration_set,
-            )),
+            scheduler: Arc::new(EventBridgeScheduler::new(scheduler, self.targets, dynamo)),
+            mailer: Arc::new(SesMailer::new(ses, self.ses_configuration_set)),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), self.export_bucket)),
             product_data: Arc::new(S3ProductData::new(
                 s3,
