@@ -6,7 +6,17 @@ emulator_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 mkdir -p target
 python3 -m moto.server -H 127.0.0.1 -p "$emulator_port" > target/moto.log 2>&1 &
 emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null || true' EXIT
+# A busy moto may sit out SIGTERM: give it two seconds, then SIGKILL.
+stop_emulator() {
+    kill "$emulator_pid" 2>/dev/null || return 0
+    for _ in $(seq 1 20); do
+        kill -0 "$emulator_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$emulator_pid" 2>/dev/null || true
+    wait "$emulator_pid" 2>/dev/null || true
+}
+trap stop_emulator EXIT
 for _ in $(seq 1 150); do
     curl -sf "http://127.0.0.1:$emulator_port/moto-api/" > /dev/null && break
     kill -0 "$emulator_pid" 2>/dev/null || { cat target/moto.log; echo "moto did not start" >&2; exit 1; }

@@ -35,7 +35,9 @@ fn shard(id: &CustomerId) -> u8 {
     Sha256::digest(id.as_str().as_bytes())[0] % SHARDS
 }
 
-fn customer_pk(campaign: &CampaignId, id: &CustomerId) -> String {
+/// The partition of a customer's item (tools and benchmarks address
+/// items directly with it).
+pub fn customer_pk(campaign: &CampaignId, id: &CustomerId) -> String {
     format!("CUSTS#{campaign}#{:02}", shard(id))
 }
 
