@@ -1,7 +1,7 @@
-//! AWS adapters: the same ports on DynamoDB (and, next, SES v2,
-//! EventBridge Scheduler and S3). Endpoints come from the SDK's own
-//! configuration (`AWS_ENDPOINT_URL` for the tests' emulator); no adapter
-//! knows whether it talks to AWS or to an emulator.
+//! AWS adapters: the same ports on DynamoDB, SES v2, EventBridge Scheduler
+//! and S3. Endpoints come from the SDK's own configuration
+//! (`AWS_ENDPOINT_URL` for the tests' emulator); no adapter knows whether
+//! it talks to AWS or to an emulator.
 
 pub mod customers;
 pub mod dynamo;
@@ -42,7 +42,65 @@ where
 
 /// The SDK configuration from the environment, loaded once per process.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(client) = amazon_roots_client() {
+        loader = loader.http_client(client);
+    }
+    loader.load().await
+}
+
+/// The roots every AWS service endpoint's certificate chains to (Amazon
+/// Trust Services: Amazon Root CA 1–4 and the Starfield Services G2 root
+/// that cross-signs them; fingerprints in `shared/certs/README.md`, checked
+/// by a test).
+const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../../../certs/amazon-trust-services.pem");
+
+/// Which certificates the functions trust, from `SUNSET_TLS_ROOTS`:
+/// `amazon` (the default on AWS) or `system` (the platform's store, the
+/// default whenever `AWS_ENDPOINT_URL` points the SDK elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsRoots {
+    Amazon,
+    System,
+}
+
+impl TlsRoots {
+    fn choose(setting: Option<&str>, custom_endpoint: bool) -> Self {
+        match setting {
+            Some("system") => TlsRoots::System,
+            Some("amazon") => TlsRoots::Amazon,
+            _ if custom_endpoint => TlsRoots::System,
+            _ => TlsRoots::Amazon,
+        }
+    }
+}
+
+/// An HTTPS client that trusts only Amazon's roots, or `None` for the
+/// SDK's default (the platform's store). Reading the platform's store —
+/// a bundle and a directory of ~150 certificates — was 2.3 of the 5.6 ms
+/// a function took to start (BENCHMARKS.md); five compiled-in roots cost
+/// next to nothing, and trusting only them is also the narrower trust.
+fn amazon_roots_client() -> Option<aws_sdk_dynamodb::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let roots = TlsRoots::choose(
+        env_opt("SUNSET_TLS_ROOTS").as_deref(),
+        env_opt("AWS_ENDPOINT_URL").is_some(),
+    );
+    if roots == TlsRoots::System {
+        return None;
+    }
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES))
+        .build()
+        .expect("the compiled-in roots are valid");
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context)
+            .build_https(),
+    )
 }
 
 use std::sync::Arc;
@@ -169,4 +227,36 @@ impl AwsSettings {
 pub async fn deps_from_env() -> anyhow::Result<Deps> {
     let settings = AwsSettings::from_env()?;
     Ok(settings.deps(&sdk_config().await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amazon_roots_unless_told_or_pointed_elsewhere() {
+        assert_eq!(TlsRoots::choose(None, false), TlsRoots::Amazon);
+        assert_eq!(TlsRoots::choose(None, true), TlsRoots::System);
+        assert_eq!(TlsRoots::choose(Some("system"), false), TlsRoots::System);
+        assert_eq!(TlsRoots::choose(Some("amazon"), true), TlsRoots::Amazon);
+    }
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_trust_services_roots() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        use sha2::{Digest, Sha256};
+        // The fingerprints shared/certs/README.md lists, as amazontrust.com does.
+        let expected = [
+            "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+            "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
+            "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
+            "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
+            "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5",
+        ];
+        let found: Vec<String> = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES)
+            .map(|der| hex::encode(Sha256::digest(der.expect("valid PEM").as_ref())))
+            .collect();
+        assert_eq!(found, expected);
+    }
 }
