@@ -67,6 +67,36 @@ fn sent_to(data: &serde_json::Value, address: &str) -> usize {
     data.to_string().matches(&format!("To: {address}")).count()
 }
 
+/// Imports one customer through the intake function's router (operator
+/// routes, authorised by API Gateway); returns the reply.
+async fn import_through_intake(
+    deps: &sunset::ports::Deps,
+    campaign: &CampaignId,
+    id: &str,
+    email: &str,
+) -> serde_json::Value {
+    let intake = sunset::http::admin_router(sunset::http::AppState {
+        deps: deps.clone(),
+        admin: sunset::http::AdminAuth::Gateway,
+    });
+    let csv = format!("customer_id,name,email,timezone\n{id},Late Comer,{email},Europe/Berlin\n");
+    let response = tower::ServiceExt::oneshot(
+        intake,
+        axum::http::Request::post(format!("/v1/campaigns/{campaign}/customers"))
+            .header("content-type", "text/csv")
+            .body(axum::body::Body::from(csv))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
 #[tokio::test]
 async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     assert!(
@@ -182,28 +212,12 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
 
     // A late import through the intake function's router: the newcomer is
     // segmented at once and joins the waves still to come.
-    let intake = sunset::http::admin_router(sunset::http::AppState {
-        deps: deps.clone(),
-        admin: sunset::http::AdminAuth::Gateway,
-    });
-    let response = tower::ServiceExt::oneshot(
-        intake,
-        axum::http::Request::post(format!("/v1/campaigns/{}/customers", campaign.id))
-            .header("content-type", "text/csv")
-            .body(axum::body::Body::from(
-                "customer_id,name,email,timezone\nlate1,Late Comer,late@comer.example,Europe/Berlin\n",
-            ))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(response.status(), axum::http::StatusCode::OK);
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let body = import_through_intake(&deps, &campaign.id, "late1", "late@comer.example").await;
     assert!(body["joined_waves"]["jobs"].as_u64().unwrap() > 0, "{body}");
+    assert_eq!(
+        body["joined_waves"]["catch_up"], 0,
+        "before the announcement"
+    );
     used.entry("intake").or_default().extend(recorder.take());
 
     // The schedules as Scheduler holds them: times and payloads as planned.
@@ -254,6 +268,41 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         new_to("am.li@orbit.example"),
         1,
         "the account manager's brief"
+    );
+
+    // Imported after the announcement: a catch-up schedule, fired with its
+    // own payload, sends it to the newcomer.
+    recorder.take();
+    let body = import_through_intake(&deps, &campaign.id, "late2", "late2@comer.example").await;
+    used.entry("intake").or_default().extend(recorder.take());
+    assert_eq!(body["joined_waves"]["catch_up"], 1, "{body}");
+    let catch_up = deps
+        .scheduler
+        .scheduled(&campaign.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| matches!(s.job, Job::CatchUp { .. }))
+        .expect("a catch-up schedule");
+    let before = emulator_data();
+    recorder.take();
+    let answer = reminder_dispatch::handle(
+        &deps,
+        LambdaEvent::new(
+            serde_json::to_value(&catch_up.job).unwrap(),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap();
+    used.entry("reminder-dispatch")
+        .or_default()
+        .extend(recorder.take());
+    assert_eq!(answer["sent"], 1, "{answer}");
+    let after = emulator_data();
+    assert_eq!(
+        sent_to(&after, "late2@comer.example") - sent_to(&before, "late2@comer.example"),
+        1
     );
 
     // An export, built by the dispatch function from its job.
@@ -342,7 +391,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     .await
     .unwrap();
     used.entry("purge").or_default().extend(recorder.take());
-    assert_eq!(answer["purged"], 11, "{answer}");
+    assert_eq!(answer["purged"], 12, "{answer}");
     let c05_after = deps
         .customers
         .customer(&campaign.id, &c05)
@@ -362,7 +411,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     let audit = deps.audit.entries(cid).await.unwrap();
     assert_eq!(
         audit.iter().filter(|e| e.entry.action == "purged").count(),
-        11
+        12
     );
     assert_eq!(sunset::domain::audit::verify_chain(&audit), Ok(()));
 

@@ -367,6 +367,34 @@ async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
         .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].id.as_str(), "late1");
+
+    // The announcement went out on 2027-02-01; it is 2027-03-01: a catch-up
+    // job sends it to the newcomer, once however often it runs.
+    assert_eq!(joined["catch_up"], 1, "{body}");
+    let late_announcements = |api: &Api| {
+        read_outbox(api._dir.path())
+            .into_iter()
+            .filter(|m| m.to == "late@example.com" && m.milestone == "announcement")
+            .count()
+    };
+    assert_eq!(late_announcements(&api), 0);
+    let now: chrono::DateTime<chrono::Utc> = "2027-03-01T09:02:00Z".parse().unwrap();
+    let steps = runner::run_due(&api.emb, now).await.unwrap();
+    assert!(
+        steps.iter().any(|s| s.job.contains("catch-up")),
+        "{:?}",
+        steps.iter().map(|s| &s.job).collect::<Vec<_>>()
+    );
+    assert_eq!(late_announcements(&api), 1);
+    let job = sunset::domain::Job::CatchUp {
+        campaign: campaign.clone(),
+        customers: vec![sunset::domain::CustomerId::parse("late1").unwrap()],
+    };
+    let again = sunset::services::jobs::run(&api.emb.deps, &job, now)
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&again).unwrap()["already_claimed"], 1);
+    assert_eq!(late_announcements(&api), 1);
 }
 
 /// Before launch an import only imports: launching segments everyone.

@@ -1,4 +1,5 @@
-//! Sends a milestone's e-mails (briefs, the announcement, reminders, export-ready), invoked by a one-time schedule with the job as its payload.
+//! Sends a milestone's e-mails (briefs, the announcement, reminders, export-ready, late joiners'
+//! announcements), invoked by a one-time schedule with the job as its payload.
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
@@ -9,7 +10,10 @@ use sunset::ports::Deps;
 pub fn accepts(job: &Job) -> bool {
     matches!(
         job,
-        Job::OutreachBriefs { .. } | Job::Notice { .. } | Job::BuildExport { .. }
+        Job::OutreachBriefs { .. }
+            | Job::Notice { .. }
+            | Job::BuildExport { .. }
+            | Job::CatchUp { .. }
     )
 }
 

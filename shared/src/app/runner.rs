@@ -182,6 +182,10 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
         JobOutcome::ExportReady { request } => {
             format!("{local}  export-ready       bundle {request} built and mailed")
         }
+        JobOutcome::CatchUp(c) => format!(
+            "{local}  catch-up           {} late joiners sent the announcement",
+            c.sent
+        ),
         JobOutcome::Purge(p) => format!(
             "{local}  purge              {} purged ({} files, {} bundles), {} on legal hold, {} not yet due",
             p.purged, p.product_files, p.bundles, p.legal_hold, p.not_due

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::campaign::Campaign;
-use super::ids::{CampaignId, InvalidValue};
+use super::ids::{CampaignId, CustomerId, InvalidValue};
 
 /// A message (or step) of the sunset. The name is stable: it appears in the
 /// `X-Sunset-Milestone` header, ledger keys, schedule names and the report.
@@ -103,6 +103,12 @@ pub enum Job {
     },
     /// Purge every customer whose effective deadline has passed.
     Purge { campaign: CampaignId },
+    /// Send the announcement to customers imported after it went out in
+    /// their zone (at most 50 a job, so the payload stays small).
+    CatchUp {
+        campaign: CampaignId,
+        customers: Vec<CustomerId>,
+    },
 }
 
 impl Job {
@@ -112,7 +118,8 @@ impl Job {
             | Job::OutreachBriefs { campaign }
             | Job::Notice { campaign, .. }
             | Job::BuildExport { campaign, .. }
-            | Job::Purge { campaign } => campaign,
+            | Job::Purge { campaign }
+            | Job::CatchUp { campaign, .. } => campaign,
         }
     }
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::link::LinkSigner;
 use crate::domain::milestone::{local_instant, milestone_date};
-use crate::domain::{Campaign, EmailAddress, Milestone, Tier};
+use crate::domain::{Campaign, CustomerId, EmailAddress, Milestone, Tier};
 use crate::ports::{CustomerStore, DeliveryLedger, Mailer, OutgoingEmail, PortError};
 
 use super::notice::{self, RenderError, Rendered};
@@ -233,6 +233,76 @@ pub async fn notice_wave(
         report.sent += send_claimed(ledger, mailer, batch, now).await?;
     }
     tracing::info!(campaign = %campaign.id, %milestone, zone = zone.name(), sent = report.sent, already = report.already_claimed, "wave finished");
+    Ok(report)
+}
+
+/// What a catch-up sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CatchUpReport {
+    pub sent: u64,
+    /// Claimed by an earlier run: not sent again.
+    pub already_claimed: u64,
+    /// Not due it (the announcement has not gone out in their zone yet, so
+    /// the wave will reach them), purged, or not segmented.
+    pub skipped: u64,
+}
+
+/// Sends the announcement to customers who joined after it went out in
+/// their zone (a late import: `launch::admit_late` schedules this). Each
+/// message claims its ledger entry first, like a wave's, so running the job
+/// again sends nothing twice.
+pub async fn catch_up(
+    campaign: &Campaign,
+    ids: &[CustomerId],
+    now: DateTime<Utc>,
+    customers: &dyn CustomerStore,
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    signer: &LinkSigner,
+) -> Result<CatchUpReport, DispatchError> {
+    let milestone = Milestone::Announcement;
+    let day = milestone_date(campaign, milestone).expect("the announcement has a date");
+    let mut report = CatchUpReport::default();
+    let mut due = Vec::with_capacity(ids.len());
+    for id in ids {
+        let record = customers.customer(&campaign.id, id).await?;
+        match record {
+            Some(r)
+                if r.profile.is_some()
+                    && r.tier.is_some()
+                    && r.purged_at.is_none()
+                    && now >= local_instant(day, campaign.send_time(), r.zone) =>
+            {
+                due.push(r)
+            }
+            _ => report.skipped += 1,
+        }
+    }
+    let keys: Vec<DeliveryKey> = due
+        .iter()
+        .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
+        .collect();
+    let claimed = ledger.claim(&keys, now).await?;
+    let mut batch = Vec::with_capacity(due.len());
+    for ((record, key), claimed) in due.iter().zip(keys).zip(claimed) {
+        if !claimed {
+            report.already_claimed += 1;
+            continue;
+        }
+        let profile = record.profile.as_ref().expect("checked above");
+        match notice::render_notice(campaign, record, profile, milestone, signer) {
+            Ok(rendered) => {
+                let mail = email(campaign, &profile.email, &key, rendered, now);
+                batch.push((key, mail));
+            }
+            Err(e) => {
+                release_all(ledger, batch.iter().map(|(k, _)| k).chain([&key])).await?;
+                return Err(e.into());
+            }
+        }
+    }
+    report.sent = send_claimed(ledger, mailer, batch, now).await?;
+    tracing::info!(campaign = %campaign.id, sent = report.sent, already = report.already_claimed, skipped = report.skipped, "late joiners caught up");
     Ok(report)
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::domain::{CampaignId, Job};
 use crate::ports::{Deps, PortError};
 
-use super::dispatch::{self, BriefReport, DispatchError, WaveReport};
+use super::dispatch::{self, BriefReport, CatchUpReport, DispatchError, WaveReport};
 use super::export::{self, ExportError};
 use super::launch::{self, LaunchError};
 use super::purge::{self, PurgeError, PurgeReport};
@@ -52,6 +52,7 @@ pub enum JobOutcome {
     Wave(WaveReport),
     ExportReady { request: String },
     Purge(PurgeReport),
+    CatchUp(CatchUpReport),
 }
 
 pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcome, JobError> {
@@ -103,6 +104,18 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
             JobOutcome::ExportReady { request: r.id }
         }
         Job::Purge { .. } => JobOutcome::Purge(purge::purge_due(deps, &campaign, now).await?),
+        Job::CatchUp { customers, .. } => JobOutcome::CatchUp(
+            dispatch::catch_up(
+                &campaign,
+                customers,
+                now,
+                deps.customers.as_ref(),
+                deps.ledger.as_ref(),
+                deps.mailer.as_ref(),
+                &deps.signer,
+            )
+            .await?,
+        ),
     })
 }
 

@@ -2,9 +2,10 @@
 //! checklist asks (preflight), then plan the schedule.
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::domain::audit::AuditEntry;
-use crate::domain::milestone::ScheduledJob;
+use crate::domain::milestone::{Job, ScheduledJob, local_instant, milestone_date};
 use crate::domain::{
     Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Milestone, Tier,
 };
@@ -141,6 +142,9 @@ pub struct Admitted {
     pub tiers: SegmentSummary,
     /// Jobs in the plan after it was redone.
     pub jobs: usize,
+    /// Newcomers whose zone has had its announcement: a catch-up job sends
+    /// it to them.
+    pub catch_up: usize,
 }
 
 /// Customers imported into a campaign already launched join its remaining
@@ -168,18 +172,61 @@ pub async fn admit_late(
         deps.scheduler.as_ref(),
     )
     .await?;
+    let catch_up = schedule_catch_up(deps, campaign, added).await?;
     deps.audit
         .append(AuditEntry {
             at: chrono::Utc::now(),
             campaign: campaign.id.clone(),
             customer: None,
             action: "admitted-late".into(),
-            detail: serde_json::to_value(&tiers).unwrap_or_default(),
+            detail: serde_json::json!({ "tiers": tiers, "catch_up": catch_up }),
         })
         .await?;
     tracing::info!(campaign = %campaign.id, core = tiers.core, standard = tiers.standard, low = tiers.low, "late import joined the waves");
     Ok(Some(Admitted {
         tiers,
         jobs: jobs.len(),
+        catch_up,
     }))
+}
+
+/// Newcomers per catch-up job: keeps a schedule's payload small.
+const CATCH_UP_CHUNK: usize = 50;
+
+/// Schedules, for now, the announcement of the newcomers whose zone has
+/// already had it; returns how many.
+async fn schedule_catch_up(
+    deps: &Deps,
+    campaign: &Campaign,
+    added: &[CustomerRecord],
+) -> Result<usize, PortError> {
+    let now = deps.clock.now();
+    let announce = milestone_date(campaign, Milestone::Announcement).expect("has a date");
+    let late: Vec<CustomerId> = added
+        .iter()
+        .filter(|r| now >= local_instant(announce, campaign.send_time(), r.zone))
+        .map(|r| r.id.clone())
+        .collect();
+    for chunk in late.chunks(CATCH_UP_CHUNK) {
+        let mut h = Sha256::new();
+        for id in chunk {
+            h.update(id.as_str());
+            h.update([0]);
+        }
+        deps.scheduler
+            .upsert(&ScheduledJob {
+                name: format!(
+                    "{}.catch-up.{}",
+                    campaign.id,
+                    hex::encode(&h.finalize()[..6])
+                ),
+                due: now,
+                job: Job::CatchUp {
+                    campaign: campaign.id.clone(),
+                    customers: chunk.to_vec(),
+                },
+            })
+            .await?;
+    }
+    Ok(late.len())
 }

@@ -35,9 +35,10 @@ impl ScheduleTargets {
     fn arn_for(&self, job: &Job) -> &str {
         match job {
             Job::Segment { .. } => &self.segmentation_arn,
-            Job::OutreachBriefs { .. } | Job::Notice { .. } | Job::BuildExport { .. } => {
-                &self.reminder_dispatch_arn
-            }
+            Job::OutreachBriefs { .. }
+            | Job::Notice { .. }
+            | Job::BuildExport { .. }
+            | Job::CatchUp { .. } => &self.reminder_dispatch_arn,
             Job::Purge { .. } => &self.purge_arn,
         }
     }
@@ -108,7 +109,11 @@ impl EventBridgeScheduler {
 impl Scheduler for EventBridgeScheduler {
     async fn upsert(&self, job: &ScheduledJob) -> PortResult<()> {
         let campaign = self.campaign(job.job.campaign()).await?;
-        let at = AtExpression::for_instant(job.due, campaign.timezone);
+        // A job due now (an export request, a late joiner's catch-up) is set
+        // a minute ahead: one-time schedules fire with minute precision, and
+        // a time already past is not one to count on.
+        let soonest = chrono::Utc::now() + chrono::Duration::minutes(1);
+        let at = AtExpression::for_instant(job.due.max(soonest), campaign.timezone);
         let name = schedule_name(&job.name);
         let window = FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Off)
