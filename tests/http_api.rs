@@ -93,6 +93,21 @@ async fn create_and_import(api: &Api) {
     assert_eq!(json(&body)["imported"], 10);
 }
 
+/// Launches the imported campaign; returns the launch report.
+async fn launch(api: &Api) -> serde_json::Value {
+    let (s, body) = call(
+        &api.app,
+        "POST",
+        "/v1/campaigns/orbit-crm-2027/launch",
+        "application/json",
+        "",
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    json(&body)
+}
+
 #[tokio::test]
 async fn admin_routes_need_the_token() {
     let api = api();
@@ -152,17 +167,8 @@ async fn an_unreadable_import_is_a_400_and_imports_nothing() {
 async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
     let api = api();
     create_and_import(&api).await;
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/launch",
-        "application/json",
-        "",
-        true,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    assert!(json(&body)["jobs"].as_array().unwrap().len() > 5);
+    let launched = launch(&api).await;
+    assert!(launched["jobs"].as_array().unwrap().len() > 5);
 
     // The link as a notice would carry it.
     let deps = &api.emb.deps;
@@ -316,17 +322,8 @@ async fn status_updates_flow_into_the_report() {
 async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
     let api = api();
     create_and_import(&api).await;
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/launch",
-        "application/json",
-        "",
-        true,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let jobs_before = json(&body)["jobs"].as_array().unwrap().len();
+    let launched = launch(&api).await;
+    let jobs_before = launched["jobs"].as_array().unwrap().len();
 
     let late =
         "customer_id,name,email,timezone\nlate1,Late Comer,late@example.com,America/Sao_Paulo\n";

@@ -116,19 +116,23 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
     Ok(p)
 }
 
+async fn plan(deps: &Deps, campaign: &Campaign) -> Result<Vec<ScheduledJob>, PortError> {
+    super::plan::plan(
+        campaign,
+        deps.customers.as_ref(),
+        deps.events.as_ref(),
+        deps.scheduler.as_ref(),
+    )
+    .await
+}
+
 pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, LaunchError> {
     let tiers = segment::segment(campaign, deps.customers.as_ref(), deps.audit.as_ref()).await?;
     let preflight = preflight(deps, campaign).await?;
     if !preflight.errors.is_empty() {
         return Err(LaunchError::Preflight(preflight));
     }
-    let jobs = super::plan::plan(
-        campaign,
-        deps.customers.as_ref(),
-        deps.events.as_ref(),
-        deps.scheduler.as_ref(),
-    )
-    .await?;
+    let jobs = plan(deps, campaign).await?;
     Ok(LaunchReport {
         tiers,
         preflight,
@@ -165,13 +169,7 @@ pub async fn admit_late(
         let page = segment::segment_these(campaign, page.to_vec(), deps.customers.as_ref()).await?;
         tiers.add(&page);
     }
-    let jobs = super::plan::plan(
-        campaign,
-        deps.customers.as_ref(),
-        deps.events.as_ref(),
-        deps.scheduler.as_ref(),
-    )
-    .await?;
+    let jobs = plan(deps, campaign).await?;
     let catch_up = schedule_catch_up(deps, campaign, added).await?;
     deps.audit
         .append(AuditEntry {
