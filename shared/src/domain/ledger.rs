@@ -32,10 +32,13 @@ pub enum Recipient {
 }
 
 impl Recipient {
+    /// The recipient's ledger key. A staff key holds a `/`, which no
+    /// customer id may, so a customer can never share one (a customer id
+    /// may well read `staff:…`).
     pub fn key(&self) -> String {
         match self {
             Recipient::Customer(id) => id.to_string(),
-            Recipient::Staff(hash) => format!("staff:{hash}"),
+            Recipient::Staff(hash) => format!("staff/{hash}"),
         }
     }
 }
@@ -70,4 +73,17 @@ pub struct Delivery {
     pub claimed_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub message_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_customer_shares_a_key_with_an_account_manager() {
+        let customer = Recipient::Customer(CustomerId::parse("staff:0a1b2c").unwrap());
+        let staff = Recipient::Staff("0a1b2c".into());
+        assert_ne!(customer.key(), staff.key());
+        assert!(CustomerId::parse(&staff.key()).is_err());
+    }
 }
