@@ -92,6 +92,16 @@ fn binary(name: &str) -> std::path::PathBuf {
 /// Starts `name` against a fresh runtime API with `event`; returns what it
 /// answered (`response` or `error`, and the body).
 async fn invoke(name: &str, event: Value, table: &str) -> (String, Value) {
+    invoke_keyed(name, event, table, ("SUNSET_LINK_KEY", &"ab".repeat(32))).await
+}
+
+/// `invoke`, with the link key given by this environment variable.
+async fn invoke_keyed(
+    name: &str,
+    event: Value,
+    table: &str,
+    link_key: (&str, &str),
+) -> (String, Value) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let api = RuntimeApi {
         event: Arc::new(Mutex::new(Some(event))),
@@ -133,7 +143,7 @@ async fn invoke(name: &str, event: Value, table: &str) -> (String, Value) {
             "SUNSET_PURGE_ARN",
             "arn:aws:lambda:eu-central-1:123456789012:function:purge",
         )
-        .env("SUNSET_LINK_KEY", "ab".repeat(32))
+        .env(link_key.0, link_key.1)
         // The HTTPS client the functions use on AWS (compiled-in Amazon
         // roots), here speaking plain HTTP to the emulator.
         .env("SUNSET_TLS_ROOTS", "amazon")
@@ -218,5 +228,53 @@ async fn the_event_functions_reject_a_job_for_no_campaign_without_retrying() {
             body["reason"], "no campaign no-such-campaign",
             "{name}: {body}"
         );
+    }
+}
+
+/// As deployed: the link key comes from Secrets Manager at cold start. A
+/// link signed with the secret's key passes the signature check (the
+/// campaign does not exist: 404); one signed with another key does not.
+#[tokio::test]
+async fn export_request_reads_its_link_key_from_secrets_manager() {
+    let config = sunset::adapters::aws::sdk_config().await;
+    let key = "5e".repeat(32);
+    let secret = aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(format!("sunset-link-key-{}", std::process::id()))
+        .secret_string(&key)
+        .send()
+        .await
+        .unwrap();
+    let arn = secret.arn().unwrap();
+    let table = format!("sunset-runtime-secret-{}", std::process::id());
+    sunset::adapters::aws::DynamoStore::create_table(
+        &aws_sdk_dynamodb::Client::new(&config),
+        &table,
+    )
+    .await
+    .unwrap();
+    let (campaign, customer) = (
+        sunset::domain::CampaignId::parse("gone").unwrap(),
+        sunset::domain::CustomerId::parse("c1").unwrap(),
+    );
+    let expires = chrono::Utc::now() + chrono::Duration::days(1);
+    let link = |key: Vec<u8>| {
+        sunset::domain::link::LinkSigner::new(key).query(
+            sunset::domain::link::LinkPurpose::RequestExport,
+            &campaign,
+            &customer,
+            expires,
+        )
+    };
+    for (signed_with, status) in [(hex::decode(&key).unwrap(), 404), (vec![1; 32], 403)] {
+        let (kind, body) = invoke_keyed(
+            "export-request",
+            http_event("GET", "/v1/c/gone/c1/export", &link(signed_with)),
+            &table,
+            ("SUNSET_LINK_KEY_SECRET", arn),
+        )
+        .await;
+        assert_eq!(kind, "response", "{body}");
+        assert_eq!(body["statusCode"], status, "{body}");
     }
 }

@@ -20,6 +20,8 @@ export SUNSET_SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/r
 export SUNSET_SEGMENTATION_ARN=arn:aws:lambda:eu-central-1:123456789012:function:s
 export SUNSET_REMINDER_DISPATCH_ARN=arn:aws:lambda:eu-central-1:123456789012:function:d
 export SUNSET_PURGE_ARN=arn:aws:lambda:eu-central-1:123456789012:function:p
+# The key itself, not SUNSET_LINK_KEY_SECRET: deployed, init adds one
+# Secrets Manager round trip, which needs AWS and is not measured here.
 export SUNSET_LINK_KEY=$(printf 'ab%.0s' $(seq 32))
 echo "init time, process start -> first poll:"
 python3 tests/bench/init_time.py "$runs" target/release/examples/hello_runtime $(for b in $bins; do echo "target/release/$b"; done)

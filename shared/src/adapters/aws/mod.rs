@@ -136,14 +136,45 @@ pub struct AwsSettings {
     pub link_key: Vec<u8>,
 }
 
-impl AwsSettings {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let link_key =
-            hex::decode(env("SUNSET_LINK_KEY")?).context("SUNSET_LINK_KEY must be hex")?;
-        anyhow::ensure!(
-            link_key.len() >= 32,
-            "SUNSET_LINK_KEY must hold at least 32 bytes (64 hex digits)"
+/// Reads the link-signing key: 64 or more hex digits (32 bytes or more).
+fn link_key_from_hex(hex_key: &str, from: &str) -> anyhow::Result<Vec<u8>> {
+    let key = hex::decode(hex_key.trim()).with_context(|| format!("{from} must be hex"))?;
+    anyhow::ensure!(
+        key.len() >= 32,
+        "{from} must hold at least 32 bytes (64 hex digits)"
+    );
+    Ok(key)
+}
+
+/// The link-signing key: from Secrets Manager when `SUNSET_LINK_KEY_SECRET`
+/// names a secret (how the template deploys it: the key never appears in
+/// the functions' configuration), else from `SUNSET_LINK_KEY` (local use).
+async fn link_key(config: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
+    let Some(secret) = env_opt("SUNSET_LINK_KEY_SECRET") else {
+        return link_key_from_hex(
+            &env("SUNSET_LINK_KEY").context(
+                "set SUNSET_LINK_KEY_SECRET (a Secrets Manager secret) or SUNSET_LINK_KEY (hex)",
+            )?,
+            "SUNSET_LINK_KEY",
         );
+    };
+    let value = aws_sdk_secretsmanager::Client::new(config)
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .with_context(|| format!("cannot read the link key from secret {secret}"))?;
+    let text = value
+        .secret_string()
+        .with_context(|| format!("secret {secret} holds no string"))?;
+    link_key_from_hex(text, "the link-key secret")
+}
+
+impl AwsSettings {
+    /// Everything from the environment; the link key may take one call to
+    /// Secrets Manager.
+    pub async fn from_env(config: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let link_key = link_key(config).await?;
         Ok(Self {
             table: env("SUNSET_TABLE")?,
             export_bucket: env("SUNSET_EXPORT_BUCKET")?,
@@ -225,13 +256,28 @@ impl AwsSettings {
 
 /// Every port on AWS, configured from the environment.
 pub async fn deps_from_env() -> anyhow::Result<Deps> {
-    let settings = AwsSettings::from_env()?;
-    Ok(settings.deps(&sdk_config().await))
+    let config = sdk_config().await;
+    let settings = AwsSettings::from_env(&config).await?;
+    Ok(settings.deps(&config))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_key_is_at_least_32_bytes_of_hex() {
+        assert_eq!(link_key_from_hex(&"ab".repeat(32), "k").unwrap().len(), 32);
+        assert_eq!(
+            link_key_from_hex(&format!(" {}\n", "0f".repeat(40)), "k")
+                .unwrap()
+                .len(),
+            40
+        );
+        let short = link_key_from_hex(&"ab".repeat(31), "k").unwrap_err();
+        assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        assert!(link_key_from_hex("zz".repeat(32).as_str(), "k").is_err());
+    }
 
     #[test]
     fn amazon_roots_unless_told_or_pointed_elsewhere() {
