@@ -344,9 +344,24 @@ async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
         + joined["tiers"]["standard"].as_u64().unwrap()
         + joined["tiers"]["low"].as_u64().unwrap();
     assert_eq!(tiers, 1, "{body}");
+    // São Paulo gets the reminders still ahead (2027-03-01 is past the
+    // announcement and before the reminders).
     assert!(
-        joined["jobs"].as_u64().unwrap() as usize > jobs_before,
+        joined["jobs_added"].as_u64().unwrap() > 0,
         "São Paulo gets waves of its own: {body}"
+    );
+    let jobs_after = api
+        .emb
+        .deps
+        .scheduler
+        .scheduled(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        jobs_after,
+        jobs_before + joined["jobs_added"].as_u64().unwrap() as usize + 1,
+        "the new zone's waves and one catch-up job: {body}"
     );
     let deps = &api.emb.deps;
     let campaign = sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap();

@@ -1,11 +1,14 @@
 //! Launching a campaign: segment, check everything the seed's preparation
 //! checklist asks (preflight), then plan the schedule.
 
+use std::collections::BTreeSet;
+
+use chrono_tz::Tz;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::audit::AuditEntry;
-use crate::domain::milestone::{Job, ScheduledJob, local_instant, milestone_date};
+use crate::domain::milestone::{self, Job, ScheduledJob, local_instant, milestone_date};
 use crate::domain::{
     Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Milestone, Tier,
 };
@@ -116,23 +119,19 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
     Ok(p)
 }
 
-async fn plan(deps: &Deps, campaign: &Campaign) -> Result<Vec<ScheduledJob>, PortError> {
-    super::plan::plan(
-        campaign,
-        deps.customers.as_ref(),
-        deps.events.as_ref(),
-        deps.scheduler.as_ref(),
-    )
-    .await
-}
-
 pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, LaunchError> {
     let tiers = segment::segment(campaign, deps.customers.as_ref(), deps.audit.as_ref()).await?;
     let preflight = preflight(deps, campaign).await?;
     if !preflight.errors.is_empty() {
         return Err(LaunchError::Preflight(preflight));
     }
-    let jobs = plan(deps, campaign).await?;
+    let jobs = super::plan::plan(
+        campaign,
+        deps.customers.as_ref(),
+        deps.events.as_ref(),
+        deps.scheduler.as_ref(),
+    )
+    .await?;
     Ok(LaunchReport {
         tiers,
         preflight,
@@ -144,24 +143,30 @@ pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, La
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Admitted {
     pub tiers: SegmentSummary,
-    /// Jobs in the plan after it was redone.
-    pub jobs: usize,
+    /// Waves planned for zones the campaign had no waves in yet.
+    pub jobs_added: usize,
     /// Newcomers whose zone has had its announcement: a catch-up job sends
     /// it to them.
     pub catch_up: usize,
 }
 
 /// Customers imported into a campaign already launched join its remaining
-/// waves: they are segmented (which puts them in the waves) and the plan is
-/// redone, so a zone new to the campaign gets waves of its own. Before
-/// launch this does nothing: launching segments everyone. A wave that has
-/// already run in their zone is not repeated for them.
+/// waves: they are segmented (which puts them in the waves), a zone new to
+/// the campaign gets the waves still ahead, and whoever's zone has had the
+/// announcement gets it from a catch-up job. Reminders already past are not
+/// repeated. Before launch this does nothing: launching segments everyone.
+/// The work grows with the newcomers, not with the campaign, so it fits in
+/// the import's HTTP request.
 pub async fn admit_late(
     deps: &Deps,
     campaign: &Campaign,
     added: &[CustomerRecord],
 ) -> Result<Option<Admitted>, PortError> {
-    if added.is_empty() || deps.scheduler.scheduled(&campaign.id).await?.is_empty() {
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let scheduled = deps.scheduler.scheduled(&campaign.id).await?;
+    if scheduled.is_empty() {
         return Ok(None);
     }
     let mut tiers = SegmentSummary::default();
@@ -169,7 +174,7 @@ pub async fn admit_late(
         let page = segment::segment_these(campaign, page.to_vec(), deps.customers.as_ref()).await?;
         tiers.add(&page);
     }
-    let jobs = plan(deps, campaign).await?;
+    let jobs_added = plan_new_zones(deps, campaign, added, &scheduled).await?;
     let catch_up = schedule_catch_up(deps, campaign, added).await?;
     deps.audit
         .append(AuditEntry {
@@ -177,15 +182,39 @@ pub async fn admit_late(
             campaign: campaign.id.clone(),
             customer: None,
             action: "admitted-late".into(),
-            detail: serde_json::json!({ "tiers": tiers, "catch_up": catch_up }),
+            detail: serde_json::json!({ "tiers": tiers, "jobs_added": jobs_added, "catch_up": catch_up }),
         })
         .await?;
-    tracing::info!(campaign = %campaign.id, core = tiers.core, standard = tiers.standard, low = tiers.low, "late import joined the waves");
+    tracing::info!(campaign = %campaign.id, core = tiers.core, standard = tiers.standard, low = tiers.low, jobs_added, catch_up, "late import joined the waves");
     Ok(Some(Admitted {
         tiers,
-        jobs: jobs.len(),
+        jobs_added,
         catch_up,
     }))
+}
+
+/// Schedules the waves still ahead in the newcomers' zones that the
+/// campaign has none of; returns how many.
+async fn plan_new_zones(
+    deps: &Deps,
+    campaign: &Campaign,
+    added: &[CustomerRecord],
+    scheduled: &[ScheduledJob],
+) -> Result<usize, PortError> {
+    let now = deps.clock.now();
+    let known: BTreeSet<&str> = scheduled.iter().map(|j| j.name.as_str()).collect();
+    let mut zones: Vec<Tz> = added.iter().map(|r| r.zone).collect();
+    zones.sort_by_key(|z| z.name());
+    zones.dedup();
+    let ahead: Vec<ScheduledJob> = milestone::plan(campaign, &zones, &BTreeSet::new())
+        .into_iter()
+        .filter(|j| matches!(j.job, Job::Notice { .. }))
+        .filter(|j| j.due > now && !known.contains(j.name.as_str()))
+        .collect();
+    for job in &ahead {
+        deps.scheduler.upsert(job).await?;
+    }
+    Ok(ahead.len())
 }
 
 /// Newcomers per catch-up job: keeps a schedule's payload small.
