@@ -553,12 +553,27 @@ impl CustomerStore for DynamoStore {
     }
 
     async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>> {
-        let mut names: Vec<String> = self
-            .all_customer_items(campaign)
-            .await?
-            .iter()
-            .filter_map(|i| get_s(i, "zone").map(str::to_owned))
-            .collect();
+        // Every customer is read (a launch asks once), but only the zone
+        // comes back, from all shards at once.
+        let shards = (0..SHARDS).map(|sh| {
+            let q = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("CUSTS#{campaign}#{sh:02}")))
+                .expression_attribute_names("#z", "zone")
+                .projection_expression("#z");
+            self.query_all(q)
+        });
+        let mut names = Vec::new();
+        for items in super::dynamo::join_all(shards).await {
+            names.extend(
+                items?
+                    .iter()
+                    .filter_map(|i| get_s(i, "zone").map(str::to_owned)),
+            );
+        }
         names.sort();
         names.dedup();
         Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
