@@ -51,3 +51,46 @@ async fn a_planned_campaign_reads_back_from_scheduler_as_planned() {
     let read_back = deps.scheduler.scheduled(&c.id).await.unwrap();
     assert_eq!(read_back, planned);
 }
+
+/// An import is all or nothing on DynamoDB too: when a batch fails part
+/// way (here DynamoDB refuses an item over 400 KB in the second batch of
+/// 25), what the first batch wrote is taken back and the error returned.
+#[tokio::test]
+async fn an_import_that_fails_part_way_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = aws_deps(dir.path()).await;
+    let c = contract::campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let mut records: Vec<_> = (0..60)
+        .map(|n| contract::record(&format!("r{n:02}"), chrono_tz::UTC))
+        .collect();
+    records[40].profile.as_mut().unwrap().locale = Some("x".repeat(500_000));
+    let failed = deps.customers.insert_customers(&c.id, &records).await;
+    assert!(failed.is_err(), "DynamoDB refuses an item over 400 KB");
+    let left = deps
+        .customers
+        .customers_page(&c.id, None, 100)
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "left behind: {:?}",
+        left.iter().map(|r| r.id.to_string()).collect::<Vec<_>>()
+    );
+    // The same import without the bad row then goes through whole.
+    records.remove(40);
+    let known = deps
+        .customers
+        .insert_customers(&c.id, &records)
+        .await
+        .unwrap();
+    assert!(known.is_empty(), "{known:?}");
+    assert_eq!(
+        deps.customers
+            .customers_page(&c.id, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        59
+    );
+}

@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
+    WriteRequest,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -417,23 +418,14 @@ impl DynamoStore {
         )))
     }
 
-    /// Writes items with BatchWriteItem, 25 at a time, retrying what DynamoDB
-    /// leaves unprocessed with exponential backoff.
-    async fn batch_put(&self, items: Vec<Item>) -> PortResult<()> {
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|i| {
-                    Ok(WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(i.clone()))
-                                .build()
-                                .map_err(PortError::permanent)?,
-                        )
-                        .build())
-                })
-                .collect::<PortResult<_>>()?;
+    /// Sends writes with BatchWriteItem, 25 at a time, retrying what
+    /// DynamoDB leaves unprocessed with exponential backoff. On failure, also
+    /// says how many of the requests may have been applied (every batch
+    /// before the failing one, and that one).
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), (usize, PortError)> {
+        for (n, chunk) in requests.chunks(25).enumerate() {
+            let touched = ((n + 1) * 25).min(requests.len());
+            let mut pending = chunk.to_vec();
             let mut delay = std::time::Duration::from_millis(50);
             for attempt in 0.. {
                 let out = self
@@ -442,7 +434,7 @@ impl DynamoStore {
                     .request_items(self.table(), pending)
                     .send()
                     .await
-                    .map_err(sdk_err)?;
+                    .map_err(|e| (touched, sdk_err(e)))?;
                 pending = out
                     .unprocessed_items()
                     .and_then(|u| u.get(self.table()))
@@ -452,16 +444,63 @@ impl DynamoStore {
                     break;
                 }
                 if attempt == 8 {
-                    return Err(PortError::retryable(anyhow::anyhow!(
-                        "DynamoDB left {} writes unprocessed",
-                        pending.len()
-                    )));
+                    return Err((
+                        touched,
+                        PortError::retryable(anyhow::anyhow!(
+                            "DynamoDB left {} writes unprocessed",
+                            pending.len()
+                        )),
+                    ));
                 }
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
         }
         Ok(())
+    }
+
+    /// Writes new items all or nothing: when a batch fails, the items this
+    /// call may have written are deleted again before the error returns.
+    async fn put_new(&self, items: Vec<Item>) -> PortResult<()> {
+        let key = |i: &Item| {
+            HashMap::from([
+                ("pk".to_owned(), i["pk"].clone()),
+                ("sk".to_owned(), i["sk"].clone()),
+            ])
+        };
+        let puts = items
+            .iter()
+            .map(|i| {
+                let put = PutRequest::builder().set_item(Some(i.clone())).build();
+                Ok(WriteRequest::builder()
+                    .put_request(put.map_err(PortError::permanent)?)
+                    .build())
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        let Err((touched, error)) = self.batch_write(puts).await else {
+            return Ok(());
+        };
+        let deletes = items[..touched]
+            .iter()
+            .map(|i| {
+                let delete = DeleteRequest::builder().set_key(Some(key(i))).build();
+                Ok(WriteRequest::builder()
+                    .delete_request(delete.map_err(PortError::permanent)?)
+                    .build())
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        match self.batch_write(deletes).await {
+            Ok(()) => Err(error),
+            Err((_, undo)) => Err(PortError {
+                retryable: error.retryable,
+                source: error.source.context(format!(
+                    "the import stopped part way and taking it back failed too ({}): \
+                     some of its customers may be stored; importing the same file again \
+                     reports those as known and stores the rest",
+                    undo.source
+                )),
+            }),
+        }
     }
 }
 
@@ -497,7 +536,7 @@ impl CustomerStore for DynamoStore {
             // makes the next one check.
             self.mark_imported(campaign, items.len()).await?;
         }
-        self.batch_put(items).await?;
+        self.put_new(items).await?;
         Ok(dups.into_iter().map(|r| r.id.clone()).collect())
     }
 
