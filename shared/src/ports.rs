@@ -70,8 +70,9 @@ pub struct TierCount {
 
 #[async_trait]
 pub trait CustomerStore: Send + Sync {
-    /// Inserts customers that are not there yet, all or nothing; returns the
-    /// ids that already existed (they are left as they were).
+    /// Inserts customers that are not there yet, all or nothing (DynamoDB,
+    /// which has no transaction of that size, deletes what a failed import
+    /// wrote); returns the ids that already existed (left as they were).
     async fn insert_customers(
         &self,
         campaign: &CampaignId,

@@ -2,16 +2,24 @@
 //!
 //! | item | `pk` | `sk` | indexes |
 //! |---|---|---|---|
-//! | customer | `CUSTS#{campaign}#{shard}` | `{customer id}` | `GSI2` while not purged: `LIVE#{campaign}#{zone}#{shard}`; `GSI3` while not purged and not migrated: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
+//! | customer | `CUSTS#{campaign}#{shard}` | `{customer id}` | once segmented and while not purged, `GSI2`: `LIVE#{campaign}#{zone}#{shard}`; also while not migrated, `GSI3`: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
 //! | event | `EVTS#{campaign}#{shard}` | `{customer id}#{at}#{n}` | |
-//! | import marker | `CUSTS#{campaign}` | `IMPORTED` | `customers`: how many were written |
+//! | import marker | `CUSTS#{campaign}` | `IMPORTED` | `customers`: how many imports wrote |
 //!
 //! A campaign's customers spread over 16 shards by a hash of their id, so
-//! neither an import nor a wave writes to one hot partition. A wave reads
-//! the sparse `GSI3` of its zone: only customers still pending, one item
-//! each, never the whole campaign. Customers already claimed for the
-//! milestone may come back from it; the ledger's conditional claim turns
-//! them away.
+//! neither an import nor a wave writes to one hot partition. An import
+//! writes the bare item (under 1 KB: one write unit, in 25-item batches),
+//! all or nothing: when a batch fails, the import's items are deleted
+//! again. Segmentation adds the index keys, which is what puts a customer
+//! in the waves, on conditions that keep a migration or purge recorded
+//! meanwhile. A wave reads the sparse `GSI3` of its zone: only customers
+//! still pending, one item each, never the whole campaign. Customers
+//! already claimed for the milestone may come back from it; the ledger's
+//! conditional claim turns them away.
+//!
+//! Listings walk the shards in turn (shard, then id), each page continuing
+//! where the previous one stopped — the shard of the last id says where —
+//! so every item is read once however many pages there are.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
