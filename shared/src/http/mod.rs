@@ -40,8 +40,8 @@ pub struct AppState {
     pub admin: AdminAuth,
 }
 
-/// Largest customer file accepted over HTTP; bigger imports go through a
-/// file (`sunset simulate`) or, on AWS, an upload to the bucket.
+/// Largest customer file accepted over HTTP (behind API Gateway the limit
+/// is its own 10 MB); bigger lists go in several imports.
 const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Every route: what `sunset serve` runs.
