@@ -21,7 +21,7 @@ use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::link::LinkPurpose;
 use crate::domain::{Campaign, CampaignId, CustomerId};
 use crate::ports::Deps;
-use crate::services::{events, export, import, launch, report};
+use crate::services::{events, export, import, late_import, launch, report};
 
 pub use problem::{ApiError, Problem};
 
@@ -177,7 +177,7 @@ struct ImportResponse {
     /// Set when the campaign was already launched: the new customers'
     /// tiers and the plan redone for them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    joined_waves: Option<launch::Admitted>,
+    joined_waves: Option<late_import::Admitted>,
 }
 
 async fn import_customers(
@@ -199,7 +199,7 @@ async fn import_customers(
         s.deps.audit.as_ref(),
     )
     .await?;
-    let joined_waves = launch::admit_late(&s.deps, &campaign, &report.added).await?;
+    let joined_waves = late_import::admit_late(&s.deps, &campaign, &report.added).await?;
     Ok(Json(ImportResponse {
         report,
         joined_waves,

@@ -248,7 +248,7 @@ pub struct CatchUpReport {
 }
 
 /// Sends the announcement to customers who joined after it went out in
-/// their zone (a late import: `launch::admit_late` schedules this). Each
+/// their zone (a late import: `late_import::admit_late` schedules this). Each
 /// message claims its ledger entry first, like a wave's, so running the job
 /// again sends nothing twice.
 pub async fn catch_up(

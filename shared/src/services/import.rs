@@ -74,7 +74,7 @@ pub struct ImportReport {
     pub rejections: Vec<Rejection>,
     /// Columns the file has that sunset does not read.
     pub ignored_columns: Vec<String>,
-    /// The customers this import added, for `launch::admit_late`; never
+    /// The customers this import added, for `late_import::admit_late`; never
     /// serialized, so the report carries no personal data.
     #[serde(skip)]
     pub added: Vec<CustomerRecord>,

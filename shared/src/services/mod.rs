@@ -5,6 +5,7 @@ pub mod events;
 pub mod export;
 pub mod import;
 pub mod jobs;
+pub mod late_import;
 pub mod launch;
 pub mod notice;
 mod paging;
