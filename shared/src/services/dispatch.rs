@@ -284,6 +284,7 @@ pub async fn catch_up(
         .collect();
     let claimed = ledger.claim(&keys, now).await?;
     let mut batch = Vec::with_capacity(due.len());
+    let (mut unrendered, mut failed) = (Vec::new(), None);
     for ((record, key), claimed) in due.iter().zip(keys).zip(claimed) {
         if !claimed {
             report.already_claimed += 1;
@@ -296,10 +297,16 @@ pub async fn catch_up(
                 batch.push((key, mail));
             }
             Err(e) => {
-                release_all(ledger, batch.iter().map(|(k, _)| k).chain([&key])).await?;
-                return Err(e.into());
+                unrendered.push(key);
+                failed.get_or_insert(e);
             }
         }
+    }
+    // Nothing is sent when a notice does not render: every claim is given
+    // back, so the job, run again once fixed, sends them all.
+    if let Some(e) = failed {
+        release_all(ledger, batch.iter().map(|(k, _)| k).chain(&unrendered)).await?;
+        return Err(e.into());
     }
     report.sent = send_claimed(ledger, mailer, batch, now).await?;
     tracing::info!(campaign = %campaign.id, sent = report.sent, already = report.already_claimed, skipped = report.skipped, "late joiners caught up");
