@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | customer | `CUSTS#{campaign}#{shard}` | `{customer id}` | once segmented and while not purged, `GSI2`: `LIVE#{campaign}#{zone}#{shard}`; also while not migrated, `GSI3`: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
 //! | event | `EVTS#{campaign}#{shard}` | `{customer id}#{at}#{n}` | |
-//! | import marker | `CUSTS#{campaign}` | `IMPORTED` | `customers`: how many imports wrote |
+//! | import marker | `CUSTS#{campaign}` | `IMPORTED` | `customers`: how many rows imports offered |
 //!
 //! A campaign's customers spread over 16 shards by a hash of their id, so
 //! neither an import nor a wave writes to one hot partition. An import
@@ -25,41 +25,29 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use super::dynamo::{DynamoStore, get_s, s, sdk_err};
+use super::dynamo::{DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
 use crate::domain::event::CustomerEvent;
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
 use crate::ports::{CustomerStore, EventLog, PortError, PortResult, TierCount};
 
-pub const SHARDS: u8 = 16;
-
-fn shard(id: &CustomerId) -> u8 {
-    Sha256::digest(id.as_str().as_bytes())[0] % SHARDS
-}
-
 /// The partition of a customer's item (tools and benchmarks address
 /// items directly with it).
 pub fn customer_pk(campaign: &CampaignId, id: &CustomerId) -> String {
-    format!("CUSTS#{campaign}#{:02}", shard(id))
+    format!("CUSTS#{campaign}#{:02}", shard(id.as_str()))
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// The partition of a customer's events.
+fn events_pk(campaign: &CampaignId, id: &CustomerId) -> String {
+    format!("EVTS#{campaign}#{:02}", shard(id.as_str()))
 }
-
-fn parse_ts(v: Option<&str>) -> Option<DateTime<Utc>> {
-    v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-type Item = HashMap<String, AttributeValue>;
 
 fn bad(what: &str) -> PortError {
     PortError::permanent(anyhow::anyhow!("stored customer has a bad {what}"))
@@ -106,11 +94,19 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
 }
 
 fn live_pk(campaign: &CampaignId, r: &CustomerRecord) -> String {
-    format!("LIVE#{campaign}#{}#{:02}", r.zone.name(), shard(&r.id))
+    format!(
+        "LIVE#{campaign}#{}#{:02}",
+        r.zone.name(),
+        shard(r.id.as_str())
+    )
 }
 
 fn pending_pk(campaign: &CampaignId, r: &CustomerRecord) -> String {
-    format!("PENDING#{campaign}#{}#{:02}", r.zone.name(), shard(&r.id))
+    format!(
+        "PENDING#{campaign}#{}#{:02}",
+        r.zone.name(),
+        shard(r.id.as_str())
+    )
 }
 
 /// The bare customer item, as an import writes it: in no index yet.
@@ -162,16 +158,30 @@ impl Waves {
     }
 }
 
+/// Waits before a batch request is sent again for what DynamoDB left
+/// undone: 50 ms doubling, eight times, then a retryable error.
+#[derive(Default)]
+struct Backoff {
+    tries: u32,
+}
+
+impl Backoff {
+    async fn wait(&mut self, left: usize, what: &str) -> PortResult<()> {
+        if self.tries == 8 {
+            return Err(PortError::retryable(anyhow::anyhow!(
+                "DynamoDB left {left} {what}"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 << self.tries)).await;
+        self.tries += 1;
+        Ok(())
+    }
+}
+
 impl DynamoStore {
     /// Every item of one partition of the table.
     async fn partition_items(&self, pk: String) -> PortResult<Vec<Item>> {
-        let q = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(pk));
-        self.query_all(q).await
+        self.query_all(self.partition(pk)).await
     }
 
     /// Up to `limit` customers from the shards' partitions (`partition`
@@ -187,7 +197,7 @@ impl DynamoStore {
     ) -> PortResult<Vec<CustomerRecord>> {
         let (name, pk_attr, sk_attr) = index.unwrap_or(("", "pk", "sk"));
         let (mut sh, mut from) = match after {
-            Some(a) => (shard(a), Some(a.to_string())),
+            Some(a) => (shard(a.as_str()), Some(a.to_string())),
             None => (0, None),
         };
         let mut out = Vec::with_capacity(limit);
@@ -242,23 +252,26 @@ impl DynamoStore {
         Ok(all)
     }
 
-    /// How many customers imports have written into the campaign (the
-    /// marker; 0 when nothing was imported yet).
-    async fn imported_so_far(&self, campaign: &CampaignId) -> PortResult<u64> {
+    /// Counts an import's rows on the campaign's import marker and says
+    /// how many earlier imports offered (0: nothing was imported yet). One
+    /// write, before any customer is: an import that stops half way still
+    /// makes the next one check its ids.
+    async fn mark_import(&self, campaign: &CampaignId, rows: usize) -> PortResult<u64> {
         let out = self
             .client()
-            .get_item()
+            .update_item()
             .table_name(self.table())
             .key("pk", s(format!("CUSTS#{campaign}")))
             .key("sk", s("IMPORTED"))
-            .consistent_read(true)
+            .update_expression("ADD customers :n")
+            .expression_attribute_values(":n", AttributeValue::N(rows.to_string()))
+            .return_values(ReturnValue::UpdatedOld)
             .send()
             .await
             .map_err(sdk_err)?;
         Ok(out
-            .item
-            .as_ref()
-            .and_then(|i| i.get("customers"))
+            .attributes()
+            .and_then(|a| a.get("customers"))
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0))
@@ -290,9 +303,8 @@ impl DynamoStore {
                     .build()
                     .map_err(PortError::permanent)?,
             );
-            let mut delay = std::time::Duration::from_millis(50);
-            for attempt in 0.. {
-                let Some(request) = pending.take() else { break };
+            let mut backoff = Backoff::default();
+            while let Some(request) = pending.take() {
                 let out = self
                     .client()
                     .batch_get_item()
@@ -313,32 +325,12 @@ impl DynamoStore {
                     .and_then(|u| u.get(self.table()))
                     .filter(|k| !k.keys().is_empty())
                     .cloned();
-                if pending.is_some() {
-                    if attempt == 8 {
-                        return Err(PortError::retryable(anyhow::anyhow!(
-                            "DynamoDB left keys unread"
-                        )));
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
+                if let Some(left) = &pending {
+                    backoff.wait(left.keys().len(), "keys unread").await?;
                 }
             }
         }
         Ok(known)
-    }
-
-    async fn mark_imported(&self, campaign: &CampaignId, n: usize) -> PortResult<()> {
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(format!("CUSTS#{campaign}")))
-            .key("sk", s("IMPORTED"))
-            .update_expression("ADD customers :n")
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(())
     }
 
     /// The ids of the campaign's customers (keys only).
@@ -346,11 +338,7 @@ impl DynamoStore {
         let mut known = HashSet::new();
         for sh in 0..SHARDS {
             let q = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("CUSTS#{campaign}#{sh:02}")))
+                .partition(format!("CUSTS#{campaign}#{sh:02}"))
                 .projection_expression("sk")
                 .consistent_read(true);
             for item in self.query_all(q).await? {
@@ -434,8 +422,8 @@ impl DynamoStore {
         for (n, chunk) in requests.chunks(25).enumerate() {
             let touched = ((n + 1) * 25).min(requests.len());
             let mut pending = chunk.to_vec();
-            let mut delay = std::time::Duration::from_millis(50);
-            for attempt in 0.. {
+            let mut backoff = Backoff::default();
+            loop {
                 let out = self
                     .client()
                     .batch_write_item()
@@ -451,17 +439,10 @@ impl DynamoStore {
                 if pending.is_empty() {
                     break;
                 }
-                if attempt == 8 {
-                    return Err((
-                        touched,
-                        PortError::retryable(anyhow::anyhow!(
-                            "DynamoDB left {} writes unprocessed",
-                            pending.len()
-                        )),
-                    ));
-                }
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+                backoff
+                    .wait(pending.len(), "writes unprocessed")
+                    .await
+                    .map_err(|e| (touched, e))?;
             }
         }
         Ok(())
@@ -519,11 +500,14 @@ impl CustomerStore for DynamoStore {
         campaign: &CampaignId,
         records: &[CustomerRecord],
     ) -> PortResult<Vec<CustomerId>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         // Known ids first, so a repeated id is reported and the stored
         // customer kept; a campaign nothing was imported into yet (the
         // marker says) has none, and a first import reads nothing. Then
         // plain batch writes.
-        let known = match self.imported_so_far(campaign).await? {
+        let known = match self.mark_import(campaign, records.len()).await? {
             0 => HashSet::new(),
             // A small import into a big campaign looks its own ids up
             // (half a read unit each); a big one reads the campaign's keys
@@ -539,11 +523,6 @@ impl CustomerStore for DynamoStore {
             .iter()
             .map(|r| item_of(campaign, r))
             .collect::<PortResult<Vec<_>>>()?;
-        if !items.is_empty() {
-            // Marked before writing: an import that stops half way still
-            // makes the next one check.
-            self.mark_imported(campaign, items.len()).await?;
-        }
         self.put_new(items).await?;
         Ok(dups.into_iter().map(|r| r.id.clone()).collect())
     }
@@ -553,17 +532,11 @@ impl CustomerStore for DynamoStore {
         campaign: &CampaignId,
         id: &CustomerId,
     ) -> PortResult<Option<CustomerRecord>> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(customer_pk(campaign, id)))
-            .key("sk", s(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        out.item.as_ref().map(record_from).transpose()
+        self.get(customer_pk(campaign, id), id.as_str())
+            .await?
+            .as_ref()
+            .map(record_from)
+            .transpose()
     }
 
     async fn customers_page(
@@ -604,11 +577,7 @@ impl CustomerStore for DynamoStore {
         // comes back, from all shards at once.
         let shards = (0..SHARDS).map(|sh| {
             let q = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("CUSTS#{campaign}#{sh:02}")))
+                .partition(format!("CUSTS#{campaign}#{sh:02}"))
                 .expression_attribute_names("#z", "zone")
                 .projection_expression("#z");
             self.query_all(q)
@@ -671,7 +640,7 @@ impl CustomerStore for DynamoStore {
                     self.client()
                         .put_item()
                         .table_name(self.table())
-                        .item("pk", s(format!("EVTS#{campaign}#{:02}", shard(id))))
+                        .item("pk", s(events_pk(campaign, id)))
                         .item("sk", s(sk))
                         .item(
                             "event",
@@ -724,10 +693,7 @@ impl DynamoStore {
             .query()
             .table_name(self.table())
             .key_condition_expression("pk = :pk AND begins_with(sk, :c)")
-            .expression_attribute_values(
-                ":pk",
-                s(format!("EVTS#{campaign}#{:02}", shard(customer))),
-            )
+            .expression_attribute_values(":pk", s(events_pk(campaign, customer)))
             .expression_attribute_values(":c", s(format!("{customer}#")))
             .consistent_read(true);
         let mut out = self
@@ -764,10 +730,7 @@ impl EventLog for DynamoStore {
                         .put(
                             Put::builder()
                                 .table_name(self.table())
-                                .item(
-                                    "pk",
-                                    s(format!("EVTS#{campaign}#{:02}", shard(&event.customer))),
-                                )
+                                .item("pk", s(events_pk(campaign, &event.customer)))
                                 .item("sk", s(sk))
                                 .item(
                                     "event",

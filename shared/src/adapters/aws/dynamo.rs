@@ -10,8 +10,9 @@
 //! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
 //! | audit entry | `AUDIT#{campaign}` | `{seq, 20 digits}` | `entry` (JSON), `prev_hash`, `hash` |
 //!
-//! `GSI1` is sparse: export requests carry `EXPORTS#{campaign}`, so one is found by id and all
-//! are listed without a scan. Ledger entries stay out of every index on purpose: a message costs
+//! `GSI1` is sparse: export requests carry `EXPORTS#{campaign}` and project their `request`, so
+//! one is found by id (then read from the table, for its latest state) and all are listed by one
+//! query, without a scan or a read per request. Ledger entries stay out of every index on purpose: a message costs
 //! its claim and its mark-sent (one write unit each, items are well under 1 KB) and nothing
 //! more; the report counts sent messages by reading the campaign's 16 ledger shards, which
 //! costs what the campaign sent, once per report.
@@ -75,23 +76,31 @@ pub(super) fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -
         .map(String::as_str)
 }
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
+pub(super) fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Ledger partitions per campaign: enough that a wave's writes never
-/// meet one partition's limit (1,000 writes a second each), few enough that
-/// a report reads them all in parallel.
-const LEDGER_SHARDS: u8 = 16;
+/// Partitions per campaign for customers, their events and the ledger:
+/// enough that neither an import nor a wave meets one partition's limit
+/// (1,000 writes a second each), few enough that a report reads them all
+/// in parallel.
+pub(super) const SHARDS: u8 = 16;
+
+/// The shard of a customer id or a ledger recipient; a customer's items
+/// and ledger entries share it.
+pub(super) fn shard(key: &str) -> u8 {
+    Sha256::digest(key.as_bytes())[0] % SHARDS
+}
 
 fn ledger_pk(campaign: &CampaignId, recipient: &Recipient) -> String {
-    let shard = Sha256::digest(recipient.key().as_bytes())[0] % LEDGER_SHARDS;
-    format!("DLV#{campaign}#{shard:02}")
+    format!("DLV#{campaign}#{:02}", shard(&recipient.key()))
 }
 
 fn ledger_sk(k: &DeliveryKey) -> String {
@@ -150,7 +159,8 @@ impl DynamoStore {
                     .key_schema(key("gsi1sk", KeyType::Range))
                     .projection(
                         Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
+                            .projection_type(ProjectionType::Include)
+                            .non_key_attributes("request")
                             .build(),
                     )
                     .build()
@@ -205,17 +215,8 @@ impl CampaignStore for DynamoStore {
     }
 
     async fn campaign(&self, id: &CampaignId) -> PortResult<Option<Campaign>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("CAMPAIGN#{id}")))
-            .key("sk", s("META"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        out.item
+        self.get(format!("CAMPAIGN#{id}"), "META")
+            .await?
             .as_ref()
             .and_then(|item| get_s(item, "spec"))
             .map(|spec| serde_json::from_str(spec).map_err(PortError::permanent))
@@ -301,13 +302,9 @@ impl DeliveryLedger for DynamoStore {
     async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>> {
         // The ledger's shards are read whole: a report costs as much as the
         // messages it counts, and sending pays nothing extra for it.
-        let shards = (0..LEDGER_SHARDS).map(|sh| {
+        let shards = (0..SHARDS).map(|sh| {
             let q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("DLV#{campaign}#{sh:02}")))
+                .partition(format!("DLV#{campaign}#{sh:02}"))
                 .projection_expression("sk, sent_at");
             self.query_all(q)
         });
@@ -389,6 +386,38 @@ impl DynamoStore {
         &self.table
     }
 
+    /// One item by its key, read strongly consistent.
+    pub(super) async fn get(
+        &self,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> PortResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item)
+    }
+
+    /// A query of one partition of the table (`pk = :pk`), to refine and
+    /// send.
+    pub(super) fn partition(
+        &self,
+        pk: impl Into<String>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+    }
+
     /// Every item of a query, following the SDK's paginator.
     pub(super) async fn query_all(
         &self,
@@ -436,17 +465,10 @@ impl ExportStore for DynamoStore {
         let Some(key) = keys.items().first() else {
             return Ok(None);
         };
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", key.get("pk").cloned().unwrap_or_else(|| s("")))
-            .key("sk", key.get("sk").cloned().unwrap_or_else(|| s("")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        item.item
+        // The index found it; the table has its latest state.
+        let (pk, sk) = (get_s(key, "pk"), get_s(key, "sk"));
+        self.get(pk.unwrap_or_default(), sk.unwrap_or_default())
+            .await?
             .as_ref()
             .map(|i| json_of(i, "request"))
             .transpose()
@@ -458,11 +480,7 @@ impl ExportStore for DynamoStore {
         customer: &CustomerId,
     ) -> PortResult<Vec<ExportRequest>> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("EXP#{campaign}#{customer}")))
+            .partition(format!("EXP#{campaign}#{customer}"))
             .consistent_read(true);
         self.query_all(query)
             .await?
@@ -479,14 +497,12 @@ impl ExportStore for DynamoStore {
             .index_name("GSI1")
             .key_condition_expression("gsi1pk = :g")
             .expression_attribute_values(":g", s(format!("EXPORTS#{campaign}")));
-        let mut out = Vec::new();
-        for key in self.query_all(query).await? {
-            let id = get_s(&key, "sk").unwrap_or_default();
-            if let Some(r) = self.export(campaign, id).await? {
-                out.push(r);
-            }
-        }
-        Ok(out)
+        // The index carries each request: one query, not a read per export.
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|i| json_of(i, "request"))
+            .collect()
     }
 }
 
@@ -507,17 +523,8 @@ impl AuditLog for DynamoStore {
         for (campaign, list) in by_campaign {
             let pk = format!("AUDIT#{campaign}");
             for chunk in list.chunks(AUDIT_CHUNK) {
-                let head = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", s(pk.clone()))
-                    .key("sk", s("HEAD"))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                let (mut seq, mut prev) = match head.item() {
+                let head = self.get(pk.clone(), "HEAD").await?;
+                let (mut seq, mut prev) = match &head {
                     Some(h) => (
                         h.get("seq")
                             .and_then(|v| v.as_n().ok())
