@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::link::LinkSigner;
 use crate::domain::milestone::{local_instant, milestone_date};
-use crate::domain::{Campaign, CustomerId, EmailAddress, Milestone, Tier};
+use crate::domain::{Campaign, CustomerId, CustomerRecord, EmailAddress, Milestone, Tier};
 use crate::ports::{CustomerStore, DeliveryLedger, Mailer, OutgoingEmail, PortError};
 
 use super::notice::{self, RenderError, Rendered};
@@ -132,6 +132,59 @@ pub(crate) fn email(
     }
 }
 
+/// Claims, renders and sends `milestone` to these customers; returns how
+/// many were sent and how many an earlier run had claimed. A customer
+/// without a profile (purged) gets nothing. When a notice does not render,
+/// nothing is sent and every claim is given back, so the job, run again
+/// once fixed, sends them all.
+async fn send_notices(
+    campaign: &Campaign,
+    milestone: Milestone,
+    records: &[CustomerRecord],
+    now: DateTime<Utc>,
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    signer: &LinkSigner,
+) -> Result<(u64, u64), DispatchError> {
+    let keys: Vec<DeliveryKey> = records
+        .iter()
+        .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
+        .collect();
+    let claimed = ledger.claim(&keys, now).await?;
+    let mut already = 0;
+    let mut mine = Vec::with_capacity(records.len());
+    for ((record, key), claimed) in records.iter().zip(keys).zip(claimed) {
+        match (&record.profile, claimed) {
+            (_, false) => already += 1,
+            (None, true) => release_all(ledger, std::iter::once(&key)).await?,
+            (Some(profile), true) => mine.push((record, profile, key)),
+        }
+    }
+    // Rendering is the CPU part of a wave: a page renders on all cores.
+    let rendered = crate::parallel::map(&mine, |(record, profile, _)| {
+        notice::render_notice(campaign, record, profile, milestone, signer)
+    });
+    let mut batch = Vec::with_capacity(mine.len());
+    let (mut unrendered, mut failed) = (Vec::new(), None);
+    for ((_, profile, key), result) in mine.into_iter().zip(rendered) {
+        match result {
+            Ok(r) => {
+                let mail = email(campaign, &profile.email, &key, r, now);
+                batch.push((key, mail));
+            }
+            Err(e) => {
+                unrendered.push(key);
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        release_all(ledger, batch.iter().map(|(k, _)| k).chain(&unrendered)).await?;
+        return Err(e.into());
+    }
+    Ok((send_claimed(ledger, mailer, batch, now).await?, already))
+}
+
 /// Which notice goes to which zone, when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wave {
@@ -191,46 +244,10 @@ pub async fn notice_wave(
         if !pages.took(&page) {
             break;
         }
-        let keys: Vec<DeliveryKey> = page
-            .iter()
-            .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
-            .collect();
-        let claimed = ledger.claim(&keys, now).await?;
-        let mut mine = Vec::with_capacity(page.len());
-        for ((record, key), claimed) in page.iter().zip(keys).zip(claimed) {
-            if !claimed {
-                report.already_claimed += 1;
-            } else if record.profile.is_none() {
-                release_all(ledger, std::iter::once(&key)).await?;
-            } else {
-                mine.push((record, key));
-            }
-        }
-        // Rendering is the CPU part of a wave: a page renders on all cores.
-        let rendered = crate::parallel::map(&mine, |(record, _)| {
-            let customer = record.profile.as_ref().expect("filtered above");
-            notice::render_notice(campaign, record, customer, milestone, signer)
-        });
-        let mut batch = Vec::with_capacity(mine.len());
-        let mut failed = None;
-        for ((record, key), result) in mine.into_iter().zip(rendered) {
-            match result {
-                Ok(r) => {
-                    let to = &record.profile.as_ref().expect("filtered above").email;
-                    let mail = email(campaign, to, &key, r, now);
-                    batch.push((key, mail));
-                }
-                Err(e) => {
-                    release_all(ledger, std::iter::once(&key)).await?;
-                    failed.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = failed {
-            release_all(ledger, batch.iter().map(|(k, _)| k)).await?;
-            return Err(e.into());
-        }
-        report.sent += send_claimed(ledger, mailer, batch, now).await?;
+        let (sent, already) =
+            send_notices(campaign, milestone, &page, now, ledger, mailer, signer).await?;
+        report.sent += sent;
+        report.already_claimed += already;
     }
     tracing::info!(campaign = %campaign.id, %milestone, zone = zone.name(), sent = report.sent, already = report.already_claimed, "wave finished");
     Ok(report)
@@ -278,37 +295,8 @@ pub async fn catch_up(
             _ => report.skipped += 1,
         }
     }
-    let keys: Vec<DeliveryKey> = due
-        .iter()
-        .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
-        .collect();
-    let claimed = ledger.claim(&keys, now).await?;
-    let mut batch = Vec::with_capacity(due.len());
-    let (mut unrendered, mut failed) = (Vec::new(), None);
-    for ((record, key), claimed) in due.iter().zip(keys).zip(claimed) {
-        if !claimed {
-            report.already_claimed += 1;
-            continue;
-        }
-        let profile = record.profile.as_ref().expect("checked above");
-        match notice::render_notice(campaign, record, profile, milestone, signer) {
-            Ok(rendered) => {
-                let mail = email(campaign, &profile.email, &key, rendered, now);
-                batch.push((key, mail));
-            }
-            Err(e) => {
-                unrendered.push(key);
-                failed.get_or_insert(e);
-            }
-        }
-    }
-    // Nothing is sent when a notice does not render: every claim is given
-    // back, so the job, run again once fixed, sends them all.
-    if let Some(e) = failed {
-        release_all(ledger, batch.iter().map(|(k, _)| k).chain(&unrendered)).await?;
-        return Err(e.into());
-    }
-    report.sent = send_claimed(ledger, mailer, batch, now).await?;
+    (report.sent, report.already_claimed) =
+        send_notices(campaign, milestone, &due, now, ledger, mailer, signer).await?;
     tracing::info!(campaign = %campaign.id, sent = report.sent, already = report.already_claimed, skipped = report.skipped, "late joiners caught up");
     Ok(report)
 }
