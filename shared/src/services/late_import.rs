@@ -1,7 +1,7 @@
 //! Customers imported into a campaign that is already running: they join
 //! the waves still ahead, and the announcement they missed reaches them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -69,7 +69,9 @@ pub async fn admit_late(
 }
 
 /// Schedules the waves still ahead in the newcomers' zones that the
-/// campaign has none of; returns how many.
+/// campaign has no waves in; returns how many. The zones come from the
+/// scheduled jobs themselves, not their names (a scheduler may shorten a
+/// long name).
 async fn plan_new_zones(
     deps: &Deps,
     campaign: &Campaign,
@@ -77,14 +79,23 @@ async fn plan_new_zones(
     scheduled: &[ScheduledJob],
 ) -> Result<usize, PortError> {
     let now = deps.clock.now();
-    let known: BTreeSet<&str> = scheduled.iter().map(|j| j.name.as_str()).collect();
-    let mut zones: Vec<Tz> = added.iter().map(|r| r.zone).collect();
+    let planned: HashSet<Tz> = scheduled
+        .iter()
+        .filter_map(|j| match j.job {
+            Job::Notice { timezone, .. } => Some(timezone),
+            _ => None,
+        })
+        .collect();
+    let mut zones: Vec<Tz> = added
+        .iter()
+        .map(|r| r.zone)
+        .filter(|z| !planned.contains(z))
+        .collect();
     zones.sort_by_key(|z| z.name());
     zones.dedup();
     let ahead: Vec<ScheduledJob> = milestone::plan(campaign, &zones, &BTreeSet::new())
         .into_iter()
-        .filter(|j| matches!(j.job, Job::Notice { .. }))
-        .filter(|j| j.due > now && !known.contains(j.name.as_str()))
+        .filter(|j| matches!(j.job, Job::Notice { .. }) && j.due > now)
         .collect();
     for job in &ahead {
         deps.scheduler.upsert(job).await?;
