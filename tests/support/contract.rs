@@ -431,18 +431,12 @@ pub async fn events_are_kept_in_order_per_customer(deps: &Deps) {
 
 pub async fn export_requests_round_trip(deps: &Deps) {
     let c = seeded(deps).await;
-    let mut r = ExportRequest {
-        id: "x1".into(),
-        campaign: c.id.clone(),
-        customer: id("a1"),
-        requested_at: t("2027-03-01T00:00:00Z"),
-        status: ExportStatus::Requested,
-        ready_at: None,
-        bundle_key: None,
-        bundle_bytes: None,
-        bundle_files: None,
-        bundle_sha256: None,
-    };
+    let mut r = ExportRequest::new(
+        "x1".into(),
+        c.id.clone(),
+        id("a1"),
+        t("2027-03-01T00:00:00Z"),
+    );
     deps.exports.put_export(&r).await.unwrap();
     r.status = ExportStatus::Ready;
     deps.exports.put_export(&r).await.unwrap();

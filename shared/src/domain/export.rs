@@ -28,6 +28,27 @@ pub struct ExportRequest {
 }
 
 impl ExportRequest {
+    /// A request just made: no bundle yet.
+    pub fn new(
+        id: String,
+        campaign: CampaignId,
+        customer: CustomerId,
+        requested_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            campaign,
+            customer,
+            requested_at,
+            status: ExportStatus::Requested,
+            ready_at: None,
+            bundle_key: None,
+            bundle_bytes: None,
+            bundle_files: None,
+            bundle_sha256: None,
+        }
+    }
+
     /// The blob key of a bundle; the customer id is in the path so the purge
     /// can delete every bundle of a customer by prefix.
     pub fn bundle_key_for(campaign: &CampaignId, customer: &CustomerId, request: &str) -> String {

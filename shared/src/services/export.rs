@@ -83,18 +83,12 @@ pub async fn request_export(
     {
         return Ok(open);
     }
-    let request = ExportRequest {
-        id: format!("x{}", now.format("%Y%m%dT%H%M%S%3fZ")),
-        campaign: campaign.id.clone(),
-        customer: customer.clone(),
-        requested_at: now,
-        status: ExportStatus::Requested,
-        ready_at: None,
-        bundle_key: None,
-        bundle_bytes: None,
-        bundle_files: None,
-        bundle_sha256: None,
-    };
+    let request = ExportRequest::new(
+        format!("x{}", now.format("%Y%m%dT%H%M%S%3fZ")),
+        campaign.id.clone(),
+        customer.clone(),
+        now,
+    );
     deps.exports.put_export(&request).await?;
     deps.scheduler
         .upsert(&ScheduledJob {
