@@ -7,20 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use sunset::adapters::aws::{AwsSettings, ScheduleTargets};
 use sunset::adapters::embedded::SimulatedClock;
 use sunset::domain::{CampaignId, CustomerId, Job};
 use sunset::services::{export, import};
-use sunset_e2e::fixture;
 use sunset_e2e::iam::{ActionRecorder, assert_granted};
-
-fn uniq(what: &str) -> String {
-    format!(
-        "sunset-e2e-{what}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_subsec_nanos()
-    )
-}
+use sunset_e2e::{aws_settings, emulator_s3, fixture};
 
 fn emulator_data() -> serde_json::Value {
     use std::io::{Read, Write};
@@ -104,58 +95,12 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         "run with tests/run.sh, which starts the AWS emulator"
     );
     let config = sunset::adapters::aws::sdk_config().await;
-    let (table, exports, products, group) = (uniq("t"), uniq("x"), uniq("p"), uniq("g"));
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    sunset::adapters::aws::DynamoStore::create_table(&dynamo, &table)
-        .await
-        .unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
+    let settings = aws_settings(&config).await;
+    let (exports, products) = (
+        settings.export_bucket.clone(),
+        settings.product_data_bucket.clone(),
     );
-    for bucket in [&exports, &products] {
-        s3.create_bucket()
-            .bucket(bucket)
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
-    aws_sdk_scheduler::Client::new(&config)
-        .create_schedule_group()
-        .name(&group)
-        .send()
-        .await
-        .unwrap();
-    aws_sdk_sesv2::Client::new(&config)
-        .create_email_identity()
-        .email_identity("orbit.example")
-        .send()
-        .await
-        .unwrap();
-    let lambda = |n: &str| format!("arn:aws:lambda:eu-central-1:123456789012:function:{n}");
-    let settings = AwsSettings {
-        table,
-        export_bucket: exports.clone(),
-        product_data_bucket: products.clone(),
-        product_data_prefix: "product-data/".into(),
-        s3_force_path_style: true,
-        ses_configuration_set: None,
-        targets: ScheduleTargets {
-            group,
-            role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),
-            segmentation_arn: lambda("segmentation"),
-            reminder_dispatch_arn: lambda("reminder-dispatch"),
-            purge_arn: lambda("purge"),
-            dead_letter_arn: None,
-        },
-        link_key: vec![7; 32],
-    };
+    let s3 = emulator_s3(&config);
     let clock = Arc::new(SimulatedClock::new("2027-01-01T00:00:00Z".parse().unwrap()));
     // Every client reports the IAM actions it calls, so each function's
     // share of the scenario can be checked against its role.

@@ -1,5 +1,5 @@
 //! The port contracts on the AWS adapters, against the local emulator that
-//! `tests/run.sh` starts. Each test has its own table.
+//! `tests/run.sh` starts. Each test has its own table, buckets and group.
 
 use sunset_e2e::{aws_deps, contract};
 
@@ -7,15 +7,14 @@ macro_rules! contracts {
     ($($name:ident),* $(,)?) => {$(
         #[tokio::test]
         async fn $name() {
-            let dir = tempfile::tempdir().unwrap();
-            let deps = aws_deps(dir.path()).await;
+            let deps = aws_deps().await;
             contract::$name(&deps).await;
         }
     )*};
 }
 
-// So far: DynamoDB campaigns, ledger, exports and audit; SES v2 mail;
-// EventBridge Scheduler; S3 bundles.
+// Every port but the product's data, whose S3 adapter the end-to-end
+// scenario (`aws_lifecycle`) exercises.
 contracts!(
     campaigns_round_trip_and_replace,
     a_delivery_is_claimed_once_until_released,
@@ -35,8 +34,7 @@ contracts!(
 /// own payload, in at() expressions the project itself validated.
 #[tokio::test]
 async fn a_planned_campaign_reads_back_from_scheduler_as_planned() {
-    let dir = tempfile::tempdir().unwrap();
-    let deps = aws_deps(dir.path()).await;
+    let deps = aws_deps().await;
     let c = contract::campaign();
     deps.campaigns.put_campaign(&c).await.unwrap();
     let zones = [chrono_tz::Asia::Shanghai, chrono_tz::Europe::Berlin];
@@ -57,8 +55,7 @@ async fn a_planned_campaign_reads_back_from_scheduler_as_planned() {
 /// 25), what the first batch wrote is taken back and the error returned.
 #[tokio::test]
 async fn an_import_that_fails_part_way_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let deps = aws_deps(dir.path()).await;
+    let deps = aws_deps().await;
     let c = contract::campaign();
     deps.campaigns.put_campaign(&c).await.unwrap();
     let mut records: Vec<_> = (0..60)

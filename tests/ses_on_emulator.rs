@@ -25,8 +25,7 @@ fn emulator_get(path: &str) -> String {
 
 #[tokio::test]
 async fn ses_receives_the_same_mime_message_with_sender_recipient_and_headers() {
-    let dir = tempfile::tempdir().unwrap();
-    let deps = aws_deps(dir.path()).await;
+    let deps = aws_deps().await;
     let to = format!("ses-check-{}@example.com", std::process::id());
     let email = OutgoingEmail {
         from: Mailbox::parse("Orbit <no-reply@orbit.example>").unwrap(),

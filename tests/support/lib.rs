@@ -131,86 +131,8 @@ pub async fn launched_fixture(
     (emb, clock)
 }
 
-/// Ports on the local AWS emulator where this slice has adapters
-/// (campaigns, delivery ledger, exports, audit, mailer, scheduler, blobs), embedded
-/// ones elsewhere; each call makes
-/// its own table. Needs `AWS_ENDPOINT_URL`, set by `tests/run.sh`.
-pub async fn aws_deps(dir: &Path) -> sunset::ports::Deps {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "AWS_ENDPOINT_URL is not set: run the tests with tests/run.sh, which starts the AWS emulator"
-    );
-    let config = sunset::adapters::aws::sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("sunset-test-{}", hex::encode(rand_bytes()));
-    sunset::adapters::aws::DynamoStore::create_table(&client, &table)
-        .await
-        .expect("table created on the emulator");
-    let dynamo = std::sync::Arc::new(sunset::adapters::aws::DynamoStore::new(client, table));
-    let clock = std::sync::Arc::new(sunset::adapters::embedded::SimulatedClock::new(
-        "2027-01-01T00:00:00Z".parse().unwrap(),
-    ));
-    let mut deps = sunset::adapters::embedded::Embedded::open(dir, clock)
-        .expect("embedded store")
-        .deps;
-    deps.campaigns = dynamo.clone();
-    deps.ledger = dynamo.clone();
-    deps.exports = dynamo.clone();
-    deps.audit = dynamo.clone();
-    deps.customers = dynamo.clone();
-    deps.events = dynamo;
-    let ses = aws_sdk_sesv2::Client::new(&config);
-    // The emulator, like SES in its sandbox, sends only from a verified identity.
-    ses.create_email_identity()
-        .email_identity("orbit.example")
-        .send()
-        .await
-        .expect("identity on the emulator");
-    deps.mailer = std::sync::Arc::new(sunset::adapters::aws::SesMailer::new(ses, None));
-    let scheduler = aws_sdk_scheduler::Client::new(&config);
-    let group = format!("sunset-test-{}", hex::encode(rand_bytes()));
-    scheduler
-        .create_schedule_group()
-        .name(&group)
-        .send()
-        .await
-        .expect("schedule group on the emulator");
-    let lambda = |name: &str| format!("arn:aws:lambda:eu-central-1:123456789012:function:{name}");
-    let targets = sunset::adapters::aws::ScheduleTargets {
-        group,
-        role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),
-        segmentation_arn: lambda("segmentation"),
-        reminder_dispatch_arn: lambda("reminder-dispatch"),
-        purge_arn: lambda("purge"),
-        dead_letter_arn: Some("arn:aws:sqs:eu-central-1:123456789012:sunset-schedules-dlq".into()),
-    };
-    // Path-style addressing: the emulator serves every bucket on one host.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = format!("sunset-test-{}", hex::encode(rand_bytes()));
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("bucket on the emulator");
-    deps.blobs = std::sync::Arc::new(sunset::adapters::aws::S3BlobStore::new(s3, bucket));
-    deps.scheduler = std::sync::Arc::new(sunset::adapters::aws::EventBridgeScheduler::new(
-        scheduler,
-        targets,
-        deps.campaigns.clone(),
-    ));
-    deps
-}
-
-fn rand_bytes() -> [u8; 6] {
+/// A name no other test uses, for an emulator resource.
+pub fn unique(what: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -219,5 +141,90 @@ fn rand_bytes() -> [u8; 6] {
             .unwrap_or_default()
             .as_nanos(),
     );
-    h.finish().to_le_bytes()[..6].try_into().expect("6 bytes")
+    format!("sunset-test-{what}-{:012x}", h.finish() >> 16)
+}
+
+/// S3 on the emulator, which serves every bucket on one host (path style).
+pub fn emulator_s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Fresh AWS resources on the emulator for one test — a table, an export
+/// bucket, a product-data bucket, a schedule group, the verified SES
+/// identity campaigns send from — and the settings that point the
+/// functions' adapters at them. Needs `AWS_ENDPOINT_URL`, set by
+/// `tests/run.sh`.
+pub async fn aws_settings(config: &aws_config::SdkConfig) -> sunset::adapters::aws::AwsSettings {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run the tests with tests/run.sh, which starts the AWS emulator"
+    );
+    let (table, exports, products, group) = (unique("t"), unique("x"), unique("p"), unique("g"));
+    sunset::adapters::aws::DynamoStore::create_table(
+        &aws_sdk_dynamodb::Client::new(config),
+        &table,
+    )
+    .await
+    .expect("table created on the emulator");
+    let s3 = emulator_s3(config);
+    for bucket in [&exports, &products] {
+        s3.create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("bucket on the emulator");
+    }
+    aws_sdk_scheduler::Client::new(config)
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .expect("schedule group on the emulator");
+    // The emulator, like SES in its sandbox, sends only from a verified identity.
+    aws_sdk_sesv2::Client::new(config)
+        .create_email_identity()
+        .email_identity("orbit.example")
+        .send()
+        .await
+        .expect("identity on the emulator");
+    let lambda = |name: &str| format!("arn:aws:lambda:eu-central-1:123456789012:function:{name}");
+    sunset::adapters::aws::AwsSettings {
+        table,
+        export_bucket: exports,
+        product_data_bucket: products,
+        product_data_prefix: "product-data/".into(),
+        s3_force_path_style: true,
+        ses_configuration_set: None,
+        targets: sunset::adapters::aws::ScheduleTargets {
+            group,
+            role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),
+            segmentation_arn: lambda("segmentation"),
+            reminder_dispatch_arn: lambda("reminder-dispatch"),
+            purge_arn: lambda("purge"),
+            dead_letter_arn: Some(
+                "arn:aws:sqs:eu-central-1:123456789012:sunset-schedules-dlq".into(),
+            ),
+        },
+        link_key: vec![7; 32],
+    }
+}
+
+/// Every port on the emulator's AWS APIs, wired as the functions wire
+/// them, on a simulated clock; each call makes its own resources.
+pub async fn aws_deps() -> sunset::ports::Deps {
+    let config = sunset::adapters::aws::sdk_config().await;
+    let mut deps = aws_settings(&config).await.deps(&config);
+    deps.clock = std::sync::Arc::new(sunset::adapters::embedded::SimulatedClock::new(
+        "2027-01-01T00:00:00Z".parse().unwrap(),
+    ));
+    deps
 }
