@@ -11,7 +11,7 @@ use sunset::adapters::embedded::SimulatedClock;
 use sunset::domain::{CampaignId, CustomerId, Job};
 use sunset::services::{export, import};
 use sunset_e2e::iam::{ActionRecorder, assert_granted};
-use sunset_e2e::{aws_settings, emulator_s3, fixture};
+use sunset_e2e::{aws_settings, emulator_s3, fixture, link_path};
 
 fn emulator_data() -> serde_json::Value {
     use std::io::{Read, Write};
@@ -280,19 +280,13 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     assert_eq!(answer["outcome"], "export-ready", "{answer}");
     // The customer's signed download link redirects to a presigned S3 URL
     // valid for minutes; following it yields the bundle.
-    let record = deps
-        .customers
-        .customer(&campaign.id, &c05)
-        .await
-        .unwrap()
-        .unwrap();
-    let link = sunset::services::notice::signed_url(
+    let path = &link_path(
+        &deps,
         &campaign,
-        &record,
-        &deps.signer,
+        "c05",
         sunset::domain::link::LinkPurpose::Download,
-    );
-    let path = link.trim_start_matches(campaign.delivery.portal_url.as_str());
+    )
+    .await;
     recorder.take();
     let app = sunset::http::customer_router(sunset::http::AppState {
         deps: deps.clone(),

@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use sunset::adapters::embedded::{Embedded, SimulatedClock};
 use sunset::app::runner;
 use sunset::http::{AdminAuth, AppState, router};
-use sunset_e2e::{fixture, read_outbox};
+use sunset_e2e::{fixture, link_path, read_outbox};
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-admin-token-0123456789";
@@ -32,6 +32,30 @@ fn api() -> Api {
         _dir: dir,
         emb,
         app,
+    }
+}
+
+impl Api {
+    /// An operator's request, with the admin token.
+    async fn admin(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Vec<u8>) {
+        call(&self.app, method, uri, content_type, body, true).await
+    }
+
+    /// A request anyone can make (a customer following a link).
+    async fn open(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Vec<u8>) {
+        call(&self.app, method, uri, content_type, body, false).await
     }
 }
 
@@ -69,41 +93,33 @@ fn json(bytes: &[u8]) -> serde_json::Value {
 
 async fn create_and_import(api: &Api) {
     let toml = std::fs::read_to_string(fixture("small").join("campaign.toml")).unwrap();
-    let (s, _) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns",
-        "application/toml",
-        toml,
-        true,
-    )
-    .await;
+    let (s, _) = api
+        .admin("POST", "/v1/campaigns", "application/toml", toml)
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     let csv = std::fs::read(fixture("small").join("customers.csv")).unwrap();
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers",
-        "text/csv",
-        csv,
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers",
+            "text/csv",
+            csv,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(json(&body)["imported"], 10);
 }
 
 /// Launches the imported campaign; returns the launch report.
 async fn launch(api: &Api) -> serde_json::Value {
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/launch",
-        "application/json",
-        "",
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/launch",
+            "application/json",
+            "",
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     json(&body)
 }
@@ -111,15 +127,14 @@ async fn launch(api: &Api) -> serde_json::Value {
 #[tokio::test]
 async fn admin_routes_need_the_token() {
     let api = api();
-    let (s, body) = call(
-        &api.app,
-        "GET",
-        "/v1/campaigns/orbit-crm-2027/report",
-        "application/json",
-        "",
-        false,
-    )
-    .await;
+    let (s, body) = api
+        .open(
+            "GET",
+            "/v1/campaigns/orbit-crm-2027/report",
+            "application/json",
+            "",
+        )
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(json(&body)["title"], "unauthorized");
 }
@@ -133,15 +148,9 @@ async fn a_bad_campaign_is_a_422_naming_the_field() {
             "stop_renewals = \"2027-04-01\"",
             "stop_renewals = \"2026-01-01\"",
         );
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns",
-        "application/toml",
-        toml,
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin("POST", "/v1/campaigns", "application/toml", toml)
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json(&body)["field"], "dates.stop_renewals");
 }
@@ -150,15 +159,14 @@ async fn a_bad_campaign_is_a_422_naming_the_field() {
 async fn an_unreadable_import_is_a_400_and_imports_nothing() {
     let api = api();
     create_and_import(&api).await;
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers",
-        "text/csv",
-        "customer_id,name\nx,y\n",
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers",
+            "text/csv",
+            "customer_id,name\nx,y\n",
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(json(&body)["detail"].as_str().unwrap().contains("email"));
 }
@@ -178,30 +186,22 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
         .await
         .unwrap()
         .unwrap();
-    let record = deps
-        .customers
-        .customer(
-            &campaign.id,
-            &sunset::domain::CustomerId::parse("c05").unwrap(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let link = sunset::services::notice::signed_url(
+    let c05 = sunset::domain::CustomerId::parse("c05").unwrap();
+    let path = &link_path(
+        deps,
         &campaign,
-        &record,
-        &deps.signer,
+        "c05",
         sunset::domain::link::LinkPurpose::RequestExport,
-    );
-    let path = link.trim_start_matches("http://127.0.0.1:8080");
+    )
+    .await;
 
     // Opening the link only shows a page; the button posts.
-    let (s, page) = call(&api.app, "GET", path, "text/html", "", false).await;
+    let (s, page) = api.open("GET", path, "text/html", "").await;
     assert_eq!(s, StatusCode::OK);
     assert!(String::from_utf8_lossy(&page).contains("method=\"post\""));
     assert!(
         deps.exports
-            .exports_of(&campaign.id, &record.id)
+            .exports_of(&campaign.id, &c05)
             .await
             .unwrap()
             .is_empty()
@@ -209,10 +209,10 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
 
     // Another customer's id with c05's signature is refused.
     let forged = path.replace("/c05/", "/c01/");
-    let (s, _) = call(&api.app, "POST", &forged, "text/plain", "", false).await;
+    let (s, _) = api.open("POST", &forged, "text/plain", "").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
-    let (s, body) = call(&api.app, "POST", path, "text/plain", "", false).await;
+    let (s, body) = api.open("POST", path, "text/plain", "").await;
     assert_eq!(
         s,
         StatusCode::ACCEPTED,
@@ -234,7 +234,7 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
         .unwrap()
         .trim_start_matches("http://127.0.0.1:8080")
         .to_owned();
-    let (s, zip) = call(&api.app, "GET", &download, "text/plain", "", false).await;
+    let (s, zip) = api.open("GET", &download, "text/plain", "").await;
     assert_eq!(s, StatusCode::OK);
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     assert!(
@@ -244,15 +244,10 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
     assert!(archive.by_name("manifest.json").is_ok());
 
     // A request link does not download.
-    let (s, _) = call(
-        &api.app,
-        "GET",
-        &path.replace("/export?", "/export/download?"),
-        "text/plain",
-        "",
-        false,
-    )
-    .await;
+    let request_link_download = path.replace("/export?", "/export/download?");
+    let (s, _) = api
+        .open("GET", &request_link_download, "text/plain", "")
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
@@ -260,51 +255,47 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
 async fn status_updates_flow_into_the_report() {
     let api = api();
     create_and_import(&api).await;
-    let (s, _) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers/c03/events",
-        "application/json",
-        r#"{"event":"migrated"}"#,
-        true,
-    )
-    .await;
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers/c03/events",
+            "application/json",
+            r#"{"event":"migrated"}"#,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers/zz/events",
-        "application/json",
-        r#"{"event":"migrated"}"#,
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers/zz/events",
+            "application/json",
+            r#"{"event":"migrated"}"#,
+        )
+        .await;
     assert_eq!(
         s,
         StatusCode::NOT_FOUND,
         "{}",
         String::from_utf8_lossy(&body)
     );
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers/c03/events",
-        "application/json",
-        r#"{"event":"flew"}"#,
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers/c03/events",
+            "application/json",
+            r#"{"event":"flew"}"#,
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json(&body)["field"], "event");
-    let (s, body) = call(
-        &api.app,
-        "GET",
-        "/v1/campaigns/orbit-crm-2027/report",
-        "application/json",
-        "",
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "GET",
+            "/v1/campaigns/orbit-crm-2027/report",
+            "application/json",
+            "",
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let report = json(&body);
     let migrated: u64 = report["tiers"]
@@ -327,15 +318,14 @@ async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
 
     let late =
         "customer_id,name,email,timezone\nlate1,Late Comer,late@example.com,America/Sao_Paulo\n";
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers",
-        "text/csv",
-        late,
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers",
+            "text/csv",
+            late,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let body = json(&body);
     assert_eq!(body["imported"], 1);
@@ -415,15 +405,14 @@ async fn an_import_before_launch_leaves_segmentation_to_the_launch() {
     let api = api();
     create_and_import(&api).await;
     let late = "customer_id,name,email\nearly2,Early Two,early2@example.com\n";
-    let (s, body) = call(
-        &api.app,
-        "POST",
-        "/v1/campaigns/orbit-crm-2027/customers",
-        "text/csv",
-        late,
-        true,
-    )
-    .await;
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers",
+            "text/csv",
+            late,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(json(&body).get("joined_waves").is_none());
 }

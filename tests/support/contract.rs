@@ -98,12 +98,7 @@ pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &De
         .await
         .unwrap();
     assert_eq!(dup, vec![id("a1")]);
-    let kept = deps
-        .customers
-        .customer(&c.id, &id("a1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let kept = stored(deps, &c.id, "a1").await;
     assert_eq!(kept.profile.unwrap().name.as_str(), "Name of a1");
     assert!(
         deps.customers
@@ -209,12 +204,21 @@ fn decision(tier: Tier) -> TierDecision {
     }
 }
 
+/// A customer as the store holds them (who must be there).
+async fn stored(deps: &Deps, c: &CampaignId, customer: &str) -> CustomerRecord {
+    deps.customers
+        .customer(c, &id(customer))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{customer} is stored"))
+}
+
 /// Sets these customers' tier as segmentation does, from their stored
 /// records (read here, possibly before a later change of state).
 async fn segment(deps: &Deps, c: &CampaignId, ids: &[&str], tier: Tier) {
     let mut segmented = Vec::new();
     for i in ids {
-        let r = deps.customers.customer(c, &id(i)).await.unwrap().unwrap();
+        let r = stored(deps, c, i).await;
         segmented.push((r, decision(tier)));
     }
     deps.customers.set_tiers(c, &segmented).await.unwrap();
@@ -229,12 +233,7 @@ pub async fn a_wave_sees_only_who_is_still_due_in_its_zone(deps: &Deps) {
         .unwrap();
     // Segmentation puts customers in the waves; a4 came after it.
     segment(deps, &c.id, &["a1", "a2", "a3", "b1"], Tier::Standard).await;
-    let mut a2 = deps
-        .customers
-        .customer(&c.id, &id("a2"))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut a2 = stored(deps, &c.id, "a2").await;
     a2.status = MigrationStatus::Migrated;
     let migrated = CustomerEvent {
         at: t("2027-05-01T10:00:00Z"),
@@ -322,12 +321,7 @@ pub async fn tiers_and_scrubbing_keep_the_report_figures(deps: &Deps) {
         .scrub_customers(&c.id, &[id("a1")], t("2027-11-01T00:00:00Z"))
         .await
         .unwrap();
-    let a1 = deps
-        .customers
-        .customer(&c.id, &id("a1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let a1 = stored(deps, &c.id, "a1").await;
     assert!(a1.profile.is_none() && a1.purged_at.is_some());
     assert_eq!(a1.tier.unwrap().tier, Tier::Core);
     let counts = deps.customers.tier_counts(&c.id).await.unwrap();

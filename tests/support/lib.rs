@@ -131,6 +131,26 @@ pub async fn launched_fixture(
     (emb, clock)
 }
 
+/// The path (after the portal's origin) of the signed link a notice gives
+/// this customer for `purpose`.
+pub async fn link_path(
+    deps: &sunset::ports::Deps,
+    campaign: &sunset::domain::Campaign,
+    customer: &str,
+    purpose: sunset::domain::link::LinkPurpose,
+) -> String {
+    let id = sunset::domain::CustomerId::parse(customer).unwrap();
+    let record = deps
+        .customers
+        .customer(&campaign.id, &id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{customer} is stored"));
+    sunset::services::notice::signed_url(campaign, &record, &deps.signer, purpose)
+        .trim_start_matches(campaign.delivery.portal_url.as_str())
+        .to_owned()
+}
+
 /// A name no other test uses, for an emulator resource.
 pub fn unique(what: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
