@@ -33,7 +33,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::dynamo::{DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
-use crate::domain::event::CustomerEvent;
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
 use crate::ports::{CustomerStore, EventLog, PortError, PortResult, TierCount};
@@ -179,11 +179,6 @@ impl Backoff {
 }
 
 impl DynamoStore {
-    /// Every item of one partition of the table.
-    async fn partition_items(&self, pk: String) -> PortResult<Vec<Item>> {
-        self.query_all(self.partition(pk)).await
-    }
-
     /// Up to `limit` customers from the shards' partitions (`partition`
     /// names shard n's), walking shard by shard from where `after`, the
     /// last customer of the previous page, left off. Each query asks for no
@@ -242,14 +237,7 @@ impl DynamoStore {
 
     /// Every customer item of a campaign, shard by shard.
     async fn all_customer_items(&self, campaign: &CampaignId) -> PortResult<Vec<Item>> {
-        let mut all = Vec::new();
-        for sh in 0..SHARDS {
-            all.extend(
-                self.partition_items(format!("CUSTS#{campaign}#{sh:02}"))
-                    .await?,
-            );
-        }
-        Ok(all)
+        self.every_shard("CUSTS", campaign, |q| q).await
     }
 
     /// Counts an import's rows on the campaign's import marker and says
@@ -335,17 +323,15 @@ impl DynamoStore {
 
     /// The ids of the campaign's customers (keys only).
     async fn known_ids(&self, campaign: &CampaignId) -> PortResult<HashSet<String>> {
-        let mut known = HashSet::new();
-        for sh in 0..SHARDS {
-            let q = self
-                .partition(format!("CUSTS#{campaign}#{sh:02}"))
-                .projection_expression("sk")
-                .consistent_read(true);
-            for item in self.query_all(q).await? {
-                known.insert(get_s(&item, "sk").unwrap_or_default().to_owned());
-            }
-        }
-        Ok(known)
+        let keys = self
+            .every_shard("CUSTS", campaign, |q| {
+                q.projection_expression("sk").consistent_read(true)
+            })
+            .await?;
+        Ok(keys
+            .iter()
+            .filter_map(|i| get_s(i, "sk").map(str::to_owned))
+            .collect())
     }
 
     /// Stores a customer's tier and puts them in the wave indexes their
@@ -574,22 +560,14 @@ impl CustomerStore for DynamoStore {
 
     async fn zones(&self, campaign: &CampaignId) -> PortResult<Vec<Tz>> {
         // Every customer is read (a launch asks once), but only the zone
-        // comes back, from all shards at once.
-        let shards = (0..SHARDS).map(|sh| {
-            let q = self
-                .partition(format!("CUSTS#{campaign}#{sh:02}"))
-                .expression_attribute_names("#z", "zone")
-                .projection_expression("#z");
-            self.query_all(q)
-        });
-        let mut names = Vec::new();
-        for items in super::dynamo::join_all(shards).await {
-            names.extend(
-                items?
-                    .iter()
-                    .filter_map(|i| get_s(i, "zone").map(str::to_owned)),
-            );
-        }
+        // comes back.
+        let items = self
+            .every_shard("CUSTS", campaign, |q| {
+                q.expression_attribute_names("#z", "zone")
+                    .projection_expression("#z")
+            })
+            .await?;
+        let mut names: Vec<&str> = items.iter().filter_map(|i| get_s(i, "zone")).collect();
         names.sort();
         names.dedup();
         Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
@@ -616,41 +594,11 @@ impl CustomerStore for DynamoStore {
         ids: &[CustomerId],
         at: DateTime<Utc>,
     ) -> PortResult<()> {
-        for id in ids {
-            self.client()
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(customer_pk(campaign, id)))
-                .key("sk", s(id.to_string()))
-                .update_expression(
-                    "SET purged_at = :at REMOVE profile, gsi2pk, gsi2sk, gsi3pk, gsi3sk",
-                )
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":at", s(ts(at)))
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            // A decline reason is the customer's own words.
-            for (sk, e) in self.event_items_of(campaign, id).await? {
-                if let crate::domain::event::CustomerEventKind::Declined(_) = e.kind {
-                    let scrubbed = CustomerEvent {
-                        kind: crate::domain::event::CustomerEventKind::Declined("[purged]".into()),
-                        ..e
-                    };
-                    self.client()
-                        .put_item()
-                        .table_name(self.table())
-                        .item("pk", s(events_pk(campaign, id)))
-                        .item("sk", s(sk))
-                        .item(
-                            "event",
-                            s(serde_json::to_string(&scrubbed).map_err(PortError::permanent)?),
-                        )
-                        .send()
-                        .await
-                        .map_err(sdk_err)?;
-                }
-            }
+        // Customers are independent: a purge page scrubs them side by side
+        // rather than one round trip after another.
+        let scrubs: Vec<_> = ids.iter().map(|id| self.scrub(campaign, id, at)).collect();
+        for result in super::dynamo::join_all(scrubs).await {
+            result?;
         }
         Ok(())
     }
@@ -682,6 +630,49 @@ fn event_sk(e: &CustomerEvent) -> String {
 }
 
 impl DynamoStore {
+    /// Deletes one customer's personal data: the profile (and the wave
+    /// index entries), and the words of a decline reason.
+    async fn scrub(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(customer_pk(campaign, id)))
+            .key("sk", s(id.to_string()))
+            .update_expression("SET purged_at = :at REMOVE profile, gsi2pk, gsi2sk, gsi3pk, gsi3sk")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", s(ts(at)))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        // A decline reason is the customer's own words.
+        for (sk, e) in self.event_items_of(campaign, id).await? {
+            if let CustomerEventKind::Declined(_) = e.kind {
+                let scrubbed = CustomerEvent {
+                    kind: CustomerEventKind::Declined("[purged]".into()),
+                    ..e
+                };
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .item("pk", s(events_pk(campaign, id)))
+                    .item("sk", s(sk))
+                    .item(
+                        "event",
+                        s(serde_json::to_string(&scrubbed).map_err(PortError::permanent)?),
+                    )
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A customer's stored events with their sort keys, oldest first.
     async fn event_items_of(
         &self,
@@ -792,20 +783,15 @@ impl EventLog for DynamoStore {
     }
 
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {
-        let mut all = Vec::new();
-        for sh in 0..SHARDS {
-            for item in self
-                .partition_items(format!("EVTS#{campaign}#{sh:02}"))
-                .await?
-            {
-                all.push(
-                    serde_json::from_str::<CustomerEvent>(
-                        get_s(&item, "event").unwrap_or_default(),
-                    )
-                    .map_err(PortError::permanent)?,
-                );
-            }
-        }
+        let mut all = self
+            .every_shard("EVTS", campaign, |q| q)
+            .await?
+            .iter()
+            .map(|item| {
+                serde_json::from_str::<CustomerEvent>(get_s(item, "event").unwrap_or_default())
+                    .map_err(PortError::permanent)
+            })
+            .collect::<PortResult<Vec<_>>>()?;
         all.sort_by_key(|e| e.at);
         Ok(all)
     }

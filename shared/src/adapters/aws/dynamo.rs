@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
@@ -302,22 +303,14 @@ impl DeliveryLedger for DynamoStore {
     async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>> {
         // The ledger's shards are read whole: a report costs as much as the
         // messages it counts, and sending pays nothing extra for it.
-        let shards = (0..SHARDS).map(|sh| {
-            let q = self
-                .partition(format!("DLV#{campaign}#{sh:02}"))
-                .projection_expression("sk, sent_at");
-            self.query_all(q)
-        });
+        let entries = self
+            .every_shard("DLV", campaign, |q| q.projection_expression("sk, sent_at"))
+            .await?;
         let mut counts = BTreeMap::new();
-        for items in join_all(shards).await {
-            for item in items? {
-                if !item.contains_key("sent_at") {
-                    continue;
-                }
-                let sk = get_s(&item, "sk").unwrap_or_default();
-                if let Some(milestone) = sk.split('#').nth(1) {
-                    *counts.entry(milestone.to_owned()).or_insert(0) += 1;
-                }
+        for item in entries.iter().filter(|i| i.contains_key("sent_at")) {
+            let sk = get_s(item, "sk").unwrap_or_default();
+            if let Some(milestone) = sk.split('#').nth(1) {
+                *counts.entry(milestone.to_owned()).or_insert(0) += 1;
             }
         }
         Ok(counts)
@@ -407,10 +400,7 @@ impl DynamoStore {
 
     /// A query of one partition of the table (`pk = :pk`), to refine and
     /// send.
-    pub(super) fn partition(
-        &self,
-        pk: impl Into<String>,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    pub(super) fn partition(&self, pk: impl Into<String>) -> QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
@@ -418,10 +408,27 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
     }
 
+    /// Every item of a campaign's shards — the partitions `{kind}#{campaign}#{nn}`
+    /// — read side by side; `refine` adds a projection or consistency.
+    pub(super) async fn every_shard(
+        &self,
+        kind: &str,
+        campaign: &CampaignId,
+        refine: impl Fn(QueryFluentBuilder) -> QueryFluentBuilder,
+    ) -> PortResult<Vec<Item>> {
+        let shards = (0..SHARDS)
+            .map(|sh| self.query_all(refine(self.partition(format!("{kind}#{campaign}#{sh:02}")))));
+        let mut all = Vec::new();
+        for items in join_all(shards).await {
+            all.extend(items?);
+        }
+        Ok(all)
+    }
+
     /// Every item of a query, following the SDK's paginator.
     pub(super) async fn query_all(
         &self,
-        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        query: QueryFluentBuilder,
     ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
         let mut items = query.into_paginator().items().send();
         let mut out = Vec::new();
