@@ -582,7 +582,7 @@ impl CustomerStore for DynamoStore {
             .iter()
             .map(|(r, d)| self.set_tier(campaign, r, d))
             .collect();
-        for r in super::dynamo::join_all(updates).await {
+        for r in super::join_all(updates).await {
             r?;
         }
         Ok(())
@@ -597,7 +597,7 @@ impl CustomerStore for DynamoStore {
         // Customers are independent: a purge page scrubs them side by side
         // rather than one round trip after another.
         let scrubs: Vec<_> = ids.iter().map(|id| self.scrub(campaign, id, at)).collect();
-        for result in super::dynamo::join_all(scrubs).await {
+        for result in super::join_all(scrubs).await {
             result?;
         }
         Ok(())

@@ -37,6 +37,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::join_all;
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
 use crate::domain::export::ExportRequest;
 use crate::domain::ledger::{Channel, Delivery, DeliveryKey, Recipient};
@@ -642,12 +643,4 @@ impl AuditLog for DynamoStore {
             })
             .collect()
     }
-}
-
-/// Awaits every future with at most 32 in flight; results in input order.
-pub(super) async fn join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    use futures::StreamExt;
-    futures::stream::iter(futures).buffered(32).collect().await
 }

@@ -14,6 +14,14 @@ pub use s3::{S3BlobStore, S3ProductData};
 pub use scheduler::{EventBridgeScheduler, ScheduleTargets};
 pub use ses::SesMailer;
 
+/// Awaits every future with at most 32 in flight; results in input order.
+pub(crate) async fn join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    use futures::StreamExt;
+    futures::stream::iter(futures).buffered(32).collect().await
+}
+
 /// Sorts an SDK failure into retryable (time-outs, dropped connections,
 /// unreadable responses, and the service's own throttling or internal
 /// error codes, given per service) or permanent. Matched on the error's

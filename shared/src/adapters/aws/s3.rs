@@ -7,6 +7,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 
+use super::join_all;
 use crate::ports::{BlobStore, PortError, PortResult};
 
 #[derive(Clone)]
@@ -114,27 +115,31 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn any_under(&self, prefixes: &[String]) -> PortResult<Vec<bool>> {
-        let mut out = Vec::with_capacity(prefixes.len());
-        for prefix in prefixes {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .max_keys(1)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            out.push(!page.contents().is_empty());
-        }
-        Ok(out)
+        // A purge verifies a whole page of customers: listed side by side.
+        let checks: Vec<_> = prefixes
+            .iter()
+            .map(|prefix| async move {
+                let page = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .max_keys(1)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                Ok(!page.contents().is_empty())
+            })
+            .collect();
+        join_all(checks).await.into_iter().collect()
     }
 
     async fn delete_prefixes(&self, prefixes: &[String]) -> PortResult<Vec<u64>> {
         let mut counts = Vec::with_capacity(prefixes.len());
         let mut keys = Vec::new();
-        for prefix in prefixes {
-            let found = self.list(prefix).await?;
+        let listings: Vec<_> = prefixes.iter().map(|p| self.list(p)).collect();
+        for found in join_all(listings).await {
+            let found = found?;
             counts.push(found.len() as u64);
             keys.extend(found);
         }
@@ -200,9 +205,11 @@ impl crate::ports::ProductData for S3ProductData {
         customer: &crate::domain::CustomerId,
     ) -> PortResult<Vec<crate::ports::ProductFile>> {
         let dir = self.dir(customer);
-        let mut files = Vec::new();
-        for key in self.store.list(&dir).await? {
-            if let Some(bytes) = self.store.get(&key).await? {
+        let keys = self.store.list(&dir).await?;
+        let mut files = Vec::with_capacity(keys.len());
+        let reads: Vec<_> = keys.iter().map(|k| self.store.get(k)).collect();
+        for (key, bytes) in keys.iter().zip(join_all(reads).await) {
+            if let Some(bytes) = bytes? {
                 files.push(crate::ports::ProductFile {
                     path: key[dir.len()..].to_owned(),
                     bytes,
