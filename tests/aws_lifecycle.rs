@@ -266,6 +266,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         .extend(recorder.take());
     let job = Job::BuildExport {
         campaign: campaign.id.clone(),
+        customer: c05.clone(),
         request: request.id.clone(),
     };
     let answer = reminder_dispatch::handle(

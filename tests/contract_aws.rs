@@ -19,6 +19,7 @@ contracts!(
     campaigns_round_trip_and_replace,
     a_delivery_is_claimed_once_until_released,
     export_requests_round_trip,
+    export_requests_at_the_same_instant_stay_each_customers_own,
     the_audit_trail_is_a_chain_per_campaign,
     the_mailer_answers_each_message_in_order,
     scheduling_a_job_again_moves_it,

@@ -32,6 +32,7 @@ contracts!(
     a_delivery_is_claimed_once_until_released,
     events_are_kept_in_order_per_customer,
     export_requests_round_trip,
+    export_requests_at_the_same_instant_stay_each_customers_own,
     the_audit_trail_is_a_chain_per_campaign,
     scheduling_a_job_again_moves_it,
     the_mailer_answers_each_message_in_order,

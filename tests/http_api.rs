@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use sunset::adapters::embedded::{Embedded, SimulatedClock};
 use sunset::app::runner;
 use sunset::http::{AdminAuth, AppState, router};
-use sunset_e2e::{fixture, link_path, read_outbox};
+use sunset_e2e::{contains, fixture, link_path, read_outbox};
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-admin-token-0123456789";
@@ -242,6 +242,31 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
         "no product data was given to this run"
     );
     assert!(archive.by_name("manifest.json").is_ok());
+
+    // The link names its own bundle; with another customer's request id in
+    // its place it downloads nothing.
+    assert!(download.contains("&request=x"), "{download}");
+    let c01 = sunset::domain::CustomerId::parse("c01").unwrap();
+    let theirs = sunset::services::export::request_export(deps, &campaign, &c01, deps.clock.now())
+        .await
+        .unwrap();
+    runner::run_due(&api.emb, deps.clock.now()).await.unwrap();
+    let mine = download.split("&request=").nth(1).unwrap().to_owned();
+    let (s, body) = api
+        .open(
+            "GET",
+            &download.replace(&mine, theirs.id.as_str()),
+            "text/plain",
+            "",
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(!contains(&body, b"PK\x03\x04"), "no zip in the answer");
 
     // A request link does not download.
     let request_link_download = path.replace("/export?", "/export/download?");

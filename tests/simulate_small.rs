@@ -17,7 +17,7 @@ struct Run {
     data: PathBuf,
     outbox: Vec<Mail>,
     /// Bundles copied as they were built (the purge deletes them later).
-    bundles: Vec<(String, Vec<u8>)>,
+    bundles: Vec<(sunset::domain::export::ExportId, Vec<u8>)>,
     report: serde_json::Value,
     import: serde_json::Value,
     events: serde_json::Value,

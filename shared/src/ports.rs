@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use crate::domain::audit::{AuditEntry, ChainedEntry};
 use crate::domain::event::CustomerEvent;
-use crate::domain::export::ExportRequest;
+use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ids::Mailbox;
 use crate::domain::ledger::{Delivery, DeliveryKey};
 use crate::domain::tier::TierDecision;
@@ -167,8 +167,19 @@ pub trait EventLog: Send + Sync {
 
 #[async_trait]
 pub trait ExportStore: Send + Sync {
+    /// Stores a new request or the new state of one. A request is kept
+    /// under its campaign and customer: no write for one customer replaces
+    /// another's request (the embedded store refuses the write; DynamoDB
+    /// keys it under the customer).
     async fn put_export(&self, request: &ExportRequest) -> PortResult<()>;
-    async fn export(&self, campaign: &CampaignId, id: &str) -> PortResult<Option<ExportRequest>>;
+    /// The request `id` of this customer; `None` when there is none, or
+    /// when `id` belongs to another customer.
+    async fn export(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+        id: &ExportId,
+    ) -> PortResult<Option<ExportRequest>>;
     async fn exports_of(
         &self,
         campaign: &CampaignId,

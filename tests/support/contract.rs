@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sunset::domain::audit::{AuditEntry, verify_chain};
 use sunset::domain::event::{CustomerEvent, CustomerEventKind};
-use sunset::domain::export::{ExportRequest, ExportStatus};
+use sunset::domain::export::{ExportId, ExportRequest, ExportStatus};
 use sunset::domain::ids::{DisplayName, Mailbox};
 use sunset::domain::ledger::{DeliveryKey, Recipient};
 use sunset::domain::milestone::{Job, ScheduledJob};
@@ -425,8 +425,9 @@ pub async fn events_are_kept_in_order_per_customer(deps: &Deps) {
 
 pub async fn export_requests_round_trip(deps: &Deps) {
     let c = seeded(deps).await;
+    let x1 = ExportId::generate();
     let mut r = ExportRequest::new(
-        "x1".into(),
+        x1.clone(),
         c.id.clone(),
         id("a1"),
         t("2027-03-01T00:00:00Z"),
@@ -435,8 +436,13 @@ pub async fn export_requests_round_trip(deps: &Deps) {
     r.status = ExportStatus::Ready;
     deps.exports.put_export(&r).await.unwrap();
     assert_eq!(
-        deps.exports.export(&c.id, "x1").await.unwrap(),
+        deps.exports.export(&c.id, &id("a1"), &x1).await.unwrap(),
         Some(r.clone())
+    );
+    // Another customer asking for a1's request id finds nothing.
+    assert_eq!(
+        deps.exports.export(&c.id, &id("a2"), &x1).await.unwrap(),
+        None
     );
     assert_eq!(
         deps.exports.exports_of(&c.id, &id("a1")).await.unwrap(),
@@ -450,6 +456,114 @@ pub async fn export_requests_round_trip(deps: &Deps) {
             .is_empty()
     );
     assert_eq!(deps.exports.all_exports(&c.id).await.unwrap().len(), 1);
+}
+
+/// The customer id and address inside an export bundle.
+fn bundle_owner(zip_bytes: &[u8]) -> (String, String) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).expect("a zip");
+    let mut json = String::new();
+    zip.by_name("sunset/customer.json")
+        .expect("the bundle has sunset/customer.json")
+        .read_to_string(&mut json)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    (
+        v["customer"]["id"].as_str().unwrap().to_owned(),
+        v["customer"]["email"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Requests made in the same instant — two, then fifty at once — are as
+/// many requests; each bundle holds only its customer's data, each link
+/// downloads only its own, and another customer's request id is refused.
+/// (Ids from the time to the millisecond gave 40 customers 12-15 ids, and
+/// several of them another customer's bundle.)
+pub async fn export_requests_at_the_same_instant_stay_each_customers_own(deps: &Deps) {
+    use sunset::services::export;
+    let c = seeded(deps).await;
+    let customers: Vec<CustomerRecord> = (0..50)
+        .map(|n| record(&format!("x{n:02}"), chrono_tz::Europe::Berlin))
+        .collect();
+    deps.customers
+        .insert_customers(&c.id, &customers)
+        .await
+        .unwrap();
+    let now = t("2027-03-01T13:30:00Z");
+    let a1 = export::request_export(deps, &c, &id("a1"), now)
+        .await
+        .unwrap();
+    let b1 = export::request_export(deps, &c, &id("b1"), now)
+        .await
+        .unwrap();
+    assert_ne!(a1.id, b1.id, "two customers in the same instant");
+    let at_once = futures::future::join_all(
+        customers
+            .iter()
+            .map(|r| export::request_export(deps, &c, &r.id, now)),
+    )
+    .await;
+    let mut requests = vec![a1, b1];
+    for (r, made) in customers.iter().zip(at_once) {
+        let made = made.unwrap();
+        assert_eq!(made.customer, r.id);
+        requests.push(made);
+    }
+    let ids: std::collections::HashSet<_> = requests.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 52, "one request per customer");
+    assert_eq!(deps.exports.all_exports(&c.id).await.unwrap().len(), 52);
+    for r in &requests {
+        let built = export::build_export(deps, &c, &r.customer, &r.id, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            (built.id.clone(), built.customer.clone()),
+            (r.id.clone(), r.customer.clone())
+        );
+        let (_, download) = export::download(deps, &c, &r.customer, Some(&r.id))
+            .await
+            .unwrap()
+            .expect("the bundle is ready");
+        let bytes = match download {
+            export::Download::Bytes(b) => b,
+            // A presigned URL to the object; the object is the request's own.
+            export::Download::Redirect(url) => {
+                let key = built.bundle_key.clone().unwrap();
+                assert!(url.contains(&key), "{url} is not {key}");
+                deps.blobs.get(&key).await.unwrap().unwrap()
+            }
+        };
+        assert_eq!(
+            bundle_owner(&bytes),
+            (
+                r.customer.to_string(),
+                format!("{}@example.com", r.customer)
+            ),
+            "the bundle of {} holds only their data",
+            r.customer
+        );
+    }
+    // a1's link with b1's request id: refused, not b1's bundle.
+    let refused = export::download(deps, &c, &id("a1"), Some(&requests[1].id)).await;
+    assert!(
+        matches!(refused, Err(export::ExportError::UnknownRequest(_))),
+        "another customer's request id is refused"
+    );
+    let refused = export::build_export(deps, &c, &id("a1"), &requests[1].id, now).await;
+    assert!(matches!(
+        refused,
+        Err(export::ExportError::UnknownRequest(_))
+    ));
+    // Every customer was mailed their own export-ready link once.
+    for r in &requests {
+        let to_them = deps.ledger.deliveries_to(&c.id, &r.customer).await.unwrap();
+        let ready: Vec<_> = to_them
+            .iter()
+            .filter(|d| d.key.milestone == Milestone::ExportReady && d.sent_at.is_some())
+            .collect();
+        assert_eq!(ready.len(), 1, "{} got their export-ready mail", r.customer);
+        assert_eq!(ready[0].key.occurrence, r.id.to_string());
+    }
 }
 
 pub async fn the_audit_trail_is_a_chain_per_campaign(deps: &Deps) {

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::campaign::Campaign;
+use super::export::ExportId;
 use super::ids::{CampaignId, CustomerId, InvalidValue};
 
 /// A message (or step) of the sunset. The name is stable: it appears in the
@@ -96,10 +97,13 @@ pub enum Job {
         milestone: Milestone,
         timezone: Tz,
     },
-    /// Build a requested export bundle and mail its link.
+    /// Build a requested export bundle and mail its link. The customer is
+    /// part of the job so the request is looked up as theirs, not by id
+    /// alone.
     BuildExport {
         campaign: CampaignId,
-        request: String,
+        customer: CustomerId,
+        request: ExportId,
     },
     /// Purge every customer whose effective deadline has passed.
     Purge { campaign: CampaignId },

@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::export::ExportId;
 use crate::domain::link::LinkPurpose;
 use crate::domain::{Campaign, CampaignId, CustomerId};
 use crate::ports::Deps;
@@ -255,6 +256,9 @@ async fn campaign_report(
 struct Signed {
     exp: i64,
     sig: String,
+    /// On a download link: the bundle the export-ready mail announced;
+    /// without it, the newest.
+    request: Option<String>,
 }
 
 async fn verified(
@@ -337,7 +341,18 @@ async fn export_download(
 ) -> Result<Response, ApiError> {
     let (campaign, customer) =
         verified(&s, LinkPurpose::Download, &campaign, &customer, &q).await?;
-    let Some((request, download)) = export::download(&s.deps, &campaign, &customer).await? else {
+    let request = q
+        .request
+        .as_deref()
+        .map(ExportId::parse)
+        .transpose()
+        .map_err(|e| ApiError::Invalid {
+            field: "request".into(),
+            reason: e.0,
+        })?;
+    let Some((request, download)) =
+        export::download(&s.deps, &campaign, &customer, request.as_ref()).await?
+    else {
         return Err(ApiError::NotFound("no export is ready yet".into()));
     };
     Ok(match download {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::audit::AuditEntry;
-use crate::domain::export::{ExportRequest, ExportStatus};
+use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
 use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::milestone::{Job, ScheduledJob, purge_time};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
@@ -27,8 +27,10 @@ pub enum ExportError {
     Purged,
     #[error("the export deadline has passed")]
     PastDeadline,
-    #[error("no export request {0}")]
-    UnknownRequest(String),
+    /// No request of that id for this customer (there may be one for
+    /// another customer: it is not theirs to see).
+    #[error("no export request {0} for this customer")]
+    UnknownRequest(ExportId),
     #[error("the bundle could not be written: {0}")]
     Bundle(#[from] zip::result::ZipError),
     #[error(transparent)]
@@ -84,7 +86,7 @@ pub async fn request_export(
         return Ok(open);
     }
     let request = ExportRequest::new(
-        format!("x{}", now.format("%Y%m%dT%H%M%S%3fZ")),
+        ExportId::generate(),
         campaign.id.clone(),
         customer.clone(),
         now,
@@ -96,6 +98,7 @@ pub async fn request_export(
             due: now,
             job: Job::BuildExport {
                 campaign: campaign.id.clone(),
+                customer: customer.clone(),
                 request: request.id.clone(),
             },
         })
@@ -132,20 +135,21 @@ fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, ExportErr
         .map_err(|e| PortError::permanent(anyhow::anyhow!("{e}")).into())
 }
 
-/// Builds the bundle of a request, stores it and mails the link. Running it
-/// again for a ready request only makes sure the mail went out.
+/// Builds the bundle of a customer's request, stores it and mails the link.
+/// Running it again for a ready request only makes sure the mail went out.
 pub async fn build_export(
     deps: &Deps,
     campaign: &Campaign,
-    request_id: &str,
+    customer: &CustomerId,
+    request_id: &ExportId,
     now: DateTime<Utc>,
 ) -> Result<ExportRequest, ExportError> {
     let mut request = deps
         .exports
-        .export(&campaign.id, request_id)
+        .export(&campaign.id, customer, request_id)
         .await?
-        .ok_or_else(|| ExportError::UnknownRequest(request_id.to_owned()))?;
-    let record = live_customer(deps, campaign, &request.customer).await?;
+        .ok_or_else(|| ExportError::UnknownRequest(request_id.clone()))?;
+    let record = live_customer(deps, campaign, customer).await?;
     let customer = record.profile.clone().ok_or(ExportError::Purged)?;
     if request.status != ExportStatus::Ready {
         let product_files = deps.product_data.files(&record.id).await?;
@@ -216,7 +220,7 @@ pub async fn build_export(
             format: "sunset-export/1",
             campaign: campaign.id.as_str(),
             customer_id: record.id.as_str(),
-            request: &request.id,
+            request: request.id.as_str(),
             created_at: now,
             files: entries
                 .iter()
@@ -266,17 +270,23 @@ pub async fn build_export(
         Recipient::Customer(record.id.clone()),
         Milestone::ExportReady,
     );
-    key.occurrence = request.id.clone();
+    key.occurrence = request.id.to_string();
     if deps.ledger.claim(std::slice::from_ref(&key), now).await?[0] {
         let files = request.bundle_files.unwrap_or_default() as usize;
-        let rendered =
-            match notice::render_export_ready(campaign, &record, &customer, files, &deps.signer) {
-                Ok(r) => r,
-                Err(e) => {
-                    deps.ledger.release(&key).await?;
-                    return Err(e.into());
-                }
-            };
+        let rendered = match notice::render_export_ready(
+            campaign,
+            &record,
+            &customer,
+            &request.id,
+            files,
+            &deps.signer,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                deps.ledger.release(&key).await?;
+                return Err(e.into());
+            }
+        };
         let mail = email(campaign, &customer.email, &key, rendered, now);
         send_claimed(
             deps.ledger.as_ref(),
@@ -301,31 +311,35 @@ pub enum Download {
 /// How long a download redirect stays valid.
 pub const DOWNLOAD_URL_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
-/// The newest ready bundle of a customer, for the download endpoint.
-pub async fn latest_bundle(
-    deps: &Deps,
-    campaign: &Campaign,
-    customer: &CustomerId,
-) -> Result<Option<(ExportRequest, Vec<u8>)>, ExportError> {
-    let Some(request) = newest_ready(deps, campaign, customer).await? else {
-        return Ok(None);
-    };
-    let Some(key) = &request.bundle_key else {
-        return Ok(None);
-    };
-    Ok(deps.blobs.get(key).await?.map(|bytes| (request, bytes)))
-}
-
-/// The download of the newest ready bundle: a redirect where the blob
-/// store offers short-lived URLs, else the bytes.
+/// The download of a customer's bundle — the request the link names, else
+/// their newest ready one: a redirect where the blob store offers
+/// short-lived URLs, else the bytes. A request id of another customer is
+/// refused as unknown, whatever the link.
 pub async fn download(
     deps: &Deps,
     campaign: &Campaign,
     customer: &CustomerId,
+    request: Option<&ExportId>,
 ) -> Result<Option<(ExportRequest, Download)>, ExportError> {
-    let Some(request) = newest_ready(deps, campaign, customer).await? else {
+    let request = match request {
+        Some(id) => {
+            live_customer(deps, campaign, customer).await?;
+            let r = deps
+                .exports
+                .export(&campaign.id, customer, id)
+                .await?
+                .ok_or_else(|| ExportError::UnknownRequest(id.clone()))?;
+            Some(r).filter(|r| r.status == ExportStatus::Ready)
+        }
+        None => newest_ready(deps, campaign, customer).await?,
+    };
+    let Some(request) = request else {
         return Ok(None);
     };
+    if request.customer != *customer {
+        // The stores promise this; a bundle is never handed to anyone else.
+        return Err(ExportError::UnknownRequest(request.id));
+    }
     let Some(key) = request.bundle_key.clone() else {
         return Ok(None);
     };

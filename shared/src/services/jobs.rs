@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::export::ExportId;
 use crate::domain::{CampaignId, Job};
 use crate::ports::{Deps, PortError};
 
@@ -50,7 +51,7 @@ pub enum JobOutcome {
     Launched { tiers: SegmentSummary, jobs: usize },
     Briefs(BriefReport),
     Wave(WaveReport),
-    ExportReady { request: String },
+    ExportReady { request: ExportId },
     Purge(PurgeReport),
     CatchUp(CatchUpReport),
 }
@@ -99,8 +100,10 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
             )
             .await?,
         ),
-        Job::BuildExport { request, .. } => {
-            let r = export::build_export(deps, &campaign, request, now).await?;
+        Job::BuildExport {
+            customer, request, ..
+        } => {
+            let r = export::build_export(deps, &campaign, customer, request, now).await?;
             JobOutcome::ExportReady { request: r.id }
         }
         Job::Purge { .. } => JobOutcome::Purge(purge::purge_due(deps, &campaign, now).await?),

@@ -329,6 +329,7 @@ pub fn render_export_ready(
     campaign: &Campaign,
     record: &CustomerRecord,
     customer: &Customer,
+    request: &crate::domain::export::ExportId,
     files: usize,
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
@@ -345,7 +346,12 @@ pub fn render_export_ready(
         lead: fill(t.export_ready_lead, &[("product", product)]),
         contents: fill(t.export_ready_contents, &[("files", &files.to_string())]),
         download: t.download,
-        download_url: signed_url(campaign, record, signer, LinkPurpose::Download),
+        // The link names its bundle: it downloads that one, even after a
+        // newer request.
+        download_url: format!(
+            "{}&request={request}",
+            signed_url(campaign, record, signer, LinkPurpose::Download)
+        ),
         link_note: fill(t.link_note, &[("date", &texts::date(locale, deadline))]),
         help_title: t.help_title,
         faq: t.faq,

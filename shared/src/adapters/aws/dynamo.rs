@@ -10,9 +10,10 @@
 //! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
 //! | audit entry | `AUDIT#{campaign}` | `{seq, 20 digits}` | `entry` (JSON), `prev_hash`, `hash` |
 //!
-//! `GSI1` is sparse: export requests carry `EXPORTS#{campaign}` and project their `request`, so
-//! one is found by id (then read from the table, for its latest state) and all are listed by one
-//! query, without a scan or a read per request. Ledger entries stay out of every index on purpose: a message costs
+//! An export request is read by its full key (campaign, customer, id): a lookup made for one
+//! customer can never return another's request. `GSI1` is sparse: export requests carry
+//! `EXPORTS#{campaign}` and project their `request`, so all are listed by one query, without a
+//! scan or a read per request. Ledger entries stay out of every index on purpose: a message costs
 //! its claim and its mark-sent (one write unit each, items are well under 1 KB) and nothing
 //! more; the report counts sent messages by reading the campaign's 16 ledger shards, which
 //! costs what the campaign sent, once per report.
@@ -39,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use super::join_all;
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
-use crate::domain::export::ExportRequest;
+use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ledger::{Channel, Delivery, DeliveryKey, Recipient};
 use crate::domain::{Campaign, CampaignId, CustomerId, Milestone};
 use crate::ports::{AuditLog, CampaignStore, DeliveryLedger, ExportStore, PortError, PortResult};
@@ -448,38 +449,37 @@ impl ExportStore for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .item("pk", s(format!("EXP#{}#{}", r.campaign, r.customer)))
-            .item("sk", s(r.id.clone()))
+            .item("sk", s(r.id.as_str()))
             .item("request", s(json))
             .item("gsi1pk", s(format!("EXPORTS#{}", r.campaign)))
-            .item("gsi1sk", s(r.id.clone()))
+            .item("gsi1sk", s(r.id.as_str()))
             .send()
             .await
             .map_err(sdk_err)?;
         Ok(())
     }
 
-    async fn export(&self, campaign: &CampaignId, id: &str) -> PortResult<Option<ExportRequest>> {
-        let keys = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("gsi1pk = :g AND gsi1sk = :id")
-            .expression_attribute_values(":g", s(format!("EXPORTS#{campaign}")))
-            .expression_attribute_values(":id", s(id))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        let Some(key) = keys.items().first() else {
+    async fn export(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+        id: &ExportId,
+    ) -> PortResult<Option<ExportRequest>> {
+        // Keyed under the customer: another customer's request id finds
+        // nothing here, whatever it is.
+        let Some(item) = self
+            .get(&format!("EXP#{campaign}#{customer}"), id.as_str())
+            .await?
+        else {
             return Ok(None);
         };
-        // The index found it; the table has its latest state.
-        let (pk, sk) = (get_s(key, "pk"), get_s(key, "sk"));
-        self.get(pk.unwrap_or_default(), sk.unwrap_or_default())
-            .await?
-            .as_ref()
-            .map(|i| json_of(i, "request"))
-            .transpose()
+        let request: ExportRequest = json_of(&item, "request")?;
+        if request.campaign != *campaign || request.customer != *customer || request.id != *id {
+            return Err(PortError::permanent(anyhow::anyhow!(
+                "export request item EXP#{campaign}#{customer}/{id} holds another request"
+            )));
+        }
+        Ok(Some(request))
     }
 
     async fn exports_of(

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
 use crate::domain::event::CustomerEvent;
-use crate::domain::export::ExportRequest;
+use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ledger::{Delivery, DeliveryKey, Recipient};
 use crate::domain::tier::TierDecision;
 use crate::domain::{
@@ -66,11 +66,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_customer ON events (campaign_id, customer_id);
 CREATE TABLE IF NOT EXISTS exports (
-    id TEXT PRIMARY KEY,
     campaign_id TEXT NOT NULL,
+    id TEXT NOT NULL,
     customer_id TEXT NOT NULL,
-    request TEXT NOT NULL
-);
+    request TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS exports_by_customer ON exports (campaign_id, customer_id);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,6 +94,52 @@ CREATE TABLE IF NOT EXISTS secrets (
     value BLOB NOT NULL
 );
 "#;
+
+/// Changes to a store written by an earlier version, in order: the store's
+/// `PRAGMA user_version` counts those applied. `SCHEMA` above is always the
+/// newest shape (a new file gets it whole and skips these).
+const MIGRATIONS: &[&str] = &[
+    // 1: export requests keyed by (campaign, id), no longer by id alone,
+    // under which two campaigns' requests could overwrite each other.
+    "CREATE TABLE exports_v1 (
+        campaign_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, id)
+     ) WITHOUT ROWID;
+     INSERT INTO exports_v1 (campaign_id, id, customer_id, request)
+        SELECT campaign_id, id, customer_id, request FROM exports;
+     DROP TABLE exports;
+     ALTER TABLE exports_v1 RENAME TO exports;",
+];
+
+/// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
+/// an earlier version gets the migrations it lacks, each in its own
+/// transaction with the version it reaches.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let newest = MIGRATIONS.len() as i64;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'campaigns'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables == 0 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", newest)?;
+        return tx.commit();
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    // New tables and indexes of the newest schema.
+    conn.execute_batch(SCHEMA)
+}
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -185,7 +232,7 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> anyhow::Result<Self> {
+    fn init(mut conn: Connection) -> anyhow::Result<Self> {
         // One process owns the store (the CLI or `sunset serve`): an
         // exclusive lock spares two fcntl calls per transaction, and a page
         // cache plus mmap spare most reads, which matters where system calls
@@ -201,7 +248,13 @@ impl SqliteStore {
              PRAGMA cache_size = -65536;
              PRAGMA mmap_size = 268435456;",
         )?;
-        conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        anyhow::ensure!(
+            version <= MIGRATIONS.len() as i64,
+            "the store was written by a newer sunset (schema {version}; this one knows up to {})",
+            MIGRATIONS.len()
+        );
+        migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -703,21 +756,33 @@ impl EventLog for SqliteStore {
 impl ExportStore for SqliteStore {
     async fn put_export(&self, r: &ExportRequest) -> PortResult<()> {
         let json = serde_json::to_string(r).map_err(json_err)?;
-        self.with(|c| {
+        let written = self.with(|c| {
             c.execute(
-                "INSERT INTO exports (id, campaign_id, customer_id, request) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET request = excluded.request",
-                params![r.id, r.campaign.as_str(), r.customer.as_str(), json],
+                "INSERT INTO exports (campaign_id, id, customer_id, request) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (campaign_id, id) DO UPDATE SET request = excluded.request
+                 WHERE exports.customer_id = excluded.customer_id",
+                params![r.campaign.as_str(), r.id.as_str(), r.customer.as_str(), json],
             )
         })?;
+        if written == 0 {
+            return Err(PortError::permanent(anyhow::anyhow!(
+                "export request {} belongs to another customer",
+                r.id
+            )));
+        }
         Ok(())
     }
 
-    async fn export(&self, campaign: &CampaignId, id: &str) -> PortResult<Option<ExportRequest>> {
+    async fn export(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+        id: &ExportId,
+    ) -> PortResult<Option<ExportRequest>> {
         let json: Option<String> = self.with(|c| {
             c.query_row(
-                "SELECT request FROM exports WHERE campaign_id = ?1 AND id = ?2",
-                params![campaign.as_str(), id],
+                "SELECT request FROM exports WHERE campaign_id = ?1 AND id = ?2 AND customer_id = ?3",
+                params![campaign.as_str(), id.as_str(), customer.as_str()],
                 |r| r.get(0),
             )
             .optional()
@@ -843,5 +908,97 @@ impl Scheduler for SqliteStore {
             .collect()
         })?;
         rows.into_iter().map(job_from_parts).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store as the first release wrote it (schema 0): export requests
+    /// keyed by id alone.
+    const SCHEMA_0_EXPORTS: &str = "
+        CREATE TABLE campaigns (id TEXT PRIMARY KEY, spec TEXT NOT NULL);
+        CREATE TABLE exports (
+            id TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            request TEXT NOT NULL
+        );
+        CREATE INDEX exports_by_customer ON exports (campaign_id, customer_id);";
+
+    #[tokio::test]
+    async fn a_store_of_the_first_release_is_migrated_and_keeps_its_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sunset.db");
+        let campaign = CampaignId::parse("c").unwrap();
+        let customer = CustomerId::parse("a1").unwrap();
+        let old = ExportRequest::new(
+            ExportId::parse("x20270301T143000000Z").unwrap(),
+            campaign.clone(),
+            customer.clone(),
+            "2027-03-01T14:30:00Z".parse().unwrap(),
+        );
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA_0_EXPORTS).unwrap();
+            c.execute(
+                "INSERT INTO exports (id, campaign_id, customer_id, request) VALUES (?1, ?2, ?3, ?4)",
+                params![old.id.as_str(), "c", "a1", serde_json::to_string(&old).unwrap()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.export(&campaign, &customer, &old.id).await.unwrap(),
+            Some(old.clone())
+        );
+        // The same id in another campaign is another request now.
+        let other = CampaignId::parse("d").unwrap();
+        let mut theirs = old.clone();
+        theirs.campaign = other.clone();
+        store.put_export(&theirs).await.unwrap();
+        assert_eq!(store.all_exports(&campaign).await.unwrap(), vec![old]);
+        assert_eq!(store.all_exports(&other).await.unwrap(), vec![theirs]);
+        let version: i64 = store
+            .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        drop(store);
+        // Opening again applies nothing twice.
+        SqliteStore::open(&path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_never_changes_hands() {
+        let store = SqliteStore::in_memory().unwrap();
+        let campaign = CampaignId::parse("c").unwrap();
+        let id = ExportId::generate();
+        let at = "2027-03-01T14:30:00Z".parse().unwrap();
+        let mine = ExportRequest::new(
+            id.clone(),
+            campaign.clone(),
+            CustomerId::parse("a1").unwrap(),
+            at,
+        );
+        store.put_export(&mine).await.unwrap();
+        let theirs = ExportRequest::new(
+            id.clone(),
+            campaign.clone(),
+            CustomerId::parse("b1").unwrap(),
+            at,
+        );
+        assert!(store.put_export(&theirs).await.is_err());
+        assert_eq!(
+            store
+                .export(&campaign, &theirs.customer, &id)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.export(&campaign, &mine.customer, &id).await.unwrap(),
+            Some(mine)
+        );
     }
 }
