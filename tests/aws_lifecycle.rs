@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use sunset::adapters::embedded::SimulatedClock;
+use sunset::clock::SimulatedClock;
 use sunset::domain::{CampaignId, CustomerId, Job};
 use sunset::services::{export, import};
 use sunset_e2e::iam::{ActionRecorder, assert_granted};
@@ -106,8 +106,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     // share of the scenario can be checked against its role.
     let recorder = ActionRecorder::default();
     let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    let mut deps = settings.deps_observed(&config, Some(recorder.interceptor()));
-    deps.clock = clock.clone();
+    let deps = settings.deps_observed(&config, Some(recorder.interceptor()), clock.clone());
 
     // The product's data for c05, in the product-data bucket.
     s3.put_object()
@@ -134,6 +133,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         file,
         deps.customers.as_ref(),
         deps.audit.as_ref(),
+        deps.clock.now(),
     )
     .await
     .unwrap();

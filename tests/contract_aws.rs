@@ -92,3 +92,24 @@ async fn an_import_that_fails_part_way_leaves_nothing() {
         59
     );
 }
+
+/// A job due now is set a minute ahead of the deps' clock, not the wall
+/// clock: a simulated run schedules in simulated time.
+#[tokio::test]
+async fn a_job_due_now_is_scheduled_by_the_given_clock() {
+    let deps = aws_deps().await;
+    let c = contract::campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let now = deps.clock.now();
+    let job = sunset::domain::ScheduledJob {
+        name: format!("{}.purge.now", c.id),
+        due: now,
+        job: sunset::domain::Job::Purge {
+            campaign: c.id.clone(),
+        },
+    };
+    deps.scheduler.upsert(&job).await.unwrap();
+    let read_back = deps.scheduler.scheduled(&c.id).await.unwrap();
+    assert_eq!(read_back.len(), 1);
+    assert_eq!(read_back[0].due, now + chrono::Duration::minutes(1));
+}

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use sunset::adapters::embedded::{Embedded, SimulatedClock};
+use sunset::adapters::embedded::Embedded;
+use sunset::clock::SimulatedClock;
 use sunset_e2e::contract;
 
 fn fresh() -> (tempfile::TempDir, Embedded) {

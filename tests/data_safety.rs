@@ -113,3 +113,108 @@ fn export_requests_in_the_same_instant_each_reach_their_own_customer() {
     }
     assert_eq!(outcome.report.exports.ready, ids.len() as u64);
 }
+
+/// Every instant a value holds, if it is one: an RFC 3339 timestamp, or
+/// (for the scheduler's `due`) seconds since the epoch in a plausible range.
+fn instants_in(value: &rusqlite::types::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    match value {
+        rusqlite::types::Value::Text(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc)),
+        _ => None,
+    }
+}
+
+/// Walks a JSON value for every string that is an RFC 3339 instant.
+fn json_instants(
+    v: &serde_json::Value,
+    out: &mut Vec<(String, chrono::DateTime<chrono::Utc>)>,
+    path: &str,
+) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                out.push((path.to_owned(), t.with_timezone(&chrono::Utc)));
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                json_instants(x, out, &format!("{path}[{i}]"));
+            }
+        }
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                json_instants(x, out, &format!("{path}.{k}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A simulated 2027 run writes 2027 times everywhere: every instant in the
+/// store (every column of every table, and inside stored JSON), the audit
+/// trail and the outbox lies within the simulated period. (Import,
+/// segmentation and late imports read the wall clock before.)
+#[test]
+fn every_time_a_simulated_run_records_lies_in_the_simulated_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("small");
+    let (outcome, _) = simulate_with_events(
+        dir.path(),
+        &std::fs::read_to_string(f.join("events.csv")).unwrap(),
+    );
+    let c = &outcome.campaign;
+    let start = sunset::domain::milestone::local_instant(
+        c.brief_date() - chrono::Days::new(1),
+        chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        c.timezone,
+    );
+    let end = outcome.steps.last().expect("the run did something").at;
+    let mut found: Vec<(String, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let db = rusqlite::Connection::open(dir.path().join("run/sunset.db")).unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for table in tables {
+        let mut stmt = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let columns: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (i, col) in columns.iter().enumerate() {
+                let v: rusqlite::types::Value = row.get(i).unwrap();
+                let at = format!("{table}.{col}");
+                if let Some(t) = instants_in(&v) {
+                    found.push((at.clone(), t));
+                }
+                if let rusqlite::types::Value::Text(s) = &v
+                    && let Ok(json) = serde_json::from_str::<serde_json::Value>(s)
+                {
+                    json_instants(&json, &mut found, &at);
+                }
+            }
+        }
+    }
+    let stored = found.len();
+    assert!(stored > 100, "the store holds times: {stored}");
+    let audit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/audit-trail.json")).unwrap())
+            .unwrap();
+    json_instants(&audit, &mut found, "audit-trail.json");
+    assert!(found.len() > stored, "the audit trail holds times");
+    for m in read_outbox(&dir.path().join("run")) {
+        found.push((format!("outbox {}", m.milestone), m.date));
+    }
+    let outside: Vec<_> = found
+        .iter()
+        .filter(|(_, t)| *t < start || *t > end)
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "times outside {start} .. {end}: {:?}",
+        &outside[..outside.len().min(10)]
+    );
+}

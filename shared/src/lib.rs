@@ -10,7 +10,8 @@
 //! domain/      types parsed at the edge and pure rules (tiers, plan, refund, links)
 //! ports        the traits services need (store, ledger, mailer, scheduler, blobs, ...)
 //! services/    one use case each: import, segment, launch, dispatch, export, purge, report
-//! adapters/    embedded: SQLite, Maildir, directories, simulated clock
+//! adapters/    embedded: SQLite, Maildir, directories; aws: DynamoDB, SES, Scheduler, S3
+//! clock        the system clock and the simulated one (both runtimes)
 //! mime         RFC 5322 rendering of an outgoing e-mail
 //! parallel     a small scoped-thread fan-out for batches of file or CPU work
 //! http         the axum Router (local server and Lambda alike)
@@ -22,6 +23,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod clock;
 pub mod domain;
 pub mod http;
 pub mod mime;

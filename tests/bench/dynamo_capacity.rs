@@ -105,6 +105,12 @@ async fn main() -> anyhow::Result<()> {
     let inputs = sunset::app::demo::generate(dir.path(), n, 7)?;
     let campaign = inputs.campaign;
     store.put_campaign(&campaign).await?;
+    // The work happens before the brief, as a real campaign's would.
+    let start = sunset::domain::milestone::local_instant(
+        campaign.brief_date() - chrono::Days::new(1),
+        chrono::NaiveTime::MIN,
+        campaign.timezone,
+    );
     meter.take();
 
     println!("DynamoDB cost of sunset's work, {n} customers (the demo's generated data)\n");
@@ -112,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|");
 
     let file = import::parse_csv(&inputs.customers)?;
-    let imported = import::import(&campaign, file, store.as_ref(), store.as_ref()).await?;
+    let imported = import::import(&campaign, file, store.as_ref(), store.as_ref(), start).await?;
     row(
         "import",
         "customers",
@@ -122,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
     let mut sizes = meter.sizes(&format!("CUSTS#{}#", campaign.id));
     sizes.sort_unstable();
 
-    let tiers = segment::segment(&campaign, store.as_ref(), store.as_ref()).await?;
+    let tiers = segment::segment(&campaign, store.as_ref(), store.as_ref(), start).await?;
     row(
         "segmentation (adds the wave-index keys)",
         "customers",
@@ -140,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         late.push('\n');
     }
     let file = import::parse_csv(late.as_bytes())?;
-    let again = import::import(&campaign, file, store.as_ref(), store.as_ref()).await?;
+    let again = import::import(&campaign, file, store.as_ref(), store.as_ref(), start).await?;
     row(
         "later import into the same campaign (1 %)",
         "customers",

@@ -107,10 +107,10 @@ pub async fn launched_fixture(
     start: DateTime<Utc>,
 ) -> (
     sunset::adapters::embedded::Embedded,
-    std::sync::Arc<sunset::adapters::embedded::SimulatedClock>,
+    std::sync::Arc<sunset::clock::SimulatedClock>,
 ) {
     use sunset::services::{import, launch};
-    let clock = std::sync::Arc::new(sunset::adapters::embedded::SimulatedClock::new(start));
+    let clock = std::sync::Arc::new(sunset::clock::SimulatedClock::new(start));
     let emb = sunset::adapters::embedded::Embedded::open(dir, clock.clone()).expect("store opens");
     let f = fixture("small");
     let campaign = sunset::domain::Campaign::from_toml(
@@ -124,6 +124,7 @@ pub async fn launched_fixture(
         file,
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
+        emb.deps.clock.now(),
     )
     .await
     .unwrap();
@@ -242,9 +243,11 @@ pub async fn aws_settings(config: &aws_config::SdkConfig) -> sunset::adapters::a
 /// them, on a simulated clock; each call makes its own resources.
 pub async fn aws_deps() -> sunset::ports::Deps {
     let config = sunset::adapters::aws::sdk_config().await;
-    let mut deps = aws_settings(&config).await.deps(&config);
-    deps.clock = std::sync::Arc::new(sunset::adapters::embedded::SimulatedClock::new(
-        "2027-01-01T00:00:00Z".parse().unwrap(),
-    ));
-    deps
+    aws_settings(&config).await.deps_observed(
+        &config,
+        None,
+        std::sync::Arc::new(sunset::clock::SimulatedClock::new(
+            "2027-01-01T00:00:00Z".parse().unwrap(),
+        )),
+    )
 }

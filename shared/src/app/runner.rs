@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::adapters::embedded::{Embedded, SimulatedClock};
+use crate::adapters::embedded::Embedded;
+use crate::clock::SimulatedClock;
 use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::services::events;

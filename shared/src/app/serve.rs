@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::adapters::embedded::{Embedded, SystemClock};
+use crate::adapters::embedded::Embedded;
+use crate::clock::SystemClock;
 use crate::http::{AdminAuth, AppState, router};
 
 use super::runner;

@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::Serialize;
 
-use crate::adapters::embedded::{Embedded, SimulatedClock, files::copy_tree};
+use crate::adapters::embedded::{Embedded, files::copy_tree};
+use crate::clock::SimulatedClock;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::milestone::local_instant;
 use crate::domain::{Campaign, CustomerId};
@@ -259,6 +260,7 @@ pub async fn run(
         file,
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
+        emb.deps.clock.now(),
     )
     .await?;
     write_json(&data.join("import-report.json"), &import_report)?;

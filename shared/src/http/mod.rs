@@ -198,6 +198,7 @@ async fn import_customers(
         file,
         s.deps.customers.as_ref(),
         s.deps.audit.as_ref(),
+        s.deps.clock.now(),
     )
     .await?;
     let joined_waves = late_import::admit_late(&s.deps, &campaign, &report.added).await?;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -369,12 +369,14 @@ pub fn parse_customer(raw: &RawRow) -> Result<Customer, Vec<(String, String)>> {
     }
 }
 
-/// Checks every row, then writes all valid customers in one go.
+/// Checks every row, then writes all valid customers in one go; `now` (from
+/// the caller's clock) dates the audit entry.
 pub async fn import(
     campaign: &Campaign,
     file: ParsedFile,
     customers: &dyn CustomerStore,
     audit: &dyn AuditLog,
+    now: DateTime<Utc>,
 ) -> Result<ImportReport, ImportError> {
     let ParsedFile {
         rows,
@@ -447,7 +449,7 @@ pub async fn import(
     let imported = valid.len() - existing.len();
     audit
         .append(AuditEntry {
-            at: Utc::now(),
+            at: now,
             campaign: campaign.id.clone(),
             customer: None,
             action: "imported".into(),

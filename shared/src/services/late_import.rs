@@ -53,7 +53,7 @@ pub async fn admit_late(
     let catch_up = schedule_catch_up(deps, campaign, added).await?;
     deps.audit
         .append(AuditEntry {
-            at: chrono::Utc::now(),
+            at: deps.clock.now(),
             campaign: campaign.id.clone(),
             customer: None,
             action: "admitted-late".into(),

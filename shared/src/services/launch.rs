@@ -115,7 +115,13 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
 }
 
 pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, LaunchError> {
-    let tiers = segment::segment(campaign, deps.customers.as_ref(), deps.audit.as_ref()).await?;
+    let tiers = segment::segment(
+        campaign,
+        deps.customers.as_ref(),
+        deps.audit.as_ref(),
+        deps.clock.now(),
+    )
+    .await?;
     let preflight = preflight(deps, campaign).await?;
     if !preflight.errors.is_empty() {
         return Err(LaunchError::Preflight(preflight));

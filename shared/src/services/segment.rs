@@ -1,6 +1,6 @@
 //! Sorts every customer into core / standard / low, with the reason.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::audit::AuditEntry;
@@ -52,11 +52,12 @@ pub async fn segment_these(
 }
 
 /// Tenure is counted up to the announcement, so the result does not depend
-/// on the day segmentation runs.
+/// on the day segmentation runs; `now` dates the audit entry.
 pub async fn segment(
     campaign: &Campaign,
     customers: &dyn CustomerStore,
     audit: &dyn AuditLog,
+    now: DateTime<Utc>,
 ) -> PortResult<SegmentSummary> {
     let mut summary = SegmentSummary::default();
     let mut pages = super::paging::Pages::new(PAGE);
@@ -69,7 +70,7 @@ pub async fn segment(
     }
     audit
         .append(AuditEntry {
-            at: Utc::now(),
+            at: now,
             campaign: campaign.id.clone(),
             customer: None,
             action: "segmented".into(),

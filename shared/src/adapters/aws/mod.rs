@@ -116,9 +116,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_sdk_dynamodb::config::SharedInterceptor;
 
-use crate::adapters::embedded::SystemClock;
+use crate::clock::SystemClock;
 use crate::domain::link::LinkSigner;
-use crate::ports::Deps;
+use crate::ports::{Clock, Deps};
 
 fn env(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("environment variable {name} is not set"))
@@ -205,16 +205,18 @@ impl AwsSettings {
 
     /// Every port on AWS. Clients are built once, here, at cold start.
     pub fn deps(self, config: &aws_config::SdkConfig) -> Deps {
-        self.deps_observed(config, None)
+        self.deps_observed(config, None, Arc::new(SystemClock))
     }
 
-    /// The same, with an interceptor on every client: how the tests see
-    /// which AWS actions each function calls (and check its role grants
-    /// them).
+    /// The same, with an interceptor on every client (how the tests see
+    /// which AWS actions each function calls, and check its role grants
+    /// them) and the clock every port and service reads (a simulated one
+    /// in tests).
     pub fn deps_observed(
         self,
         config: &aws_config::SdkConfig,
         observer: Option<SharedInterceptor>,
+        clock: Arc<dyn Clock>,
     ) -> Deps {
         // Each SDK has its own config builder; the interceptor type is shared.
         macro_rules! observed {
@@ -248,7 +250,12 @@ impl AwsSettings {
             events: dynamo.clone(),
             exports: dynamo.clone(),
             audit: dynamo.clone(),
-            scheduler: Arc::new(EventBridgeScheduler::new(scheduler, self.targets, dynamo)),
+            scheduler: Arc::new(EventBridgeScheduler::new(
+                scheduler,
+                self.targets,
+                dynamo,
+                clock.clone(),
+            )),
             mailer: Arc::new(SesMailer::new(ses, self.ses_configuration_set)),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), self.export_bucket)),
             product_data: Arc::new(S3ProductData::new(
@@ -256,7 +263,7 @@ impl AwsSettings {
                 self.product_data_bucket,
                 self.product_data_prefix,
             )),
-            clock: Arc::new(SystemClock),
+            clock,
             signer: LinkSigner::new(self.link_key),
         }
     }

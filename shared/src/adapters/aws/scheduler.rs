@@ -17,7 +17,7 @@ use aws_sdk_scheduler::types::{
 use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::schedule::{AtExpression, schedule_name};
 use crate::domain::{Campaign, CampaignId};
-use crate::ports::{CampaignStore, PortError, PortResult, Scheduler};
+use crate::ports::{CampaignStore, Clock, PortError, PortResult, Scheduler};
 
 /// Where each kind of job goes, and how Scheduler may deliver it.
 #[derive(Debug, Clone)]
@@ -49,6 +49,8 @@ pub struct EventBridgeScheduler {
     targets: ScheduleTargets,
     /// Where the campaign's zone comes from.
     campaigns: Arc<dyn CampaignStore>,
+    /// What "now" is when a job is due at once.
+    clock: Arc<dyn Clock>,
 }
 
 fn sdk_err<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
@@ -68,11 +70,13 @@ impl EventBridgeScheduler {
         client: Client,
         targets: ScheduleTargets,
         campaigns: Arc<dyn CampaignStore>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             client,
             targets,
             campaigns,
+            clock,
         }
     }
 
@@ -112,7 +116,7 @@ impl Scheduler for EventBridgeScheduler {
         // A job due now (an export request, a late joiner's catch-up) is set
         // a minute ahead: one-time schedules fire with minute precision, and
         // a time already past is not one to count on.
-        let soonest = chrono::Utc::now() + chrono::Duration::minutes(1);
+        let soonest = self.clock.now() + chrono::Duration::minutes(1);
         let at = AtExpression::for_instant(job.due.max(soonest), campaign.timezone);
         let name = schedule_name(&job.name);
         let window = FlexibleTimeWindow::builder()

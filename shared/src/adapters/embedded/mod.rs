@@ -7,7 +7,6 @@
 //! DIR/product-data/   the retiring product's data, one directory per customer
 //! ```
 
-pub mod clock;
 pub mod files;
 pub mod maildir;
 pub mod sqlite;
@@ -20,7 +19,6 @@ use anyhow::Context;
 use crate::domain::link::LinkSigner;
 use crate::ports::{Clock, Deps};
 
-pub use clock::{SimulatedClock, SystemClock};
 pub use files::{DirBlobStore, DirProductData};
 pub use maildir::MaildirOutbox;
 pub use sqlite::SqliteStore;

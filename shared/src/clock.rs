@@ -1,4 +1,7 @@
 //! Clocks: the system's, and a simulated one the runner moves forward.
+//! Every service and adapter of both runtimes takes the time from the
+//! [`Clock`] it was given — never from `Utc::now()` — so a simulated run
+//! writes simulated times everywhere, the audit trail included.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
