@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::adapters::embedded::{Embedded, files::copy_tree};
 use crate::clock::SimulatedClock;
+use crate::domain::bounds::{CUSTOMER_YEARS, check_year};
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::milestone::local_instant;
 use crate::domain::{Campaign, CustomerId};
@@ -51,6 +52,12 @@ pub struct ParsedEvents {
 /// `at` may be an RFC 3339 instant, `YYYY-MM-DD HH:MM[:SS]` in the
 /// campaign's zone, or a date (noon in the campaign's zone).
 fn parse_at(s: &str, campaign: &Campaign) -> Result<DateTime<Utc>, String> {
+    let at = parse_instant(s, campaign)?;
+    check_year(at.date_naive(), CUSTOMER_YEARS).map_err(|e| e.0)?;
+    Ok(at)
+}
+
+fn parse_instant(s: &str, campaign: &Campaign) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));

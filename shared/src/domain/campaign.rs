@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{CAMPAIGN_YEARS, check_year};
 use super::ids::{CampaignId, EmailAddress, Mailbox, Phone, Url};
 use super::locale::{Locale, LocalizedText};
 use super::tier::SegmentationPolicy;
@@ -205,6 +206,10 @@ impl Campaign {
             ("dates.service_end", d.service_end),
             ("dates.export_deadline", d.export_deadline),
         ];
+        // First, so that no date step below can leave chrono's range.
+        for (name, date) in order {
+            check_year(date, CAMPAIGN_YEARS).map_err(|e| field(name, e.0))?;
+        }
         for pair in order.windows(2) {
             if pair[1].1 < pair[0].1 {
                 return Err(field(
@@ -243,6 +248,15 @@ impl Campaign {
                 return Err(field(
                     "reminders.days_before_end",
                     format!("{n} is listed twice"),
+                ));
+            }
+            if i64::from(n) >= notice_days {
+                return Err(field(
+                    "reminders.days_before_end",
+                    format!(
+                        "the {n}-day reminder would fall on or before the announcement \
+                         (the notice period is {notice_days} days)"
+                    ),
                 ));
             }
             if self.reminder_date(n) <= d.announce {
@@ -297,13 +311,18 @@ impl Campaign {
     }
 
     /// Prorated refund rule, in one place so notices and reports agree.
+    /// `None` when there is nothing prepaid or no refund policy.
     pub fn refund_for(&self, prepaid: Option<&super::customer::Prepaid>) -> Option<Decimal> {
         let prepaid = prepaid?;
         match self.refund.policy {
             RefundPolicy::None => None,
-            RefundPolicy::Prorata | RefundPolicy::Credit => {
-                Some(super::refund::prorated(prepaid, self.dates.service_end))
-            }
+            // Bounded amounts and dates cannot overflow; were one to, the
+            // customer is promised the whole prepaid amount, never a
+            // made-up figure.
+            RefundPolicy::Prorata | RefundPolicy::Credit => Some(
+                super::refund::prorated(prepaid, self.dates.service_end)
+                    .unwrap_or(prepaid.amount.get()),
+            ),
         }
     }
 }
@@ -389,6 +408,34 @@ reply_to = "sunset@orbit.example"
         );
         let err = Campaign::from_toml(&bad).unwrap_err().to_string();
         assert!(err.contains("days of notice"), "{err}");
+    }
+
+    #[test]
+    fn absurd_numbers_and_dates_are_refused_naming_the_field() {
+        let huge_offset = EXAMPLE.replace(
+            "days_before_end = [60, 30, 15, 7, 1]",
+            "days_before_end = [4294967295]",
+        );
+        let err = Campaign::from_toml(&huge_offset).unwrap_err().to_string();
+        assert!(err.contains("reminders.days_before_end"), "{err}");
+        let far = EXAMPLE
+            .replace(
+                "service_end = \"2027-09-30\"",
+                "service_end = \"262142-09-30\"",
+            )
+            .replace(
+                "export_deadline = \"2027-10-31\"",
+                "export_deadline = \"262142-10-31\"",
+            );
+        match Campaign::from_toml(&far) {
+            Err(CampaignError::Field { field, .. }) => assert_eq!(field, "dates.service_end"),
+            // chrono may refuse a six-digit year outright: also an error.
+            Err(CampaignError::Syntax(_)) => {}
+            Ok(_) => panic!("a year 262142 campaign was accepted"),
+        }
+        let early = EXAMPLE.replace("announce = \"2027-02-01\"", "announce = \"1999-02-01\"");
+        let err = Campaign::from_toml(&early).unwrap_err().to_string();
+        assert!(err.contains("dates.announce"), "{err}");
     }
 
     #[test]

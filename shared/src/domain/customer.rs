@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::bounds::Amount;
 use super::ids::{Currency, CustomerId, DisplayName, EmailAddress, Phone};
 use super::locale::Locale;
 use super::tier::TierDecision;
@@ -14,8 +14,7 @@ use super::tier::TierDecision;
 pub struct Prepaid {
     pub from: NaiveDate,
     pub until: NaiveDate,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
+    pub amount: Amount,
 }
 
 /// A customer as imported: everything here is personal data and is deleted
@@ -29,8 +28,7 @@ pub struct Customer {
     /// [`Customer::notice_locale`].
     pub locale: Option<String>,
     pub timezone: Option<Tz>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
-    pub contract_value: Option<Decimal>,
+    pub contract_value: Option<Amount>,
     pub currency: Option<Currency>,
     pub customer_since: Option<NaiveDate>,
     pub usage_score: Option<u8>,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{CAMPAIGN_YEARS, parse_date};
 use super::ids::{CustomerId, InvalidValue};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,11 +45,10 @@ impl CustomerEventKind {
             "ticket_opened" => Self::TicketOpened(need("ticket type")?),
             "ticket_resolved" => Self::TicketResolved(need("ticket type")?),
             "legal_hold" => Self::LegalHold(need("reason")?),
-            "extension" => Self::Extension(need("new deadline date")?.parse().map_err(|_| {
-                InvalidValue(format!(
-                    "extension date '{detail}' is not a YYYY-MM-DD date"
-                ))
-            })?),
+            "extension" => Self::Extension(
+                parse_date(&need("new deadline date")?, CAMPAIGN_YEARS)
+                    .map_err(|e| InvalidValue(format!("the extension date {}", e.0)))?,
+            ),
             other => {
                 return Err(InvalidValue(format!(
                     "'{other}' is not an event (migrated, export_requested, declined, \

@@ -2,6 +2,7 @@
 //! (scoring, planning, refunds). No I/O and no SDK types here.
 
 pub mod audit;
+pub mod bounds;
 pub mod campaign;
 pub mod customer;
 pub mod event;

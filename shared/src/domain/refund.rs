@@ -7,17 +7,23 @@ use super::customer::Prepaid;
 
 /// `amount × days(service_end → until) / days(from → until)`, rounded half
 /// away from zero to cents; zero when the prepaid period ends by the service
-/// end, the whole amount when it starts after it.
-pub fn prorated(prepaid: &Prepaid, service_end: NaiveDate) -> Decimal {
+/// end, the whole amount when it starts after it. Never more than the
+/// amount. Checked: `None` only if the product overflowed, which the bounds
+/// on [`Amount`](super::bounds::Amount) and dates rule out.
+pub fn prorated(prepaid: &Prepaid, service_end: NaiveDate) -> Option<Decimal> {
     let total = (prepaid.until - prepaid.from).num_days();
     if total <= 0 || prepaid.until <= service_end {
-        return Decimal::ZERO;
+        return Some(Decimal::ZERO);
     }
     let unused = (prepaid.until - service_end.max(prepaid.from))
         .num_days()
-        .min(total);
-    (prepaid.amount * Decimal::from(unused) / Decimal::from(total))
-        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+        .clamp(0, total);
+    let share = prepaid
+        .amount
+        .get()
+        .checked_mul(Decimal::from(unused))?
+        .checked_div(Decimal::from(total))?;
+    Some(share.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
 }
 
 #[cfg(test)]
@@ -33,11 +39,11 @@ mod tests {
         let p = Prepaid {
             from: d("2027-01-01"),
             until: d("2028-01-01"),
-            amount: Decimal::from(365),
+            amount: "365".parse().unwrap(),
         };
         // 2027-09-30 -> 2028-01-01 is 93 days of 365.
-        assert_eq!(prorated(&p, d("2027-09-30")), Decimal::from(93));
-        assert_eq!(prorated(&p, d("2028-02-01")), Decimal::ZERO);
-        assert_eq!(prorated(&p, d("2026-06-01")), Decimal::from(365));
+        assert_eq!(prorated(&p, d("2027-09-30")), Some(Decimal::from(93)));
+        assert_eq!(prorated(&p, d("2028-02-01")), Some(Decimal::ZERO));
+        assert_eq!(prorated(&p, d("2026-06-01")), Some(Decimal::from(365)));
     }
 }

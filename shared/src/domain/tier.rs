@@ -73,7 +73,7 @@ impl SegmentationPolicy {
     pub fn decide(&self, customer: &Customer, today: NaiveDate) -> TierDecision {
         let value = customer
             .contract_value
-            .and_then(|v| v.to_f64())
+            .and_then(|v| v.get().to_f64())
             .unwrap_or(0.0)
             .max(0.0);
         let full = self.full_value.to_f64().unwrap_or(100_000.0).max(1.0);
@@ -131,7 +131,7 @@ mod tests {
         let policy = SegmentationPolicy::default();
         let today = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
         let mut c = customer("c1");
-        c.contract_value = Some(Decimal::from(120_000));
+        c.contract_value = Some("120000".parse().unwrap());
         c.customer_since = NaiveDate::from_ymd_opt(2019, 1, 1);
         c.usage_score = Some(80);
         assert_eq!(policy.decide(&c, today).tier, Tier::Core);

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::domain::audit::AuditEntry;
+use crate::domain::bounds::{self, Amount};
 use crate::domain::customer::Prepaid;
-use crate::domain::ids::{Currency, DisplayName, Phone};
+use crate::domain::ids::{Currency, DisplayName, InvalidValue, Phone};
 use crate::domain::{Campaign, Customer, CustomerId, CustomerRecord, EmailAddress};
 use crate::ports::{AuditLog, CustomerStore, PortError};
 
@@ -288,17 +288,9 @@ pub fn parse_customer(raw: &RawRow) -> Result<Customer, Vec<(String, String)>> {
     let timezone = field!("timezone", |s: &str| s
         .parse::<Tz>()
         .map_err(|_| format!("'{s}' is not an IANA time zone like Asia/Shanghai")));
-    let decimal = |s: &str| -> Result<Decimal, String> {
-        let v: Decimal = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-        if v.is_sign_negative() {
-            Err("must not be negative".into())
-        } else {
-            Ok(v)
-        }
-    };
+    let decimal = |s: &str| -> Result<Amount, String> { s.parse().map_err(|e: InvalidValue| e.0) };
     let date = |s: &str| -> Result<NaiveDate, String> {
-        s.parse()
-            .map_err(|_| format!("'{s}' is not a YYYY-MM-DD date"))
+        bounds::parse_date(s, bounds::CUSTOMER_YEARS).map_err(|e| e.0)
     };
     let contract_value = field!("contract_value", decimal);
     let currency = field!("currency", |s| Currency::parse(s).map_err(|e| e.0));

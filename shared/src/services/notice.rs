@@ -398,7 +398,7 @@ pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Custo
         id: customer.id.to_string(),
         contract: customer
             .contract_value
-            .map_or("-".into(), |v| format!("{}{currency}", money(v))),
+            .map_or("-".into(), |v| format!("{}{currency}", money(v.get()))),
         refund: campaign
             .refund_for(customer.prepaid.as_ref())
             .map_or("-".into(), |a| format!("{}{currency}", money(a))),
