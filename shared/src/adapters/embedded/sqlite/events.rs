@@ -1,0 +1,77 @@
+//! Customer events, with the state changes they bring, in one write.
+
+use async_trait::async_trait;
+use rusqlite::params;
+
+use super::{SqliteStore, json_err, ts};
+use crate::domain::event::CustomerEvent;
+use crate::domain::{CampaignId, CustomerId, CustomerRecord};
+use crate::ports::{EventLog, PortResult};
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn record_events(
+        &self,
+        campaign: &CampaignId,
+        events: &[(CustomerEvent, Option<CustomerRecord>)],
+    ) -> PortResult<()> {
+        let rows = events
+            .iter()
+            .map(|(e, state)| Ok((e, state, serde_json::to_string(e).map_err(json_err)?)))
+            .collect::<PortResult<Vec<_>>>()?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE customers SET status = ?3, status_at = ?4, legal_hold = ?5, extended_until = ?6
+                     WHERE campaign_id = ?1 AND customer_id = ?2",
+                )?;
+                let mut insert =
+                    tx.prepare_cached("INSERT INTO events (campaign_id, customer_id, kind, event) VALUES (?1, ?2, ?3, ?4)")?;
+                for (event, state, json) in rows {
+                    if let Some(r) = state {
+                        update.execute(params![
+                            campaign.as_str(),
+                            r.id.as_str(),
+                            r.status.as_str(),
+                            r.status_at.map(ts),
+                            r.legal_hold,
+                            r.extended_until.map(|d| d.to_string())
+                        ])?;
+                    }
+                    insert.execute(params![campaign.as_str(), event.customer.as_str(), event.kind.name(), json])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    async fn events_of(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Vec<CustomerEvent>> {
+        let rows: Vec<String> = self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT event FROM events WHERE campaign_id = ?1 AND customer_id = ?2 ORDER BY seq",
+            )?;
+            stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| r.get(0))?
+                .collect()
+        })?;
+        rows.iter()
+            .map(|s| serde_json::from_str(s).map_err(json_err))
+            .collect()
+    }
+
+    async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {
+        let rows: Vec<String> = self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT event FROM events WHERE campaign_id = ?1 ORDER BY seq")?;
+            stmt.query_map(params![campaign.as_str()], |r| r.get(0))?
+                .collect()
+        })?;
+        rows.iter()
+            .map(|s| serde_json::from_str(s).map_err(json_err))
+            .collect()
+    }
+}

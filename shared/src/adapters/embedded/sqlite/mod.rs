@@ -1,0 +1,361 @@
+//! The embedded store: one SQLite file in the data directory holds
+//! campaigns, customers, the delivery ledger, events, export requests, the
+//! audit chain and the local scheduler's jobs — one file per part here.
+//!
+//! Purged data must not be recoverable from the file: `secure_delete`
+//! zeroes freed content, and each purge batch ends with a WAL checkpoint
+//! that truncates the write-ahead log holding old page images.
+
+mod audit;
+mod customers;
+mod events;
+mod exports;
+mod jobs;
+mod ledger;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::{Campaign, CampaignId};
+use crate::ports::{CampaignStore, PortError, PortResult};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customers (
+    campaign_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    profile TEXT,
+    tier TEXT,
+    tier_score INTEGER,
+    tier_reason TEXT,
+    status TEXT NOT NULL,
+    status_at TEXT,
+    legal_hold INTEGER NOT NULL DEFAULT 0,
+    extended_until TEXT,
+    purged_at TEXT,
+    PRIMARY KEY (campaign_id, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS customers_by_zone ON customers (campaign_id, zone, customer_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    campaign_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    milestone TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    sent_at TEXT,
+    message_id TEXT,
+    PRIMARY KEY (campaign_id, recipient, milestone, channel, occurrence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (campaign_id, customer_id);
+CREATE TABLE IF NOT EXISTS exports (
+    campaign_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS exports_by_customer ON exports (campaign_id, customer_id);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign_id TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_campaign ON audit (campaign_id, seq);
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (done_at, due);
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+"#;
+
+/// Changes to a store written by an earlier version, in order: the store's
+/// `PRAGMA user_version` counts those applied. `SCHEMA` above is always the
+/// newest shape (a new file gets it whole and skips these).
+const MIGRATIONS: &[&str] = &[
+    // 1: export requests keyed by (campaign, id), no longer by id alone,
+    // under which two campaigns' requests could overwrite each other.
+    "CREATE TABLE exports_v1 (
+        campaign_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, id)
+     ) WITHOUT ROWID;
+     INSERT INTO exports_v1 (campaign_id, id, customer_id, request)
+        SELECT campaign_id, id, customer_id, request FROM exports;
+     DROP TABLE exports;
+     ALTER TABLE exports_v1 RENAME TO exports;",
+];
+
+/// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
+/// an earlier version gets the migrations it lacks, each in its own
+/// transaction with the version it reaches.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let newest = MIGRATIONS.len() as i64;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'campaigns'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables == 0 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", newest)?;
+        return tx.commit();
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    // New tables and indexes of the newest schema.
+    conn.execute_batch(SCHEMA)
+}
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn port_err(e: rusqlite::Error) -> PortError {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    if busy {
+        PortError::retryable(e)
+    } else {
+        PortError::permanent(e)
+    }
+}
+
+fn json_err(e: serde_json::Error) -> PortError {
+    PortError::permanent(anyhow::Error::new(e).context("stored JSON does not match the schema"))
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// A store in memory, for unit tests.
+    pub fn in_memory() -> anyhow::Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> anyhow::Result<Self> {
+        // One process owns the store (the CLI or `sunset serve`): an
+        // exclusive lock spares two fcntl calls per transaction, and a page
+        // cache plus mmap spare most reads, which matters where system calls
+        // are slow.
+        conn.execute_batch(
+            "PRAGMA page_size = 16384;
+             PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA secure_delete = ON;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -65536;
+             PRAGMA mmap_size = 268435456;",
+        )?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        anyhow::ensure!(
+            version <= MIGRATIONS.len() as i64,
+            "the store was written by a newer sunset (schema {version}; this one knows up to {})",
+            MIGRATIONS.len()
+        );
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> PortResult<T> {
+        // A poisoned lock means a panic mid-transaction; SQLite rolled the
+        // transaction back, so the connection itself is still sound.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(port_err)
+    }
+
+    /// The link-signing key, made on first use and kept in the store.
+    pub fn signing_key(&self) -> PortResult<Vec<u8>> {
+        self.with(|c| {
+            let existing: Option<Vec<u8>> = c
+                .query_row(
+                    "SELECT value FROM secrets WHERE name = 'link-key'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(key) = existing {
+                return Ok(key);
+            }
+            let key: [u8; 32] = rand::random();
+            c.execute(
+                "INSERT INTO secrets (name, value) VALUES ('link-key', ?1)",
+                params![key.to_vec()],
+            )?;
+            Ok(key.to_vec())
+        })
+    }
+}
+
+#[async_trait]
+impl CampaignStore for SqliteStore {
+    async fn put_campaign(&self, campaign: &Campaign) -> PortResult<()> {
+        let spec = serde_json::to_string(campaign).map_err(json_err)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO campaigns (id, spec) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec",
+                params![campaign.id.as_str(), spec],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn campaign(&self, id: &CampaignId) -> PortResult<Option<Campaign>> {
+        let spec: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT spec FROM campaigns WHERE id = ?1",
+                params![id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        spec.map(|s| serde_json::from_str(&s).map_err(json_err))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CustomerId;
+    use crate::domain::export::{ExportId, ExportRequest};
+    use crate::ports::ExportStore;
+
+    /// The store as the first release wrote it (schema 0): export requests
+    /// keyed by id alone.
+    const SCHEMA_0_EXPORTS: &str = "
+        CREATE TABLE campaigns (id TEXT PRIMARY KEY, spec TEXT NOT NULL);
+        CREATE TABLE exports (
+            id TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            request TEXT NOT NULL
+        );
+        CREATE INDEX exports_by_customer ON exports (campaign_id, customer_id);";
+
+    #[tokio::test]
+    async fn a_store_of_the_first_release_is_migrated_and_keeps_its_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sunset.db");
+        let campaign = CampaignId::parse("c").unwrap();
+        let customer = CustomerId::parse("a1").unwrap();
+        let old = ExportRequest::new(
+            ExportId::parse("x20270301T143000000Z").unwrap(),
+            campaign.clone(),
+            customer.clone(),
+            "2027-03-01T14:30:00Z".parse().unwrap(),
+        );
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA_0_EXPORTS).unwrap();
+            c.execute(
+                "INSERT INTO exports (id, campaign_id, customer_id, request) VALUES (?1, ?2, ?3, ?4)",
+                params![old.id.as_str(), "c", "a1", serde_json::to_string(&old).unwrap()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.export(&campaign, &customer, &old.id).await.unwrap(),
+            Some(old.clone())
+        );
+        // The same id in another campaign is another request now.
+        let other = CampaignId::parse("d").unwrap();
+        let mut theirs = old.clone();
+        theirs.campaign = other.clone();
+        store.put_export(&theirs).await.unwrap();
+        assert_eq!(store.all_exports(&campaign).await.unwrap(), vec![old]);
+        assert_eq!(store.all_exports(&other).await.unwrap(), vec![theirs]);
+        let version: i64 = store
+            .with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        drop(store);
+        // Opening again applies nothing twice.
+        SqliteStore::open(&path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_never_changes_hands() {
+        let store = SqliteStore::in_memory().unwrap();
+        let campaign = CampaignId::parse("c").unwrap();
+        let id = ExportId::generate();
+        let at = "2027-03-01T14:30:00Z".parse().unwrap();
+        let mine = ExportRequest::new(
+            id.clone(),
+            campaign.clone(),
+            CustomerId::parse("a1").unwrap(),
+            at,
+        );
+        store.put_export(&mine).await.unwrap();
+        let theirs = ExportRequest::new(
+            id.clone(),
+            campaign.clone(),
+            CustomerId::parse("b1").unwrap(),
+            at,
+        );
+        assert!(store.put_export(&theirs).await.is_err());
+        assert_eq!(
+            store
+                .export(&campaign, &theirs.customer, &id)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.export(&campaign, &mine.customer, &id).await.unwrap(),
+            Some(mine)
+        );
+    }
+}
