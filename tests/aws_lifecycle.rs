@@ -66,10 +66,10 @@ async fn import_through_intake(
     id: &str,
     email: &str,
 ) -> serde_json::Value {
-    let intake = sunset::http::admin_router(sunset::http::AppState {
-        deps: deps.clone(),
-        admin: sunset::http::AdminAuth::Gateway,
-    });
+    let intake = sunset::http::admin_router(sunset::http::AppState::new(
+        deps.clone(),
+        sunset::http::AdminAuth::Gateway,
+    ));
     let csv = format!("customer_id,name,email,timezone\n{id},Late Comer,{email},Europe/Berlin\n");
     let response = tower::ServiceExt::oneshot(
         intake,
@@ -289,10 +289,10 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await;
     recorder.take();
-    let app = sunset::http::customer_router(sunset::http::AppState {
-        deps: deps.clone(),
-        admin: sunset::http::AdminAuth::Gateway,
-    });
+    let app = sunset::http::customer_router(sunset::http::AppState::new(
+        deps.clone(),
+        sunset::http::AdminAuth::Gateway,
+    ));
     let response = tower::ServiceExt::oneshot(
         app,
         axum::http::Request::get(path)

@@ -3,10 +3,20 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use sunset::app::serve::{SchedulerHealth, spawn_scheduler};
+use sunset::domain::CampaignId;
+use sunset::http::{AdminAuth, AppState, HealthCheck, router};
+use sunset::ports::{Mailer, OutgoingEmail, PortError, PortResult};
+use tower::ServiceExt;
+
+use sunset::app::runner;
 use sunset::app::simulate::{self, SimulateArgs};
 use sunset::services::jobs::JobOutcome;
-use sunset_e2e::{fixture, read_outbox};
+use sunset_e2e::{fixture, launched_fixture, read_outbox};
 
 /// The customer id inside an export bundle.
 fn bundle_owner(path: &Path) -> String {
@@ -40,8 +50,10 @@ fn simulate_with_events(dir: &Path, events: &str) -> (simulate::Outcome, Vec<(St
         .enable_all()
         .build()
         .unwrap()
-        .block_on(simulate::simulate(&args, |step| {
-            if let JobOutcome::ExportReady { request } = &step.outcome {
+        .block_on(simulate::simulate(&args, |ran| {
+            if let runner::Ran::Done(step) = ran
+                && let JobOutcome::ExportReady { request } = &step.outcome
+            {
                 for customer in std::fs::read_dir(&exports).unwrap() {
                     let customer = customer.unwrap().path();
                     let zip = customer.join(format!("{request}.zip"));
@@ -217,4 +229,231 @@ fn every_time_a_simulated_run_records_lies_in_the_simulated_period() {
         "times outside {start} .. {end}: {:?}",
         &outside[..outside.len().min(10)]
     );
+}
+
+/// A mailer that panics for one address and fails (retryably) for
+/// another, as a bug or a throttled provider would.
+struct FaultyMailer {
+    inner: Arc<dyn Mailer>,
+    panic_for: Mutex<Option<String>>,
+    fail_for: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl Mailer for FaultyMailer {
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+        let to = email.to.as_str().to_owned();
+        if self.panic_for.lock().unwrap().as_deref() == Some(&to) {
+            panic!("the mailer fell over");
+        }
+        if self.fail_for.lock().unwrap().as_deref() == Some(&to) {
+            return Err(PortError::retryable(anyhow::anyhow!("throttled")));
+        }
+        self.inner.send(email).await
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// A job that panics is given up and one that fails is retried after a
+/// back-off — each on its own: the jobs after them still run, the next
+/// pass does not retry them first, and the failures show in the report
+/// and in `/healthz`. (Before, the first failing job stopped the pass and
+/// was retried first on every tick; a panic killed `serve`'s scheduler
+/// while `/healthz` answered 200.)
+#[tokio::test]
+async fn a_failing_or_panicking_job_is_held_back_alone_and_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut emb, clock) = launched_fixture(dir.path(), at("2027-01-20T00:00:00Z")).await;
+    let mailer = Arc::new(FaultyMailer {
+        inner: emb.deps.mailer.clone(),
+        panic_for: Mutex::new(Some("xiaoming@wang.example".into())),
+        fail_for: Mutex::new(Some("jane@doe.example".into())),
+    });
+    emb.deps.mailer = mailer.clone();
+    let emb = Arc::new(emb);
+    let campaign = emb
+        .deps
+        .campaigns
+        .campaign(&CampaignId::parse("orbit-crm-2027").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // The announcement is due in Shanghai (c02), New York (c03), Berlin
+    // and London; it is still 1 February in all four.
+    let now = at("2027-02-01T15:30:00Z");
+    clock.advance_to(now);
+    let tick = runner::run_due(&emb, now).await.unwrap();
+    let failed = |tick: &runner::Tick, zone: &str| {
+        tick.failed
+            .iter()
+            .find(|f| f.failure.job.ends_with(&format!("announcement.{zone}")))
+            .map(|f| f.failure.clone())
+    };
+    let shanghai = failed(&tick, "Asia_Shanghai").expect("the Shanghai wave failed");
+    assert_eq!(shanghai.next_attempt, None, "a panic is given up");
+    assert!(
+        shanghai.last_error.contains("panicked"),
+        "{}",
+        shanghai.last_error
+    );
+    let new_york = failed(&tick, "America_New_York").expect("the New York wave failed");
+    assert_eq!(
+        new_york.next_attempt,
+        Some(now + chrono::Duration::minutes(1))
+    );
+    let done: Vec<&str> = tick.steps.iter().map(|s| s.job.as_str()).collect();
+    for zone in ["Europe_Berlin", "Europe_London"] {
+        assert!(
+            done.iter()
+                .any(|j| j.ends_with(&format!("announcement.{zone}"))),
+            "the {zone} wave ran after the failures: {done:?}"
+        );
+    }
+    assert!(
+        read_outbox(dir.path())
+            .iter()
+            .any(|m| m.to == "ada@lovelace.example")
+    );
+
+    // The next pass at the same instant retries nothing: the failing job
+    // waits for its back-off.
+    let again = runner::run_due(&emb, now).await.unwrap();
+    assert!(again.steps.is_empty() && again.failed.is_empty());
+
+    // The report lists both; /healthz says the service is degraded.
+    let report = sunset::services::report::report(&emb.deps, &campaign, now)
+        .await
+        .unwrap();
+    assert_eq!(report.failing_jobs.len(), 2, "{:?}", report.failing_jobs);
+    let health = Arc::new(SchedulerHealth::new(emb.store.clone()));
+    let scheduler = spawn_scheduler(
+        emb.clone(),
+        health.clone(),
+        std::time::Duration::from_secs(3600),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut state = AppState::new(emb.deps.clone(), AdminAuth::Token("t".repeat(20)));
+    state.health = health.clone();
+    let res = router(state.clone())
+        .oneshot(
+            axum::http::Request::get("/healthz")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let health_json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(health_json["status"], "degraded");
+    assert!(
+        health_json["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("2 scheduled jobs are failing (1 given up)"),
+        "{health_json}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&body).contains("Shanghai"),
+        "no job names in public"
+    );
+    // A scheduler that stopped is a problem of its own.
+    scheduler.abort();
+    let _ = scheduler.await;
+    assert!(
+        health
+            .health()
+            .problems
+            .iter()
+            .any(|p| p.contains("not running")),
+        "{:?}",
+        health.health()
+    );
+
+    // The provider recovers: the retry sends New York's announcement.
+    *mailer.fail_for.lock().unwrap() = None;
+    *mailer.panic_for.lock().unwrap() = None;
+    let later = now + chrono::Duration::seconds(61);
+    clock.advance_to(later);
+    let retried = runner::run_due(&emb, later).await.unwrap();
+    assert!(retried.failed.is_empty(), "{:?}", retried.failed);
+    assert!(
+        retried
+            .steps
+            .iter()
+            .any(|s| s.job.ends_with("announcement.America_New_York"))
+    );
+    assert!(
+        read_outbox(dir.path())
+            .iter()
+            .any(|m| m.to == "jane@doe.example")
+    );
+    // The given-up job waits for the operator: planning again revives it.
+    assert!(runner::run_due(&emb, later).await.unwrap().steps.is_empty());
+    sunset::services::plan::plan(
+        &campaign,
+        emb.deps.customers.as_ref(),
+        emb.deps.events.as_ref(),
+        emb.deps.scheduler.as_ref(),
+    )
+    .await
+    .unwrap();
+    let revived = runner::run_due(&emb, later).await.unwrap();
+    assert!(
+        revived
+            .steps
+            .iter()
+            .any(|s| s.job.ends_with("announcement.Asia_Shanghai"))
+    );
+    assert!(emb.store.job_failures().unwrap().is_empty());
+}
+
+/// A customers file that cannot be read stops `simulate` before it writes
+/// anything; a run refused later (here by the preflight: no customer could
+/// be imported) leaves a note saying how far it got.
+#[test]
+fn simulate_fails_before_writing_or_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("small");
+    let unreadable = dir.path().join("unreadable.csv");
+    std::fs::write(&unreadable, "customer_id,name\nc1,Ann\n").unwrap();
+    let run = |customers: &Path, data: &Path| {
+        let args = SimulateArgs {
+            campaign: f.join("campaign.toml"),
+            customers: customers.to_owned(),
+            events: None,
+            product_data: None,
+            data: data.to_owned(),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(simulate::simulate(&args, |_| {}))
+    };
+    let data = dir.path().join("run-1");
+    let err = run(&unreadable, &data).err().expect("refused");
+    assert!(format!("{err:#}").contains("email"), "{err:#}");
+    assert!(!data.exists(), "nothing written");
+
+    let nobody = dir.path().join("nobody.csv");
+    std::fs::write(&nobody, "customer_id,name,email\nc1,Ann,not-an-address\n").unwrap();
+    let data = dir.path().join("run-2");
+    let err = run(&nobody, &data).err().expect("refused by the preflight");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("launching the campaign") && text.contains("incomplete-run.json"),
+        "{text}"
+    );
+    let note: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("incomplete-run.json")).unwrap()).unwrap();
+    assert_eq!(note["progress"]["stage"], "launching the campaign");
+    assert!(
+        note["error"].as_str().unwrap().contains("no customers"),
+        "{note}"
+    );
+    assert!(data.join("import-report.json").exists());
 }

@@ -25,10 +25,10 @@ fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(SimulatedClock::new("2027-03-01T09:00:00Z".parse().unwrap()));
     let emb = Embedded::open(dir.path(), clock).unwrap();
-    let app = router(AppState {
-        deps: emb.deps.clone(),
-        admin: AdminAuth::Token(TOKEN.into()),
-    });
+    let app = router(AppState::new(
+        emb.deps.clone(),
+        AdminAuth::Token(TOKEN.into()),
+    ));
     Api {
         _dir: dir,
         emb,
@@ -222,7 +222,10 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
     );
 
     // The scheduler builds it and mails the download link.
-    let steps = runner::run_due(&api.emb, deps.clock.now()).await.unwrap();
+    let steps = runner::run_due(&api.emb, deps.clock.now())
+        .await
+        .unwrap()
+        .steps;
     assert!(steps.iter().any(runner::is_export_step));
     let mail = read_outbox(api._dir.path())
         .into_iter()
@@ -407,7 +410,7 @@ async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
     };
     assert_eq!(late_announcements(&api), 0);
     let now: chrono::DateTime<chrono::Utc> = "2027-03-01T09:02:00Z".parse().unwrap();
-    let steps = runner::run_due(&api.emb, now).await.unwrap();
+    let steps = runner::run_due(&api.emb, now).await.unwrap().steps;
     assert!(
         steps.iter().any(|s| s.job.contains("catch-up")),
         "{:?}",
@@ -441,4 +444,55 @@ async fn an_import_before_launch_leaves_segmentation_to_the_launch() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert!(json(&body).get("joined_waves").is_none());
+}
+
+/// A campaign store with a bug: it panics when read.
+struct PanickingCampaigns;
+
+#[async_trait::async_trait]
+impl sunset::ports::CampaignStore for PanickingCampaigns {
+    async fn put_campaign(&self, _: &sunset::domain::Campaign) -> sunset::ports::PortResult<()> {
+        Ok(())
+    }
+    async fn campaign(
+        &self,
+        _: &sunset::domain::CampaignId,
+    ) -> sunset::ports::PortResult<Option<sunset::domain::Campaign>> {
+        panic!("a bug in the store")
+    }
+}
+
+/// A handler that panics answers 500 with a problem body (no panic text)
+/// and the server answers the next request; before, the connection
+/// dropped with no answer.
+#[tokio::test]
+async fn a_panicking_handler_answers_a_500_problem_and_the_server_goes_on() {
+    let api = api();
+    let mut deps = api.emb.deps.clone();
+    deps.campaigns = Arc::new(PanickingCampaigns);
+    let app = router(AppState::new(deps, AdminAuth::Token(TOKEN.into())));
+    for uri in [
+        "/v1/campaigns/orbit-crm-2027/report",
+        "/v1/campaigns/orbit-crm-2027",
+    ] {
+        let req = Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let problem = json(&body);
+        assert_eq!(problem["status"], 500);
+        assert!(!String::from_utf8_lossy(&body).contains("bug"), "{problem}");
+    }
+    let res = app
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }

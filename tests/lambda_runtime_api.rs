@@ -182,7 +182,7 @@ async fn intake_answers_an_http_api_event() {
     let (kind, body) = invoke("intake", http_event("GET", "/healthz", ""), "unused").await;
     assert_eq!(kind, "response");
     assert_eq!(body["statusCode"], 200, "{body}");
-    assert_eq!(body["body"], "ok");
+    assert_eq!(body["body"], r#"{"status":"ok"}"#);
 }
 
 #[tokio::test]

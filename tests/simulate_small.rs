@@ -8,6 +8,7 @@ use std::sync::{Mutex, OnceLock};
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use sha2::{Digest, Sha256};
+use sunset::app::runner;
 use sunset::app::simulate::{self, SimulateArgs};
 use sunset::services::jobs::JobOutcome;
 use sunset_e2e::{Mail, contains, files_under, fixture, read_outbox};
@@ -42,8 +43,10 @@ fn run() -> &'static Run {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(simulate::simulate(&args, |step| {
-            if let JobOutcome::ExportReady { request } = &step.outcome {
+        rt.block_on(simulate::simulate(&args, |ran| {
+            if let runner::Ran::Done(step) = ran
+                && let JobOutcome::ExportReady { request } = &step.outcome
+            {
                 let path = data.join(format!("blobs/exports/orbit-crm-2027/c05/{request}.zip"));
                 bundles.lock().unwrap().push((
                     request.clone(),

@@ -204,11 +204,34 @@ pub trait AuditLog: Send + Sync {
     async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>>;
 }
 
+/// A scheduled job that failed: being retried with back-off, or given up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobFailure {
+    pub job: String,
+    pub campaign: CampaignId,
+    /// Failed runs so far.
+    pub attempts: u32,
+    pub last_error: String,
+    pub last_failed_at: DateTime<Utc>,
+    /// When it runs again; `None` once it has been given up (a permanent
+    /// error, a panic, or too many attempts): planning the campaign again
+    /// revives it.
+    pub next_attempt: Option<DateTime<Utc>>,
+}
+
 /// Puts jobs on the calendar. Upserting a job of the same name moves it.
 #[async_trait]
 pub trait Scheduler: Send + Sync {
     async fn upsert(&self, job: &ScheduledJob) -> PortResult<()>;
     async fn scheduled(&self, campaign: &CampaignId) -> PortResult<Vec<ScheduledJob>>;
+    /// The campaign's jobs that failed and are retried or given up, for the
+    /// report. A platform that retries and dead-letters by itself
+    /// (EventBridge Scheduler: retry policy, DLQ and its alarm) has none to
+    /// list here.
+    async fn failures(&self, campaign: &CampaignId) -> PortResult<Vec<JobFailure>> {
+        let _ = campaign;
+        Ok(Vec::new())
+    }
 }
 
 /// An e-mail ready to send. Every header value here comes from a parsed

@@ -129,7 +129,7 @@ fn serve_answers_on_loopback_and_stops() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(
-        response.starts_with("HTTP/1.1 200") && response.ends_with("ok"),
+        response.starts_with("HTTP/1.1 200") && response.ends_with(r#"{"status":"ok"}"#),
         "{response}"
     );
 }

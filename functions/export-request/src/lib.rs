@@ -7,8 +7,5 @@ use sunset::ports::Deps;
 
 /// The shared router's customer routes; each checks its signed link.
 pub fn app(deps: Deps) -> axum::Router {
-    sunset::http::customer_router(AppState {
-        deps,
-        admin: AdminAuth::Gateway,
-    })
+    sunset::http::customer_router(AppState::new(deps, AdminAuth::Gateway))
 }

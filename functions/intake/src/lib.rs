@@ -7,8 +7,5 @@ use sunset::ports::Deps;
 /// The shared router's admin routes; API Gateway's JWT authorizer has
 /// already checked the caller.
 pub fn app(deps: Deps) -> axum::Router {
-    sunset::http::admin_router(AppState {
-        deps,
-        admin: AdminAuth::Gateway,
-    })
+    sunset::http::admin_router(AppState::new(deps, AdminAuth::Gateway))
 }

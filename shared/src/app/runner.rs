@@ -3,13 +3,17 @@
 
 use std::collections::VecDeque;
 
-use chrono::{DateTime, Utc};
+use std::panic::AssertUnwindSafe;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
 use serde::Serialize;
 
 use crate::adapters::embedded::Embedded;
 use crate::clock::SimulatedClock;
-use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::{Campaign, Job};
+use crate::ports::{JobFailure, Scheduler};
 use crate::services::events;
 use crate::services::jobs::{self, JobError, JobOutcome};
 
@@ -20,6 +24,59 @@ pub struct Step {
     pub job: String,
     #[serde(flatten)]
     pub outcome: JobOutcome,
+}
+
+/// A job run that failed: recorded, and retried alone or given up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failed {
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub failure: JobFailure,
+}
+
+/// What one pass of the scheduler did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tick {
+    pub steps: Vec<Step>,
+    pub failed: Vec<Failed>,
+}
+
+/// How often a failing job is tried: after 1, 2, 4 ... minutes, at most an
+/// hour apart, ten times in all, if its error may pass (a busy store, a
+/// throttled provider). A permanent error or a panic is given up at once:
+/// running it again cannot help until someone fixes the cause (and plans
+/// the campaign again, which revives it).
+const FIRST_RETRY: Duration = Duration::minutes(1);
+const LONGEST_RETRY: Duration = Duration::hours(1);
+pub const MAX_ATTEMPTS: u32 = 10;
+
+fn retry_after(attempts_before: u32) -> Duration {
+    let doubled = FIRST_RETRY * 2i32.saturating_pow(attempts_before.min(16));
+    doubled.min(LONGEST_RETRY)
+}
+
+/// Runs a job, turning a panic into an error: one job's bug must not take
+/// the scheduler (or `simulate`) down with it.
+async fn run_guarded(
+    emb: &Embedded,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> Result<JobOutcome, (String, bool)> {
+    match AssertUnwindSafe(jobs::run(&emb.deps, job, now))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => Err((format!("{e:#}"), e.retryable())),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err((format!("the job panicked: {what}"), false))
+        }
+    }
 }
 
 /// An events-file row that was not applied: unreadable (`field` says
@@ -44,34 +101,77 @@ pub struct RunError {
 }
 
 /// Runs every job due at or before `now` (real-clock use: `sunset serve`).
-pub async fn run_due(emb: &Embedded, now: DateTime<Utc>) -> Result<Vec<Step>, RunError> {
-    let mut steps = Vec::new();
-    while let Some(scheduled) = emb.store.next_due_job(now).map_err(|e| RunError {
-        job: "scheduler".into(),
-        due: now,
+/// A job that fails or panics is recorded and moved back (or given up) on
+/// its own; the jobs after it still run. `Err` only when the store itself
+/// cannot be read or written.
+pub async fn run_due(emb: &Embedded, now: DateTime<Utc>) -> Result<Tick, RunError> {
+    let store_err = |job: &str, due, e: crate::ports::PortError| RunError {
+        job: job.to_owned(),
+        due,
         source: e.into(),
-    })? {
-        let outcome = jobs::run(&emb.deps, &scheduled.job, now)
-            .await
-            .map_err(|source| RunError {
-                job: scheduled.name.clone(),
-                due: scheduled.due,
-                source,
-            })?;
-        emb.store
-            .mark_job_done(&scheduled.name, now)
-            .map_err(|e| RunError {
-                job: scheduled.name.clone(),
-                due: scheduled.due,
-                source: e.into(),
-            })?;
-        steps.push(Step {
-            at: now,
-            job: scheduled.name,
-            outcome,
-        });
+    };
+    let mut tick = Tick::default();
+    while let Some(scheduled) = emb
+        .store
+        .next_due_job(now)
+        .map_err(|e| store_err("scheduler", now, e))?
+    {
+        match run_guarded(emb, &scheduled.job, now).await {
+            Ok(outcome) => {
+                emb.store
+                    .mark_job_done(&scheduled.name, now)
+                    .map_err(|e| store_err(&scheduled.name, scheduled.due, e))?;
+                tick.steps.push(Step {
+                    at: now,
+                    job: scheduled.name,
+                    outcome,
+                });
+            }
+            Err((error, retryable)) => {
+                let attempts_before = emb
+                    .store
+                    .failures(scheduled.job.campaign())
+                    .await
+                    .map_err(|e| store_err(&scheduled.name, scheduled.due, e))?
+                    .into_iter()
+                    .find(|f| f.job == scheduled.name)
+                    .map_or(0, |f| f.attempts);
+                let retry_at = (retryable && attempts_before + 1 < MAX_ATTEMPTS)
+                    .then(|| now + retry_after(attempts_before));
+                let failure = emb
+                    .store
+                    .record_job_failure(&scheduled.name, now, &error, retry_at)
+                    .map_err(|e| store_err(&scheduled.name, scheduled.due, e))?;
+                match failure.next_attempt {
+                    Some(next) => tracing::warn!(
+                        job = %scheduled.name, attempts = failure.attempts, retry_at = %next,
+                        error = %error, "scheduled job failed; it will be tried again"
+                    ),
+                    None => tracing::error!(
+                        job = %scheduled.name, attempts = failure.attempts, error = %error,
+                        "scheduled job failed and was given up; plan the campaign again to retry it"
+                    ),
+                }
+                tick.failed.push(Failed { at: now, failure });
+            }
+        }
     }
-    Ok(steps)
+    Ok(tick)
+}
+
+/// A job run as the timeline shows it.
+pub enum Ran<'a> {
+    Done(&'a Step),
+    Failed(&'a Failed),
+}
+
+/// What a whole run did.
+pub struct Run {
+    pub steps: Vec<Step>,
+    /// Failed job runs, in order (a job retried three times is here three
+    /// times; the report lists each failing job once).
+    pub failures: Vec<Failed>,
+    pub event_problems: Vec<EventProblem>,
 }
 
 /// Moves the simulated clock from job to job and event to event until
@@ -81,14 +181,15 @@ pub async fn run_to_end(
     clock: &SimulatedClock,
     campaign: &Campaign,
     events: Vec<(usize, CustomerEvent)>,
-    mut on_step: impl FnMut(&Step),
-) -> Result<(Vec<Step>, Vec<EventProblem>), RunError> {
+    mut on_step: impl FnMut(&Ran<'_>),
+) -> Result<Run, RunError> {
     let mut events: VecDeque<_> = {
         let mut e = events;
         e.sort_by_key(|(row, ev)| (ev.at, *row));
         e.into()
     };
     let mut steps = Vec::new();
+    let mut failures = Vec::new();
     let mut problems = Vec::new();
     loop {
         let next_job = emb.store.next_job_time().map_err(|e| RunError {
@@ -138,15 +239,24 @@ pub async fn run_to_end(
             (Some(due), _) => {
                 clock.advance_to(due);
                 let now = clock.now_utc();
-                for step in run_due(emb, now).await? {
-                    on_step(&step);
+                let tick = run_due(emb, now).await?;
+                for step in tick.steps {
+                    on_step(&Ran::Done(&step));
                     steps.push(step);
+                }
+                for failed in tick.failed {
+                    on_step(&Ran::Failed(&failed));
+                    failures.push(failed);
                 }
             }
             (None, Some(_)) => unreachable!("handled by the event arm"),
         }
     }
-    Ok((steps, problems))
+    Ok(Run {
+        steps,
+        failures,
+        event_problems: problems,
+    })
 }
 
 impl SimulatedClock {
@@ -192,6 +302,25 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             p.purged, p.product_files, p.bundles, p.legal_hold, p.not_due
         ),
     }
+}
+
+/// A failed run as the timeline shows it.
+pub fn describe_failure(failed: &Failed, campaign: &Campaign) -> String {
+    let local = failed
+        .at
+        .with_timezone(&campaign.timezone)
+        .format("%Y-%m-%d %H:%M %Z");
+    let then = match failed.failure.next_attempt {
+        Some(t) => format!(
+            "tried again at {}",
+            t.with_timezone(&campaign.timezone).format("%Y-%m-%d %H:%M")
+        ),
+        None => "given up".to_owned(),
+    };
+    format!(
+        "{local:<22}  FAILED             {} (attempt {}): {}; {then}",
+        failed.failure.job, failed.failure.attempts, failed.failure.last_error
+    )
 }
 
 pub fn is_export_step(step: &Step) -> bool {

@@ -1,18 +1,139 @@
 //! `sunset serve`: the HTTP API on the embedded adapters, with the
-//! scheduler ticking on the real clock.
+//! scheduler ticking on the real clock. The scheduler outlives any failing
+//! or panicking job, and `/healthz` says when it does not do its work.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::FutureExt;
 
-use crate::adapters::embedded::Embedded;
+use crate::adapters::embedded::{Embedded, SqliteStore};
 use crate::clock::SystemClock;
-use crate::http::{AdminAuth, AppState, router};
+use crate::http::{AdminAuth, AppState, Health, HealthCheck, HealthStatus, router};
 
 use super::runner;
+
+/// How often the scheduler looks for due jobs.
+const TICK: Duration = Duration::from_secs(5);
+
+/// What `/healthz` checks in `sunset serve`: the scheduler task runs, its
+/// last pass could use the store, and no scheduled job is failing.
+pub struct SchedulerHealth {
+    store: Arc<SqliteStore>,
+    running: AtomicBool,
+    last_pass_failed: Mutex<Option<String>>,
+}
+
+impl SchedulerHealth {
+    pub fn new(store: Arc<SqliteStore>) -> Self {
+        Self {
+            store,
+            running: AtomicBool::new(false),
+            last_pass_failed: Mutex::new(None),
+        }
+    }
+
+    fn pass_finished(&self, error: Option<String>) {
+        *self
+            .last_pass_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = error;
+    }
+}
+
+impl HealthCheck for SchedulerHealth {
+    fn health(&self) -> Health {
+        let mut problems = Vec::new();
+        if !self.running.load(Ordering::SeqCst) {
+            problems.push(
+                "the scheduler is not running: no notice, export or purge will go out".to_owned(),
+            );
+        }
+        if self
+            .last_pass_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            problems.push(
+                "the scheduler's last pass could not use the store; it tries again every few seconds"
+                    .to_owned(),
+            );
+        }
+        match self.store.job_failures() {
+            Ok(failing) if failing.is_empty() => {}
+            Ok(failing) => {
+                let given_up = failing.iter().filter(|f| f.next_attempt.is_none()).count();
+                problems.push(format!(
+                    "{} scheduled jobs are failing ({given_up} given up): each campaign's report lists them",
+                    failing.len()
+                ));
+            }
+            Err(_) => problems.push("the store cannot be read".to_owned()),
+        }
+        Health {
+            status: if problems.is_empty() {
+                HealthStatus::Ok
+            } else {
+                HealthStatus::Degraded
+            },
+            problems,
+        }
+    }
+}
+
+/// Marks the scheduler stopped however its task ends, a panic included.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Runs the scheduler every `every` until aborted. A failing or panicking
+/// job is recorded and retried alone (`runner::run_due`); a pass that
+/// cannot use the store, or panics, is logged and tried again next tick.
+pub fn spawn_scheduler(
+    emb: Arc<Embedded>,
+    health: Arc<SchedulerHealth>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    // Running from now, not from the task's first poll: a health check
+    // right after start must not see it stopped.
+    health.running.store(true, Ordering::SeqCst);
+    tokio::spawn(async move {
+        let _running = Running(&health.running);
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let pass = AssertUnwindSafe(runner::run_due(&emb, emb.deps.clock.now()))
+                .catch_unwind()
+                .await;
+            match pass {
+                Ok(Ok(done)) => {
+                    for s in &done.steps {
+                        tracing::info!(job = %s.job, "job done");
+                    }
+                    health.pass_finished(None);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(job = %e.job, error = %e, "the scheduler's pass failed; trying again next tick");
+                    health.pass_finished(Some(e.to_string()));
+                }
+                Err(_) => {
+                    tracing::error!("the scheduler's pass panicked; trying again next tick");
+                    health.pass_finished(Some("the pass panicked".into()));
+                }
+            }
+        }
+    })
+}
 
 pub async fn serve(
     addr: SocketAddr,
@@ -29,38 +150,19 @@ pub async fn serve(
             t
         }
     };
-    let app = router(AppState {
-        deps: emb.deps.clone(),
-        admin: AdminAuth::Token(token),
-    });
+    let health = Arc::new(SchedulerHealth::new(emb.store.clone()));
+    let mut state = AppState::new(emb.deps.clone(), AdminAuth::Token(token));
+    state.health = health.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, data = %data.display(), "serving");
-    let ticker = {
-        let emb = emb.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                match runner::run_due(&emb, emb.deps.clock.now()).await {
-                    Ok(steps) => {
-                        for s in steps {
-                            tracing::info!(job = %s.job, "job done");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "scheduled job failed; retrying next tick")
-                    }
-                }
-            }
-        })
-    };
-    let result = axum::serve(listener, app)
+    let scheduler = spawn_scheduler(emb, health, TICK);
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;
-    ticker.abort();
+    scheduler.abort();
     result.context("server failed")
 }

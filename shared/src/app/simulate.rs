@@ -16,7 +16,7 @@ use crate::domain::milestone::local_instant;
 use crate::domain::{Campaign, CustomerId};
 use crate::services::{import, launch, report};
 
-use super::runner::{self, EventProblem, Step};
+use super::runner::{self, EventProblem, Failed, Ran, Step};
 
 pub struct SimulateArgs {
     pub campaign: PathBuf,
@@ -31,6 +31,9 @@ pub struct Outcome {
     pub campaign: Campaign,
     pub import: import::ImportReport,
     pub steps: Vec<Step>,
+    /// Job runs that failed (each retry once more); the report's
+    /// `scheduler` section lists the jobs still failing or given up.
+    pub failures: Vec<Failed>,
     pub event_problems: Vec<EventProblem>,
     pub report: report::Report,
 }
@@ -228,21 +231,84 @@ pub fn read_inputs(args: &SimulateArgs) -> anyhow::Result<Inputs> {
     })
 }
 
+/// How far a run got, for the note it leaves when it stops early.
+#[derive(Debug, Default, Serialize)]
+struct Progress {
+    stage: &'static str,
+    jobs_done: usize,
+    jobs_failed: usize,
+    last_step_at: Option<DateTime<Utc>>,
+}
+
 /// Runs the whole lifecycle in `data`, calling `on_step` as time passes.
+/// Everything that can be checked without writing (the campaign, the
+/// customers file, the events, the product data directory) is checked
+/// before `data` is made; a run that stops after that leaves
+/// `incomplete-run.json` saying how far it got and why.
 pub async fn run(
     inputs: Inputs,
     product_data: Option<&Path>,
     data: &Path,
-    on_step: impl FnMut(&Step),
+    mut on_step: impl FnMut(&Ran<'_>),
 ) -> anyhow::Result<Outcome> {
     ensure_fresh(data)?;
+    let file = if inputs.customers_are_json {
+        import::parse_json(&inputs.customers)
+    } else {
+        import::parse_csv(&inputs.customers)
+    }
+    .context("the customers file cannot be imported")?;
+    if let Some(src) = product_data {
+        anyhow::ensure!(
+            src.is_dir(),
+            "the product data {} is not a directory",
+            src.display()
+        );
+    }
+    let mut progress = Progress::default();
+    let result = run_in(
+        inputs,
+        file,
+        product_data,
+        data,
+        &mut progress,
+        &mut on_step,
+    )
+    .await;
+    result.map_err(|e| {
+        let note = data.join("incomplete-run.json");
+        let written = write_json(
+            &note,
+            &serde_json::json!({ "error": format!("{e:#}"), "progress": &progress }),
+        );
+        e.context(format!(
+            "the run stopped while {}; what it did is in {}{}",
+            progress.stage,
+            data.display(),
+            if written.is_ok() {
+                " (see incomplete-run.json)"
+            } else {
+                ""
+            }
+        ))
+    })
+}
+
+async fn run_in(
+    inputs: Inputs,
+    file: import::ParsedFile,
+    product_data: Option<&Path>,
+    data: &Path,
+    progress: &mut Progress,
+    on_step: &mut impl FnMut(&Ran<'_>),
+) -> anyhow::Result<Outcome> {
     let Inputs {
         campaign,
-        customers,
-        customers_are_json,
         events,
         event_rejections,
+        ..
     } = inputs;
+    progress.stage = "opening the data directory";
     // The clock starts the day before the account managers' briefs.
     let start = local_instant(
         campaign.brief_date() - chrono::Days::new(1),
@@ -252,16 +318,13 @@ pub async fn run(
     let clock = Arc::new(SimulatedClock::new(start));
     let emb = Embedded::open(data, clock.clone())?;
     if let Some(src) = product_data {
+        progress.stage = "copying the product data";
         let n = copy_tree(src, &data.join("product-data"))
             .with_context(|| format!("cannot copy the product data from {}", src.display()))?;
         tracing::info!(files = n, "product data copied");
     }
+    progress.stage = "importing the customers";
     emb.deps.campaigns.put_campaign(&campaign).await?;
-    let file = if customers_are_json {
-        import::parse_json(&customers)?
-    } else {
-        import::parse_csv(&customers)?
-    };
     let import_report = import::import(
         &campaign,
         file,
@@ -271,10 +334,26 @@ pub async fn run(
     )
     .await?;
     write_json(&data.join("import-report.json"), &import_report)?;
+    progress.stage = "launching the campaign";
     let launched = launch::launch(&emb.deps, &campaign).await?;
     tracing::info!(jobs = launched.jobs.len(), "launched");
-    let (steps, mut event_problems) =
-        runner::run_to_end(&emb, &clock, &campaign, events, on_step).await?;
+    progress.stage = "running the scheduled jobs";
+    let run = runner::run_to_end(&emb, &clock, &campaign, events, |ran| {
+        match ran {
+            Ran::Done(step) => {
+                progress.jobs_done += 1;
+                progress.last_step_at = Some(step.at);
+            }
+            Ran::Failed(failed) => {
+                progress.jobs_failed += 1;
+                progress.last_step_at = Some(failed.at);
+            }
+        }
+        on_step(ran);
+    })
+    .await?;
+    progress.stage = "writing the reports";
+    let mut event_problems = run.event_problems;
     event_problems.splice(
         0..0,
         event_rejections.into_iter().map(|r| EventProblem {
@@ -300,14 +379,18 @@ pub async fn run(
     Ok(Outcome {
         campaign,
         import: import_report,
-        steps,
+        steps: run.steps,
+        failures: run.failures,
         event_problems,
         report,
     })
 }
 
 /// `sunset simulate` as the CLI calls it.
-pub async fn simulate(args: &SimulateArgs, on_step: impl FnMut(&Step)) -> anyhow::Result<Outcome> {
+pub async fn simulate(
+    args: &SimulateArgs,
+    on_step: impl FnMut(&Ran<'_>),
+) -> anyhow::Result<Outcome> {
     let inputs = read_inputs(args)?;
     run(inputs, args.product_data.as_deref(), &args.data, on_step).await
 }

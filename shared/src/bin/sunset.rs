@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
-use sunset::app::{demo, runner, serve, simulate};
+use sunset::app::runner::{self, Ran};
+use sunset::app::{demo, serve, simulate};
 
 // A run renders and frees hundreds of thousands of small strings; mimalloc
 // does that with less time in the allocator than the system's.
@@ -66,7 +67,13 @@ enum Command {
     },
 }
 
-fn print_outcome(outcome: &simulate::Outcome, data: &std::path::Path, started: Instant) {
+/// Prints what a run did; an error when a scheduled job was given up, so
+/// a script running `sunset simulate` notices.
+fn print_outcome(
+    outcome: &simulate::Outcome,
+    data: &std::path::Path,
+    started: Instant,
+) -> anyhow::Result<()> {
     let r = &outcome.report;
     let exports = outcome
         .steps
@@ -117,6 +124,21 @@ fn print_outcome(outcome: &simulate::Outcome, data: &std::path::Path, started: I
         "  {}/import-report.json rejected rows, with row, field and reason",
         data.display()
     );
+    let failing = &outcome.report.failing_jobs;
+    if !failing.is_empty() {
+        println!();
+        for f in failing {
+            println!(
+                "Job {} failed {} times and was given up: {}",
+                f.job, f.attempts, f.last_error
+            );
+        }
+        anyhow::bail!(
+            "{} scheduled jobs did not complete; everything else ran (report.json lists them under failing_jobs)",
+            failing.len()
+        );
+    }
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -136,13 +158,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "Running the {} sunset on a simulated clock:",
                 campaign.product
             );
-            let outcome = simulate::run(inputs, None, &data, |step| {
-                if !runner::is_export_step(step) {
-                    println!("  {}", runner::describe(step, &campaign));
+            let outcome = simulate::run(inputs, None, &data, |ran| match ran {
+                Ran::Done(step) if runner::is_export_step(step) => {}
+                Ran::Done(step) => println!("  {}", runner::describe(step, &campaign)),
+                Ran::Failed(failed) => {
+                    println!("  {}", runner::describe_failure(failed, &campaign))
                 }
             })
             .await?;
-            print_outcome(&outcome, &data, started);
+            print_outcome(&outcome, &data, started)?;
             println!(
                 "  {}/input/             the generated campaign, customers and events",
                 data.display()
@@ -164,11 +188,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let inputs = simulate::read_inputs(&args)?;
             let c = inputs.campaign.clone();
-            let outcome = simulate::run(inputs, args.product_data.as_deref(), &data, |step| {
-                println!("  {}", runner::describe(step, &c));
-            })
+            let outcome = simulate::run(
+                inputs,
+                args.product_data.as_deref(),
+                &data,
+                |ran| match ran {
+                    Ran::Done(step) => println!("  {}", runner::describe(step, &c)),
+                    Ran::Failed(failed) => println!("  {}", runner::describe_failure(failed, &c)),
+                },
+            )
             .await?;
-            print_outcome(&outcome, &data, started);
+            print_outcome(&outcome, &data, started)?;
         }
         Command::Serve { addr, data } => {
             serve::serve(addr, &data, std::env::var("SUNSET_ADMIN_TOKEN").ok()).await?;

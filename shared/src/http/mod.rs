@@ -8,6 +8,9 @@
 
 mod problem;
 
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -15,6 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
@@ -39,6 +43,81 @@ pub enum AdminAuth {
 pub struct AppState {
     pub deps: Deps,
     pub admin: AdminAuth,
+    /// What `/healthz` checks beyond "the process answers".
+    pub health: Arc<dyn HealthCheck>,
+}
+
+impl AppState {
+    /// The state of a process whose health is answering at all (the
+    /// Lambda functions: their platform watches the rest).
+    pub fn new(deps: Deps, admin: AdminAuth) -> Self {
+        Self {
+            deps,
+            admin,
+            health: Arc::new(Answering),
+        }
+    }
+}
+
+/// Whether the process does its work: `sunset serve` checks that its
+/// scheduler runs and no job is failing.
+pub trait HealthCheck: Send + Sync {
+    fn health(&self) -> Health;
+}
+
+/// `/healthz`'s answer. Public, so it carries counts and reasons, never a
+/// job's name or error (those are in the admin report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub status: HealthStatus,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+struct Answering;
+
+impl HealthCheck for Answering {
+    fn health(&self) -> Health {
+        Health {
+            status: HealthStatus::Ok,
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// 200 when healthy, 503 when degraded (so a monitor that reads only the
+/// status sees it too).
+async fn healthz(State(s): State<AppState>) -> Response {
+    let health = s.health.health();
+    let status = match health.status {
+        HealthStatus::Ok => StatusCode::OK,
+        HealthStatus::Degraded => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(health)).into_response()
+}
+
+/// A handler that panics answers 500 with a problem body, and the server
+/// goes on; the panic is logged, never sent to the client.
+async fn catch_panic(request: Request, next: Next) -> Response {
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a request handler panicked");
+            ApiError::Unexpected(anyhow::anyhow!("a request handler panicked")).into_response()
+        }
+    }
 }
 
 /// Largest customer file accepted over HTTP (behind API Gateway the limit
@@ -66,7 +145,8 @@ pub fn admin_router(state: AppState) -> Router {
         )
         .route("/v1/campaigns/{campaign}/report", get(campaign_report))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
+        .layer(middleware::from_fn(catch_panic))
         .with_state(state)
 }
 
@@ -81,6 +161,7 @@ pub fn customer_router(state: AppState) -> Router {
             "/v1/c/{campaign}/{customer}/export/download",
             get(export_download),
         )
+        .layer(middleware::from_fn(catch_panic))
         .with_state(state)
 }
 

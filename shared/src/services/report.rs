@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::domain::Campaign;
 use crate::domain::event::CustomerEventKind;
 use crate::domain::export::ExportStatus;
-use crate::ports::{Deps, PortError, TierCount};
+use crate::ports::{Deps, JobFailure, PortError, TierCount};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MilestoneFigures {
@@ -53,6 +53,10 @@ pub struct Report {
     pub exports: ExportFigures,
     pub tickets: BTreeMap<String, TicketFigures>,
     pub purge: PurgeFigures,
+    /// Scheduled jobs that failed and are being retried or were given up
+    /// (the embedded scheduler; on AWS, Scheduler's dead-letter queue and
+    /// its alarm say so).
+    pub failing_jobs: Vec<JobFailure>,
     pub audit_entries: u64,
 }
 
@@ -84,6 +88,7 @@ pub async fn report(
     let events = deps.events.events(&campaign.id).await?;
     let exports = deps.exports.all_exports(&campaign.id).await?;
     let audit_entries = deps.audit.entries(&campaign.id).await?.len() as u64;
+    let failing_jobs = deps.scheduler.failures(&campaign.id).await?;
 
     let customers: u64 = tiers.values().map(|t| t.customers).sum();
     let mut milestones: BTreeMap<String, MilestoneFigures> = BTreeMap::new();
@@ -190,6 +195,7 @@ pub async fn report(
             legal_hold: held,
             remaining: customers - purged,
         },
+        failing_jobs,
         audit_entries,
     })
 }

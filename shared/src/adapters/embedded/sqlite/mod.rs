@@ -84,9 +84,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     campaign_id TEXT NOT NULL,
     due INTEGER NOT NULL,
     payload TEXT NOT NULL,
-    done_at TEXT
+    done_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER,
+    last_error TEXT,
+    failed_at TEXT,
+    gave_up_at TEXT
 );
-CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (done_at, due);
+CREATE INDEX IF NOT EXISTS jobs_by_next ON jobs (done_at, gave_up_at, next_at);
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -110,6 +115,15 @@ const MIGRATIONS: &[&str] = &[
         SELECT campaign_id, id, customer_id, request FROM exports;
      DROP TABLE exports;
      ALTER TABLE exports_v1 RENAME TO exports;",
+    // 2: a job that fails is retried with back-off on its own (`next_at`),
+    // or given up, instead of being retried first on every tick.
+    "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN next_at INTEGER;
+     ALTER TABLE jobs ADD COLUMN last_error TEXT;
+     ALTER TABLE jobs ADD COLUMN failed_at TEXT;
+     ALTER TABLE jobs ADD COLUMN gave_up_at TEXT;
+     UPDATE jobs SET next_at = due;
+     DROP INDEX IF EXISTS jobs_by_due;",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
@@ -272,17 +286,77 @@ mod tests {
     use crate::domain::export::{ExportId, ExportRequest};
     use crate::ports::ExportStore;
 
-    /// The store as the first release wrote it (schema 0): export requests
-    /// keyed by id alone.
-    const SCHEMA_0_EXPORTS: &str = "
-        CREATE TABLE campaigns (id TEXT PRIMARY KEY, spec TEXT NOT NULL);
-        CREATE TABLE exports (
-            id TEXT PRIMARY KEY,
-            campaign_id TEXT NOT NULL,
-            customer_id TEXT NOT NULL,
-            request TEXT NOT NULL
-        );
-        CREATE INDEX exports_by_customer ON exports (campaign_id, customer_id);";
+    /// The store as the first release wrote it (schema 0, no
+    /// `user_version`): export requests keyed by id alone, jobs without
+    /// retries.
+    const SCHEMA_0: &str = r#"
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customers (
+    campaign_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    profile TEXT,
+    tier TEXT,
+    tier_score INTEGER,
+    tier_reason TEXT,
+    status TEXT NOT NULL,
+    status_at TEXT,
+    legal_hold INTEGER NOT NULL DEFAULT 0,
+    extended_until TEXT,
+    purged_at TEXT,
+    PRIMARY KEY (campaign_id, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS customers_by_zone ON customers (campaign_id, zone, customer_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    campaign_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    milestone TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    sent_at TEXT,
+    message_id TEXT,
+    PRIMARY KEY (campaign_id, recipient, milestone, channel, occurrence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (campaign_id, customer_id);
+CREATE TABLE IF NOT EXISTS exports (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    request TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exports_by_customer ON exports (campaign_id, customer_id);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign_id TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_campaign ON audit (campaign_id, seq);
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_due ON jobs (done_at, due);
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+"#;
 
     #[tokio::test]
     async fn a_store_of_the_first_release_is_migrated_and_keeps_its_exports() {
@@ -298,10 +372,15 @@ mod tests {
         );
         {
             let c = Connection::open(&path).unwrap();
-            c.execute_batch(SCHEMA_0_EXPORTS).unwrap();
+            c.execute_batch(SCHEMA_0).unwrap();
             c.execute(
                 "INSERT INTO exports (id, campaign_id, customer_id, request) VALUES (?1, ?2, ?3, ?4)",
                 params![old.id.as_str(), "c", "a1", serde_json::to_string(&old).unwrap()],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO jobs (name, campaign_id, due, payload) VALUES ('c.purge', 'c', 1830000000, ?1)",
+                params![r#"{"job":"purge","campaign":"c"}"#],
             )
             .unwrap();
         }
@@ -310,6 +389,15 @@ mod tests {
             store.export(&campaign, &customer, &old.id).await.unwrap(),
             Some(old.clone())
         );
+        // A job planned by the first release runs when it is due.
+        let due = DateTime::from_timestamp(1_830_000_000, 0).unwrap();
+        assert_eq!(
+            store
+                .next_due_job(due - chrono::Duration::seconds(1))
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.next_due_job(due).unwrap().unwrap().name, "c.purge");
         // The same id in another campaign is another request now.
         let other = CampaignId::parse("d").unwrap();
         let mut theirs = old.clone();
