@@ -134,6 +134,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         deps.customers.as_ref(),
         deps.audit.as_ref(),
         deps.clock.now(),
+        import::AfterServiceEnd::Refuse,
     )
     .await
     .unwrap();

@@ -19,12 +19,15 @@ struct Api {
     _dir: tempfile::TempDir,
     emb: Embedded,
     app: axum::Router,
+    clock: Arc<SimulatedClock>,
 }
 
+/// The API on a fresh data directory, on a clock two weeks before the
+/// fixture's announcement (a first launch after it is refused).
 fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SimulatedClock::new("2027-03-01T09:00:00Z".parse().unwrap()));
-    let emb = Embedded::open(dir.path(), clock).unwrap();
+    let clock = Arc::new(SimulatedClock::new("2027-01-15T09:00:00Z".parse().unwrap()));
+    let emb = Embedded::open(dir.path(), clock.clone()).unwrap();
     let app = router(AppState::new(
         emb.deps.clone(),
         AdminAuth::Token(TOKEN.into()),
@@ -33,6 +36,7 @@ fn api() -> Api {
         _dir: dir,
         emb,
         app,
+        clock,
     }
 }
 
@@ -111,7 +115,8 @@ async fn create_and_import(api: &Api) {
     assert_eq!(json(&body)["imported"], 10);
 }
 
-/// Launches the imported campaign; returns the launch report.
+/// Launches the imported campaign, then moves the clock to 2027-03-01
+/// 09:00 UTC, a month into the campaign; returns the launch report.
 async fn launch(api: &Api) -> serde_json::Value {
     let (s, body) = api
         .admin(
@@ -122,6 +127,8 @@ async fn launch(api: &Api) -> serde_json::Value {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    api.clock
+        .advance_to("2027-03-01T09:00:00Z".parse().unwrap());
     json(&body)
 }
 
@@ -460,6 +467,19 @@ impl sunset::ports::CampaignStore for PanickingCampaigns {
     ) -> sunset::ports::PortResult<Option<sunset::domain::Campaign>> {
         panic!("a bug in the store")
     }
+    async fn launched_at(
+        &self,
+        _: &sunset::domain::CampaignId,
+    ) -> sunset::ports::PortResult<Option<chrono::DateTime<chrono::Utc>>> {
+        panic!("a bug in the store")
+    }
+    async fn mark_launched(
+        &self,
+        _: &sunset::domain::CampaignId,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> sunset::ports::PortResult<()> {
+        panic!("a bug in the store")
+    }
 }
 
 /// A handler that panics answers 500 with a problem body (no panic text)
@@ -495,4 +515,191 @@ async fn a_panicking_handler_answers_a_500_problem_and_the_server_goes_on() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// The fixture's campaign with other dates.
+fn campaign_dated(announce: &str, renewals: &str, end: &str, deadline: &str) -> String {
+    std::fs::read_to_string(fixture("small").join("campaign.toml"))
+        .unwrap()
+        .replace(
+            "announce = \"2027-02-01\"",
+            &format!("announce = \"{announce}\""),
+        )
+        .replace(
+            "stop_new_signups = \"2027-02-01\"",
+            &format!("stop_new_signups = \"{announce}\""),
+        )
+        .replace(
+            "stop_renewals = \"2027-04-01\"",
+            &format!("stop_renewals = \"{renewals}\""),
+        )
+        .replace(
+            "service_end = \"2027-09-30\"",
+            &format!("service_end = \"{end}\""),
+        )
+        .replace(
+            "export_deadline = \"2027-10-31\"",
+            &format!("export_deadline = \"{deadline}\""),
+        )
+}
+
+/// A first launch long after the announcement day is refused, naming the
+/// field; nothing is planned or sent. The operator moves the dates (a
+/// campaign not launched yet can be replaced) and launches; a launched
+/// campaign is not replaced.
+#[tokio::test]
+async fn a_late_first_launch_is_refused_until_the_dates_move() {
+    let api = api();
+    let late = campaign_dated("2026-06-15", "2026-08-01", "2027-03-31", "2027-04-30");
+    let (s, _) = api
+        .admin("POST", "/v1/campaigns", "application/toml", late)
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let csv = std::fs::read(fixture("small").join("customers.csv")).unwrap();
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers",
+            "text/csv",
+            csv,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/launch",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let problem = json(&body);
+    assert_eq!(problem["field"], "dates.announce");
+    let id = sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap();
+    assert!(
+        api.emb
+            .deps
+            .scheduler
+            .scheduled(&id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let steps = runner::run_due(&api.emb, api.emb.deps.clock.now())
+        .await
+        .unwrap();
+    assert!(steps.steps.is_empty() && read_outbox(api._dir.path()).is_empty());
+
+    // The path and the body must name the same campaign.
+    let moved = campaign_dated("2027-01-20", "2027-04-01", "2027-07-31", "2027-08-31");
+    let (s, body) = api
+        .admin(
+            "PUT",
+            "/v1/campaigns/another-one",
+            "application/toml",
+            moved.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(&body)["field"], "id");
+    let (s, _) = api
+        .admin(
+            "PUT",
+            "/v1/campaigns/orbit-crm-2027",
+            "application/toml",
+            moved.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/launch",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (s, body) = api
+        .admin(
+            "PUT",
+            "/v1/campaigns/orbit-crm-2027",
+            "application/toml",
+            moved,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+/// After the service ended an import is refused with the reason (a notice
+/// would be about a dead service), unless the operator asks for the purge
+/// without notice; then those customers are purged, and told nothing.
+#[tokio::test]
+async fn an_import_after_the_service_end_needs_the_operators_choice() {
+    let api = api();
+    let ended = campaign_dated("2026-07-01", "2026-09-01", "2027-01-10", "2027-01-31");
+    let (s, _) = api
+        .admin("POST", "/v1/campaigns", "application/toml", ended)
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let csv = "customer_id,name,email\nz1,Zed One,z1@example.com\nz2,Zed Two,z2@example.com\n";
+    let path = "/v1/campaigns/orbit-crm-2027/customers";
+    let (s, body) = api.admin("POST", path, "text/csv", csv).await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let problem = json(&body);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2027-01-10") && detail.contains("after_end=purge"),
+        "{detail}"
+    );
+    let (s, body) = api
+        .admin("POST", &format!("{path}?after_end=later"), "text/csv", csv)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(&body)["field"], "after_end");
+
+    let (s, body) = api
+        .admin("POST", &format!("{path}?after_end=purge"), "text/csv", csv)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer = json(&body);
+    assert_eq!(answer["imported"], 2);
+    // The campaign's purge (the day after 31 January, Berlin) is ahead.
+    assert_eq!(answer["purge_at"], "2027-01-31T23:00:00Z", "{answer}");
+    assert!(answer.get("joined_waves").is_none());
+    let purge_at: chrono::DateTime<chrono::Utc> = "2027-01-31T23:00:00Z".parse().unwrap();
+    api.clock.advance_to(purge_at);
+    let tick = runner::run_due(&api.emb, purge_at).await.unwrap();
+    assert!(tick.failed.is_empty(), "{:?}", tick.failed);
+    let (_, body) = api
+        .admin(
+            "GET",
+            "/v1/campaigns/orbit-crm-2027/report",
+            "application/json",
+            "",
+        )
+        .await;
+    let report = json(&body);
+    assert_eq!(report["purge"]["purged"], 2, "{report}");
+    assert_eq!(report["purge"]["held_never_told"], serde_json::json!([]));
+    assert!(
+        read_outbox(api._dir.path()).is_empty(),
+        "nobody was told anything"
+    );
 }

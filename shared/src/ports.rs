@@ -53,9 +53,13 @@ pub trait Clock: Send + Sync {
 
 #[async_trait]
 pub trait CampaignStore: Send + Sync {
-    /// Creates or replaces a campaign.
+    /// Creates or replaces a campaign (its launch time stays).
     async fn put_campaign(&self, campaign: &Campaign) -> PortResult<()>;
     async fn campaign(&self, id: &CampaignId) -> PortResult<Option<Campaign>>;
+    /// When the campaign was first launched; `None` before.
+    async fn launched_at(&self, id: &CampaignId) -> PortResult<Option<DateTime<Utc>>>;
+    /// Records the first launch; a later call keeps the first time.
+    async fn mark_launched(&self, id: &CampaignId, at: DateTime<Utc>) -> PortResult<()>;
 }
 
 /// Per-tier figures that survive the purge.
@@ -138,6 +142,8 @@ pub trait DeliveryLedger: Send + Sync {
     async fn mark_sent(&self, sent: &[(DeliveryKey, String)], at: DateTime<Utc>) -> PortResult<()>;
     /// Gives up a claim whose send failed, so a retry sends it.
     async fn release(&self, key: &DeliveryKey) -> PortResult<()>;
+    /// Whether each key's message was sent (not only claimed).
+    async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>>;
     /// Messages sent per milestone name.
     async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>>;
     async fn deliveries_to(

@@ -118,7 +118,15 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|");
 
     let file = import::parse_csv(&inputs.customers)?;
-    let imported = import::import(&campaign, file, store.as_ref(), store.as_ref(), start).await?;
+    let imported = import::import(
+        &campaign,
+        file,
+        store.as_ref(),
+        store.as_ref(),
+        start,
+        import::AfterServiceEnd::Refuse,
+    )
+    .await?;
     row(
         "import",
         "customers",
@@ -146,7 +154,15 @@ async fn main() -> anyhow::Result<()> {
         late.push('\n');
     }
     let file = import::parse_csv(late.as_bytes())?;
-    let again = import::import(&campaign, file, store.as_ref(), store.as_ref(), start).await?;
+    let again = import::import(
+        &campaign,
+        file,
+        store.as_ref(),
+        store.as_ref(),
+        start,
+        import::AfterServiceEnd::Refuse,
+    )
+    .await?;
     row(
         "later import into the same campaign (1 %)",
         "customers",

@@ -71,12 +71,29 @@ pub async fn campaigns_round_trip_and_replace(deps: &Deps) {
     let mut c = campaign();
     assert!(deps.campaigns.campaign(&c.id).await.unwrap().is_none());
     deps.campaigns.put_campaign(&c).await.unwrap();
+    assert_eq!(deps.campaigns.launched_at(&c.id).await.unwrap(), None);
+    let first = t("2027-01-10T08:00:00Z");
+    deps.campaigns.mark_launched(&c.id, first).await.unwrap();
+    deps.campaigns
+        .mark_launched(&c.id, t("2027-01-11T08:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.campaigns.launched_at(&c.id).await.unwrap(),
+        Some(first),
+        "the first launch is kept"
+    );
     assert_eq!(
         deps.campaigns.campaign(&c.id).await.unwrap().as_ref(),
         Some(&c)
     );
     c.product = "Orbit CRM Classic".into();
     deps.campaigns.put_campaign(&c).await.unwrap();
+    assert_eq!(
+        deps.campaigns.launched_at(&c.id).await.unwrap(),
+        Some(first),
+        "replacing the campaign keeps its launch"
+    );
     assert_eq!(
         deps.campaigns
             .campaign(&c.id)
@@ -380,6 +397,25 @@ pub async fn a_delivery_is_claimed_once_until_released(deps: &Deps) {
     let sent = deps.ledger.deliveries_to(&c.id, &id("a1")).await.unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].message_id.as_deref(), Some("m-1"));
+    // Sent, claimed only, and never claimed.
+    let a2 = DeliveryKey::once(
+        &c.id,
+        Recipient::Customer(id("a2")),
+        Milestone::Announcement,
+    );
+    let a3 = DeliveryKey::once(
+        &c.id,
+        Recipient::Customer(id("a3")),
+        Milestone::Announcement,
+    );
+    deps.ledger
+        .claim(std::slice::from_ref(&a2), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.ledger.sent(&[key, a2, a3]).await.unwrap(),
+        vec![true, false, false]
+    );
 }
 
 pub async fn events_are_kept_in_order_per_customer(deps: &Deps) {
@@ -684,5 +720,237 @@ pub async fn product_data_is_read_whole_and_erased(deps: &Deps, put: impl Fn(&st
             .await
             .unwrap(),
         vec![false, true]
+    );
+}
+
+/// The fixture campaign moved into the past of the contract's clock
+/// (2027-01-01): announced 200 days before, its export deadline a day
+/// before, under another id.
+pub fn campaign_in_the_past() -> Campaign {
+    let mut c = campaign();
+    c.id = CampaignId::parse("orbit-crm-2026").unwrap();
+    c.dates.announce = "2026-06-15".parse().unwrap();
+    c.dates.stop_new_signups = "2026-06-15".parse().unwrap();
+    c.dates.stop_renewals = "2026-08-01".parse().unwrap();
+    c.dates.service_end = "2026-12-20".parse().unwrap();
+    c.dates.export_deadline = "2026-12-31".parse().unwrap();
+    c.validate().expect("still a valid campaign");
+    c
+}
+
+/// A first launch long after the announcement day is refused, naming the
+/// field, and plans nothing; within a day it is accepted; a campaign
+/// launched before is planned again whatever the date. (A campaign
+/// launched after its dates purged a customer within one tick, with no
+/// announcement ever sent.)
+pub async fn a_late_first_launch_is_refused_and_a_relaunch_is_not(deps: &Deps) {
+    use sunset::services::launch::{self, LaunchError};
+    let late = campaign_in_the_past();
+    deps.campaigns.put_campaign(&late).await.unwrap();
+    deps.customers
+        .insert_customers(&late.id, &[record("p1", chrono_tz::Europe::Berlin)])
+        .await
+        .unwrap();
+    match launch::launch(deps, &late).await {
+        Err(LaunchError::TooLate { field, reason }) => {
+            assert_eq!(field, "dates.announce");
+            assert!(
+                reason.contains("2026-06-15") && reason.contains("Move the dates"),
+                "{reason}"
+            );
+        }
+        other => panic!("a late launch was not refused: {other:?}"),
+    }
+    assert!(deps.scheduler.scheduled(&late.id).await.unwrap().is_empty());
+    assert_eq!(deps.campaigns.launched_at(&late.id).await.unwrap(), None);
+
+    // Launched before (say, in June): planning again is fine.
+    deps.campaigns
+        .mark_launched(&late.id, t("2026-06-01T08:00:00Z"))
+        .await
+        .unwrap();
+    assert!(launch::launch(deps, &late).await.is_ok());
+
+    // Announced yesterday: within the grace, the announcement goes now.
+    let mut yesterday = campaign();
+    yesterday.dates.announce = "2026-12-31".parse().unwrap();
+    yesterday.dates.stop_new_signups = yesterday.dates.announce;
+    yesterday.validate().unwrap();
+    deps.campaigns.put_campaign(&yesterday).await.unwrap();
+    deps.customers
+        .insert_customers(&yesterday.id, &[record("y1", chrono_tz::Europe::Berlin)])
+        .await
+        .unwrap();
+    launch::launch(deps, &yesterday).await.unwrap();
+    assert_eq!(
+        deps.campaigns.launched_at(&yesterday.id).await.unwrap(),
+        Some(deps.clock.now())
+    );
+}
+
+/// The purge never deletes a customer who was never sent the announcement:
+/// it holds them, the report names them, and the operator's decision
+/// (`approve_purge`) lets the next purge take them.
+pub async fn a_customer_never_told_is_held_until_the_operator_decides(deps: &Deps) {
+    use sunset::services::{events, purge, report};
+    let c = seeded(deps).await;
+    let told: Vec<DeliveryKey> = ["a1", "a2", "b1"]
+        .iter()
+        .map(|c_id| {
+            DeliveryKey::once(
+                &c.id,
+                Recipient::Customer(id(c_id)),
+                Milestone::Announcement,
+            )
+        })
+        .collect();
+    let sent_at = t("2027-02-01T09:00:00Z");
+    deps.ledger.claim(&told, sent_at).await.unwrap();
+    let marked: Vec<_> = told.iter().map(|k| (k.clone(), "m".to_owned())).collect();
+    deps.ledger.mark_sent(&marked, sent_at).await.unwrap();
+    // a3's announcement was claimed but never sent: not told either.
+    deps.ledger
+        .claim(
+            &[DeliveryKey::once(
+                &c.id,
+                Recipient::Customer(id("a3")),
+                Milestone::Announcement,
+            )],
+            sent_at,
+        )
+        .await
+        .unwrap();
+
+    let after = t("2027-11-02T00:00:00Z");
+    let done = purge::purge_due(deps, &c, after).await.unwrap();
+    assert_eq!((done.purged, done.never_told), (3, 1), "{done:?}");
+    let a3 = stored(deps, &c.id, "a3").await;
+    assert!(
+        a3.profile.is_some() && a3.purged_at.is_none(),
+        "a3 was never told"
+    );
+    let figures = report::report(deps, &c, after).await.unwrap().purge;
+    assert_eq!(figures.held_never_told, vec![id("a3")]);
+    // Before the deadline nobody is held, and nothing is read for it.
+    let early = report::report(deps, &c, t("2027-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(early.purge.held_never_told.is_empty());
+
+    // The operator decides: the next purge takes a3, and says how.
+    let decided = t("2027-11-03T10:00:00Z");
+    events::apply(
+        deps,
+        &c,
+        &CustomerEvent {
+            at: decided,
+            customer: id("a3"),
+            kind: CustomerEventKind::ApprovePurge("account closed in 2024, no contact left".into()),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(stored(deps, &c.id, "a3").await.purge_without_notice);
+    assert!(
+        deps.scheduler
+            .scheduled(&c.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|j| j.name.ends_with("purge.approved.a3")),
+        "a purge is scheduled for the decision"
+    );
+    let done = purge::purge_due(deps, &c, decided).await.unwrap();
+    assert_eq!((done.purged, done.never_told), (1, 0), "{done:?}");
+    assert!(stored(deps, &c.id, "a3").await.purged_at.is_some());
+    let certificate = deps
+        .audit
+        .entries(&c.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.entry.action == "purged" && e.entry.customer == Some(id("a3")))
+        .expect("a3's deletion is certified");
+    assert_eq!(
+        certificate.entry.detail["notice"],
+        "none: purged by the operator's decision"
+    );
+    assert!(
+        report::report(deps, &c, decided)
+            .await
+            .unwrap()
+            .purge
+            .held_never_told
+            .is_empty()
+    );
+}
+
+/// After the service ended an import is refused with the reason, or, by
+/// the operator's explicit choice, goes straight into the purge with no
+/// notice — never a notice for a dead service, never a customer no purge
+/// will reach.
+pub async fn an_import_after_the_service_end_is_refused_or_goes_to_the_purge(deps: &Deps) {
+    use sunset::services::{import, late_import, purge};
+    let ended = campaign_in_the_past();
+    deps.campaigns.put_campaign(&ended).await.unwrap();
+    let csv = b"customer_id,name,email\nlate1,Late One,late1@example.com\n";
+    let now = deps.clock.now();
+    let refused = import::import(
+        &ended,
+        import::parse_csv(csv).unwrap(),
+        deps.customers.as_ref(),
+        deps.audit.as_ref(),
+        now,
+        import::AfterServiceEnd::Refuse,
+    )
+    .await;
+    match refused {
+        Err(e @ import::ImportError::ServiceEnded(_)) => {
+            assert!(e.to_string().contains("after_end=purge"), "{e}")
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert!(
+        deps.customers
+            .customer(&ended.id, &id("late1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let report = import::import(
+        &ended,
+        import::parse_csv(csv).unwrap(),
+        deps.customers.as_ref(),
+        deps.audit.as_ref(),
+        now,
+        import::AfterServiceEnd::PurgeWithoutNotice,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.imported, 1);
+    assert!(stored(deps, &ended.id, "late1").await.purge_without_notice);
+    let purge_at = late_import::purge_without_notice(deps, &ended, &report.added)
+        .await
+        .unwrap()
+        .expect("a purge is scheduled");
+    assert_eq!(purge_at, now, "the campaign's own purge has run: one now");
+    assert!(
+        deps.scheduler
+            .scheduled(&ended.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|j| matches!(j.job, Job::Purge { .. })),
+    );
+    let done = purge::purge_due(deps, &ended, now).await.unwrap();
+    assert_eq!((done.purged, done.never_told), (1, 0), "{done:?}");
+    assert!(
+        deps.ledger
+            .deliveries_to(&ended.id, &id("late1"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no notice"
     );
 }

@@ -125,6 +125,7 @@ pub async fn launched_fixture(
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
         emb.deps.clock.now(),
+        import::AfterServiceEnd::Refuse,
     )
     .await
     .unwrap();

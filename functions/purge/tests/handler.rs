@@ -1,19 +1,37 @@
-//! The purge handler deletes only what is due and never what is held.
+//! The purge handler deletes only what is due, never what is held, and
+//! never a customer who was not told.
 
 use lambda_runtime::{Context, LambdaEvent};
-use sunset::domain::{CampaignId, CustomerId, Job};
+use sunset::domain::ledger::{DeliveryKey, Recipient};
+use sunset::domain::{CampaignId, CustomerId, Job, Milestone};
 
 #[tokio::test]
-async fn nothing_is_purged_before_the_deadline_and_everything_due_after_it() {
+async fn nothing_is_purged_before_the_deadline_and_every_told_customer_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let (emb, clock) =
-        sunset_e2e::launched_fixture(dir.path(), "2027-10-31T12:00:00Z".parse().unwrap()).await;
+        sunset_e2e::launched_fixture(dir.path(), "2027-01-01T00:00:00Z".parse().unwrap()).await;
     let campaign = CampaignId::parse("orbit-crm-2027").unwrap();
+    // Everyone but c04 was sent the announcement.
+    let told: Vec<DeliveryKey> = (1..=10)
+        .filter(|n| *n != 4)
+        .map(|n| {
+            DeliveryKey::once(
+                &campaign,
+                Recipient::Customer(CustomerId::parse(&format!("c{n:02}")).unwrap()),
+                Milestone::Announcement,
+            )
+        })
+        .collect();
+    let sent_at = "2027-02-01T09:00:00Z".parse().unwrap();
+    emb.deps.ledger.claim(&told, sent_at).await.unwrap();
+    let sent: Vec<_> = told.iter().map(|k| (k.clone(), "m".to_owned())).collect();
+    emb.deps.ledger.mark_sent(&sent, sent_at).await.unwrap();
     let payload = serde_json::to_value(Job::Purge {
         campaign: campaign.clone(),
     })
     .unwrap();
 
+    clock.advance_to("2027-10-31T12:00:00Z".parse().unwrap());
     let early = purge::handle(
         &emb.deps,
         LambdaEvent::new(payload.clone(), Context::default()),
@@ -27,13 +45,25 @@ async fn nothing_is_purged_before_the_deadline_and_everything_due_after_it() {
     let due = purge::handle(&emb.deps, LambdaEvent::new(payload, Context::default()))
         .await
         .unwrap();
-    assert_eq!(due["purged"], 10, "{due}");
-    let c01 = emb
-        .deps
-        .customers
-        .customer(&campaign, &CustomerId::parse("c01").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(due["purged"], 9, "{due}");
+    assert_eq!(due["never_told"], 1, "{due}");
+    let stored = |id: &str| {
+        let id = CustomerId::parse(id).unwrap();
+        let deps = emb.deps.clone();
+        let campaign = campaign.clone();
+        async move {
+            deps.customers
+                .customer(&campaign, &id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let c01 = stored("c01").await;
     assert!(c01.profile.is_none() && c01.purged_at.is_some());
+    let c04 = stored("c04").await;
+    assert!(
+        c04.profile.is_some() && c04.purged_at.is_none(),
+        "c04 was never told"
+    );
 }

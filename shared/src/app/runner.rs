@@ -298,8 +298,8 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             c.sent
         ),
         JobOutcome::Purge(p) => format!(
-            "{local}  purge              {} purged ({} files, {} bundles), {} on legal hold, {} not yet due",
-            p.purged, p.product_files, p.bundles, p.legal_hold, p.not_due
+            "{local}  purge              {} purged ({} files, {} bundles), {} on legal hold, {} held as never told, {} not yet due",
+            p.purged, p.product_files, p.bundles, p.legal_hold, p.never_told, p.not_due
         ),
     }
 }

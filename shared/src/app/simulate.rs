@@ -331,6 +331,7 @@ async fn run_in(
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
         emb.deps.clock.now(),
+        import::AfterServiceEnd::Refuse,
     )
     .await?;
     write_json(&data.join("import-report.json"), &import_report)?;

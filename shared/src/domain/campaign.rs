@@ -306,6 +306,16 @@ impl Campaign {
         self.dates.announce - chrono::Days::new(u64::from(self.delivery.brief_days_before_announce))
     }
 
+    /// The instant the service has ended: the start of the day after
+    /// `service_end` in the campaign's zone.
+    pub fn service_ended_at(&self) -> chrono::DateTime<chrono::Utc> {
+        super::milestone::local_instant(
+            self.dates.service_end + chrono::Days::new(1),
+            NaiveTime::MIN,
+            self.timezone,
+        )
+    }
+
     pub fn send_time(&self) -> NaiveTime {
         NaiveTime::from_hms_opt(self.delivery.send_hour, 0, 0).expect("hour checked in validate")
     }

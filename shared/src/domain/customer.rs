@@ -113,6 +113,11 @@ pub struct CustomerRecord {
     pub status_at: Option<DateTime<Utc>>,
     pub legal_hold: bool,
     pub extended_until: Option<NaiveDate>,
+    /// The operator decided this customer's data may be purged although
+    /// they were never sent the announcement (an `approve_purge` event, or
+    /// an import after the service ended). Without it the purge holds such
+    /// a customer.
+    pub purge_without_notice: bool,
     pub purged_at: Option<DateTime<Utc>>,
 }
 
@@ -127,6 +132,7 @@ impl CustomerRecord {
             status_at: None,
             legal_hold: false,
             extended_until: None,
+            purge_without_notice: false,
             purged_at: None,
         }
     }

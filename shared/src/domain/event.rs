@@ -21,6 +21,10 @@ pub enum CustomerEventKind {
     LegalHold(String),
     /// A later data deadline for this customer.
     Extension(NaiveDate),
+    /// The operator's decision that a customer who was never sent the
+    /// announcement may be purged anyway (the reason is required, and
+    /// kept in the audit trail's certificate).
+    ApprovePurge(String),
 }
 
 impl CustomerEventKind {
@@ -45,6 +49,7 @@ impl CustomerEventKind {
             "ticket_opened" => Self::TicketOpened(need("ticket type")?),
             "ticket_resolved" => Self::TicketResolved(need("ticket type")?),
             "legal_hold" => Self::LegalHold(need("reason")?),
+            "approve_purge" => Self::ApprovePurge(need("reason")?),
             "extension" => Self::Extension(
                 parse_date(&need("new deadline date")?, CAMPAIGN_YEARS)
                     .map_err(|e| InvalidValue(format!("the extension date {}", e.0)))?,
@@ -52,7 +57,7 @@ impl CustomerEventKind {
             other => {
                 return Err(InvalidValue(format!(
                     "'{other}' is not an event (migrated, export_requested, declined, \
-                     ticket_opened, ticket_resolved, legal_hold, extension)"
+                     ticket_opened, ticket_resolved, legal_hold, extension, approve_purge)"
                 )));
             }
         })
@@ -67,6 +72,7 @@ impl CustomerEventKind {
             Self::TicketResolved(_) => "ticket_resolved",
             Self::LegalHold(_) => "legal_hold",
             Self::Extension(_) => "extension",
+            Self::ApprovePurge(_) => "approve_purge",
         }
     }
 }

@@ -133,7 +133,10 @@ pub fn router(state: AppState) -> Router {
 pub fn admin_router(state: AppState) -> Router {
     Router::new()
         .route("/v1/campaigns", post(create_campaign))
-        .route("/v1/campaigns/{campaign}", get(get_campaign))
+        .route(
+            "/v1/campaigns/{campaign}",
+            get(get_campaign).put(replace_campaign),
+        )
         .route(
             "/v1/campaigns/{campaign}/customers",
             post(import_customers).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
@@ -245,6 +248,42 @@ async fn create_campaign(
     ))
 }
 
+/// Replaces a campaign not launched yet: how an operator moves the dates
+/// of a campaign whose launch was refused as too late. A launched campaign
+/// is not replaced (its schedules would need re-planning).
+async fn replace_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = campaign_id(&id)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let campaign = if is_json(&headers) {
+        Campaign::from_json(text)?
+    } else {
+        Campaign::from_toml(text)?
+    };
+    if campaign.id != id {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            reason: format!("is {}, the path names {id}", campaign.id),
+        });
+    }
+    if s.deps.campaigns.campaign(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no campaign {id}")));
+    }
+    if let Some(at) = s.deps.campaigns.launched_at(&id).await? {
+        return Err(ApiError::Conflict(format!(
+            "campaign {id} was launched at {at}; a launched campaign cannot be replaced"
+        )));
+    }
+    s.deps.campaigns.put_campaign(&campaign).await?;
+    tracing::info!(campaign = %campaign.id, "campaign replaced before launch");
+    Ok(Json(serde_json::json!({ "id": campaign.id })))
+}
+
 async fn get_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -260,32 +299,64 @@ struct ImportResponse {
     /// tiers and the plan redone for them.
     #[serde(skip_serializing_if = "Option::is_none")]
     joined_waves: Option<late_import::Admitted>,
+    /// Set for an import after the service ended (`after_end=purge`): when
+    /// the purge of these customers runs. They get no notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purge_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    /// `purge`: after the service ended, import straight into the purge.
+    after_end: Option<String>,
 }
 
 async fn import_customers(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<ImportQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ImportResponse>, ApiError> {
     let campaign = load_campaign(&s.deps, &id).await?;
+    let after_end = match q.after_end.as_deref() {
+        None => import::AfterServiceEnd::Refuse,
+        Some("purge") => import::AfterServiceEnd::PurgeWithoutNotice,
+        Some(_) => {
+            return Err(ApiError::Invalid {
+                field: "after_end".into(),
+                reason:
+                    "the only choice is `purge`: import straight into the purge, with no notice"
+                        .into(),
+            });
+        }
+    };
     let file = if is_json(&headers) {
         import::parse_json(&body)?
     } else {
         import::parse_csv(&body)?
     };
+    let now = s.deps.clock.now();
     let report = import::import(
         &campaign,
         file,
         s.deps.customers.as_ref(),
         s.deps.audit.as_ref(),
-        s.deps.clock.now(),
+        now,
+        after_end,
     )
     .await?;
-    let joined_waves = late_import::admit_late(&s.deps, &campaign, &report.added).await?;
+    let (joined_waves, purge_at) = if now >= campaign.service_ended_at() {
+        let at = late_import::purge_without_notice(&s.deps, &campaign, &report.added).await?;
+        (None, at)
+    } else {
+        let joined = late_import::admit_late(&s.deps, &campaign, &report.added).await?;
+        (joined, None)
+    };
     Ok(Json(ImportResponse {
         report,
         joined_waves,
+        purge_at,
     }))
 }
 

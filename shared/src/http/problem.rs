@@ -73,6 +73,7 @@ impl From<ImportError> for ApiError {
     fn from(e: ImportError) -> Self {
         match e {
             ImportError::Store(p) => p.into(),
+            ImportError::ServiceEnded(_) => ApiError::Conflict(e.to_string()),
             other => ApiError::BadRequest(other.to_string()),
         }
     }
@@ -82,6 +83,10 @@ impl From<LaunchError> for ApiError {
     fn from(e: LaunchError) -> Self {
         match e {
             LaunchError::Preflight(p) => ApiError::Preflight(p),
+            LaunchError::TooLate { field, reason } => ApiError::Invalid {
+                field: field.into(),
+                reason,
+            },
             LaunchError::Port(p) => p.into(),
         }
     }

@@ -120,6 +120,23 @@ async fn apply_one(
                 })
                 .await?;
         }
+        CustomerEventKind::ApprovePurge(_) => {
+            record.purge_without_notice = true;
+            // Past their deadline, the purge that held them has run: one
+            // more runs now for them.
+            let deadline = record.effective_deadline(campaign.dates.export_deadline);
+            if event.at >= purge_time(campaign, deadline) {
+                deps.scheduler
+                    .upsert(&ScheduledJob {
+                        name: format!("{}.purge.approved.{}", campaign.id, record.id),
+                        due: event.at,
+                        job: Job::Purge {
+                            campaign: campaign.id.clone(),
+                        },
+                    })
+                    .await?;
+            }
+        }
         CustomerEventKind::ExportRequested => {
             export::request_export(deps, campaign, &event.customer, event.at).await?;
             return Ok(None);

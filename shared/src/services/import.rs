@@ -80,9 +80,27 @@ pub struct ImportReport {
     pub added: Vec<CustomerRecord>,
 }
 
-/// The file as a whole cannot be read: nothing was imported.
+/// What an import does once the service has ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AfterServiceEnd {
+    /// Refuse it: a notice now would be for a service that no longer
+    /// exists, and no wave is left to send one.
+    #[default]
+    Refuse,
+    /// The operator's explicit choice: import the customers straight into
+    /// the purge, with no notice.
+    PurgeWithoutNotice,
+}
+
+/// The file as a whole cannot be read, or the import is refused: nothing
+/// was imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    #[error(
+        "the service ended on {0}: a notice now would be about a service that no longer exists. \
+         To delete these customers' data without a notice, import them with after_end=purge"
+    )]
+    ServiceEnded(NaiveDate),
     #[error("the file has no header row")]
     NoHeader,
     #[error("the header lacks the required column `{0}`")]
@@ -362,14 +380,20 @@ pub fn parse_customer(raw: &RawRow) -> Result<Customer, Vec<(String, String)>> {
 }
 
 /// Checks every row, then writes all valid customers in one go; `now` (from
-/// the caller's clock) dates the audit entry.
+/// the caller's clock) dates the audit entry and says whether the service
+/// has ended, when `after_end` decides.
 pub async fn import(
     campaign: &Campaign,
     file: ParsedFile,
     customers: &dyn CustomerStore,
     audit: &dyn AuditLog,
     now: DateTime<Utc>,
+    after_end: AfterServiceEnd,
 ) -> Result<ImportReport, ImportError> {
+    let ended = now >= campaign.service_ended_at();
+    if ended && after_end == AfterServiceEnd::Refuse {
+        return Err(ImportError::ServiceEnded(campaign.dates.service_end));
+    }
     let ParsedFile {
         rows,
         mut rejections,
@@ -400,11 +424,9 @@ pub async fn import(
                     continue;
                 }
                 first_row.insert(customer.id.clone(), raw.row);
-                valid.push((
-                    raw.row,
-                    raw.line,
-                    CustomerRecord::new(customer, campaign.timezone),
-                ));
+                let mut record = CustomerRecord::new(customer, campaign.timezone);
+                record.purge_without_notice = ended;
+                valid.push((raw.row, raw.line, record));
             }
             Err(problems) => {
                 rejections.extend(problems.into_iter().map(|(field, reason)| Rejection {
@@ -445,7 +467,12 @@ pub async fn import(
             campaign: campaign.id.clone(),
             customer: None,
             action: "imported".into(),
-            detail: serde_json::json!({ "rows": total, "imported": imported, "rejected_rows": rejected_rows }),
+            detail: serde_json::json!({
+                "rows": total,
+                "imported": imported,
+                "rejected_rows": rejected_rows,
+                "after_service_end": ended.then_some("purge without notice"),
+            }),
         })
         .await?;
     tracing::info!(campaign = %campaign.id, rows = total, imported, rejected_rows, "customers imported");

@@ -35,7 +35,7 @@ impl JobError {
     pub fn retryable(&self) -> bool {
         match self {
             JobError::UnknownCampaign(_) => false,
-            JobError::Launch(LaunchError::Preflight(_)) => false,
+            JobError::Launch(LaunchError::Preflight(_) | LaunchError::TooLate { .. }) => false,
             JobError::Launch(LaunchError::Port(e)) => e.retryable,
             JobError::Dispatch(e) => e.retryable(),
             JobError::Export(e) => e.retryable(),

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -66,6 +67,55 @@ pub async fn admit_late(
         jobs_added,
         catch_up,
     }))
+}
+
+/// Customers imported after the service ended, by the operator's choice
+/// (`after_end=purge`), go straight to the purge with no notice: at the
+/// campaign's purge if that is still ahead, else now. Returns when it runs.
+pub async fn purge_without_notice(
+    deps: &Deps,
+    campaign: &Campaign,
+    added: &[CustomerRecord],
+) -> Result<Option<DateTime<Utc>>, PortError> {
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let now = deps.clock.now();
+    let deadline = campaign.dates.export_deadline;
+    let planned = milestone::purge_time(campaign, deadline);
+    let job = if now < planned {
+        ScheduledJob {
+            name: format!("{}.purge.{deadline}", campaign.id),
+            due: planned,
+            job: Job::Purge {
+                campaign: campaign.id.clone(),
+            },
+        }
+    } else {
+        ScheduledJob {
+            name: format!(
+                "{}.purge.after-end.{}",
+                campaign.id,
+                now.format("%Y%m%dT%H%M%S")
+            ),
+            due: now,
+            job: Job::Purge {
+                campaign: campaign.id.clone(),
+            },
+        }
+    };
+    deps.scheduler.upsert(&job).await?;
+    deps.audit
+        .append(AuditEntry {
+            at: now,
+            campaign: campaign.id.clone(),
+            customer: None,
+            action: "imported-after-service-end".into(),
+            detail: serde_json::json!({ "customers": added.len(), "purge_at": job.due, "notice": "none" }),
+        })
+        .await?;
+    tracing::info!(campaign = %campaign.id, customers = added.len(), purge_at = %job.due, "imported after the service ended, straight into the purge");
+    Ok(Some(job.due))
 }
 
 /// Schedules the waves still ahead in the newcomers' zones that the

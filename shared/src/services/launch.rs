@@ -1,7 +1,10 @@
 //! Launching a campaign: segment, check everything the seed's preparation
 //! checklist asks (preflight), then plan the schedule.
 
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
+
+use crate::domain::milestone::local_instant;
 
 use crate::domain::milestone::ScheduledJob;
 use crate::domain::{
@@ -19,8 +22,16 @@ pub struct Preflight {
     pub warnings: Vec<String>,
 }
 
+/// How late a first launch may come: on the announcement day or the day
+/// after (the announcement then goes out at once). Later, customers would
+/// get less notice than the dates promise and the countdown would be cut
+/// short: the operator moves the dates instead.
+pub const LAUNCH_GRACE_DAYS: u64 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
+    #[error("campaign field `{field}`: {reason}")]
+    TooLate { field: &'static str, reason: String },
     #[error("preflight failed: {}", .0.errors.join("; "))]
     Preflight(Preflight),
     #[error(transparent)]
@@ -114,14 +125,41 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
     Ok(p)
 }
 
+/// Refuses a first launch after the announcement day's grace has passed
+/// (in the campaign's zone).
+fn check_not_late(campaign: &Campaign, now: DateTime<Utc>) -> Result<(), LaunchError> {
+    let last_day = campaign.dates.announce + chrono::Days::new(LAUNCH_GRACE_DAYS);
+    let closes = local_instant(
+        last_day + chrono::Days::new(1),
+        NaiveTime::MIN,
+        campaign.timezone,
+    );
+    if now < closes {
+        return Ok(());
+    }
+    let today = now.with_timezone(&campaign.timezone).date_naive();
+    Err(LaunchError::TooLate {
+        field: "dates.announce",
+        reason: format!(
+            "the announcement day {} is {} days past (today is {today}); a first launch may come \
+             at most {LAUNCH_GRACE_DAYS} day after it. Move the dates so that customers get the \
+             notice period they are promised",
+            campaign.dates.announce,
+            (today - campaign.dates.announce).num_days()
+        ),
+    })
+}
+
+/// Segments, checks and plans the campaign. Safe to repeat: a campaign
+/// launched before is planned again (a late import, a revived job); only
+/// a first launch after the announcement's grace is refused.
 pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, LaunchError> {
-    let tiers = segment::segment(
-        campaign,
-        deps.customers.as_ref(),
-        deps.audit.as_ref(),
-        deps.clock.now(),
-    )
-    .await?;
+    let now = deps.clock.now();
+    if deps.campaigns.launched_at(&campaign.id).await?.is_none() {
+        check_not_late(campaign, now)?;
+    }
+    let tiers =
+        segment::segment(campaign, deps.customers.as_ref(), deps.audit.as_ref(), now).await?;
     let preflight = preflight(deps, campaign).await?;
     if !preflight.errors.is_empty() {
         return Err(LaunchError::Preflight(preflight));
@@ -133,6 +171,7 @@ pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, La
         deps.scheduler.as_ref(),
     )
     .await?;
+    deps.campaigns.mark_launched(&campaign.id, now).await?;
     Ok(LaunchReport {
         tiers,
         preflight,

@@ -1,16 +1,19 @@
 //! Deletes customers' data for good once their effective deadline has
 //! passed: the product's data, export bundles and the personal data in the
-//! store. Legal holds are skipped. Each deletion is verified and recorded
-//! in the audit chain (counts and hashes, no name or address); the
-//! non-personal columns stay, so the report still adds up.
+//! store. Legal holds are skipped, and so is every customer who was never
+//! sent the announcement, unless the operator decided otherwise (nobody is
+//! deleted unwarned). Each deletion is verified and recorded in the audit
+//! chain (counts and hashes, no name or address); the non-personal columns
+//! stay, so the report still adds up.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::audit::AuditEntry;
 use crate::domain::export::ExportRequest;
+use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::milestone::purge_time;
-use crate::domain::{Campaign, CustomerId, CustomerRecord};
+use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
 use crate::ports::{Deps, PortError};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,9 @@ impl PurgeError {
 pub struct PurgeReport {
     pub purged: u64,
     pub legal_hold: u64,
+    /// Due, but never sent the announcement: held until the operator
+    /// decides (`approve_purge`); the report names them.
+    pub never_told: u64,
     /// Not yet past their (possibly extended) deadline.
     pub not_due: u64,
     pub product_files: u64,
@@ -78,6 +84,19 @@ pub async fn purge_due(
                 due.push(record);
             }
         }
+        let told = were_told(deps, campaign, &due).await?;
+        let due: Vec<&CustomerRecord> = due
+            .into_iter()
+            .zip(told)
+            .filter_map(|(r, told)| {
+                if told || r.purge_without_notice {
+                    Some(r)
+                } else {
+                    report.never_told += 1;
+                    None
+                }
+            })
+            .collect();
         if !due.is_empty() {
             purge_batch(deps, campaign, &due, now, &mut report).await?;
         }
@@ -93,8 +112,42 @@ pub async fn purge_due(
             })
             .await?;
     }
-    tracing::info!(campaign = %campaign.id, purged = report.purged, held = report.legal_hold, not_due = report.not_due, "purge finished");
+    if report.never_told > 0 {
+        deps.audit
+            .append(AuditEntry {
+                at: now,
+                campaign: campaign.id.clone(),
+                customer: None,
+                action: "purge-held-never-told".into(),
+                detail: serde_json::json!({ "customers": report.never_told }),
+            })
+            .await?;
+    }
+    tracing::info!(campaign = %campaign.id, purged = report.purged, held = report.legal_hold, never_told = report.never_told, not_due = report.not_due, "purge finished");
     Ok(report)
+}
+
+/// Whether each customer was sent the announcement (on any channel the
+/// ledger knows; the catch-up of a late joiner counts).
+pub(crate) async fn were_told(
+    deps: &Deps,
+    campaign: &Campaign,
+    records: &[&CustomerRecord],
+) -> Result<Vec<bool>, PortError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<DeliveryKey> = records
+        .iter()
+        .map(|r| {
+            DeliveryKey::once(
+                &campaign.id,
+                Recipient::Customer(r.id.clone()),
+                Milestone::Announcement,
+            )
+        })
+        .collect();
+    deps.ledger.sent(&keys).await
 }
 
 async fn purge_batch(
@@ -152,6 +205,11 @@ async fn purge_batch(
                 "product_bytes": erased.bytes,
                 "bundles": bundles,
                 "store": "personal fields deleted",
+                "notice": if record.purge_without_notice {
+                    "none: purged by the operator's decision"
+                } else {
+                    "announcement sent"
+                },
                 "verified": true,
             }),
         });

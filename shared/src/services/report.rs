@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::Campaign;
 use crate::domain::event::CustomerEventKind;
 use crate::domain::export::ExportStatus;
+use crate::domain::milestone::purge_time;
+use crate::domain::{Campaign, CustomerId, CustomerRecord};
 use crate::ports::{Deps, JobFailure, PortError, TierCount};
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,11 +72,63 @@ pub struct PurgeFigures {
     pub purged: u64,
     pub legal_hold: u64,
     pub remaining: u64,
+    /// Past their deadline but never sent the announcement: the purge holds
+    /// them until the operator decides (`approve_purge`, or tell them and
+    /// extend their deadline). Named here, for the operator, and nowhere
+    /// in the logs.
+    pub held_never_told: Vec<CustomerId>,
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty())
         .then(|| (values.iter().sum::<f64>() / values.len() as f64 * 100.0).round() / 100.0)
+}
+
+/// Customers the purge holds because they were never told: due (past their
+/// deadline, not on legal hold, not purged) without the operator's
+/// decision and without a sent announcement. Before the export deadline
+/// nobody can be, so nothing is read.
+async fn held_never_told(
+    deps: &Deps,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<Vec<CustomerId>, PortError> {
+    let mut held = Vec::new();
+    if now < purge_time(campaign, campaign.dates.export_deadline) {
+        return Ok(held);
+    }
+    const PAGE: usize = 1000;
+    let mut pages = super::paging::Pages::new(PAGE);
+    while let Some(after) = pages.start() {
+        let page = deps
+            .customers
+            .customers_page(&campaign.id, after, PAGE)
+            .await?;
+        if !pages.took(&page) {
+            break;
+        }
+        let due: Vec<&CustomerRecord> = page
+            .iter()
+            .filter(|r| {
+                r.purged_at.is_none()
+                    && !r.legal_hold
+                    && !r.purge_without_notice
+                    && now
+                        >= purge_time(
+                            campaign,
+                            r.effective_deadline(campaign.dates.export_deadline),
+                        )
+            })
+            .collect();
+        let told = super::purge::were_told(deps, campaign, &due).await?;
+        held.extend(
+            due.into_iter()
+                .zip(told)
+                .filter(|(_, told)| !told)
+                .map(|(r, _)| r.id.clone()),
+        );
+    }
+    Ok(held)
 }
 
 pub async fn report(
@@ -144,6 +197,7 @@ pub async fn report(
         })
         .collect();
     let purged: u64 = tiers.values().map(|t| t.purged).sum();
+    let held_never_told = held_never_told(deps, campaign, now).await?;
     let held: u64 = tiers.values().map(|t| t.legal_hold).sum();
 
     Ok(Report {
@@ -194,6 +248,7 @@ pub async fn report(
             purged,
             legal_hold: held,
             remaining: customers - purged,
+            held_never_told,
         },
         failing_jobs,
         audit_entries,

@@ -25,14 +25,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem, Update,
+    WriteRequest,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use super::dynamo::{DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
+use super::dynamo::{Backoff, DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
@@ -89,6 +89,12 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
             .map(|d| d.parse::<NaiveDate>())
             .transpose()
             .map_err(|_| bad("extension"))?,
+        // Written only when set: an item without it was never waived.
+        purge_without_notice: item
+            .get("purge_without_notice")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
         purged_at: parse_ts(get_s(item, "purged_at")),
     })
 }
@@ -117,6 +123,9 @@ fn item_of(campaign: &CampaignId, r: &CustomerRecord) -> PortResult<Item> {
     item.insert("zone".into(), s(r.zone.name()));
     item.insert("status".into(), s(r.status.as_str()));
     item.insert("legal_hold".into(), AttributeValue::Bool(r.legal_hold));
+    if r.purge_without_notice {
+        item.insert("purge_without_notice".into(), AttributeValue::Bool(true));
+    }
     if let Some(p) = &r.profile {
         item.insert(
             "profile".into(),
@@ -155,26 +164,6 @@ impl Waves {
             Waves::AnnouncementOnly => Some(Waves::None),
             Waves::None => None,
         }
-    }
-}
-
-/// Waits before a batch request is sent again for what DynamoDB left
-/// undone: 50 ms doubling, eight times, then a retryable error.
-#[derive(Default)]
-struct Backoff {
-    tries: u32,
-}
-
-impl Backoff {
-    async fn wait(&mut self, left: usize, what: &str) -> PortResult<()> {
-        if self.tries == 8 {
-            return Err(PortError::retryable(anyhow::anyhow!(
-                "DynamoDB left {left} {what}"
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50 << self.tries)).await;
-        self.tries += 1;
-        Ok(())
     }
 }
 
@@ -265,60 +254,22 @@ impl DynamoStore {
             .unwrap_or(0))
     }
 
-    /// Which of these customers are stored already, by their keys
-    /// (BatchGetItem, 100 keys a request, unprocessed keys retried).
+    /// Which of these customers are stored already, by their keys.
     async fn known_among(
         &self,
         campaign: &CampaignId,
         records: &[CustomerRecord],
     ) -> PortResult<HashSet<String>> {
-        let mut known = HashSet::new();
-        for chunk in records.chunks(100) {
-            let keys = chunk
-                .iter()
-                .map(|r| {
-                    HashMap::from([
-                        ("pk".to_owned(), s(customer_pk(campaign, &r.id))),
-                        ("sk".to_owned(), s(r.id.to_string())),
-                    ])
-                })
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .projection_expression("sk")
-                    .consistent_read(true)
-                    .build()
-                    .map_err(PortError::permanent)?,
-            );
-            let mut backoff = Backoff::default();
-            while let Some(request) = pending.take() {
-                let out = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(self.table(), request)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(self.table()))
-                    .into_iter()
-                    .flatten()
-                {
-                    known.insert(get_s(item, "sk").unwrap_or_default().to_owned());
-                }
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(self.table()))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-                if let Some(left) = &pending {
-                    backoff.wait(left.keys().len(), "keys unread").await?;
-                }
-            }
-        }
-        Ok(known)
+        let keys = records
+            .iter()
+            .map(|r| (customer_pk(campaign, &r.id), r.id.to_string()))
+            .collect();
+        Ok(self
+            .get_many(keys, "sk")
+            .await?
+            .into_keys()
+            .map(|(_, sk)| sk)
+            .collect())
     }
 
     /// The ids of the campaign's customers (keys only).
@@ -751,6 +702,11 @@ impl EventLog for DynamoStore {
                     if let Some(d) = r.extended_until {
                         set.push("extended_until = :ext");
                         update = update.expression_attribute_values(":ext", s(d.to_string()));
+                    }
+                    if r.purge_without_notice {
+                        set.push("purge_without_notice = :pwn");
+                        update =
+                            update.expression_attribute_values(":pwn", AttributeValue::Bool(true));
                     }
                     // Leaving the pending index when migrated.
                     if r.status == MigrationStatus::Migrated {

@@ -4,7 +4,7 @@
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON) |
+//! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON); `launched_at` once launched |
 //! | ledger entry | `DLV#{campaign}#{shard of recipient}` | `{recipient}#{milestone}#{channel}#{occurrence}` | `claimed_at`; once sent: `sent_at`, `message_id` |
 //! | export request | `EXP#{campaign}#{customer}` | `{request id}` | `request` (JSON); `gsi1pk` = `EXPORTS#{campaign}`, `gsi1sk` = `{request id}` |
 //! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
@@ -88,6 +88,26 @@ pub(super) fn ts(t: DateTime<Utc>) -> String {
 pub(super) fn parse_ts(s: Option<&str>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// Waits before a batch request is sent again for what DynamoDB left
+/// undone: 50 ms doubling, eight times, then a retryable error.
+#[derive(Default)]
+pub(super) struct Backoff {
+    tries: u32,
+}
+
+impl Backoff {
+    pub(super) async fn wait(&mut self, left: usize, what: &str) -> PortResult<()> {
+        if self.tries == 8 {
+            return Err(PortError::retryable(anyhow::anyhow!(
+                "DynamoDB left {left} {what}"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 << self.tries)).await;
+        self.tries += 1;
+        Ok(())
+    }
 }
 
 /// Partitions per campaign for customers, their events and the ledger:
@@ -205,12 +225,39 @@ fn sparse_index(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
 impl CampaignStore for DynamoStore {
     async fn put_campaign(&self, campaign: &Campaign) -> PortResult<()> {
         let spec = serde_json::to_string(campaign).map_err(PortError::permanent)?;
+        // An update, not a put: the item's launch time stays.
         self.client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(format!("CAMPAIGN#{}", campaign.id)))
-            .item("sk", s("META"))
-            .item("spec", s(spec))
+            .key("pk", s(format!("CAMPAIGN#{}", campaign.id)))
+            .key("sk", s("META"))
+            .update_expression("SET spec = :spec")
+            .expression_attribute_values(":spec", s(spec))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn launched_at(&self, id: &CampaignId) -> PortResult<Option<DateTime<Utc>>> {
+        let item = self.get(format!("CAMPAIGN#{id}"), "META").await?;
+        match item.as_ref().and_then(|i| get_s(i, "launched_at")) {
+            None => Ok(None),
+            Some(t) => parse_ts(Some(t)).map(Some).ok_or_else(|| {
+                PortError::permanent(anyhow::anyhow!("campaign {id} has a bad launched_at"))
+            }),
+        }
+    }
+
+    async fn mark_launched(&self, id: &CampaignId, at: DateTime<Utc>) -> PortResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CAMPAIGN#{id}")))
+            .key("sk", s("META"))
+            .update_expression("SET launched_at = if_not_exists(launched_at, :at)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", s(ts(at)))
             .send()
             .await
             .map_err(sdk_err)?;
@@ -277,6 +324,22 @@ impl DeliveryLedger for DynamoStore {
             result.map_err(sdk_err)?;
         }
         Ok(())
+    }
+
+    async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>> {
+        let ids: Vec<(String, String)> = keys
+            .iter()
+            .map(|k| (ledger_pk(&k.campaign, &k.recipient), ledger_sk(k)))
+            .collect();
+        let found = self.get_many(ids.clone(), "pk, sk, sent_at").await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                found
+                    .get(id)
+                    .is_some_and(|item| item.contains_key("sent_at"))
+            })
+            .collect())
     }
 
     async fn release(&self, k: &DeliveryKey) -> PortResult<()> {
@@ -379,6 +442,70 @@ impl DynamoStore {
 
     pub(super) fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The items of these keys that exist, by (pk, sk), read strongly
+    /// consistent with `projection` (which must name `pk` and `sk` unless it
+    /// is only `sk`): BatchGetItem, 100 keys a request, unprocessed keys
+    /// retried.
+    pub(super) async fn get_many(
+        &self,
+        keys: Vec<(String, String)>,
+        projection: &str,
+    ) -> PortResult<HashMap<(String, String), Item>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let batch = chunk
+                .iter()
+                .map(|(pk, sk)| HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(batch))
+                    .projection_expression(projection)
+                    .consistent_read(true)
+                    .build()
+                    .map_err(PortError::permanent)?,
+            );
+            let mut backoff = Backoff::default();
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let sk = get_s(item, "sk").unwrap_or_default().to_owned();
+                    // A projection of `sk` alone: the pk is the key's own.
+                    let pk = match get_s(item, "pk") {
+                        Some(pk) => pk.to_owned(),
+                        None => chunk
+                            .iter()
+                            .find(|(_, k)| *k == sk)
+                            .map(|(pk, _)| pk.clone())
+                            .unwrap_or_default(),
+                    };
+                    found.insert((pk, sk), item.clone());
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if let Some(left) = &pending {
+                    backoff.wait(left.keys().len(), "keys unread").await?;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// One item by its key, read strongly consistent.

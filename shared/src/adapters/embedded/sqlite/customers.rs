@@ -13,7 +13,7 @@ use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone};
 use crate::ports::{CustomerStore, PortError, PortResult, TierCount};
 
-const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at";
+const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at, purge_without_notice";
 
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, PortError>> {
     let id: String = row.get(0)?;
@@ -27,6 +27,7 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
     let legal_hold: bool = row.get(8)?;
     let extended: Option<String> = row.get(9)?;
     let purged: Option<String> = row.get(10)?;
+    let purge_without_notice: bool = row.get(11)?;
     Ok((|| {
         let bad =
             |what: &str| PortError::permanent(anyhow::anyhow!("stored customer has a bad {what}"));
@@ -52,6 +53,7 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
                 .map(|d| d.parse::<NaiveDate>())
                 .transpose()
                 .map_err(|_| bad("extension date"))?,
+            purge_without_notice,
             purged_at: parse_ts(purged),
         })
     })())
@@ -88,7 +90,8 @@ impl CustomerStore for SqliteStore {
             let mut duplicates = Vec::new();
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO customers (campaign_id, customer_id, zone, profile, status) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR IGNORE INTO customers (campaign_id, customer_id, zone, profile, status, purge_without_notice)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 for (r, profile) in &rows {
                     let n = insert.execute(params![
@@ -96,7 +99,8 @@ impl CustomerStore for SqliteStore {
                         r.id.as_str(),
                         r.zone.name(),
                         profile,
-                        r.status.as_str()
+                        r.status.as_str(),
+                        r.purge_without_notice
                     ])?;
                     if n == 0 {
                         duplicates.push(r.id.clone());

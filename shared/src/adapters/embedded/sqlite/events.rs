@@ -23,7 +23,8 @@ impl EventLog for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut update = tx.prepare_cached(
-                    "UPDATE customers SET status = ?3, status_at = ?4, legal_hold = ?5, extended_until = ?6
+                    "UPDATE customers SET status = ?3, status_at = ?4, legal_hold = ?5, extended_until = ?6,
+                        purge_without_notice = ?7
                      WHERE campaign_id = ?1 AND customer_id = ?2",
                 )?;
                 let mut insert =
@@ -36,7 +37,8 @@ impl EventLog for SqliteStore {
                             r.status.as_str(),
                             r.status_at.map(ts),
                             r.legal_hold,
-                            r.extended_until.map(|d| d.to_string())
+                            r.extended_until.map(|d| d.to_string()),
+                            r.purge_without_notice
                         ])?;
                     }
                     insert.execute(params![campaign.as_str(), event.customer.as_str(), event.kind.name(), json])?;

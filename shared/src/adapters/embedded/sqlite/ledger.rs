@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, parse_ts, ts};
 use crate::domain::ledger::{Delivery, DeliveryKey, Recipient};
@@ -80,6 +80,31 @@ impl DeliveryLedger for SqliteStore {
             .execute(params![k.campaign.as_str(), k.recipient.key(), k.milestone.name(), k.channel.to_string(), k.occurrence])
         })?;
         Ok(())
+    }
+
+    async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT sent_at IS NOT NULL FROM deliveries WHERE campaign_id = ?1 AND recipient = ?2
+                 AND milestone = ?3 AND channel = ?4 AND occurrence = ?5",
+            )?;
+            keys.iter()
+                .map(|k| {
+                    stmt.query_row(
+                        params![
+                            k.campaign.as_str(),
+                            k.recipient.key(),
+                            k.milestone.name(),
+                            k.channel.to_string(),
+                            k.occurrence
+                        ],
+                        |r| r.get::<_, bool>(0),
+                    )
+                    .optional()
+                    .map(|sent| sent.unwrap_or(false))
+                })
+                .collect()
+        })
     }
 
     async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>> {

@@ -26,7 +26,8 @@ use crate::ports::{CampaignStore, PortError, PortResult};
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY,
-    spec TEXT NOT NULL
+    spec TEXT NOT NULL,
+    launched_at TEXT
 );
 CREATE TABLE IF NOT EXISTS customers (
     campaign_id TEXT NOT NULL,
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS customers (
     legal_hold INTEGER NOT NULL DEFAULT 0,
     extended_until TEXT,
     purged_at TEXT,
+    purge_without_notice INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign_id, customer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS customers_by_zone ON customers (campaign_id, zone, customer_id);
@@ -124,6 +126,11 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE jobs ADD COLUMN gave_up_at TEXT;
      UPDATE jobs SET next_at = due;
      DROP INDEX IF EXISTS jobs_by_due;",
+    // 3: when a campaign was first launched (a late first launch is
+    // refused), and the operator's decision to purge a customer who was
+    // never told.
+    "ALTER TABLE campaigns ADD COLUMN launched_at TEXT;
+     ALTER TABLE customers ADD COLUMN purge_without_notice INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
@@ -260,6 +267,28 @@ impl CampaignStore for SqliteStore {
             c.execute(
                 "INSERT INTO campaigns (id, spec) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec",
                 params![campaign.id.as_str(), spec],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn launched_at(&self, id: &CampaignId) -> PortResult<Option<DateTime<Utc>>> {
+        let at: Option<Option<String>> = self.with(|c| {
+            c.query_row(
+                "SELECT launched_at FROM campaigns WHERE id = ?1",
+                params![id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(parse_ts(at.flatten()))
+    }
+
+    async fn mark_launched(&self, id: &CampaignId, at: DateTime<Utc>) -> PortResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE campaigns SET launched_at = COALESCE(launched_at, ?2) WHERE id = ?1",
+                params![id.as_str(), ts(at)],
             )
         })?;
         Ok(())
