@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end scenarios: read what a run left on disk,
 //! and the port contracts every adapter set must meet.
 
+pub mod arbitrary;
 pub mod contract;
 pub mod iam;
 

@@ -1,18 +1,15 @@
-//! No input makes sunset panic: campaign files and customer rows of any
-//! shape, absurd numbers and dates included, are either refused with a
-//! reason or planned, scored and rendered (properties, by proptest).
+//! Generated inputs for the property tests: campaign files and customer
+//! rows of any shape, absurd numbers and dates included, mostly plausible
+//! so that the checks after the first ones are reached.
 
 use proptest::prelude::*;
-use sunset::domain::link::LinkSigner;
-use sunset::domain::milestone::{self, Milestone};
-use sunset::domain::{Campaign, CustomerRecord};
-use sunset::services::{import, notice};
+use sunset::services::import;
 
 const EXAMPLE: &str = include_str!("../../examples/orbit-crm.toml");
 
 /// A date as a file might give it: well formed in any year (absurd ones
 /// included), or any short text.
-fn date() -> impl Strategy<Value = String> {
+pub fn date() -> impl Strategy<Value = String> {
     prop_oneof![
         (-300_000i32..300_000, 1u32..13, 1u32..29)
             .prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
@@ -21,7 +18,7 @@ fn date() -> impl Strategy<Value = String> {
     ]
 }
 
-fn number() -> impl Strategy<Value = String> {
+pub fn number() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<u64>().prop_map(|n| n.to_string()),
         any::<i64>().prop_map(|n| n.to_string()),
@@ -33,52 +30,74 @@ fn number() -> impl Strategy<Value = String> {
     ]
 }
 
-/// The five key dates: mostly in order (so the checks after the order
-/// check are reached) in any year, absurd ones included; else any dates.
-fn key_dates() -> impl Strategy<Value = Vec<String>> {
+/// The five key dates: mostly plausible (in order, around 2027, so a
+/// campaign gets past its checks and launches), else in order in any year
+/// (absurd ones included), else any five dates.
+pub fn key_dates() -> impl Strategy<Value = Vec<String>> {
+    let in_order = |years: BoxedStrategy<i32>, gaps: BoxedStrategy<Vec<u32>>| {
+        (years, 1u32..13, 1u32..29, gaps).prop_map(|(y, m, d, gaps)| {
+            let Some(mut day) = chrono::NaiveDate::from_ymd_opt(y, m, d) else {
+                return vec![format!("{y}-{m:02}-{d:02}"); 5];
+            };
+            let mut out = vec![day.to_string()];
+            for g in gaps {
+                day = day
+                    .checked_add_days(chrono::Days::new(u64::from(g)))
+                    .unwrap_or(day);
+                out.push(day.to_string());
+            }
+            out
+        })
+    };
+    let plausible_gaps = (0u32..30, 30u32..90, 120u32..250, 0u32..60)
+        .prop_map(|(a, b, c, d)| vec![a, b, c, d])
+        .boxed();
     prop_oneof![
-        3 => (
-            prop_oneof![-300_000i32..300_000, 1990i32..2300],
-            1u32..13,
-            1u32..29,
-            proptest::collection::vec(0u32..400, 4),
-        )
-            .prop_map(|(y, m, d, gaps)| {
-                let Some(mut day) = chrono::NaiveDate::from_ymd_opt(y, m, d) else {
-                    return vec![format!("{y}-{m:02}-{d:02}"); 5];
-                };
-                let mut out = vec![day.to_string()];
-                for g in gaps {
-                    day = day.checked_add_days(chrono::Days::new(u64::from(g))).unwrap_or(day);
-                    out.push(day.to_string());
-                }
-                out
-            }),
+        6 => in_order(Just(2027).boxed(), plausible_gaps),
+        2 => in_order(
+            prop_oneof![-300_000i32..300_000, 1990i32..2300].boxed(),
+            proptest::collection::vec(0u32..400, 4).boxed(),
+        ),
         1 => proptest::collection::vec(date(), 5),
     ]
 }
 
 /// Reminder offsets: plausible, or any `u32` (4294967295 included).
-fn offsets() -> impl Strategy<Value = Vec<u32>> {
-    proptest::collection::vec(prop_oneof![2 => 1u32..400, 1 => any::<u32>()], 0..6)
+pub fn offsets() -> impl Strategy<Value = Vec<u32>> {
+    prop_oneof![
+        6 => proptest::collection::vec(1u32..150, 0..6),
+        1 => proptest::collection::vec(prop_oneof![2 => 1u32..400, 1 => any::<u32>()], 0..6),
+    ]
+}
+
+/// Mostly `valid`, sometimes `wild`: with nine fields, about a third of
+/// the campaigns have every field valid and go on to be planned.
+fn mostly<T: std::fmt::Debug + Clone + 'static>(
+    valid: impl Strategy<Value = T> + 'static,
+    wild: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<T> {
+    prop_oneof![8 => valid.boxed(), 1 => wild.boxed()].boxed()
 }
 
 /// The example campaign with its values replaced by generated ones.
-fn campaign_table() -> impl Strategy<Value = toml::Table> {
+pub fn campaign_table() -> impl Strategy<Value = toml::Table> {
     (
         key_dates(),
         offsets(),
-        prop_oneof![0u32..24, any::<u32>()],
-        prop_oneof![7u32..15, any::<u32>()],
-        "\\PC{0,40}",
-        number(),
-        any::<u32>(),
-        prop_oneof![3 => Just(true), 1 => Just(false)],
-        prop_oneof![
-            Just(String::new()),
-            Just("Pacific/Kiritimati".to_owned()),
-            "\\PC{0,20}"
-        ],
+        mostly(0u32..23, any::<u32>()),
+        mostly(7u32..15, any::<u32>()),
+        mostly("[A-Za-z][A-Za-z ]{0,20}", "\\PC{0,40}"),
+        mostly("[1-9][0-9]{0,6}", number()),
+        mostly(0u32..100, any::<u32>()),
+        any::<bool>(),
+        mostly(
+            prop_oneof![
+                Just("Europe/Berlin".to_owned()),
+                Just("Pacific/Kiritimati".to_owned()),
+                Just("Pacific/Honolulu".to_owned()),
+            ],
+            "\\PC{0,20}",
+        ),
     )
         .prop_map(
             |(dates, offsets, hour, brief, product, full_value, core, short, tz)| {
@@ -128,25 +147,9 @@ fn campaign_table() -> impl Strategy<Value = toml::Table> {
         )
 }
 
-/// Everything a campaign that parsed is used for before a customer is
-/// involved: the plan and its dates.
-fn exercise_campaign(c: &Campaign) {
-    let zones = [
-        c.timezone,
-        chrono_tz::Pacific::Kiritimati,
-        chrono_tz::Pacific::Honolulu,
-    ];
-    let extensions = [c.dates.export_deadline + chrono::Days::new(30)].into();
-    let jobs = milestone::plan(c, &zones, &extensions);
-    assert!(!jobs.is_empty());
-    for n in c.reminder_offsets() {
-        assert!(c.reminder_date(n) > c.dates.announce);
-    }
-}
-
 /// A customer row: every column mostly a plausible value (so a row gets
 /// past the required fields), else any short text.
-fn row() -> impl Strategy<Value = Vec<String>> {
+pub fn row() -> impl Strategy<Value = Vec<String>> {
     // Each column mostly empty or plausible, sometimes anything: a row
     // gets past the other columns often enough to reach the absurd one.
     let text = || "\\PC{0,16}";
@@ -212,67 +215,11 @@ fn row() -> impl Strategy<Value = Vec<String>> {
         )
 }
 
-fn csv_of(rows: &[Vec<String>]) -> Vec<u8> {
+pub fn csv_of(rows: &[Vec<String>]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(import::COLUMNS).unwrap();
     for r in rows {
         w.write_record(r).unwrap();
     }
     w.into_inner().unwrap()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
-
-    /// Any campaign file is refused with the field at fault or planned:
-    /// never a panic (a 4294967295-day reminder or a year-262142 date did).
-    #[test]
-    fn any_campaign_file_is_refused_or_planned(table in campaign_table()) {
-        let text = toml::to_string(&table).unwrap();
-        if let Ok(c) = Campaign::from_toml(&text) {
-            exercise_campaign(&c);
-        }
-        let json = serde_json::to_string(&table).unwrap();
-        if let Ok(c) = Campaign::from_json(&json) {
-            exercise_campaign(&c);
-        }
-    }
-
-    /// Any customer row is refused with reasons or scored, refunded and
-    /// rendered in every notice: never a panic (a prepaid amount of
-    /// 79228162514264337593543950335 made the refund overflow).
-    #[test]
-    fn any_customer_row_is_refused_or_notified(rows in proptest::collection::vec(row(), 1..4)) {
-        let campaign = Campaign::from_toml(EXAMPLE).unwrap();
-        let signer = LinkSigner::new(vec![7; 32]);
-        let file = import::parse_csv(&csv_of(&rows)).unwrap();
-        for raw in &file.rows {
-            let Ok(customer) = import::parse_customer(raw) else { continue };
-            let record = CustomerRecord::new(customer.clone(), campaign.timezone);
-            let decision = campaign.segmentation.decide(&customer, campaign.dates.announce);
-            prop_assert!(decision.score <= 100);
-            if let (Some(refund), Some(p)) = (campaign.refund_for(customer.prepaid.as_ref()), &customer.prepaid) {
-                prop_assert!(refund <= p.amount.get() && !refund.is_sign_negative());
-            }
-            for m in [Milestone::Announcement, Milestone::Reminder(60), Milestone::Reminder(1)] {
-                notice::render_notice(&campaign, &record, &customer, m, &signer).unwrap();
-            }
-            notice::render_export_ready(
-                &campaign,
-                &record,
-                &customer,
-                &sunset::domain::export::ExportId::generate(),
-                3,
-                &signer,
-            )
-            .unwrap();
-        }
-    }
-
-    /// Any bytes as a customer file: read, or refused as unreadable.
-    #[test]
-    fn any_bytes_as_a_customer_file_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-        let _ = import::parse_csv(&bytes);
-        let _ = import::parse_json(&bytes);
-    }
 }
