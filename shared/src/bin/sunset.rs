@@ -108,6 +108,13 @@ fn print_outcome(
         "Purged {} customers; {} kept on legal hold",
         r.purge.purged, r.purge.legal_hold
     );
+    if !r.purge.held_never_told.is_empty() {
+        println!(
+            "  {} held because they were never sent the announcement; report.json names them \
+             (purge.held_never_told) and waits for your decision (event approve_purge)",
+            r.purge.held_never_told.len()
+        );
+    }
     println!();
     println!("Done in {:.1} s. Look at:", started.elapsed().as_secs_f64());
     println!(
