@@ -23,7 +23,13 @@ pub fn prorated(prepaid: &Prepaid, service_end: NaiveDate) -> Option<Decimal> {
         .get()
         .checked_mul(Decimal::from(unused))?
         .checked_div(Decimal::from(total))?;
-    Some(share.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    // Rounding to cents may not lift a refund above what was paid (0.999
+    // over its one day would round to 1.00).
+    Some(
+        share
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+            .min(prepaid.amount.get()),
+    )
 }
 
 #[cfg(test)]
@@ -45,5 +51,19 @@ mod tests {
         assert_eq!(prorated(&p, d("2027-09-30")), Some(Decimal::from(93)));
         assert_eq!(prorated(&p, d("2028-02-01")), Some(Decimal::ZERO));
         assert_eq!(prorated(&p, d("2026-06-01")), Some(Decimal::from(365)));
+    }
+
+    /// Found by the property test: rounding to cents went above the amount.
+    #[test]
+    fn a_refund_is_never_more_than_was_paid() {
+        let p = Prepaid {
+            from: d("2027-09-30"),
+            until: d("2027-10-01"),
+            amount: "0.999".parse().unwrap(),
+        };
+        assert_eq!(
+            prorated(&p, d("2027-09-30")),
+            Some("0.999".parse().unwrap())
+        );
     }
 }
