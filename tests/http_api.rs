@@ -703,3 +703,181 @@ async fn an_import_after_the_service_end_needs_the_operators_choice() {
         "nobody was told anything"
     );
 }
+
+/// A request's status, content type and body.
+async fn raw(app: &axum::Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        ctype,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
+}
+
+fn admin_req(method: &str, uri: &str, ctype: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, ctype)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(body.into())
+        .unwrap()
+}
+
+/// Every error of every operator route is problem+json with the right
+/// status and, for a bad field, the field; every error of a customer route
+/// is a page. (Before: 400 without `field` quoting the TOML line for bad
+/// values, text/plain for 413, a link missing `sig` and a malformed event,
+/// and `event` named for an extension without its day.)
+#[tokio::test]
+async fn every_error_names_its_field_in_a_problem_or_shows_a_page() {
+    let api = api();
+    let toml = std::fs::read_to_string(fixture("small").join("campaign.toml")).unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        (toml.replace("Europe/Berlin", "Europe/Atlantis"), "timezone"),
+        (
+            toml.replace(
+                "https://orbit.example/sunset/faq",
+                "ftp://orbit.example/faq",
+            ),
+            "links.faq",
+        ),
+        (
+            toml.replace("faq = \"https://orbit.example/sunset/faq\"", ""),
+            "links.faq",
+        ),
+        (toml.replace("\"orbit-crm-2027\"", "\"Orbit CRM!\""), "id"),
+        (
+            toml.replace(
+                "from = \"Orbit <no-reply@orbit.example>\"",
+                "from = \"Orbit\\r\\nBcc: all@evil.example <no-reply@orbit.example>\"",
+            ),
+            "sender.from",
+        ),
+        (
+            toml.replace(
+                "product = \"Orbit CRM\"",
+                &format!("product = \"{}\"", "P".repeat(1 << 20)),
+            ),
+            "product",
+        ),
+    ];
+    for (body, field) in cases {
+        let (s, ctype, body) = raw(
+            &api.app,
+            admin_req("POST", "/v1/campaigns", "application/toml", body),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert_eq!(ctype, "application/problem+json");
+        let problem = json(&body);
+        assert_eq!(problem["field"], field, "{problem}");
+        assert!(
+            !problem["detail"].as_str().unwrap().contains(" | "),
+            "{problem}"
+        );
+    }
+    create_and_import(&api).await;
+
+    // Framework refusals: too big, unknown route, wrong method.
+    let big = vec![b'x'; 33 * 1024 * 1024];
+    let (s, ctype, _) = raw(
+        &api.app,
+        admin_req(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers",
+            "text/csv",
+            big,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, ctype.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "application/problem+json")
+    );
+    let (s, ctype, _) = raw(&api.app, admin_req("GET", "/v1/nothing", "text/plain", "")).await;
+    assert_eq!(
+        (s, ctype.as_str()),
+        (StatusCode::NOT_FOUND, "application/problem+json")
+    );
+    let (s, ctype, _) = raw(
+        &api.app,
+        admin_req(
+            "DELETE",
+            "/v1/campaigns/orbit-crm-2027/report",
+            "text/plain",
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, ctype.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "application/problem+json")
+    );
+
+    // Events: malformed JSON, a value of the wrong kind, a missing day.
+    let events = "/v1/campaigns/orbit-crm-2027/customers/c03/events";
+    for (body, status, field) in [
+        ("{\"event\": ", StatusCode::BAD_REQUEST, None),
+        (
+            "{\"event\": 5}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("event"),
+        ),
+        (
+            "{\"detail\": \"x\"}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("event"),
+        ),
+        (
+            "{\"event\": \"extension\"}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("detail"),
+        ),
+        (
+            "{\"event\": \"extension\", \"detail\": \"262142-01-01\"}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("detail"),
+        ),
+    ] {
+        let (s, ctype, bytes) = raw(
+            &api.app,
+            admin_req("POST", events, "application/json", body),
+        )
+        .await;
+        assert_eq!(s, status, "{body}: {}", String::from_utf8_lossy(&bytes));
+        assert_eq!(ctype, "application/problem+json");
+        assert_eq!(json(&bytes)["field"].as_str(), field, "{body}");
+    }
+
+    // A customer's link missing its signature: a page, not text.
+    let (s, ctype, page) = raw(
+        &api.app,
+        Request::get("/v1/c/orbit-crm-2027/c05/export?exp=1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains("<h1>") && page.contains("copy the whole link"),
+        "{page}"
+    );
+    let (s, ctype, _) = raw(
+        &api.app,
+        Request::get("/v1/c/orbit-crm-2027/c05/export?exp=1&sig=00")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+}

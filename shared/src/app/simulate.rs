@@ -142,14 +142,7 @@ pub fn parse_events(bytes: &[u8], campaign: &Campaign) -> anyhow::Result<ParsedE
         let kind = match CustomerEventKind::parse(get(ev), detail.map_or("", get)) {
             Ok(k) => k,
             Err(e) => {
-                reject(
-                    if e.0.contains("detail") || e.0.contains("date") {
-                        "detail"
-                    } else {
-                        "event"
-                    },
-                    e.0,
-                );
+                reject(e.field, e.reason);
                 continue;
             }
         };

@@ -170,6 +170,63 @@ pub enum CampaignError {
     Field { field: String, reason: String },
 }
 
+/// A campaign file that did not deserialize: the field at fault when the
+/// error has one (a value of the wrong kind, a missing or unknown key),
+/// else a syntax error at `place`. Never a quote of the file's lines.
+fn deserialize_error(at: &str, message: &str, place: String) -> CampaignError {
+    let named = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    // serde_path_to_error's path ends at the parent for a missing key and
+    // at the key itself for an unknown one.
+    let join = |key: String| {
+        if at.is_empty() || at == "." {
+            key
+        } else if at == key || at.ends_with(&format!(".{key}")) {
+            at.to_owned()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    if let Some(key) = named("missing field `") {
+        return field(&join(key), "is required");
+    }
+    if let Some(key) = named("unknown field `") {
+        return field(&join(key), "is not a campaign setting (a typo?)");
+    }
+    if at.is_empty() || at == "." {
+        return CampaignError::Syntax(format!("{place}{message}"));
+    }
+    field(at, message)
+}
+
+/// Longest text of a paragraph (the reason), per locale, in characters.
+const LONG_TEXT: usize = 2000;
+/// Longest text of a line or two (an offer), per locale.
+const SHORT_TEXT: usize = 500;
+
+/// A one-line text: not empty, no control character, at most `max`
+/// characters (a megabyte product name is refused, not mailed).
+fn single_line(name: &str, text: &str, max: usize) -> Result<(), CampaignError> {
+    if text.trim().is_empty() {
+        return Err(field(name, "must not be empty"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(field(name, "must be a single line (no control characters)"));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(field(
+            name,
+            format!("is {chars} characters long; at most {max} are allowed"),
+        ));
+    }
+    Ok(())
+}
+
 fn field(field: &str, reason: impl Into<String>) -> CampaignError {
     CampaignError::Field {
         field: field.to_owned(),
@@ -179,15 +236,35 @@ fn field(field: &str, reason: impl Into<String>) -> CampaignError {
 
 impl Campaign {
     pub fn from_toml(text: &str) -> Result<Campaign, CampaignError> {
-        let campaign: Campaign =
-            toml::from_str(text).map_err(|e| CampaignError::Syntax(e.to_string()))?;
+        let campaign: Campaign = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| {
+                let at = e.path().to_string();
+                let inner = e.into_inner();
+                let place = inner.span().map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+                    format!("line {line}, column {column}: ")
+                });
+                deserialize_error(&at, inner.message(), place.unwrap_or_default())
+            })?;
         campaign.validate()?;
         Ok(campaign)
     }
 
     pub fn from_json(text: &str) -> Result<Campaign, CampaignError> {
-        let campaign: Campaign =
-            serde_json::from_str(text).map_err(|e| CampaignError::Syntax(e.to_string()))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let campaign: Campaign = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            let place = format!("line {}, column {}: ", inner.line(), inner.column());
+            let message = inner.to_string();
+            // serde_json appends the place; it is given once, in front.
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(m, _)| m);
+            deserialize_error(&at, message, place)
+        })?;
         campaign.validate()?;
         Ok(campaign)
     }
@@ -195,10 +272,10 @@ impl Campaign {
     /// The rules that span fields.
     pub fn validate(&self) -> Result<(), CampaignError> {
         let d = &self.dates;
-        if self.product.trim().is_empty() || self.product.chars().any(char::is_control) {
-            return Err(field("product", "must be a non-empty single line"));
-        }
-        self.reason.validate().map_err(|e| field("reason", e.0))?;
+        single_line("product", &self.product, 200)?;
+        self.reason
+            .validate(LONG_TEXT)
+            .map_err(|e| field("reason", e.0))?;
         let order = [
             ("dates.announce", d.announce),
             ("dates.stop_new_signups", d.stop_new_signups),
@@ -276,15 +353,13 @@ impl Campaign {
             ));
         }
         for (i, alt) in self.alternatives.iter().enumerate() {
-            if alt.name.trim().is_empty() || alt.name.chars().any(char::is_control) {
-                return Err(field(
-                    &format!("alternatives[{i}].name"),
-                    "must be a non-empty single line",
-                ));
+            single_line(&format!("alternatives[{i}].name"), &alt.name, 200)?;
+            if let Some(code) = &alt.discount_code {
+                single_line(&format!("alternatives[{i}].discount_code"), code, 64)?;
             }
             if let Some(offer) = &alt.offer {
                 offer
-                    .validate()
+                    .validate(SHORT_TEXT)
                     .map_err(|e| field(&format!("alternatives[{i}].offer"), e.0))?;
             }
         }
@@ -446,6 +521,89 @@ reply_to = "sunset@orbit.example"
         let early = EXAMPLE.replace("announce = \"2027-02-01\"", "announce = \"1999-02-01\"");
         let err = Campaign::from_toml(&early).unwrap_err().to_string();
         assert!(err.contains("dates.announce"), "{err}");
+    }
+
+    /// Each bad value names its field, with a reason and no quote of the
+    /// file (before, these were syntax errors quoting the TOML line).
+    #[test]
+    fn every_bad_value_names_its_field() {
+        let cases: [(&str, &str, &str); 8] = [
+            (
+                "timezone = \"Europe/Berlin\"",
+                "timezone = \"Mars/Olympus\"",
+                "timezone",
+            ),
+            (
+                "faq = \"https://orbit.example/sunset/faq\"",
+                "faq = \"ftp://orbit.example/faq\"",
+                "links.faq",
+            ),
+            (
+                "faq = \"https://orbit.example/sunset/faq\"",
+                "",
+                "links.faq",
+            ),
+            ("id = \"orbit-crm-2027\"", "id = \"Orbit CRM!\"", "id"),
+            (
+                "from = \"Orbit <no-reply@orbit.example>\"",
+                "from = \"Orbit\\r\\nBcc: x@evil.example <no-reply@orbit.example>\"",
+                "sender.from",
+            ),
+            (
+                "product = \"Orbit CRM\"",
+                "product = \"Orbit CRM\"\ncolour = \"red\"",
+                "colour",
+            ),
+            ("policy = \"prorata\"", "policy = \"half\"", "refund.policy"),
+            (
+                "send_hour = 10",
+                "send_hour = \"ten\"",
+                "delivery.send_hour",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(EXAMPLE.contains(from), "{from}");
+            let text = EXAMPLE.replacen(from, to, 1);
+            match Campaign::from_toml(&text) {
+                Err(CampaignError::Field { field, reason }) => {
+                    assert_eq!(field, expected, "{reason}");
+                    assert!(!reason.contains('|'), "no quote of the file: {reason}");
+                }
+                other => panic!("{to}: {other:?}"),
+            }
+        }
+        let big = EXAMPLE.replace(
+            "product = \"Orbit CRM\"",
+            &format!("product = \"{}\"", "x".repeat(1 << 20)),
+        );
+        match Campaign::from_toml(&big) {
+            Err(CampaignError::Field { field, reason }) => {
+                assert_eq!(field, "product");
+                assert!(reason.contains("at most 200"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let code = EXAMPLE.replace(
+            "discount_code = \"CRM2SUITE\"",
+            &format!("discount_code = \"{}\"", "Z".repeat(1 << 20)),
+        );
+        assert!(matches!(
+            Campaign::from_toml(&code),
+            Err(CampaignError::Field { field, .. }) if field == "alternatives[0].discount_code"
+        ));
+        // JSON names fields the same way.
+        let mut json: serde_json::Value =
+            serde_json::to_value(Campaign::from_toml(EXAMPLE).unwrap()).unwrap();
+        json["links"]["faq"] = "mailto:x@y.example".into();
+        assert!(matches!(
+            Campaign::from_json(&json.to_string()),
+            Err(CampaignError::Field { field, .. }) if field == "links.faq"
+        ));
+        // A file that is not TOML at all is a syntax error with its place.
+        match Campaign::from_toml("id = \"x\"\nproduct = ") {
+            Err(CampaignError::Syntax(s)) => assert!(s.starts_with("line 2"), "{s}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{CAMPAIGN_YEARS, parse_date};
-use super::ids::{CustomerId, InvalidValue};
+use super::ids::CustomerId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", content = "detail", rename_all = "snake_case")]
@@ -27,17 +27,39 @@ pub enum CustomerEventKind {
     ApprovePurge(String),
 }
 
+/// An event that cannot be read: which of its two fields is at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct EventParseError {
+    /// `event` or `detail`.
+    pub field: &'static str,
+    pub reason: String,
+}
+
+/// Longest `detail` (a reason, a ticket type), in characters.
+const DETAIL_CHARS: usize = 500;
+
 impl CustomerEventKind {
-    /// Parses the `event` and `detail` columns of the events file.
-    pub fn parse(event: &str, detail: &str) -> Result<Self, InvalidValue> {
+    /// Parses the `event` and `detail` columns of the events file (or the
+    /// body of the events route).
+    pub fn parse(event: &str, detail: &str) -> Result<Self, EventParseError> {
         let detail = detail.trim();
+        let bad_detail = |reason: String| EventParseError {
+            field: "detail",
+            reason,
+        };
         let need = |what: &str| {
             if detail.is_empty() {
-                Err(InvalidValue(format!(
-                    "event '{event}' needs a {what} in `detail`"
+                Err(bad_detail(format!(
+                    "event '{}' needs a {what}",
+                    event.trim()
                 )))
             } else if detail.chars().any(char::is_control) {
-                Err(InvalidValue("detail holds a control character".into()))
+                Err(bad_detail("holds a control character".into()))
+            } else if detail.chars().count() > DETAIL_CHARS {
+                Err(bad_detail(format!(
+                    "is longer than {DETAIL_CHARS} characters"
+                )))
             } else {
                 Ok(detail.to_owned())
             }
@@ -51,14 +73,18 @@ impl CustomerEventKind {
             "legal_hold" => Self::LegalHold(need("reason")?),
             "approve_purge" => Self::ApprovePurge(need("reason")?),
             "extension" => Self::Extension(
-                parse_date(&need("new deadline date")?, CAMPAIGN_YEARS)
-                    .map_err(|e| InvalidValue(format!("the extension date {}", e.0)))?,
+                parse_date(&need("new last day (YYYY-MM-DD)")?, CAMPAIGN_YEARS)
+                    .map_err(|e| bad_detail(format!("the extension date {}", e.0)))?,
             ),
             other => {
-                return Err(InvalidValue(format!(
-                    "'{other}' is not an event (migrated, export_requested, declined, \
-                     ticket_opened, ticket_resolved, legal_hold, extension, approve_purge)"
-                )));
+                return Err(EventParseError {
+                    field: "event",
+                    reason: format!(
+                        "'{}' is not an event (migrated, export_requested, declined, \
+                         ticket_opened, ticket_resolved, legal_hold, extension, approve_purge)",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                });
             }
         })
     }

@@ -252,6 +252,9 @@ fn parse_url(raw: &str) -> Result<String, InvalidValue> {
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
         .ok_or_else(|| invalid("must start with https:// or http://"))?;
+    if s.len() > 2000 {
+        return Err(invalid("is longer than 2000 characters"));
+    }
     if rest.is_empty()
         || s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || "\"'<>`".contains(c))

@@ -87,7 +87,8 @@ impl LocalizedText {
 
     /// Checks the text is present and free of control characters other than
     /// line breaks in bodies (they never reach a header).
-    pub fn validate(&self) -> Result<(), InvalidValue> {
+    /// Every text present, at most `max_chars` characters each.
+    pub fn validate(&self, max_chars: usize) -> Result<(), InvalidValue> {
         let texts: Vec<(&str, &str)> = match self {
             LocalizedText::Same(s) => vec![("", s.as_str())],
             LocalizedText::PerLocale(map) => {
@@ -106,6 +107,12 @@ impl LocalizedText {
             }
             if text.chars().any(|c| c.is_control() && c != '\n') {
                 return Err(InvalidValue("holds a control character".into()));
+            }
+            let chars = text.chars().count();
+            if chars > max_chars {
+                return Err(InvalidValue(format!(
+                    "is {chars} characters long; at most {max_chars} are allowed"
+                )));
             }
         }
         Ok(())

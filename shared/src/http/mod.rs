@@ -5,28 +5,24 @@
 //! Admin routes (`/v1/campaigns/...`) need a bearer token (local) or are
 //! authorised by API Gateway's JWT authorizer (AWS). Customer routes
 //! (`/v1/c/...`) are authorised by their signed link instead.
-
+mod admin;
+mod customer;
 mod problem;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::domain::event::{CustomerEvent, CustomerEventKind};
-use crate::domain::export::ExportId;
-use crate::domain::link::LinkPurpose;
 use crate::domain::{Campaign, CampaignId, CustomerId};
 use crate::ports::Deps;
-use crate::services::{events, export, import, late_import, launch, report};
 
 pub use problem::{ApiError, Problem};
 
@@ -126,46 +122,128 @@ const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Every route: what `sunset serve` runs.
 pub fn router(state: AppState) -> Router {
-    admin_router(state.clone()).merge(customer_router(state))
+    admin_routes(state.clone())
+        .merge(customer_routes(state))
+        .fallback(no_such_route)
 }
 
-/// Operator routes, behind the admin check.
+/// Operator routes, behind the admin check (the intake function).
 pub fn admin_router(state: AppState) -> Router {
+    admin_routes(state).fallback(no_such_route)
+}
+
+/// Customer routes, each authorised by its signed link (the
+/// export-request function).
+pub fn customer_router(state: AppState) -> Router {
+    customer_routes(state).fallback(|| async {
+        customer::error_page(StatusCode::NOT_FOUND, "There is no page at this address.")
+    })
+}
+
+fn admin_routes(state: AppState) -> Router {
     Router::new()
-        .route("/v1/campaigns", post(create_campaign))
+        .route("/v1/campaigns", post(admin::create_campaign))
         .route(
             "/v1/campaigns/{campaign}",
-            get(get_campaign).put(replace_campaign),
+            get(admin::get_campaign).put(admin::replace_campaign),
         )
         .route(
             "/v1/campaigns/{campaign}/customers",
-            post(import_customers).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            post(admin::import_customers).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
-        .route("/v1/campaigns/{campaign}/launch", post(launch_campaign))
+        .route(
+            "/v1/campaigns/{campaign}/launch",
+            post(admin::launch_campaign),
+        )
         .route(
             "/v1/campaigns/{campaign}/customers/{customer}/events",
-            post(customer_event),
+            post(admin::customer_event),
         )
-        .route("/v1/campaigns/{campaign}/report", get(campaign_report))
+        .route(
+            "/v1/campaigns/{campaign}/report",
+            get(admin::campaign_report),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .route("/healthz", get(healthz))
+        .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(catch_panic))
         .with_state(state)
 }
 
-/// Customer routes: each is authorised by its signed link.
-pub fn customer_router(state: AppState) -> Router {
+fn customer_routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/v1/c/{campaign}/{customer}/export",
-            get(export_page).post(export_request),
+            get(customer::export_page).post(customer::export_request),
         )
         .route(
             "/v1/c/{campaign}/{customer}/export/download",
-            get(export_download),
+            get(customer::export_download),
         )
+        .layer(middleware::from_fn(customer::pages_only))
         .layer(middleware::from_fn(catch_panic))
         .with_state(state)
+}
+
+async fn no_such_route() -> ApiError {
+    ApiError::NotFound("there is no such route".into())
+}
+
+/// Every error an operator's route answers is a problem: the framework's
+/// own refusals (a body over the limit, a method the route does not take,
+/// a query or body that does not parse) come as plain text and are
+/// rewritten here, with the field at fault when the refusal names one.
+async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
+        return response;
+    }
+    let detail = refusal_text(response).await;
+    ApiError::Rejected {
+        status,
+        field: named_field(&detail),
+        detail: match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                "the request body is larger than this route accepts".into()
+            }
+            StatusCode::METHOD_NOT_ALLOWED => "this route does not take that method".into(),
+            _ if detail.is_empty() => status.canonical_reason().unwrap_or("refused").into(),
+            _ => detail,
+        },
+    }
+    .into_response()
+}
+
+/// Whether a response is already a body of our own (a problem, or the
+/// health check's JSON); only the framework's plain-text or empty refusals
+/// are rewritten.
+fn is_problem(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| {
+            let v = v.as_bytes();
+            v.starts_with(b"application/problem+json") || v.starts_with(b"application/json")
+        })
+}
+
+/// The text of a refusal's body (short: the framework's messages are).
+pub(super) async fn refusal_text(response: Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim().to_owned()
+}
+
+/// The field a framework message names: "missing field `sig`".
+fn named_field(message: &str) -> Option<String> {
+    ["missing field `", "unknown field `", "invalid type: "]
+        .iter()
+        .find_map(|p| message.split(p).nth(1))
+        .and_then(|rest| rest.split('`').next())
+        .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_owned)
 }
 
 async fn require_admin(
@@ -193,21 +271,21 @@ async fn require_admin(
     Ok(next.run(request).await)
 }
 
-fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
+pub(super) fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
     CampaignId::parse(raw).map_err(|e| ApiError::Invalid {
         field: "campaign".into(),
         reason: e.0,
     })
 }
 
-fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
+pub(super) fn customer_id(raw: &str) -> Result<CustomerId, ApiError> {
     CustomerId::parse(raw).map_err(|e| ApiError::Invalid {
         field: "customer".into(),
         reason: e.0,
     })
 }
 
-async fn load_campaign(deps: &Deps, raw: &str) -> Result<Campaign, ApiError> {
+pub(super) async fn load_campaign(deps: &Deps, raw: &str) -> Result<Campaign, ApiError> {
     let id = campaign_id(raw)?;
     deps.campaigns
         .campaign(&id)
@@ -215,324 +293,9 @@ async fn load_campaign(deps: &Deps, raw: &str) -> Result<Campaign, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no campaign {id}")))
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
-}
-
-async fn create_campaign(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
-    let campaign = if is_json(&headers) {
-        Campaign::from_json(text)?
-    } else {
-        Campaign::from_toml(text)?
-    };
-    if s.deps.campaigns.campaign(&campaign.id).await?.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "campaign {} exists",
-            campaign.id
-        )));
-    }
-    s.deps.campaigns.put_campaign(&campaign).await?;
-    tracing::info!(campaign = %campaign.id, "campaign created");
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "id": campaign.id })),
-    ))
-}
-
-/// Replaces a campaign not launched yet: how an operator moves the dates
-/// of a campaign whose launch was refused as too late. A launched campaign
-/// is not replaced (its schedules would need re-planning).
-async fn replace_campaign(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let id = campaign_id(&id)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
-    let campaign = if is_json(&headers) {
-        Campaign::from_json(text)?
-    } else {
-        Campaign::from_toml(text)?
-    };
-    if campaign.id != id {
-        return Err(ApiError::Invalid {
-            field: "id".into(),
-            reason: format!("is {}, the path names {id}", campaign.id),
-        });
-    }
-    if s.deps.campaigns.campaign(&id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no campaign {id}")));
-    }
-    if let Some(at) = s.deps.campaigns.launched_at(&id).await? {
-        return Err(ApiError::Conflict(format!(
-            "campaign {id} was launched at {at}; a launched campaign cannot be replaced"
-        )));
-    }
-    s.deps.campaigns.put_campaign(&campaign).await?;
-    tracing::info!(campaign = %campaign.id, "campaign replaced before launch");
-    Ok(Json(serde_json::json!({ "id": campaign.id })))
-}
-
-async fn get_campaign(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Campaign>, ApiError> {
-    Ok(Json(load_campaign(&s.deps, &id).await?))
-}
-
-#[derive(Serialize)]
-struct ImportResponse {
-    #[serde(flatten)]
-    report: import::ImportReport,
-    /// Set when the campaign was already launched: the new customers'
-    /// tiers and the plan redone for them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    joined_waves: Option<late_import::Admitted>,
-    /// Set for an import after the service ended (`after_end=purge`): when
-    /// the purge of these customers runs. They get no notice.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    purge_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-#[derive(Deserialize)]
-struct ImportQuery {
-    /// `purge`: after the service ended, import straight into the purge.
-    after_end: Option<String>,
-}
-
-async fn import_customers(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<ImportQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<ImportResponse>, ApiError> {
-    let campaign = load_campaign(&s.deps, &id).await?;
-    let after_end = match q.after_end.as_deref() {
-        None => import::AfterServiceEnd::Refuse,
-        Some("purge") => import::AfterServiceEnd::PurgeWithoutNotice,
-        Some(_) => {
-            return Err(ApiError::Invalid {
-                field: "after_end".into(),
-                reason:
-                    "the only choice is `purge`: import straight into the purge, with no notice"
-                        .into(),
-            });
-        }
-    };
-    let file = if is_json(&headers) {
-        import::parse_json(&body)?
-    } else {
-        import::parse_csv(&body)?
-    };
-    let now = s.deps.clock.now();
-    let report = import::import(
-        &campaign,
-        file,
-        s.deps.customers.as_ref(),
-        s.deps.audit.as_ref(),
-        now,
-        after_end,
-    )
-    .await?;
-    let (joined_waves, purge_at) = if now >= campaign.service_ended_at() {
-        let at = late_import::purge_without_notice(&s.deps, &campaign, &report.added).await?;
-        (None, at)
-    } else {
-        let joined = late_import::admit_late(&s.deps, &campaign, &report.added).await?;
-        (joined, None)
-    };
-    Ok(Json(ImportResponse {
-        report,
-        joined_waves,
-        purge_at,
-    }))
-}
-
-async fn launch_campaign(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<launch::LaunchReport>, ApiError> {
-    let campaign = load_campaign(&s.deps, &id).await?;
-    Ok(Json(launch::launch(&s.deps, &campaign).await?))
-}
-
-#[derive(Deserialize)]
-struct EventBody {
-    event: String,
-    #[serde(default)]
-    detail: String,
-}
-
-async fn customer_event(
-    State(s): State<AppState>,
-    Path((id, customer)): Path<(String, String)>,
-    Json(body): Json<EventBody>,
-) -> Result<StatusCode, ApiError> {
-    let campaign = load_campaign(&s.deps, &id).await?;
-    let kind =
-        CustomerEventKind::parse(&body.event, &body.detail).map_err(|e| ApiError::Invalid {
-            field: "event".into(),
-            reason: e.0,
-        })?;
-    let event = CustomerEvent {
-        at: s.deps.clock.now(),
-        customer: customer_id(&customer)?,
-        kind,
-    };
-    events::apply(&s.deps, &campaign, &event).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn campaign_report(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<report::Report>, ApiError> {
-    let campaign = load_campaign(&s.deps, &id).await?;
-    Ok(Json(
-        report::report(&s.deps, &campaign, s.deps.clock.now()).await?,
-    ))
-}
-
-#[derive(Deserialize)]
-struct Signed {
-    exp: i64,
-    sig: String,
-    /// On a download link: the bundle the export-ready mail announced;
-    /// without it, the newest.
-    request: Option<String>,
-}
-
-async fn verified(
-    s: &AppState,
-    purpose: LinkPurpose,
-    campaign: &str,
-    customer: &str,
-    q: &Signed,
-) -> Result<(Campaign, CustomerId), ApiError> {
-    let campaign_id = campaign_id(campaign)?;
-    let customer = customer_id(customer)?;
-    s.deps.signer.verify(
-        purpose,
-        &campaign_id,
-        &customer,
-        q.exp,
-        &q.sig,
-        s.deps.clock.now(),
-    )?;
-    Ok((load_campaign(&s.deps, campaign).await?, customer))
-}
-
-fn page(title: &str, body: &str) -> Html<String> {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    Html(format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:560px\"><h1>{}</h1>{body}</body></html>",
-        esc(title),
-        esc(title)
-    ))
-}
-
-/// The link in the e-mail opens a confirmation page; only its button (a
-/// POST) starts an export, so mail scanners that follow links start none.
-async fn export_page(
-    State(s): State<AppState>,
-    Path((campaign, customer)): Path<(String, String)>,
-    Query(q): Query<Signed>,
-) -> Result<Html<String>, ApiError> {
-    let (campaign, _) = verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
-    let title = format!("Export your {} data", campaign.product);
-    let sig: String = q.sig.chars().filter(char::is_ascii_hexdigit).collect();
-    Ok(page(
-        &title,
-        &format!(
-            "<p>We will bundle all your data into one archive and e-mail you a download link.</p>\
-             <form method=\"post\" action=\"?exp={}&amp;sig={sig}\"><button type=\"submit\">Export my data</button></form>",
-            q.exp
-        ),
-    ))
-}
-
-async fn export_request(
-    State(s): State<AppState>,
-    Path((campaign, customer)): Path<(String, String)>,
-    Query(q): Query<Signed>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let (campaign, customer) =
-        verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
-    let request = export::request_export(&s.deps, &campaign, &customer, s.deps.clock.now()).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({
-            "request": request.id,
-            "status": request.status,
-            "message": "Your export is being prepared; we will e-mail you a download link."
-        })),
-    ))
-}
-
-async fn export_download(
-    State(s): State<AppState>,
-    Path((campaign, customer)): Path<(String, String)>,
-    Query(q): Query<Signed>,
-) -> Result<Response, ApiError> {
-    let (campaign, customer) =
-        verified(&s, LinkPurpose::Download, &campaign, &customer, &q).await?;
-    let request = q
-        .request
-        .as_deref()
-        .map(ExportId::parse)
-        .transpose()
-        .map_err(|e| ApiError::Invalid {
-            field: "request".into(),
-            reason: e.0,
-        })?;
-    let Some((request, download)) =
-        export::download(&s.deps, &campaign, &customer, request.as_ref()).await?
-    else {
-        return Err(ApiError::NotFound("no export is ready yet".into()));
-    };
-    Ok(match download {
-        // A short-lived URL straight to the object store; the link was
-        // checked above, so only this customer is sent there.
-        export::Download::Redirect(url) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, url),
-                (header::CACHE_CONTROL, "no-store".to_owned()),
-            ],
-        )
-            .into_response(),
-        export::Download::Bytes(bytes) => {
-            let filename = format!("{}-{}-{}.zip", campaign.id, customer, request.id);
-            (
-                [
-                    (header::CONTENT_TYPE, "application/zip".to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{filename}\""),
-                    ),
-                    (header::CACHE_CONTROL, "no-store".to_owned()),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-    })
 }

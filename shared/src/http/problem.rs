@@ -46,6 +46,14 @@ pub enum ApiError {
     Preflight(Preflight),
     #[error("temporarily unavailable")]
     Unavailable(#[source] PortError),
+    /// A request the framework refused before a handler saw it (a body
+    /// over the limit, an unknown route or method, a malformed query).
+    #[error("{detail}")]
+    Rejected {
+        status: StatusCode,
+        detail: String,
+        field: Option<String>,
+    },
     #[error("unexpected")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -141,6 +149,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
             }
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+            ApiError::Rejected { status, .. } => {
+                (*status, status.canonical_reason().unwrap_or("refused"))
+            }
         };
         let detail = match &self {
             ApiError::Unexpected(e) => {
@@ -155,6 +166,7 @@ impl IntoResponse for ApiError {
         };
         let field = match &self {
             ApiError::Invalid { field, .. } => Some(field.clone()),
+            ApiError::Rejected { field, .. } => field.clone(),
             _ => None,
         };
         let preflight = match self {

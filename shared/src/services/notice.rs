@@ -34,12 +34,56 @@ fn env() -> &'static Environment<'static> {
             ),
             ("brief.txt", include_str!("../templates/brief.txt")),
             ("brief.html", include_str!("../templates/brief.html")),
+            ("page.html", include_str!("../templates/page.html")),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates parse");
         }
         env
     })
+}
+
+/// A page a customer's browser shows (their link's pages, its errors).
+#[derive(Debug, Clone, Serialize)]
+pub struct PageView {
+    pub lang: &'static str,
+    pub title: String,
+    pub paragraphs: Vec<Paragraph>,
+    pub form: Option<PageForm>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Paragraph {
+    /// Set when the paragraph is in another language than the page.
+    pub lang: Option<&'static str>,
+    pub text: String,
+}
+
+impl Paragraph {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            lang: None,
+            text: text.into(),
+        }
+    }
+}
+
+/// A button that posts to `action`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageForm {
+    pub action: String,
+    pub button: String,
+}
+
+/// Renders a page with the same engine as every notice, HTML-escaped.
+pub fn render_page(view: &PageView) -> Result<String, RenderError> {
+    env()
+        .get_template("page.html")
+        .and_then(|t| t.render(view))
+        .map_err(|source| RenderError {
+            template: "page.html",
+            source,
+        })
 }
 
 /// A rendered message body pair and its subject.

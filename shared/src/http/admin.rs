@@ -1,0 +1,233 @@
+//! The operator's routes: campaigns, imports, launch, customer events,
+//! the report.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, campaign_id, customer_id, is_json, load_campaign};
+use crate::domain::Campaign;
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::services::{events, import, late_import, launch, report};
+
+pub(super) async fn create_campaign(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let campaign = if is_json(&headers) {
+        Campaign::from_json(text)?
+    } else {
+        Campaign::from_toml(text)?
+    };
+    if s.deps.campaigns.campaign(&campaign.id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "campaign {} exists",
+            campaign.id
+        )));
+    }
+    s.deps.campaigns.put_campaign(&campaign).await?;
+    tracing::info!(campaign = %campaign.id, "campaign created");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": campaign.id })),
+    ))
+}
+
+/// Replaces a campaign not launched yet: how an operator moves the dates
+/// of a campaign whose launch was refused as too late. A launched campaign
+/// is not replaced (its schedules would need re-planning).
+pub(super) async fn replace_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = campaign_id(&id)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let campaign = if is_json(&headers) {
+        Campaign::from_json(text)?
+    } else {
+        Campaign::from_toml(text)?
+    };
+    if campaign.id != id {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            reason: format!("is {}, the path names {id}", campaign.id),
+        });
+    }
+    if s.deps.campaigns.campaign(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no campaign {id}")));
+    }
+    if let Some(at) = s.deps.campaigns.launched_at(&id).await? {
+        return Err(ApiError::Conflict(format!(
+            "campaign {id} was launched at {at}; a launched campaign cannot be replaced"
+        )));
+    }
+    s.deps.campaigns.put_campaign(&campaign).await?;
+    tracing::info!(campaign = %campaign.id, "campaign replaced before launch");
+    Ok(Json(serde_json::json!({ "id": campaign.id })))
+}
+
+pub(super) async fn get_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Campaign>, ApiError> {
+    Ok(Json(load_campaign(&s.deps, &id).await?))
+}
+
+#[derive(Serialize)]
+pub(super) struct ImportResponse {
+    #[serde(flatten)]
+    report: import::ImportReport,
+    /// Set when the campaign was already launched: the new customers'
+    /// tiers and the plan redone for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joined_waves: Option<late_import::Admitted>,
+    /// Set for an import after the service ended (`after_end=purge`): when
+    /// the purge of these customers runs. They get no notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purge_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ImportQuery {
+    /// `purge`: after the service ended, import straight into the purge.
+    after_end: Option<String>,
+}
+
+pub(super) async fn import_customers(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ImportResponse>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let after_end = match q.after_end.as_deref() {
+        None => import::AfterServiceEnd::Refuse,
+        Some("purge") => import::AfterServiceEnd::PurgeWithoutNotice,
+        Some(_) => {
+            return Err(ApiError::Invalid {
+                field: "after_end".into(),
+                reason:
+                    "the only choice is `purge`: import straight into the purge, with no notice"
+                        .into(),
+            });
+        }
+    };
+    let file = if is_json(&headers) {
+        import::parse_json(&body)?
+    } else {
+        import::parse_csv(&body)?
+    };
+    let now = s.deps.clock.now();
+    let report = import::import(
+        &campaign,
+        file,
+        s.deps.customers.as_ref(),
+        s.deps.audit.as_ref(),
+        now,
+        after_end,
+    )
+    .await?;
+    let (joined_waves, purge_at) = if now >= campaign.service_ended_at() {
+        let at = late_import::purge_without_notice(&s.deps, &campaign, &report.added).await?;
+        (None, at)
+    } else {
+        let joined = late_import::admit_late(&s.deps, &campaign, &report.added).await?;
+        (joined, None)
+    };
+    Ok(Json(ImportResponse {
+        report,
+        joined_waves,
+        purge_at,
+    }))
+}
+
+pub(super) async fn launch_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<launch::LaunchReport>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(launch::launch(&s.deps, &campaign).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventBody {
+    event: String,
+    #[serde(default)]
+    detail: String,
+}
+
+pub(super) async fn customer_event(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let body: EventBody = json_body(&body)?;
+    let kind =
+        CustomerEventKind::parse(&body.event, &body.detail).map_err(|e| ApiError::Invalid {
+            field: e.field.into(),
+            reason: e.reason,
+        })?;
+    let event = CustomerEvent {
+        at: s.deps.clock.now(),
+        customer: customer_id(&customer)?,
+        kind,
+    };
+    events::apply(&s.deps, &campaign, &event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A JSON body of type `T`: 400 when it is not JSON, 422 naming the field
+/// when a value is missing or of the wrong kind (`"detail": 5`).
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m)
+            .to_owned();
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_owned);
+        match (inner.classify(), missing) {
+            (_, Some(field)) => ApiError::Invalid {
+                field,
+                reason: "is required".into(),
+            },
+            (serde_json::error::Category::Data, None) if !at.is_empty() && at != "." => {
+                ApiError::Invalid {
+                    field: at,
+                    reason: message,
+                }
+            }
+            _ => ApiError::BadRequest(format!(
+                "the body is not the JSON this route takes: {message}"
+            )),
+        }
+    })
+}
+
+pub(super) async fn campaign_report(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<report::Report>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(
+        report::report(&s.deps, &campaign, s.deps.clock.now()).await?,
+    ))
+}
