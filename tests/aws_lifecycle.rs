@@ -127,19 +127,20 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .unwrap();
     deps.campaigns.put_campaign(&campaign).await.unwrap();
-    let file = import::parse_csv(&std::fs::read(f.join("customers.csv")).unwrap()).unwrap();
+    let bytes = std::fs::read(f.join("customers.csv")).unwrap();
+    let file = import::parse_csv(&bytes).unwrap();
     let report = import::import(
         &campaign,
         file,
         deps.customers.as_ref(),
         deps.audit.as_ref(),
         deps.clock.now(),
-        import::AfterServiceEnd::Refuse,
+        import::ImportOptions::default(),
     )
     .await
     .unwrap();
     used.entry("intake").or_default().extend(recorder.take());
-    assert_eq!(report.imported, 10);
+    assert_eq!(report.imported, 14);
 
     // Segmentation, through its handler.
     let launched = segmentation::handle(
@@ -335,7 +336,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     .await
     .unwrap();
     used.entry("purge").or_default().extend(recorder.take());
-    assert_eq!(answer["purged"], 12, "{answer}");
+    assert_eq!(answer["purged"], 16, "{answer}");
     let c05_after = deps
         .customers
         .customer(&campaign.id, &c05)
@@ -355,7 +356,7 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     let audit = deps.audit.entries(cid).await.unwrap();
     assert_eq!(
         audit.iter().filter(|e| e.entry.action == "purged").count(),
-        12
+        16
     );
     assert_eq!(sunset::domain::audit::verify_chain(&audit), Ok(()));
 

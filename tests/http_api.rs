@@ -112,7 +112,7 @@ async fn create_and_import(api: &Api) {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(json(&body)["imported"], 10);
+    assert_eq!(json(&body)["imported"], 14);
 }
 
 /// Launches the imported campaign, then moves the clock to 2027-03-01

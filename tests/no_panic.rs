@@ -51,9 +51,12 @@ proptest! {
     fn any_customer_row_is_refused_or_notified(rows in proptest::collection::vec(row(), 1..4)) {
         let campaign = Campaign::from_toml(EXAMPLE).unwrap();
         let signer = LinkSigner::new(vec![7; 32]);
-        let file = import::parse_csv(&csv_of(&rows)).unwrap();
-        for raw in &file.rows {
-            let Ok(customer) = import::parse_customer(raw) else { continue };
+        let bytes = csv_of(&rows);
+        let file = import::parse_csv(&bytes).unwrap();
+        for raw in file.rows() {
+            let import::RowOutcome::Customer(customer, _) = import::parse_row(&raw, &campaign) else {
+                continue;
+            };
             let record = CustomerRecord::new(customer.clone(), campaign.timezone);
             let decision = campaign.segmentation.decide(&customer, campaign.dates.announce);
             prop_assert!(decision.score <= 100);
@@ -249,6 +252,62 @@ proptest! {
                 "a refused run left {} without a note",
                 data.display()
             ),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Any CSV row with a valid id and e-mail is imported, whatever its
+    /// other columns hold: a messy field is a warning, never a customer
+    /// who is not told. (A decimal usage score or a name with a line break
+    /// refused the whole row before.)
+    #[test]
+    fn any_row_with_a_valid_id_and_address_is_imported(
+        rows in proptest::collection::vec(
+            (proptest::collection::vec("\\PC{0,24}|[0-9.,-]{0,12}|\"[^\"]{0,10}\n[^\"]{0,10}\"", 15), any::<bool>()),
+            1..6,
+        ),
+    ) {
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut cells, spaced))| {
+                cells[0] = if spaced { format!("  id-{i} ") } else { format!("id-{i}") };
+                cells[2] = format!("person{i}@example.com");
+                cells
+            })
+            .collect();
+        let campaign = Campaign::from_toml(EXAMPLE).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let report = rt.block_on(async {
+            let clock = std::sync::Arc::new(sunset::clock::SimulatedClock::new(
+                "2027-01-15T09:00:00Z".parse().unwrap(),
+            ));
+            let emb = sunset::adapters::embedded::Embedded::open(dir.path(), clock).unwrap();
+            let bytes = csv_of(&rows);
+            let file = import::parse_csv(&bytes).unwrap();
+            import::import(
+                &campaign,
+                file,
+                emb.deps.customers.as_ref(),
+                emb.deps.audit.as_ref(),
+                "2027-01-15T09:00:00Z".parse().unwrap(),
+                import::ImportOptions::default(),
+            )
+            .await
+            .unwrap()
+        });
+        prop_assert_eq!(report.imported, rows.len(), "{:?}", report.rejected);
+        prop_assert_eq!(report.rejected_rows, 0);
+        for w in &report.warnings {
+            // Warnings never repeat a value.
+            let row = &rows[w.row - 1];
+            for value in row.iter().filter(|v| v.trim().chars().count() > 3) {
+                prop_assert!(!w.reason.contains(value.trim()), "{} echoes {}", w.reason, value);
+            }
         }
     }
 }

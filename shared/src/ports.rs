@@ -72,16 +72,34 @@ pub struct TierCount {
     pub legal_hold: u64,
 }
 
+/// Chunks of customers an import hands the store, read from the file as
+/// they are asked for.
+pub type Chunks<'a> = dyn Iterator<Item = Vec<CustomerRecord>> + Send + 'a;
+
 #[async_trait]
 pub trait CustomerStore: Send + Sync {
-    /// Inserts customers that are not there yet, all or nothing (DynamoDB,
-    /// which has no transaction of that size, deletes what a failed import
-    /// wrote); returns the ids that already existed (left as they were).
+    /// Inserts the customers `chunks` yields that are not there yet, all or
+    /// nothing (one transaction embedded; DynamoDB, which has no
+    /// transaction of that size, deletes what a failed import wrote), one
+    /// chunk in memory at a time; `expected` is about how many it will
+    /// yield. Returns the ids that already existed (left as they were).
+    async fn import_customers(
+        &self,
+        campaign: &CampaignId,
+        expected: usize,
+        chunks: &mut Chunks<'_>,
+    ) -> PortResult<Vec<CustomerId>>;
+
+    /// `import_customers` of customers already in memory.
     async fn insert_customers(
         &self,
         campaign: &CampaignId,
         records: &[CustomerRecord],
-    ) -> PortResult<Vec<CustomerId>>;
+    ) -> PortResult<Vec<CustomerId>> {
+        let mut once = std::iter::once(records.to_vec()).filter(|c| !c.is_empty());
+        self.import_customers(campaign, records.len(), &mut once)
+            .await
+    }
     async fn customer(
         &self,
         campaign: &CampaignId,

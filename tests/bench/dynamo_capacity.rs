@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         store.as_ref(),
         store.as_ref(),
         start,
-        import::AfterServiceEnd::Refuse,
+        import::ImportOptions::default(),
     )
     .await?;
     row(
@@ -160,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
         store.as_ref(),
         store.as_ref(),
         start,
-        import::AfterServiceEnd::Refuse,
+        import::ImportOptions::default(),
     )
     .await?;
     row(

@@ -108,7 +108,7 @@ pub async fn campaigns_round_trip_and_replace(deps: &Deps) {
 pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &Deps) {
     let c = seeded(deps).await;
     let mut again = record("a1", chrono_tz::UTC);
-    again.profile.as_mut().unwrap().name = DisplayName::parse("Someone Else").unwrap();
+    again.profile.as_mut().unwrap().name = Some(DisplayName::parse("Someone Else").unwrap());
     let dup = deps
         .customers
         .insert_customers(&c.id, &[again, record("c9", chrono_tz::UTC)])
@@ -116,7 +116,7 @@ pub async fn inserting_a_known_customer_reports_it_and_keeps_the_first(deps: &De
         .unwrap();
     assert_eq!(dup, vec![id("a1")]);
     let kept = stored(deps, &c.id, "a1").await;
-    assert_eq!(kept.profile.unwrap().name.as_str(), "Name of a1");
+    assert_eq!(kept.profile.unwrap().name.unwrap().as_str(), "Name of a1");
     assert!(
         deps.customers
             .customer(&c.id, &id("c9"))
@@ -901,7 +901,7 @@ pub async fn an_import_after_the_service_end_is_refused_or_goes_to_the_purge(dep
         deps.customers.as_ref(),
         deps.audit.as_ref(),
         now,
-        import::AfterServiceEnd::Refuse,
+        import::ImportOptions::default(),
     )
     .await;
     match refused {
@@ -924,13 +924,16 @@ pub async fn an_import_after_the_service_end_is_refused_or_goes_to_the_purge(dep
         deps.customers.as_ref(),
         deps.audit.as_ref(),
         now,
-        import::AfterServiceEnd::PurgeWithoutNotice,
+        import::ImportOptions {
+            after_service_end: import::AfterServiceEnd::PurgeWithoutNotice,
+            keep_added: false,
+        },
     )
     .await
     .unwrap();
     assert_eq!(report.imported, 1);
     assert!(stored(deps, &ended.id, "late1").await.purge_without_notice);
-    let purge_at = late_import::purge_without_notice(deps, &ended, &report.added)
+    let purge_at = late_import::purge_without_notice(deps, &ended, report.imported)
         .await
         .unwrap()
         .expect("a purge is scheduled");

@@ -119,14 +119,15 @@ pub async fn launched_fixture(
     )
     .unwrap();
     emb.deps.campaigns.put_campaign(&campaign).await.unwrap();
-    let file = import::parse_csv(&std::fs::read(f.join("customers.csv")).unwrap()).unwrap();
+    let bytes = std::fs::read(f.join("customers.csv")).unwrap();
+    let file = import::parse_csv(&bytes).unwrap();
     import::import(
         &campaign,
         file,
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
         emb.deps.clock.now(),
-        import::AfterServiceEnd::Refuse,
+        import::ImportOptions::default(),
     )
     .await
     .unwrap();

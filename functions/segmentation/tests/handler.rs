@@ -22,7 +22,7 @@ async fn a_segment_job_tiers_every_customer_and_plans_the_schedule() {
     let total = tiers["core"].as_u64().unwrap()
         + tiers["standard"].as_u64().unwrap()
         + tiers["low"].as_u64().unwrap();
-    assert_eq!(total, 10);
+    assert_eq!(total, 14);
     // brief + (announcement + 5 reminders) × 4 zones (Berlin, London, New York, Shanghai) + purge
     assert_eq!(answer["jobs"], 1 + 6 * 4 + 1);
 }

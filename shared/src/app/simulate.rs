@@ -245,10 +245,17 @@ pub async fn run(
     mut on_step: impl FnMut(&Ran<'_>),
 ) -> anyhow::Result<Outcome> {
     ensure_fresh(data)?;
-    let file = if inputs.customers_are_json {
-        import::parse_json(&inputs.customers)
+    let Inputs {
+        campaign,
+        customers,
+        customers_are_json,
+        events,
+        event_rejections,
+    } = inputs;
+    let file = if customers_are_json {
+        import::parse_json(&customers)
     } else {
-        import::parse_csv(&inputs.customers)
+        import::parse_csv(&customers)
     }
     .context("the customers file cannot be imported")?;
     if let Some(src) = product_data {
@@ -260,7 +267,8 @@ pub async fn run(
     }
     let mut progress = Progress::default();
     let result = run_in(
-        inputs,
+        campaign,
+        (events, event_rejections),
         file,
         product_data,
         data,
@@ -288,19 +296,14 @@ pub async fn run(
 }
 
 async fn run_in(
-    inputs: Inputs,
-    file: import::ParsedFile,
+    campaign: Campaign,
+    (events, event_rejections): (Vec<(usize, CustomerEvent)>, Vec<EventRejection>),
+    file: import::ImportFile<'_>,
     product_data: Option<&Path>,
     data: &Path,
     progress: &mut Progress,
     on_step: &mut impl FnMut(&Ran<'_>),
 ) -> anyhow::Result<Outcome> {
-    let Inputs {
-        campaign,
-        events,
-        event_rejections,
-        ..
-    } = inputs;
     progress.stage = "opening the data directory";
     // The clock starts the day before the account managers' briefs.
     let start = local_instant(
@@ -324,7 +327,7 @@ async fn run_in(
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
         emb.deps.clock.now(),
-        import::AfterServiceEnd::Refuse,
+        import::ImportOptions::default(),
     )
     .await?;
     write_json(&data.join("import-report.json"), &import_report)?;

@@ -87,9 +87,11 @@ fn print_outcome(
         .count();
     println!("  {exports} export bundles built and mailed along the way");
     println!();
+    let i = &outcome.import;
     println!(
-        "Imported {} of {} rows ({} rejected: see import-report.json)",
-        outcome.import.imported, outcome.import.rows, outcome.import.rejected_rows
+        "Imported {} of {} rows: {} rejected (no usable id or address, or a repeat), {} with warnings \
+         (a field cleaned or left empty); see import-report.json",
+        i.imported, i.rows, i.rejected_rows, i.warned_rows
     );
     if !outcome.event_problems.is_empty() {
         println!(
@@ -128,7 +130,7 @@ fn print_outcome(
         data.display()
     );
     println!(
-        "  {}/import-report.json rejected rows, with row, field and reason",
+        "  {}/import-report.json rejected rows and warnings: row, field and reason",
         data.display()
     );
     let failing = &outcome.report.failing_jobs;

@@ -343,6 +343,9 @@ impl Campaign {
                 ));
             }
         }
+        if self.segmentation.usage_max == 0 {
+            return Err(field("segmentation.usage_max", "must be at least 1"));
+        }
         if self.delivery.send_hour > 22 {
             return Err(field("delivery.send_hour", "must be an hour from 0 to 22"));
         }

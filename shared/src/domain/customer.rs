@@ -22,7 +22,8 @@ pub struct Prepaid {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
     pub id: CustomerId,
-    pub name: DisplayName,
+    /// `None` when the file gave none usable: notices greet without a name.
+    pub name: Option<DisplayName>,
     pub email: EmailAddress,
     /// The locale the customer gave, kept as written; notices use
     /// [`Customer::notice_locale`].
@@ -31,7 +32,9 @@ pub struct Customer {
     pub contract_value: Option<Amount>,
     pub currency: Option<Currency>,
     pub customer_since: Option<NaiveDate>,
-    pub usage_score: Option<u8>,
+    /// How much the customer uses the product, on the campaign's scale
+    /// (`segmentation.usage_max`, default 100).
+    pub usage_score: Option<f64>,
     pub strategic: bool,
     pub account_manager: Option<EmailAddress>,
     pub phone: Option<Phone>,
@@ -43,7 +46,7 @@ impl Customer {
     pub fn new(id: CustomerId, name: DisplayName, email: EmailAddress) -> Self {
         Self {
             id,
-            name,
+            name: Some(name),
             email,
             locale: None,
             timezone: None,

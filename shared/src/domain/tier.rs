@@ -7,7 +7,8 @@
 //!   so the tenth customer of a hundred-fold larger contract is not lost in a
 //!   linear scale. Currencies are not converted.
 //! * **tenure**, up to 20 points: 4 points per full year as a customer.
-//! * **usage**, up to 40 points: `usage_score` (0-100) × 0.4.
+//! * **usage**, up to 40 points: `usage_score` / `usage_max` × 40 (the
+//!   campaign's scale, default 0-100).
 //!
 //! `strategic = true` makes a customer core whatever the score.
 
@@ -49,6 +50,9 @@ pub struct SegmentationPolicy {
     pub standard_score: u32,
     #[serde(with = "rust_decimal::serde::str")]
     pub full_value: Decimal,
+    /// The top of the customers' `usage_score` scale (100 for a
+    /// percentage, 5 for stars ...): a full score earns all 40 points.
+    pub usage_max: u32,
 }
 
 impl Default for SegmentationPolicy {
@@ -57,6 +61,7 @@ impl Default for SegmentationPolicy {
             core_score: 70,
             standard_score: 35,
             full_value: Decimal::from(100_000),
+            usage_max: 100,
         }
     }
 }
@@ -83,7 +88,9 @@ impl SegmentationPolicy {
             .map(|since| ((today - since).num_days().max(0) / 365) as f64)
             .unwrap_or(0.0);
         let tenure_pts = (years * 4.0).min(20.0);
-        let usage_pts = f64::from(customer.usage_score.unwrap_or(0)) * 0.4;
+        let usage_pts = (customer.usage_score.unwrap_or(0.0) / f64::from(self.usage_max.max(1))
+            * 40.0)
+            .clamp(0.0, 40.0);
         let (v, t, u) = (
             value_pts.round() as u32,
             tenure_pts.round() as u32,
@@ -133,7 +140,7 @@ mod tests {
         let mut c = customer("c1");
         c.contract_value = Some("120000".parse().unwrap());
         c.customer_since = NaiveDate::from_ymd_opt(2019, 1, 1);
-        c.usage_score = Some(80);
+        c.usage_score = Some(80.0);
         assert_eq!(policy.decide(&c, today).tier, Tier::Core);
         let empty = customer("c2");
         let d = policy.decide(&empty, today);

@@ -134,11 +134,15 @@ pub(super) async fn import_customers(
         s.deps.customers.as_ref(),
         s.deps.audit.as_ref(),
         now,
-        after_end,
+        import::ImportOptions {
+            after_service_end: after_end,
+            keep_added: s.deps.campaigns.launched_at(&campaign.id).await?.is_some()
+                && now < campaign.service_ended_at(),
+        },
     )
     .await?;
     let (joined_waves, purge_at) = if now >= campaign.service_ended_at() {
-        let at = late_import::purge_without_notice(&s.deps, &campaign, &report.added).await?;
+        let at = late_import::purge_without_notice(&s.deps, &campaign, report.imported).await?;
         (None, at)
     } else {
         let joined = late_import::admit_late(&s.deps, &campaign, &report.added).await?;

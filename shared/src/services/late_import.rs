@@ -75,9 +75,9 @@ pub async fn admit_late(
 pub async fn purge_without_notice(
     deps: &Deps,
     campaign: &Campaign,
-    added: &[CustomerRecord],
+    imported: usize,
 ) -> Result<Option<DateTime<Utc>>, PortError> {
-    if added.is_empty() {
+    if imported == 0 {
         return Ok(None);
     }
     let now = deps.clock.now();
@@ -111,10 +111,10 @@ pub async fn purge_without_notice(
             campaign: campaign.id.clone(),
             customer: None,
             action: "imported-after-service-end".into(),
-            detail: serde_json::json!({ "customers": added.len(), "purge_at": job.due, "notice": "none" }),
+            detail: serde_json::json!({ "customers": imported, "purge_at": job.due, "notice": "none" }),
         })
         .await?;
-    tracing::info!(campaign = %campaign.id, customers = added.len(), purge_at = %job.due, "imported after the service ended, straight into the purge");
+    tracing::info!(campaign = %campaign.id, customers = imported, purge_at = %job.due, "imported after the service ended, straight into the purge");
     Ok(Some(job.due))
 }
 

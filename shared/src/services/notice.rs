@@ -283,7 +283,7 @@ pub fn render_notice(
         lang: locale.tag(),
         colon: t.colon,
         subject: &subject,
-        greeting: fill(t.greeting, &[("name", customer.name.as_str())]),
+        greeting: texts::greeting(t, customer.name.as_ref()),
         thanks: fill(t.thanks, &[("product", product)]),
         lead,
         reason_title: t.reason_title,
@@ -386,7 +386,7 @@ pub fn render_export_ready(
         lang: locale.tag(),
         colon: t.colon,
         subject: &subject,
-        greeting: fill(t.greeting, &[("name", customer.name.as_str())]),
+        greeting: texts::greeting(t, customer.name.as_ref()),
         lead: fill(t.export_ready_lead, &[("product", product)]),
         contents: fill(t.export_ready_contents, &[("files", &files.to_string())]),
         download: t.download,
@@ -438,7 +438,10 @@ pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Custo
         .as_ref()
         .map_or(String::new(), |c| format!(" {c}"));
     BriefLine {
-        name: customer.name.to_string(),
+        name: customer
+            .name
+            .as_ref()
+            .map_or_else(|| customer.id.to_string(), ToString::to_string),
         id: customer.id.to_string(),
         contract: customer
             .contract_value

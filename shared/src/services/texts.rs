@@ -14,6 +14,8 @@ pub struct Texts {
     pub subject_export_ready: &'static str,
     pub subject_brief: &'static str,
     pub greeting: &'static str,
+    /// The greeting when the customer's file gave no usable name.
+    pub greeting_unnamed: &'static str,
     pub thanks: &'static str,
     pub lead_announcement: &'static str,
     pub lead_reminder: &'static str,
@@ -53,6 +55,7 @@ pub const EN: Texts = Texts {
     subject_export_ready: "Your {product} data export is ready",
     subject_brief: "Before the {product} announcement on {date}: 1:1 calls with {count} core customers",
     greeting: "Dear {name},",
+    greeting_unnamed: "Dear customer,",
     thanks: "Thank you for the trust you have placed in {product}.",
     lead_announcement: "We are writing to tell you that {product} will be retired. The service ends on {date}.",
     lead_reminder: "{product} ends in {days} days, on {date}, and you have not finished moving off it yet.",
@@ -92,6 +95,7 @@ pub const ZH_CN: Texts = Texts {
     subject_export_ready: "您的 {product} 数据导出已就绪",
     subject_brief: "{product} 公告（{date}）前：请与 {count} 位核心客户一对一沟通",
     greeting: "尊敬的 {name}：",
+    greeting_unnamed: "尊敬的客户：",
     thanks: "衷心感谢您一直以来对 {product} 的信任与支持。",
     lead_announcement: "我们在此通知您，{product} 将停止服务，服务终止日期为 {date}。",
     lead_reminder: "{product} 将在 {days} 天后（{date}）终止服务，您尚未完成迁移。",
@@ -131,6 +135,14 @@ pub fn texts(locale: Locale) -> &'static Texts {
 }
 
 /// Replaces `{name}` placeholders.
+/// The greeting of a customer, by name when there is one.
+pub fn greeting(t: &Texts, name: Option<&crate::domain::ids::DisplayName>) -> String {
+    match name {
+        Some(n) => fill(t.greeting, &[("name", n.as_str())]),
+        None => t.greeting_unnamed.to_owned(),
+    }
+}
+
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
     for (name, value) in values {

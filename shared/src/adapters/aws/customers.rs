@@ -36,7 +36,7 @@ use super::dynamo::{Backoff, DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
-use crate::ports::{CustomerStore, EventLog, PortError, PortResult, TierCount};
+use crate::ports::{Chunks, CustomerStore, EventLog, PortError, PortResult, TierCount};
 
 /// The partition of a customer's item (tools and benchmarks address
 /// items directly with it).
@@ -113,6 +113,14 @@ fn pending_pk(campaign: &CampaignId, r: &CustomerRecord) -> String {
         r.zone.name(),
         shard(r.id.as_str())
     )
+}
+
+/// An item's key.
+fn key_of(item: &Item) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), item["pk"].clone()),
+        ("sk".to_owned(), item["sk"].clone()),
+    ])
 }
 
 /// The bare customer item, as an import writes it: in no index yet.
@@ -385,15 +393,43 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes what an import's earlier chunks wrote, after `error` stopped
+    /// it; returns the error to report (saying so if taking back failed).
+    async fn take_back(&self, written: Vec<Item>, error: PortError) -> PortError {
+        if written.is_empty() {
+            return error;
+        }
+        let deletes = written
+            .into_iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder().set_key(Some(key)).build();
+                Ok(WriteRequest::builder()
+                    .delete_request(delete.map_err(PortError::permanent)?)
+                    .build())
+            })
+            .collect::<PortResult<Vec<_>>>();
+        let undone = match deletes {
+            Ok(deletes) => self.batch_write(deletes).await.map_err(|(_, e)| e),
+            Err(e) => Err(e),
+        };
+        match undone {
+            Ok(()) => error,
+            Err(undo) => PortError {
+                retryable: error.retryable,
+                source: error.source.context(format!(
+                    "the import stopped part way and taking it back failed too ({}): \
+                     some of its customers may be stored; importing the same file again \
+                     reports those as known and stores the rest",
+                    undo.source
+                )),
+            },
+        }
+    }
+
     /// Writes new items all or nothing: when a batch fails, the items this
     /// call may have written are deleted again before the error returns.
     async fn put_new(&self, items: Vec<Item>) -> PortResult<()> {
-        let key = |i: &Item| {
-            HashMap::from([
-                ("pk".to_owned(), i["pk"].clone()),
-                ("sk".to_owned(), i["sk"].clone()),
-            ])
-        };
+        let key = key_of;
         let puts = items
             .iter()
             .map(|i| {
@@ -432,36 +468,53 @@ impl DynamoStore {
 
 #[async_trait]
 impl CustomerStore for DynamoStore {
-    async fn insert_customers(
+    async fn import_customers(
         &self,
         campaign: &CampaignId,
-        records: &[CustomerRecord],
+        expected: usize,
+        chunks: &mut Chunks<'_>,
     ) -> PortResult<Vec<CustomerId>> {
-        if records.is_empty() {
+        if expected == 0 {
             return Ok(Vec::new());
         }
         // Known ids first, so a repeated id is reported and the stored
         // customer kept; a campaign nothing was imported into yet (the
         // marker says) has none, and a first import reads nothing. Then
-        // plain batch writes.
-        let known = match self.mark_import(campaign, records.len()).await? {
-            0 => HashSet::new(),
-            // A small import into a big campaign looks its own ids up
-            // (half a read unit each); a big one reads the campaign's keys
-            // (about a twentieth of a unit per stored customer).
-            stored if (records.len() as u64) * 10 < stored => {
-                self.known_among(campaign, records).await?
-            }
-            _ => self.known_ids(campaign).await?,
+        // plain batch writes, chunk by chunk.
+        let stored = self.mark_import(campaign, expected).await?;
+        // A small import into a big campaign looks its own ids up (half a
+        // read unit each); a big one reads the campaign's keys once (about
+        // a twentieth of a unit per stored customer).
+        let look_up_each = stored > 0 && (expected as u64) * 10 < stored;
+        let known_all = if stored > 0 && !look_up_each {
+            self.known_ids(campaign).await?
+        } else {
+            HashSet::new()
         };
-        let (dups, new): (Vec<_>, Vec<_>) =
-            records.iter().partition(|r| known.contains(r.id.as_str()));
-        let items = new
-            .iter()
-            .map(|r| item_of(campaign, r))
-            .collect::<PortResult<Vec<_>>>()?;
-        self.put_new(items).await?;
-        Ok(dups.into_iter().map(|r| r.id.clone()).collect())
+        let mut duplicates = Vec::new();
+        // What earlier chunks wrote, to take back if a later one fails.
+        let mut written: Vec<Item> = Vec::new();
+        for chunk in chunks {
+            let known = if look_up_each {
+                self.known_among(campaign, &chunk).await?
+            } else {
+                HashSet::new()
+            };
+            let (dups, new): (Vec<_>, Vec<_>) = chunk
+                .iter()
+                .partition(|r| known.contains(r.id.as_str()) || known_all.contains(r.id.as_str()));
+            duplicates.extend(dups.into_iter().map(|r| r.id.clone()));
+            let items = new
+                .iter()
+                .map(|r| item_of(campaign, r))
+                .collect::<PortResult<Vec<_>>>()?;
+            let keys: Vec<Item> = items.iter().map(key_of).collect();
+            if let Err(error) = self.put_new(items).await {
+                return Err(self.take_back(written, error).await);
+            }
+            written.extend(keys);
+        }
+        Ok(duplicates)
     }
 
     async fn customer(

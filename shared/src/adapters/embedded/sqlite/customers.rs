@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{SqliteStore, json_err, parse_ts, ts};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone};
-use crate::ports::{CustomerStore, PortError, PortResult, TierCount};
+use crate::ports::{Chunks, CustomerStore, PortError, PortResult, TierCount};
 
 const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at, purge_without_notice";
 
@@ -67,24 +67,14 @@ fn collect_customers(
 
 #[async_trait]
 impl CustomerStore for SqliteStore {
-    async fn insert_customers(
+    async fn import_customers(
         &self,
         campaign: &CampaignId,
-        records: &[CustomerRecord],
+        _expected: usize,
+        chunks: &mut Chunks<'_>,
     ) -> PortResult<Vec<CustomerId>> {
-        let rows = records
-            .iter()
-            .map(|r| {
-                Ok((
-                    r,
-                    r.profile
-                        .as_ref()
-                        .map(serde_json::to_string)
-                        .transpose()
-                        .map_err(json_err)?,
-                ))
-            })
-            .collect::<PortResult<Vec<_>>>()?;
+        // One transaction over every chunk: all or nothing, and the file is
+        // read (chunk by chunk) while it is open, so memory stays flat.
         self.with(|c| {
             let tx = c.transaction()?;
             let mut duplicates = Vec::new();
@@ -93,17 +83,25 @@ impl CustomerStore for SqliteStore {
                     "INSERT OR IGNORE INTO customers (campaign_id, customer_id, zone, profile, status, purge_without_notice)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
-                for (r, profile) in &rows {
-                    let n = insert.execute(params![
-                        campaign.as_str(),
-                        r.id.as_str(),
-                        r.zone.name(),
-                        profile,
-                        r.status.as_str(),
-                        r.purge_without_notice
-                    ])?;
-                    if n == 0 {
-                        duplicates.push(r.id.clone());
+                for chunk in chunks {
+                    for r in &chunk {
+                        let profile = r
+                            .profile
+                            .as_ref()
+                            .map(serde_json::to_string)
+                            .transpose()
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                        let n = insert.execute(params![
+                            campaign.as_str(),
+                            r.id.as_str(),
+                            r.zone.name(),
+                            profile,
+                            r.status.as_str(),
+                            r.purge_without_notice
+                        ])?;
+                        if n == 0 {
+                            duplicates.push(r.id.clone());
+                        }
                     }
                 }
             }
