@@ -116,3 +116,28 @@ async fn a_job_due_now_is_scheduled_by_the_given_clock() {
     assert_eq!(read_back.len(), 1);
     assert_eq!(read_back[0].due, now + chrono::Duration::minutes(1));
 }
+
+/// An import handed to DynamoDB in chunks is all or nothing too: when a
+/// later chunk fails, what the earlier chunks wrote is taken back.
+#[tokio::test]
+async fn an_import_in_chunks_that_fails_in_a_later_chunk_leaves_nothing() {
+    let deps = aws_deps().await;
+    let c = contract::campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let chunk = |from: usize| -> Vec<_> {
+        (from..from + 30)
+            .map(|n| contract::record(&format!("k{n:03}"), chrono_tz::UTC))
+            .collect()
+    };
+    let mut bad = chunk(60);
+    bad[10].profile.as_mut().unwrap().locale = Some("x".repeat(500_000));
+    let mut chunks = vec![chunk(0), chunk(30), bad].into_iter();
+    let failed = deps.customers.import_customers(&c.id, 90, &mut chunks).await;
+    assert!(failed.is_err(), "DynamoDB refuses an item over 400 KB");
+    let left = deps
+        .customers
+        .customers_page(&c.id, None, 200)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {} customers", left.len());
+}
