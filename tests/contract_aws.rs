@@ -23,6 +23,7 @@ contracts!(
     a_late_first_launch_is_refused_and_a_relaunch_is_not,
     a_customer_never_told_is_held_until_the_operator_decides,
     an_import_after_the_service_end_is_refused_or_goes_to_the_purge,
+    a_deadline_is_the_whole_last_day_where_the_customer_lives,
     the_audit_trail_is_a_chain_per_campaign,
     the_mailer_answers_each_message_in_order,
     scheduling_a_job_again_moves_it,
@@ -132,7 +133,10 @@ async fn an_import_in_chunks_that_fails_in_a_later_chunk_leaves_nothing() {
     let mut bad = chunk(60);
     bad[10].profile.as_mut().unwrap().locale = Some("x".repeat(500_000));
     let mut chunks = vec![chunk(0), chunk(30), bad].into_iter();
-    let failed = deps.customers.import_customers(&c.id, 90, &mut chunks).await;
+    let failed = deps
+        .customers
+        .import_customers(&c.id, 90, &mut chunks)
+        .await;
     assert!(failed.is_err(), "DynamoDB refuses an item over 400 KB");
     let left = deps
         .customers

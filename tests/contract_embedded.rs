@@ -37,6 +37,7 @@ contracts!(
     a_late_first_launch_is_refused_and_a_relaunch_is_not,
     a_customer_never_told_is_held_until_the_operator_decides,
     an_import_after_the_service_end_is_refused_or_goes_to_the_purge,
+    a_deadline_is_the_whole_last_day_where_the_customer_lives,
     the_audit_trail_is_a_chain_per_campaign,
     scheduling_a_job_again_moves_it,
     the_mailer_answers_each_message_in_order,

@@ -937,7 +937,11 @@ pub async fn an_import_after_the_service_end_is_refused_or_goes_to_the_purge(dep
         .await
         .unwrap()
         .expect("a purge is scheduled");
-    assert_eq!(purge_at, now, "the campaign's own purge has run: one now");
+    assert_eq!(
+        purge_at,
+        sunset::domain::milestone::day_ends_everywhere(ended.dates.export_deadline),
+        "once the deadline has ended everywhere"
+    );
     assert!(
         deps.scheduler
             .scheduled(&ended.id)
@@ -946,7 +950,7 @@ pub async fn an_import_after_the_service_end_is_refused_or_goes_to_the_purge(dep
             .iter()
             .any(|j| matches!(j.job, Job::Purge { .. })),
     );
-    let done = purge::purge_due(deps, &ended, now).await.unwrap();
+    let done = purge::purge_due(deps, &ended, purge_at).await.unwrap();
     assert_eq!((done.purged, done.never_told), (1, 0), "{done:?}");
     assert!(
         deps.ledger
@@ -955,5 +959,116 @@ pub async fn an_import_after_the_service_end_is_refused_or_goes_to_the_purge(dep
             .unwrap()
             .is_empty(),
         "no notice"
+    );
+}
+
+/// A deadline is the customer's whole last day where they live: their link
+/// works to its end, an export can be asked for until then, and their
+/// purge starts only after it — for customers at UTC+14 (Kiritimati),
+/// UTC-10 (Honolulu) and in the campaign's zone (Berlin). Before, all of it
+/// ran on Berlin's day: Honolulu lost the last 11 hours.
+pub async fn a_deadline_is_the_whole_last_day_where_the_customer_lives(deps: &Deps) {
+    use sunset::services::{export, notice, purge};
+    let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let zones = [
+        ("east", chrono_tz::Pacific::Kiritimati),
+        ("west", chrono_tz::Pacific::Honolulu),
+        ("home", chrono_tz::Europe::Berlin),
+    ];
+    let records: Vec<CustomerRecord> = zones.iter().map(|(id, z)| record(id, *z)).collect();
+    deps.customers
+        .insert_customers(&c.id, &records)
+        .await
+        .unwrap();
+    // All three were told.
+    let told: Vec<DeliveryKey> = zones
+        .iter()
+        .map(|(c_id, _)| {
+            DeliveryKey::once(
+                &c.id,
+                Recipient::Customer(id(c_id)),
+                Milestone::Announcement,
+            )
+        })
+        .collect();
+    deps.ledger
+        .claim(&told, t("2027-02-01T09:00:00Z"))
+        .await
+        .unwrap();
+    let sent: Vec<_> = told.iter().map(|k| (k.clone(), "m".to_owned())).collect();
+    deps.ledger
+        .mark_sent(&sent, t("2027-02-01T09:00:00Z"))
+        .await
+        .unwrap();
+
+    // 31 October ends at 10:00 UTC in Kiritimati, 23:00 in Berlin, and
+    // 10:00 the next day in Honolulu; each link works to its last second.
+    let ends = [
+        ("east", t("2027-10-31T10:00:00Z")),
+        ("home", t("2027-10-31T23:00:00Z")),
+        ("west", t("2027-11-01T10:00:00Z")),
+    ];
+    for (c_id, end) in ends {
+        let r = stored(deps, &c.id, c_id).await;
+        assert_eq!(
+            notice::link_expiry(&c, &r),
+            end - chrono::Duration::seconds(1),
+            "{c_id}"
+        );
+    }
+    // The plan's purge waits for the last of them.
+    let planned = sunset::domain::milestone::plan(
+        &c,
+        &[
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Honolulu,
+            chrono_tz::Europe::Berlin,
+        ],
+        &Default::default(),
+    );
+    let purge_job = planned
+        .iter()
+        .find(|j| matches!(j.job, Job::Purge { .. }))
+        .unwrap();
+    assert_eq!(purge_job.due, t("2027-11-01T10:00:00Z"));
+
+    // At 05:00 UTC on 1 November it is still 31 October in Honolulu.
+    let early_morning = t("2027-11-01T05:00:00Z");
+    assert!(
+        export::request_export(deps, &c, &id("west"), early_morning)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        export::request_export(deps, &c, &id("home"), early_morning).await,
+        Err(export::ExportError::PastDeadline)
+    ));
+
+    // Each purge run takes only those whose day has ended.
+    let runs = [
+        (t("2027-10-31T09:59:59Z"), 0, 3),
+        (t("2027-10-31T10:00:00Z"), 1, 2),
+        (t("2027-10-31T23:00:00Z"), 1, 1),
+        (t("2027-11-01T09:59:59Z"), 0, 1),
+        (t("2027-11-01T10:00:00Z"), 1, 0),
+    ];
+    for (at, purged, not_due) in runs {
+        let done = purge::purge_due(deps, &c, at).await.unwrap();
+        assert_eq!(
+            (done.purged, done.not_due),
+            (purged, not_due),
+            "at {at}: {done:?}"
+        );
+    }
+    // A run that left someone not yet due put a run of its own on the
+    // calendar for them.
+    assert!(
+        deps.scheduler
+            .scheduled(&c.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|j| j.name.contains("purge.at.") && j.due == t("2027-11-01T10:00:00Z")),
     );
 }

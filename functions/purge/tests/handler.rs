@@ -41,13 +41,27 @@ async fn nothing_is_purged_before_the_deadline_and_every_told_customer_after_it(
     assert_eq!(early["purged"], 0, "{early}");
     assert_eq!(early["not_due"], 14);
 
+    // Midnight in Berlin: the last day has ended for the customers there
+    // and further east, not yet for c03 (New York) and c05 (London).
     clock.advance_to("2027-10-31T23:00:00Z".parse().unwrap());
-    let due = purge::handle(&emb.deps, LambdaEvent::new(payload, Context::default()))
-        .await
-        .unwrap();
-    assert_eq!(due["purged"], 9, "{due}");
+    let due = purge::handle(
+        &emb.deps,
+        LambdaEvent::new(payload.clone(), Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (due["purged"].clone(), due["not_due"].clone()),
+        (7.into(), 2.into()),
+        "{due}"
+    );
     // c04, and the four customers the fixture imports with warnings.
     assert_eq!(due["never_told"], 5, "{due}");
+    clock.advance_to("2027-11-01T04:00:00Z".parse().unwrap());
+    let later = purge::handle(&emb.deps, LambdaEvent::new(payload, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(later["purged"], 2, "{later}");
     let stored = |id: &str| {
         let id = CustomerId::parse(id).unwrap();
         let deps = emb.deps.clone();

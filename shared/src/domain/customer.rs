@@ -146,6 +146,12 @@ impl CustomerRecord {
         self.extended_until
             .map_or(export_deadline, |d| d.max(export_deadline))
     }
+
+    /// The instant that last day ends where the customer lives: their links
+    /// work until then, and their purge never starts before it.
+    pub fn deadline_ends(&self, export_deadline: NaiveDate) -> DateTime<Utc> {
+        super::milestone::day_ends(self.effective_deadline(export_deadline), self.zone)
+    }
 }
 
 #[cfg(test)]

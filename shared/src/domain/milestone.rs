@@ -162,14 +162,28 @@ pub fn milestone_date(campaign: &Campaign, milestone: Milestone) -> Option<Naive
     }
 }
 
-/// When the purge of customers whose deadline is `deadline` runs: the start
-/// of the next day in the campaign's zone.
-pub fn purge_time(campaign: &Campaign, deadline: NaiveDate) -> DateTime<Utc> {
-    local_instant(
-        deadline + chrono::Days::new(1),
-        NaiveTime::MIN,
-        campaign.timezone,
-    )
+/// The instant a last day ends for someone in `zone`: the start of the next
+/// day there. A deadline is the customer's whole last day wherever they
+/// live.
+pub fn day_ends(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    local_instant(day + chrono::Days::new(1), NaiveTime::MIN, zone)
+}
+
+/// When the purge of the customers whose deadline is `deadline` runs: once
+/// that day has ended in every zone they live in (the campaign's too).
+pub fn purge_time(campaign: &Campaign, zones: &[Tz], deadline: NaiveDate) -> DateTime<Utc> {
+    zones
+        .iter()
+        .chain(std::iter::once(&campaign.timezone))
+        .map(|&zone| day_ends(deadline, zone))
+        .max()
+        .unwrap_or_else(|| day_ends(deadline, campaign.timezone))
+}
+
+/// The end of the last day anywhere on Earth (UTC-12): a purge scheduled
+/// then finds every customer with that deadline due, whatever their zone.
+pub fn day_ends_everywhere(day: NaiveDate) -> DateTime<Utc> {
+    day_ends(day, chrono_tz::Etc::GMTPlus12)
 }
 
 fn zone_slug(zone: Tz) -> String {
@@ -224,7 +238,7 @@ pub fn plan(
     for deadline in deadlines {
         jobs.push(ScheduledJob {
             name: format!("{id}.purge.{deadline}"),
-            due: purge_time(campaign, deadline),
+            due: purge_time(campaign, zones, deadline),
             job: Job::Purge {
                 campaign: id.clone(),
             },

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
-use crate::domain::milestone::{Job, ScheduledJob, purge_time};
+use crate::domain::milestone::{Job, ScheduledJob, day_ends_everywhere};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, MigrationStatus};
 use crate::ports::{Deps, PortError};
 
@@ -113,7 +113,9 @@ async fn apply_one(
             deps.scheduler
                 .upsert(&ScheduledJob {
                     name: format!("{}.purge.{date}", campaign.id),
-                    due: purge_time(campaign, *date),
+                    // Other customers may share the date from other
+                    // zones: the run comes once it has ended everywhere.
+                    due: day_ends_everywhere(*date),
                     job: Job::Purge {
                         campaign: campaign.id.clone(),
                     },
@@ -124,8 +126,7 @@ async fn apply_one(
             record.purge_without_notice = true;
             // Past their deadline, the purge that held them has run: one
             // more runs now for them.
-            let deadline = record.effective_deadline(campaign.dates.export_deadline);
-            if event.at >= purge_time(campaign, deadline) {
+            if event.at >= record.deadline_ends(campaign.dates.export_deadline) {
                 deps.scheduler
                     .upsert(&ScheduledJob {
                         name: format!("{}.purge.approved.{}", campaign.id, record.id),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::audit::AuditEntry;
 use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
 use crate::domain::ledger::{DeliveryKey, Recipient};
-use crate::domain::milestone::{Job, ScheduledJob, purge_time};
+use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
 use crate::ports::{Deps, PortError};
 
@@ -70,12 +70,7 @@ pub async fn request_export(
     now: DateTime<Utc>,
 ) -> Result<ExportRequest, ExportError> {
     let record = live_customer(deps, campaign, customer).await?;
-    if now
-        >= purge_time(
-            campaign,
-            record.effective_deadline(campaign.dates.export_deadline),
-        )
-    {
+    if now >= record.deadline_ends(campaign.dates.export_deadline) {
         return Err(ExportError::PastDeadline);
     }
     let existing = deps.exports.exports_of(&campaign.id, customer).await?;

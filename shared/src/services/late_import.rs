@@ -82,11 +82,14 @@ pub async fn purge_without_notice(
     }
     let now = deps.clock.now();
     let deadline = campaign.dates.export_deadline;
-    let planned = milestone::purge_time(campaign, deadline);
-    let job = if now < planned {
+    // Where they live is not known here: the purge for them runs once the
+    // deadline has ended everywhere (a run finds each customer due only
+    // after their own last day).
+    let everywhere = milestone::day_ends_everywhere(deadline);
+    let job = if now < everywhere {
         ScheduledJob {
-            name: format!("{}.purge.{deadline}", campaign.id),
-            due: planned,
+            name: format!("{}.purge.after-end.{deadline}", campaign.id),
+            due: everywhere,
             job: Job::Purge {
                 campaign: campaign.id.clone(),
             },

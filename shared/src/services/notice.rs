@@ -5,13 +5,12 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use minijinja::Environment;
 use serde::Serialize;
 
 use crate::domain::campaign::RefundPolicy;
 use crate::domain::link::{LinkPurpose, LinkSigner};
-use crate::domain::milestone::local_instant;
 use crate::domain::{Campaign, Customer, CustomerRecord, Locale, Milestone};
 
 use super::texts::{self, Texts, fill};
@@ -172,14 +171,9 @@ struct NoticeView<'a> {
 }
 
 /// The instant a customer's personal links stop working: the end of their
-/// effective deadline day in the campaign's zone.
+/// effective deadline day in their own zone (its last second).
 pub fn link_expiry(campaign: &Campaign, record: &CustomerRecord) -> DateTime<Utc> {
-    let last_day = record.effective_deadline(campaign.dates.export_deadline);
-    local_instant(
-        last_day,
-        NaiveTime::from_hms_opt(23, 59, 59).expect("valid"),
-        campaign.timezone,
-    )
+    record.deadline_ends(campaign.dates.export_deadline) - chrono::Duration::seconds(1)
 }
 
 /// `portal/v1/c/<campaign>/<customer>/export?exp=..&sig=..`

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::domain::audit::AuditEntry;
 use crate::domain::export::ExportRequest;
 use crate::domain::ledger::{DeliveryKey, Recipient};
-use crate::domain::milestone::purge_time;
+use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
 use crate::ports::{Deps, PortError};
 
@@ -64,6 +64,7 @@ pub async fn purge_due(
     now: DateTime<Utc>,
 ) -> Result<PurgeReport, PurgeError> {
     let mut report = PurgeReport::default();
+    let mut next_due: Option<DateTime<Utc>> = None;
     let mut pages = super::paging::Pages::new(PAGE);
     while let Some(after) = pages.start() {
         let page = deps
@@ -75,9 +76,13 @@ pub async fn purge_due(
         }
         let mut due = Vec::new();
         for record in page.iter().filter(|r| r.purged_at.is_none()) {
-            let deadline = record.effective_deadline(campaign.dates.export_deadline);
-            if now < purge_time(campaign, deadline) {
+            let ends = record.deadline_ends(campaign.dates.export_deadline);
+            if now < ends {
                 report.not_due += 1;
+                // Nobody is left behind: a customer whose last day ends
+                // after this run (a zone the plan did not know of) gets a
+                // run of their own.
+                next_due = Some(next_due.map_or(ends, |t: DateTime<Utc>| t.min(ends)));
             } else if record.legal_hold {
                 report.legal_hold += 1;
             } else {
@@ -100,6 +105,17 @@ pub async fn purge_due(
         if !due.is_empty() {
             purge_batch(deps, campaign, &due, now, &mut report).await?;
         }
+    }
+    if let Some(due) = next_due {
+        deps.scheduler
+            .upsert(&ScheduledJob {
+                name: format!("{}.purge.at.{}", campaign.id, due.format("%Y%m%dT%H%M")),
+                due,
+                job: Job::Purge {
+                    campaign: campaign.id.clone(),
+                },
+            })
+            .await?;
     }
     if report.legal_hold > 0 {
         deps.audit

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::event::CustomerEventKind;
 use crate::domain::export::ExportStatus;
-use crate::domain::milestone::purge_time;
+use crate::domain::milestone::day_ends;
 use crate::domain::{Campaign, CustomerId, CustomerRecord};
 use crate::ports::{Deps, JobFailure, PortError, TierCount};
 
@@ -94,7 +94,8 @@ async fn held_never_told(
     now: DateTime<Utc>,
 ) -> Result<Vec<CustomerId>, PortError> {
     let mut held = Vec::new();
-    if now < purge_time(campaign, campaign.dates.export_deadline) {
+    // The deadline ends first at UTC+14; before that nobody can be due.
+    if now < day_ends(campaign.dates.export_deadline, chrono_tz::Etc::GMTMinus14) {
         return Ok(held);
     }
     const PAGE: usize = 1000;
@@ -113,11 +114,7 @@ async fn held_never_told(
                 r.purged_at.is_none()
                     && !r.legal_hold
                     && !r.purge_without_notice
-                    && now
-                        >= purge_time(
-                            campaign,
-                            r.effective_deadline(campaign.dates.export_deadline),
-                        )
+                    && now >= r.deadline_ends(campaign.dates.export_deadline)
             })
             .collect();
         let told = super::purge::were_told(deps, campaign, &due).await?;
