@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use chrono::{Datelike, NaiveDate, Timelike};
+use chrono::{NaiveDate, Timelike};
 use sha2::{Digest, Sha256};
 use sunset::app::runner;
 use sunset::app::simulate::{self, SimulateArgs};
