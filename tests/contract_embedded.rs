@@ -38,6 +38,7 @@ contracts!(
     a_customer_never_told_is_held_until_the_operator_decides,
     an_import_after_the_service_end_is_refused_or_goes_to_the_purge,
     a_deadline_is_the_whole_last_day_where_the_customer_lives,
+    an_extension_is_told_with_links_valid_to_the_new_day,
     the_audit_trail_is_a_chain_per_campaign,
     scheduling_a_job_again_moves_it,
     the_mailer_answers_each_message_in_order,

@@ -882,3 +882,67 @@ async fn every_error_names_its_field_in_a_problem_or_shows_a_page() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(ctype.starts_with("text/html"), "{ctype}");
 }
+
+/// A link a customer already holds keeps working after their old deadline
+/// when an extension moved it; without one it stops at the deadline. The
+/// extension's own mail carries a link valid to the new day.
+#[tokio::test]
+async fn links_already_sent_work_until_the_extended_last_day() {
+    let api = api();
+    create_and_import(&api).await;
+    launch(&api).await;
+    let deps = &api.emb.deps;
+    let campaign = deps
+        .campaigns
+        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    use sunset::domain::link::LinkPurpose;
+    let old_c01 = link_path(deps, &campaign, "c01", LinkPurpose::RequestExport).await;
+    let old_c10 = link_path(deps, &campaign, "c10", LinkPurpose::RequestExport).await;
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/customers/c01/events",
+            "application/json",
+            r#"{"event":"extension","detail":"2027-12-15"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // The notice goes out from its job, with the new day.
+    let tick = runner::run_due(&api.emb, deps.clock.now()).await.unwrap();
+    assert!(
+        tick.steps.iter().any(|s| s.job.contains(".deadline.c01.")),
+        "{:?}",
+        tick.steps.iter().map(|s| &s.job).collect::<Vec<_>>()
+    );
+    let mail = read_outbox(api._dir.path())
+        .into_iter()
+        .find(|m| m.milestone == "deadline")
+        .expect("the extension is told");
+    assert_eq!(mail.to, "ada@lovelace.example");
+    assert!(
+        mail.subject.contains("15 December 2027"),
+        "{}",
+        mail.subject
+    );
+    // 2 November: past the campaign's deadline (31 October, Berlin).
+    api.clock
+        .advance_to("2027-11-02T10:00:00Z".parse().unwrap());
+    let (s, _) = api.open("GET", &old_c01, "text/html", "").await;
+    assert_eq!(s, StatusCode::OK, "the old link works to the extended day");
+    let (s, page) = api.open("GET", &old_c10, "text/html", "").await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "{}",
+        String::from_utf8_lossy(&page)
+    );
+    assert!(String::from_utf8_lossy(&page).contains("expired"));
+    // After the extended day, the old link stops too.
+    api.clock
+        .advance_to("2027-12-16T10:00:00Z".parse().unwrap());
+    let (s, _) = api.open("GET", &old_c01, "text/html", "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

@@ -1072,3 +1072,154 @@ pub async fn a_deadline_is_the_whole_last_day_where_the_customer_lives(deps: &De
             .any(|j| j.name.contains("purge.at.") && j.due == t("2027-11-01T10:00:00Z")),
     );
 }
+
+/// An extension is told: a notice with the new last day and fresh links
+/// valid to its end, once; a legal hold released after the deadline gives
+/// the customer time and tells them so; and the export bundle holds the
+/// customer's data, not our bookkeeping. (Before, an extension sent
+/// nothing and the links died at the old deadline.)
+pub async fn an_extension_is_told_with_links_valid_to_the_new_day(deps: &Deps) {
+    use sunset::services::{events, export, jobs, notice, purge};
+    let c = seeded(deps).await;
+    let event = |customer: &str, at: &str, kind| CustomerEvent {
+        at: t(at),
+        customer: id(customer),
+        kind,
+    };
+    let day: chrono::NaiveDate = "2027-12-15".parse().unwrap();
+    events::apply(
+        deps,
+        &c,
+        &event(
+            "a1",
+            "2027-10-20T10:00:00Z",
+            CustomerEventKind::Extension(day),
+        ),
+    )
+    .await
+    .unwrap();
+    let scheduled = deps.scheduler.scheduled(&c.id).await.unwrap();
+    let notice_job = scheduled
+        .iter()
+        .find(|j| matches!(&j.job, Job::DeadlineNotice { customer, .. } if *customer == id("a1")))
+        .expect("a deadline notice is scheduled")
+        .job
+        .clone();
+    let now = t("2027-10-20T10:01:00Z");
+    let first = jobs::run(deps, &notice_job, now).await.unwrap();
+    let again = jobs::run(deps, &notice_job, now).await.unwrap();
+    assert_eq!(serde_json::to_value(&first).unwrap()["sent"], true);
+    assert_eq!(
+        serde_json::to_value(&again).unwrap()["sent"],
+        false,
+        "told once"
+    );
+    let told = deps.ledger.deliveries_to(&c.id, &id("a1")).await.unwrap();
+    assert!(told.iter().any(|d| d.key.milestone == Milestone::Deadline
+        && d.key.occurrence == "2027-12-15"
+        && d.sent_at.is_some()));
+    // Its link is valid to the end of 15 December in Berlin.
+    let a1 = stored(deps, &c.id, "a1").await;
+    let rendered =
+        notice::render_deadline(&c, &a1, a1.profile.as_ref().unwrap(), &deps.signer).unwrap();
+    let expiry = notice::link_expiry(&c, &a1);
+    assert_eq!(expiry, t("2027-12-15T22:59:59Z"));
+    assert!(
+        rendered
+            .text
+            .contains(&format!("exp={}", expiry.timestamp())),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        rendered.text.contains("15 December 2027"),
+        "{}",
+        rendered.text
+    );
+    // ... and the customer can still ask for an export in December.
+    assert!(
+        export::request_export(deps, &c, &id("a1"), t("2027-12-10T10:00:00Z"))
+            .await
+            .is_ok()
+    );
+
+    // A hold released after the deadline: a month to take the data, told.
+    events::apply(
+        deps,
+        &c,
+        &event(
+            "a2",
+            "2027-06-01T10:00:00Z",
+            CustomerEventKind::LegalHold("case 17".into()),
+        ),
+    )
+    .await
+    .unwrap();
+    events::apply(
+        deps,
+        &c,
+        &event(
+            "a2",
+            "2027-11-05T10:00:00Z",
+            CustomerEventKind::LegalHoldReleased("case closed".into()),
+        ),
+    )
+    .await
+    .unwrap();
+    let a2 = stored(deps, &c.id, "a2").await;
+    assert!(!a2.legal_hold);
+    assert_eq!(a2.extended_until, "2027-12-05".parse().ok());
+    assert!(
+        deps.scheduler.scheduled(&c.id).await.unwrap().iter().any(
+            |j| matches!(&j.job, Job::DeadlineNotice { customer, .. } if *customer == id("a2"))
+        )
+    );
+    let done = purge::purge_due(deps, &c, t("2027-11-06T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        stored(deps, &c.id, "a2").await.purged_at.is_none(),
+        "{done:?}"
+    );
+
+    // The bundle: their data, not our bookkeeping.
+    let request = export::request_export(deps, &c, &id("a1"), now)
+        .await
+        .unwrap();
+    let built = export::build_export(deps, &c, &id("a1"), &request.id, now)
+        .await
+        .unwrap();
+    let bytes = deps
+        .blobs
+        .get(built.bundle_key.as_ref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let json = {
+        use std::io::Read;
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut s = String::new();
+        zip.by_name("sunset/customer.json")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    for internal in [
+        "tier",
+        "explanation",
+        "claimed_at",
+        "message_id",
+        "occurrence",
+        "recipient",
+    ] {
+        assert!(
+            !json.contains(&format!("\"{internal}\"")),
+            "the bundle shows `{internal}`: {json}"
+        );
+    }
+    assert!(
+        json.contains("\"deadline\""),
+        "the deadline notice is listed as sent: {json}"
+    );
+}

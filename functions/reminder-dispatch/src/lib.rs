@@ -13,6 +13,7 @@ pub fn accepts(job: &Job) -> bool {
         Job::OutreachBriefs { .. }
             | Job::Notice { .. }
             | Job::BuildExport { .. }
+            | Job::DeadlineNotice { .. }
             | Job::CatchUp { .. }
     )
 }

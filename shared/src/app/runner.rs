@@ -202,15 +202,22 @@ pub async fn run_to_end(
             (None, None) => break,
             (job, Some(first)) if job.is_none_or(|j| first <= j) => {
                 // Every event up to the next job goes in one write; an
-                // export request ends the batch, since it schedules a job
-                // that must run at the request's own time.
+                // event that schedules a job (an export request, an
+                // extension, a released hold, an approved purge) ends the
+                // batch, since that job must run at the event's own time.
                 let mut batch = Vec::new();
                 while let Some((_, e)) = events.front() {
                     if job.is_some_and(|j| e.at > j) {
                         break;
                     }
                     let (row, e) = events.pop_front().expect("peeked");
-                    let export = matches!(e.kind, CustomerEventKind::ExportRequested);
+                    let export = matches!(
+                        e.kind,
+                        CustomerEventKind::ExportRequested
+                            | CustomerEventKind::Extension(_)
+                            | CustomerEventKind::LegalHoldReleased(_)
+                            | CustomerEventKind::ApprovePurge(_)
+                    );
                     batch.push((row, e));
                     if export {
                         break;
@@ -289,6 +296,11 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
         JobOutcome::Launched { tiers, jobs } => format!(
             "{local}  launch             {} core, {} standard, {} low; {jobs} jobs planned",
             tiers.core, tiers.standard, tiers.low
+        ),
+        JobOutcome::DeadlineNotice(d) => format!(
+            "{local}  deadline           {} told their new last day{}",
+            d.customer,
+            if d.sent { "" } else { " (already told)" }
         ),
         JobOutcome::ExportReady { request } => {
             format!("{local}  export-ready       bundle {request} built and mailed")

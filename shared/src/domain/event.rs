@@ -19,6 +19,9 @@ pub enum CustomerEventKind {
     TicketResolved(String),
     /// Keep this customer's data: never purge while held.
     LegalHold(String),
+    /// The legal hold is lifted (the reason for the record). Past their
+    /// deadline, the customer gets time to take their data first.
+    LegalHoldReleased(String),
     /// A later data deadline for this customer.
     Extension(NaiveDate),
     /// The operator's decision that a customer who was never sent the
@@ -71,6 +74,7 @@ impl CustomerEventKind {
             "ticket_opened" => Self::TicketOpened(need("ticket type")?),
             "ticket_resolved" => Self::TicketResolved(need("ticket type")?),
             "legal_hold" => Self::LegalHold(need("reason")?),
+            "legal_hold_released" => Self::LegalHoldReleased(need("reason")?),
             "approve_purge" => Self::ApprovePurge(need("reason")?),
             "extension" => Self::Extension(
                 parse_date(&need("new last day (YYYY-MM-DD)")?, CAMPAIGN_YEARS)
@@ -81,7 +85,8 @@ impl CustomerEventKind {
                     field: "event",
                     reason: format!(
                         "'{}' is not an event (migrated, export_requested, declined, \
-                         ticket_opened, ticket_resolved, legal_hold, extension, approve_purge)",
+                         ticket_opened, ticket_resolved, legal_hold, legal_hold_released, \
+                         extension, approve_purge)",
                         other.chars().take(40).collect::<String>()
                     ),
                 });
@@ -97,6 +102,7 @@ impl CustomerEventKind {
             Self::TicketOpened(_) => "ticket_opened",
             Self::TicketResolved(_) => "ticket_resolved",
             Self::LegalHold(_) => "legal_hold",
+            Self::LegalHoldReleased(_) => "legal_hold_released",
             Self::Extension(_) => "extension",
             Self::ApprovePurge(_) => "approve_purge",
         }

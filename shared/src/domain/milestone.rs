@@ -24,6 +24,8 @@ pub enum Milestone {
     Reminder(u32),
     /// A requested export bundle is ready to download.
     ExportReady,
+    /// The customer's last day moved (an extension, a legal hold released).
+    Deadline,
     /// Not a message: deletion after the export deadline.
     Purge,
 }
@@ -47,6 +49,7 @@ impl fmt::Display for Milestone {
             Milestone::Announcement => f.write_str("announcement"),
             Milestone::Reminder(n) => write!(f, "reminder-{n}"),
             Milestone::ExportReady => f.write_str("export-ready"),
+            Milestone::Deadline => f.write_str("deadline"),
             Milestone::Purge => f.write_str("purge"),
         }
     }
@@ -59,6 +62,7 @@ impl FromStr for Milestone {
             "outreach-brief" => Milestone::OutreachBrief,
             "announcement" => Milestone::Announcement,
             "export-ready" => Milestone::ExportReady,
+            "deadline" => Milestone::Deadline,
             "purge" => Milestone::Purge,
             _ => match s.strip_prefix("reminder-").map(str::parse::<u32>) {
                 Some(Ok(n)) if n > 0 => Milestone::Reminder(n),
@@ -105,6 +109,11 @@ pub enum Job {
         customer: CustomerId,
         request: ExportId,
     },
+    /// Tell a customer their last day moved, with fresh links valid to it.
+    DeadlineNotice {
+        campaign: CampaignId,
+        customer: CustomerId,
+    },
     /// Purge every customer whose effective deadline has passed.
     Purge { campaign: CampaignId },
     /// Send the announcement to customers imported after it went out in
@@ -122,6 +131,7 @@ impl Job {
             | Job::OutreachBriefs { campaign }
             | Job::Notice { campaign, .. }
             | Job::BuildExport { campaign, .. }
+            | Job::DeadlineNotice { campaign, .. }
             | Job::Purge { campaign }
             | Job::CatchUp { campaign, .. } => campaign,
         }
@@ -158,7 +168,7 @@ pub fn milestone_date(campaign: &Campaign, milestone: Milestone) -> Option<Naive
         Milestone::OutreachBrief => Some(campaign.brief_date()),
         Milestone::Announcement => Some(campaign.dates.announce),
         Milestone::Reminder(n) => Some(campaign.reminder_date(n)),
-        Milestone::ExportReady | Milestone::Purge => None,
+        Milestone::ExportReady | Milestone::Deadline | Milestone::Purge => None,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::domain::milestone::{Job, ScheduledJob, day_ends_everywhere};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, MigrationStatus};
 use crate::ports::{Deps, PortError};
 
+use super::deadline;
 use super::export::{self, ExportError};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,24 @@ pub enum EventError {
     Export(#[from] ExportError),
     #[error(transparent)]
     Port(#[from] PortError),
+}
+
+/// Days a customer gets to take their data when a legal hold on it is
+/// released after their last day.
+pub const HOLD_RELEASE_GRACE_DAYS: u64 = 30;
+
+/// A purge run for customers whose last day is `day`, once it has ended
+/// everywhere (other customers may share the date from other zones).
+async fn schedule_purge(deps: &Deps, campaign: &Campaign, day: NaiveDate) -> Result<(), PortError> {
+    deps.scheduler
+        .upsert(&ScheduledJob {
+            name: format!("{}.purge.{day}", campaign.id),
+            due: day_ends_everywhere(day),
+            job: Job::Purge {
+                campaign: campaign.id.clone(),
+            },
+        })
+        .await
 }
 
 /// Applies one event.
@@ -102,6 +121,18 @@ async fn apply_one(
             }
         }
         CustomerEventKind::LegalHold(_) => record.legal_hold = true,
+        CustomerEventKind::LegalHoldReleased(_) => {
+            record.legal_hold = false;
+            // Released after their last day: they get time to take their
+            // data before the purge, and are told so.
+            if event.at >= record.deadline_ends(campaign.dates.export_deadline) {
+                let day = event.at.with_timezone(&record.zone).date_naive()
+                    + chrono::Days::new(HOLD_RELEASE_GRACE_DAYS);
+                record.extended_until = Some(day);
+                schedule_purge(deps, campaign, day).await?;
+                deadline::schedule(deps, campaign, &record.id, event.at, day).await?;
+            }
+        }
         CustomerEventKind::Extension(date) => {
             if *date <= campaign.dates.export_deadline {
                 return Err(EventError::ExtensionTooEarly {
@@ -109,18 +140,13 @@ async fn apply_one(
                     deadline: campaign.dates.export_deadline,
                 });
             }
+            let before = record.effective_deadline(campaign.dates.export_deadline);
             record.extended_until = Some(record.extended_until.map_or(*date, |d| d.max(*date)));
-            deps.scheduler
-                .upsert(&ScheduledJob {
-                    name: format!("{}.purge.{date}", campaign.id),
-                    // Other customers may share the date from other
-                    // zones: the run comes once it has ended everywhere.
-                    due: day_ends_everywhere(*date),
-                    job: Job::Purge {
-                        campaign: campaign.id.clone(),
-                    },
-                })
-                .await?;
+            schedule_purge(deps, campaign, *date).await?;
+            // Told, with links valid to the new day (a later day only).
+            if *date > before {
+                deadline::schedule(deps, campaign, &record.id, event.at, *date).await?;
+            }
         }
         CustomerEventKind::ApprovePurge(_) => {
             record.purge_without_notice = true;

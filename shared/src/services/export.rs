@@ -151,13 +151,21 @@ pub async fn build_export(
         let deliveries = deps.ledger.deliveries_to(&campaign.id, &record.id).await?;
         let events = deps.events.events_of(&campaign.id, &record.id).await?;
         let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        // Their data, not our bookkeeping: no tier or score explanation,
+        // no ledger claims or provider message ids.
+        let messages: Vec<serde_json::Value> = deliveries
+            .iter()
+            .filter_map(|d| {
+                d.sent_at.map(
+                    |at| serde_json::json!({ "message": d.key.milestone.name(), "sent_at": at }),
+                )
+            })
+            .collect();
         let customer_json = serde_json::json!({
             "customer": &customer,
-            "tier": &record.tier,
             "migration_status": record.status,
-            "legal_hold": record.legal_hold,
             "data_kept_until": record.effective_deadline(campaign.dates.export_deadline),
-            "messages_sent": &deliveries,
+            "messages_sent": messages,
             "events": &events,
         });
         entries.push((
@@ -196,17 +204,19 @@ pub async fn build_export(
         ));
         let delivery_rows: Vec<Vec<String>> = deliveries
             .iter()
-            .map(|d| {
-                vec![
-                    d.key.milestone.name(),
-                    d.key.channel.to_string(),
-                    d.sent_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                ]
+            .filter_map(|d| {
+                d.sent_at.map(|t| {
+                    vec![
+                        d.key.milestone.name(),
+                        d.key.channel.to_string(),
+                        t.to_rfc3339(),
+                    ]
+                })
             })
             .collect();
         entries.push((
             "sunset/messages.csv".into(),
-            csv_bytes(&["milestone", "channel", "sent_at"], &delivery_rows)?,
+            csv_bytes(&["message", "channel", "sent_at"], &delivery_rows)?,
         ));
         for f in product_files {
             entries.push((format!("product-data/{}", f.path), f.bytes));

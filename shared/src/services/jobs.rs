@@ -8,6 +8,7 @@ use crate::domain::export::ExportId;
 use crate::domain::{CampaignId, Job};
 use crate::ports::{Deps, PortError};
 
+use super::deadline::{self, DeadlineError, DeadlineReport};
 use super::dispatch::{self, BriefReport, CatchUpReport, DispatchError, WaveReport};
 use super::export::{self, ExportError};
 use super::launch::{self, LaunchError};
@@ -25,6 +26,8 @@ pub enum JobError {
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error(transparent)]
+    Deadline(#[from] DeadlineError),
+    #[error(transparent)]
     Purge(#[from] PurgeError),
     #[error(transparent)]
     Port(#[from] PortError),
@@ -39,6 +42,7 @@ impl JobError {
             JobError::Launch(LaunchError::Port(e)) => e.retryable,
             JobError::Dispatch(e) => e.retryable(),
             JobError::Export(e) => e.retryable(),
+            JobError::Deadline(e) => e.retryable(),
             JobError::Purge(e) => e.retryable(),
             JobError::Port(e) => e.retryable,
         }
@@ -52,6 +56,7 @@ pub enum JobOutcome {
     Briefs(BriefReport),
     Wave(WaveReport),
     ExportReady { request: ExportId },
+    DeadlineNotice(DeadlineReport),
     Purge(PurgeReport),
     CatchUp(CatchUpReport),
 }
@@ -105,6 +110,9 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
         } => {
             let r = export::build_export(deps, &campaign, customer, request, now).await?;
             JobOutcome::ExportReady { request: r.id }
+        }
+        Job::DeadlineNotice { customer, .. } => {
+            JobOutcome::DeadlineNotice(deadline::send(deps, &campaign, customer, now).await?)
         }
         Job::Purge { .. } => JobOutcome::Purge(purge::purge_due(deps, &campaign, now).await?),
         Job::CatchUp { customers, .. } => JobOutcome::CatchUp(

@@ -1,5 +1,6 @@
 //! Use cases, one module each, over the ports they need.
 
+pub mod deadline;
 pub mod dispatch;
 pub mod events;
 pub mod export;

@@ -34,6 +34,8 @@ fn env() -> &'static Environment<'static> {
             ("brief.txt", include_str!("../templates/brief.txt")),
             ("brief.html", include_str!("../templates/brief.html")),
             ("page.html", include_str!("../templates/page.html")),
+            ("deadline.txt", include_str!("../templates/deadline.txt")),
+            ("deadline.html", include_str!("../templates/deadline.html")),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates parse");
@@ -115,6 +117,7 @@ fn render_pair<S: Serialize>(
     let (txt, html) = match base {
         "notice" => ("notice.txt", "notice.html"),
         "export_ready" => ("export_ready.txt", "export_ready.html"),
+        "deadline" => ("deadline.txt", "deadline.html"),
         _ => ("brief.txt", "brief.html"),
     };
     Ok(Rendered {
@@ -343,6 +346,69 @@ pub fn render_notice(
         signoff: fill(t.signoff, &[("product", product)]),
     };
     render_pair("notice", subject.clone(), &view)
+}
+
+#[derive(Serialize)]
+struct DeadlineView<'a> {
+    lang: &'static str,
+    colon: &'static str,
+    subject: &'a str,
+    greeting: String,
+    lead: String,
+    body: &'static str,
+    export_link: &'static str,
+    export_url: String,
+    link_note: String,
+    help_title: &'static str,
+    faq: &'static str,
+    faq_url: &'a str,
+    support_email: String,
+    signoff: String,
+}
+
+/// The notice that a customer's last day moved (an extension, a legal hold
+/// released): the new day, and a fresh export link valid to its end in
+/// their zone.
+pub fn render_deadline(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    signer: &LinkSigner,
+) -> Result<Rendered, RenderError> {
+    let locale = customer.notice_locale(campaign.default_locale);
+    let t = texts::texts(locale);
+    let product = campaign.product.as_str();
+    let last_day = texts::date(
+        locale,
+        record.effective_deadline(campaign.dates.export_deadline),
+    );
+    let subject = fill(
+        t.subject_deadline,
+        &[("product", product), ("date", &last_day)],
+    );
+    let view = DeadlineView {
+        lang: locale.tag(),
+        colon: t.colon,
+        subject: &subject,
+        greeting: texts::greeting(t, customer.name.as_ref()),
+        lead: fill(
+            t.deadline_lead,
+            &[("product", product), ("date", &last_day)],
+        ),
+        body: t.deadline_body,
+        export_link: t.export_link,
+        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport),
+        link_note: fill(t.link_note, &[("date", &last_day)]),
+        help_title: t.help_title,
+        faq: t.faq,
+        faq_url: campaign.links.faq.as_str(),
+        support_email: fill(
+            t.support_email,
+            &[("email", campaign.support.email.as_str())],
+        ),
+        signoff: fill(t.signoff, &[("product", product)]),
+    };
+    render_pair("deadline", subject.clone(), &view)
 }
 
 #[derive(Serialize)]

@@ -45,6 +45,9 @@ pub struct Texts {
     pub export_ready_lead: &'static str,
     pub export_ready_contents: &'static str,
     pub download: &'static str,
+    pub subject_deadline: &'static str,
+    pub deadline_lead: &'static str,
+    pub deadline_body: &'static str,
 }
 
 pub const EN: Texts = Texts {
@@ -85,6 +88,9 @@ pub const EN: Texts = Texts {
     export_ready_lead: "The export of your {product} data you asked for is ready.",
     export_ready_contents: "The archive holds {files} files: your product data, what we hold about you (JSON and CSV) and a manifest with a SHA-256 checksum of each file.",
     download: "Download your data",
+    subject_deadline: "Your {product} data is kept until {date}",
+    deadline_lead: "Your last day to export your {product} data is now {date}.",
+    deadline_body: "Until the end of that day you can still download everything we hold about you with the link below; after it, your data is deleted for good. Links you received before keep working until then too.",
 };
 
 pub const ZH_CN: Texts = Texts {
@@ -125,6 +131,9 @@ pub const ZH_CN: Texts = Texts {
     export_ready_lead: "您申请的 {product} 数据导出已就绪。",
     export_ready_contents: "压缩包内共 {files} 个文件：您的产品数据、我们保存的您的信息（JSON 和 CSV）以及包含每个文件 SHA-256 校验值的清单。",
     download: "下载您的数据",
+    subject_deadline: "您的 {product} 数据保留至 {date}",
+    deadline_lead: "您导出 {product} 数据的最后期限已调整为 {date}。",
+    deadline_body: "在当天结束前，您仍可通过下方链接下载我们保存的您的全部数据；此后您的数据将被永久删除。您之前收到的链接在此之前同样有效。",
 };
 
 pub fn texts(locale: Locale) -> &'static Texts {

@@ -38,6 +38,7 @@ impl ScheduleTargets {
             Job::OutreachBriefs { .. }
             | Job::Notice { .. }
             | Job::BuildExport { .. }
+            | Job::DeadlineNotice { .. }
             | Job::CatchUp { .. } => &self.reminder_dispatch_arn,
             Job::Purge { .. } => &self.purge_arn,
         }
