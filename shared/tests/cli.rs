@@ -133,3 +133,99 @@ fn serve_answers_on_loopback_and_stops() {
         "{response}"
     );
 }
+
+/// `sunset serve` on a free loopback port with these extra arguments;
+/// stopped when the guard drops.
+fn start_serve(dir: &std::path::Path, extra: &[&str]) -> (Killed, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = sunset()
+        .args(["serve", "--addr", &addr, "--data"])
+        .arg(dir)
+        .args(extra)
+        .env("SUNSET_ADMIN_TOKEN", "a-token-of-enough-length")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Killed(child);
+    let started = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (guard, addr)
+}
+
+/// Reads until the server closes (or `limit` passes); what it sent.
+fn read_until_closed(mut s: TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, true),
+            Err(_) => return (got, false),
+        }
+    }
+}
+
+/// A client that never finishes its headers is disconnected after the
+/// header timeout, and no more than the allowed connections are served at
+/// once (before, slow-header clients were held forever).
+#[test]
+fn serve_drops_slow_header_clients_and_limits_connections() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (_guard, addr) = start_serve(
+        dir.path(),
+        &["--header-timeout", "1", "--max-connections", "2"],
+    );
+    let slow = || {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        s
+    };
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(slow(), Duration::from_secs(5));
+    assert!(closed, "a slow-header client was not disconnected");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Two slow clients hold both connections: a third is closed at once.
+    let (a, b) = (slow(), slow());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(&addr).unwrap();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let (got, closed) = read_until_closed(third, Duration::from_secs(5));
+    assert!(
+        closed && got.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    drop((a, b));
+    // Once they are gone, a request is served again.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut ok = TcpStream::connect(&addr).unwrap();
+    ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (got, _) = read_until_closed(ok, Duration::from_secs(5));
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}

@@ -135,10 +135,75 @@ pub fn spawn_scheduler(
     })
 }
 
+/// How `sunset serve` treats connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A client that has not sent a request's headers by then is
+    /// disconnected (slow-header clients hold no connection for long).
+    pub header_timeout: Duration,
+    /// Connections open at once; one more is closed as soon as accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`, HTTP/1.1, each connection
+/// under `limits`.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = limits.max_connections, "too many connections; closing a new one");
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            if let Err(e) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
 pub async fn serve(
     addr: SocketAddr,
     data: &Path,
     admin_token: Option<String>,
+    limits: ConnectionLimits,
 ) -> anyhow::Result<()> {
     let emb = Arc::new(Embedded::open(data, Arc::new(SystemClock))?);
     let token = match admin_token {
@@ -158,11 +223,10 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, data = %data.display(), "serving");
     let scheduler = spawn_scheduler(emb, health, TICK);
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    serve_connections(listener, router(state), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     scheduler.abort();
-    result.context("server failed")
+    Ok(())
 }

@@ -64,6 +64,12 @@ enum Command {
         addr: SocketAddr,
         #[arg(long, default_value = "sunset-data")]
         data: PathBuf,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Connections served at once.
+        #[arg(long, default_value_t = 256)]
+        max_connections: usize,
     },
 }
 
@@ -209,8 +215,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             print_outcome(&outcome, &data, started)?;
         }
-        Command::Serve { addr, data } => {
-            serve::serve(addr, &data, std::env::var("SUNSET_ADMIN_TOKEN").ok()).await?;
+        Command::Serve {
+            addr,
+            data,
+            header_timeout,
+            max_connections,
+        } => {
+            let limits = serve::ConnectionLimits {
+                header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                max_connections: max_connections.max(1),
+            };
+            serve::serve(
+                addr,
+                &data,
+                std::env::var("SUNSET_ADMIN_TOKEN").ok(),
+                limits,
+            )
+            .await?;
         }
     }
     Ok(())
