@@ -395,13 +395,14 @@ impl DynamoStore {
 
     /// Deletes what an import's earlier chunks wrote, after `error` stopped
     /// it; returns the error to report (saying so if taking back failed).
-    async fn take_back(&self, written: Vec<Item>, error: PortError) -> PortError {
+    async fn take_back(&self, written: Vec<(String, String)>, error: PortError) -> PortError {
         if written.is_empty() {
             return error;
         }
         let deletes = written
             .into_iter()
-            .map(|key| {
+            .map(|(pk, sk)| {
+                let key = HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]);
                 let delete = DeleteRequest::builder().set_key(Some(key)).build();
                 Ok(WriteRequest::builder()
                     .delete_request(delete.map_err(PortError::permanent)?)
@@ -492,8 +493,9 @@ impl CustomerStore for DynamoStore {
             HashSet::new()
         };
         let mut duplicates = Vec::new();
-        // What earlier chunks wrote, to take back if a later one fails.
-        let mut written: Vec<Item> = Vec::new();
+        // What earlier chunks wrote (as bare key strings: a big import's
+        // list stays small), to take back if a later one fails.
+        let mut written: Vec<(String, String)> = Vec::new();
         for chunk in chunks {
             let known = if look_up_each {
                 self.known_among(campaign, &chunk).await?
@@ -508,7 +510,10 @@ impl CustomerStore for DynamoStore {
                 .iter()
                 .map(|r| item_of(campaign, r))
                 .collect::<PortResult<Vec<_>>>()?;
-            let keys: Vec<Item> = items.iter().map(key_of).collect();
+            let keys: Vec<(String, String)> = new
+                .iter()
+                .map(|r| (customer_pk(campaign, &r.id), r.id.to_string()))
+                .collect();
             if let Err(error) = self.put_new(items).await {
                 return Err(self.take_back(written, error).await);
             }
