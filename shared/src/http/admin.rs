@@ -18,13 +18,7 @@ pub(super) async fn create_campaign(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
-    let campaign = if is_json(&headers) {
-        Campaign::from_json(text)?
-    } else {
-        Campaign::from_toml(text)?
-    };
+    let campaign = campaign_body(&headers, &body)?;
     if s.deps.campaigns.campaign(&campaign.id).await?.is_some() {
         return Err(ApiError::Conflict(format!(
             "campaign {} exists",
@@ -39,6 +33,17 @@ pub(super) async fn create_campaign(
     ))
 }
 
+/// A campaign from a request body: TOML, or JSON by content type.
+fn campaign_body(headers: &HeaderMap, body: &[u8]) -> Result<Campaign, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    Ok(if is_json(headers) {
+        Campaign::from_json(text)?
+    } else {
+        Campaign::from_toml(text)?
+    })
+}
+
 /// Replaces a campaign not launched yet: how an operator moves the dates
 /// of a campaign whose launch was refused as too late. A launched campaign
 /// is not replaced (its schedules would need re-planning).
@@ -49,13 +54,7 @@ pub(super) async fn replace_campaign(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = campaign_id(&id)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
-    let campaign = if is_json(&headers) {
-        Campaign::from_json(text)?
-    } else {
-        Campaign::from_toml(text)?
-    };
+    let campaign = campaign_body(&headers, &body)?;
     if campaign.id != id {
         return Err(ApiError::Invalid {
             field: "id".into(),

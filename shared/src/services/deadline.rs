@@ -10,22 +10,26 @@ use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::{Campaign, CustomerId, Milestone};
 use crate::ports::{Deps, PortError};
 
-use super::dispatch::{email, send_claimed};
-use super::notice::{self, RenderError};
+use super::dispatch::{DispatchError, send_one_claimed};
+use super::notice;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeadlineError {
     #[error("no customer {0} in this campaign")]
     UnknownCustomer(CustomerId),
     #[error(transparent)]
-    Render(#[from] RenderError),
+    Send(#[from] DispatchError),
     #[error(transparent)]
     Port(#[from] PortError),
 }
 
 impl DeadlineError {
     pub fn retryable(&self) -> bool {
-        matches!(self, DeadlineError::Port(e) if e.retryable)
+        match self {
+            DeadlineError::Port(e) => e.retryable,
+            DeadlineError::Send(e) => e.retryable(),
+            DeadlineError::UnknownCustomer(_) => false,
+        }
     }
 }
 
@@ -93,18 +97,13 @@ pub async fn send(
             sent: false,
         });
     }
-    let rendered = match notice::render_deadline(campaign, &record, &profile, &deps.signer) {
-        Ok(r) => r,
-        Err(e) => {
-            deps.ledger.release(&key).await?;
-            return Err(e.into());
-        }
-    };
-    let mail = email(campaign, &profile.email, &key, rendered, now);
-    send_claimed(
+    send_one_claimed(
         deps.ledger.as_ref(),
         deps.mailer.as_ref(),
-        vec![(key, mail)],
+        campaign,
+        &profile.email,
+        key,
+        || notice::render_deadline(campaign, &record, &profile, &deps.signer),
         now,
     )
     .await?;

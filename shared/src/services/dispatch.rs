@@ -100,6 +100,29 @@ pub(crate) async fn send_claimed(
     }
 }
 
+/// Renders and sends one message whose ledger key was just claimed; a
+/// render that fails gives the claim back, so a retry sends it.
+pub(crate) async fn send_one_claimed(
+    ledger: &dyn DeliveryLedger,
+    mailer: &dyn Mailer,
+    campaign: &Campaign,
+    to: &EmailAddress,
+    key: DeliveryKey,
+    render: impl FnOnce() -> Result<Rendered, RenderError>,
+    now: DateTime<Utc>,
+) -> Result<(), DispatchError> {
+    let rendered = match render() {
+        Ok(r) => r,
+        Err(e) => {
+            ledger.release(&key).await?;
+            return Err(e.into());
+        }
+    };
+    let mail = email(campaign, to, &key, rendered, now);
+    send_claimed(ledger, mailer, vec![(key, mail)], now).await?;
+    Ok(())
+}
+
 /// Gives back claims that will not be sent (a render failed).
 async fn release_all(
     ledger: &dyn DeliveryLedger,

@@ -16,8 +16,8 @@ use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
 use crate::ports::{Deps, PortError};
 
-use super::dispatch::{email, send_claimed};
-use super::notice::{self, RenderError};
+use super::dispatch::{DispatchError, send_one_claimed};
+use super::notice;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -34,14 +34,18 @@ pub enum ExportError {
     #[error("the bundle could not be written: {0}")]
     Bundle(#[from] zip::result::ZipError),
     #[error(transparent)]
-    Render(#[from] RenderError),
+    Send(#[from] DispatchError),
     #[error(transparent)]
     Port(#[from] PortError),
 }
 
 impl ExportError {
     pub fn retryable(&self) -> bool {
-        matches!(self, ExportError::Port(e) if e.retryable)
+        match self {
+            ExportError::Port(e) => e.retryable,
+            ExportError::Send(e) => e.retryable(),
+            _ => false,
+        }
     }
 }
 
@@ -278,25 +282,22 @@ pub async fn build_export(
     key.occurrence = request.id.to_string();
     if deps.ledger.claim(std::slice::from_ref(&key), now).await?[0] {
         let files = request.bundle_files.unwrap_or_default() as usize;
-        let rendered = match notice::render_export_ready(
-            campaign,
-            &record,
-            &customer,
-            &request.id,
-            files,
-            &deps.signer,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                deps.ledger.release(&key).await?;
-                return Err(e.into());
-            }
-        };
-        let mail = email(campaign, &customer.email, &key, rendered, now);
-        send_claimed(
+        send_one_claimed(
             deps.ledger.as_ref(),
             deps.mailer.as_ref(),
-            vec![(key, mail)],
+            campaign,
+            &customer.email,
+            key,
+            || {
+                notice::render_export_ready(
+                    campaign,
+                    &record,
+                    &customer,
+                    &request.id,
+                    files,
+                    &deps.signer,
+                )
+            },
             now,
         )
         .await?;
