@@ -225,7 +225,31 @@ pub trait AuditLog: Send + Sync {
             .ok_or_else(|| PortError::permanent(anyhow::anyhow!("the audit log appended nothing")))
     }
 
-    async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>>;
+    /// Up to `limit` of the campaign's entries after sequence number
+    /// `after`, in order (a page may be shorter than `limit` before the
+    /// end; an empty one is the end): the chain read a page at a time.
+    async fn entries_after(
+        &self,
+        campaign: &CampaignId,
+        after: u64,
+        limit: usize,
+    ) -> PortResult<Vec<ChainedEntry>>;
+
+    /// How many entries the campaign's chain holds.
+    async fn count(&self, campaign: &CampaignId) -> PortResult<u64>;
+
+    /// The whole chain (tests and small campaigns; big ones page).
+    async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>> {
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |e: &ChainedEntry| e.seq);
+            let page = self.entries_after(campaign, after, 1000).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
 }
 
 /// A scheduled job that failed: being retried with back-off, or given up.

@@ -625,6 +625,23 @@ pub async fn the_audit_trail_is_a_chain_per_campaign(deps: &Deps) {
         verify_chain(&deps.audit.entries(&other).await.unwrap()),
         Ok(())
     );
+    // Read a page at a time, and counted without reading.
+    assert_eq!(deps.audit.count(&c.id).await.unwrap(), 3);
+    let first = deps.audit.entries_after(&c.id, 0, 2).await.unwrap();
+    assert_eq!(first, chain[..2].to_vec());
+    let rest = deps
+        .audit
+        .entries_after(&c.id, first[1].seq, 2)
+        .await
+        .unwrap();
+    assert_eq!(rest, chain[2..].to_vec());
+    assert!(
+        deps.audit
+            .entries_after(&c.id, chain[2].seq, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn scheduling_a_job_again_moves_it(deps: &Deps) {

@@ -169,6 +169,36 @@ fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Writes the campaign's audit chain as a JSON array, a page at a time: a
+/// big campaign's hundreds of thousands of certificates never sit in
+/// memory together.
+async fn write_audit_trail(
+    path: &Path,
+    deps: &crate::ports::Deps,
+    campaign: &Campaign,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(b"[")?;
+    let mut after = 0;
+    let mut first = true;
+    loop {
+        let page = deps.audit.entries_after(&campaign.id, after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for entry in &page {
+            out.write_all(if first { b"\n" } else { b",\n" })?;
+            serde_json::to_writer_pretty(&mut out, entry)?;
+            first = false;
+        }
+    }
+    out.write_all(b"\n]\n")?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Everything needed to run, already read.
 pub struct Inputs {
     pub campaign: Campaign,
@@ -233,6 +263,15 @@ struct Progress {
     last_step_at: Option<DateTime<Utc>>,
 }
 
+fn parse_customers(bytes: &[u8], json: bool) -> anyhow::Result<import::ImportFile<'_>> {
+    if json {
+        import::parse_json(bytes)
+    } else {
+        import::parse_csv(bytes)
+    }
+    .context("the customers file cannot be imported")
+}
+
 /// Runs the whole lifecycle in `data`, calling `on_step` as time passes.
 /// Everything that can be checked without writing (the campaign, the
 /// customers file, the events, the product data directory) is checked
@@ -252,12 +291,9 @@ pub async fn run(
         events,
         event_rejections,
     } = inputs;
-    let file = if customers_are_json {
-        import::parse_json(&customers)
-    } else {
-        import::parse_csv(&customers)
-    }
-    .context("the customers file cannot be imported")?;
+    // Read whole once here, to refuse a file that cannot be imported
+    // before anything is written; imported (read again) in `run_in`.
+    parse_customers(&customers, customers_are_json)?;
     if let Some(src) = product_data {
         anyhow::ensure!(
             src.is_dir(),
@@ -269,7 +305,7 @@ pub async fn run(
     let result = run_in(
         campaign,
         (events, event_rejections),
-        file,
+        (customers, customers_are_json),
         product_data,
         data,
         &mut progress,
@@ -298,7 +334,7 @@ pub async fn run(
 async fn run_in(
     campaign: Campaign,
     (events, event_rejections): (Vec<(usize, CustomerEvent)>, Vec<EventRejection>),
-    file: import::ImportFile<'_>,
+    (customers, customers_are_json): (Vec<u8>, bool),
     product_data: Option<&Path>,
     data: &Path,
     progress: &mut Progress,
@@ -323,13 +359,15 @@ async fn run_in(
     emb.deps.campaigns.put_campaign(&campaign).await?;
     let import_report = import::import(
         &campaign,
-        file,
+        parse_customers(&customers, customers_are_json)?,
         emb.deps.customers.as_ref(),
         emb.deps.audit.as_ref(),
         emb.deps.clock.now(),
         import::ImportOptions::default(),
     )
     .await?;
+    // The file is not needed again: a big one's memory goes back now.
+    drop(customers);
     write_json(&data.join("import-report.json"), &import_report)?;
     progress.stage = "launching the campaign";
     let launched = launch::launch(&emb.deps, &campaign).await?;
@@ -371,8 +409,7 @@ async fn run_in(
     )
     .await?;
     write_json(&data.join("report.json"), &report)?;
-    let audit = emb.deps.audit.entries(&campaign.id).await?;
-    write_json(&data.join("audit-trail.json"), &audit)?;
+    write_audit_trail(&data.join("audit-trail.json"), &emb.deps, &campaign).await?;
     Ok(Outcome {
         campaign,
         import: import_report,

@@ -137,7 +137,7 @@ pub async fn report(
     let tiers = deps.customers.tier_counts(&campaign.id).await?;
     let events = deps.events.events(&campaign.id).await?;
     let exports = deps.exports.all_exports(&campaign.id).await?;
-    let audit_entries = deps.audit.entries(&campaign.id).await?.len() as u64;
+    let audit_entries = deps.audit.count(&campaign.id).await?;
     let failing_jobs = deps.scheduler.failures(&campaign.id).await?;
 
     let customers: u64 = tiers.values().map(|t| t.customers).sum();

@@ -746,28 +746,58 @@ impl AuditLog for DynamoStore {
         Ok(chained)
     }
 
-    async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>> {
-        let query = self
+    async fn entries_after(
+        &self,
+        campaign: &CampaignId,
+        after: u64,
+        limit: usize,
+    ) -> PortResult<Vec<ChainedEntry>> {
+        // Entries sort by their 20-digit sequence number; the head (`HEAD`)
+        // sorts after every digit and is left out by the range.
+        let out = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :zero)")
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", s(format!("AUDIT#{campaign}")))
-            .expression_attribute_values(":zero", s("0"))
-            .consistent_read(true);
-        self.query_all(query)
-            .await?
+            .expression_attribute_values(":from", s(format!("{:020}", after.saturating_add(1))))
+            .expression_attribute_values(":to", s("9".repeat(20)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.items()
             .iter()
             .map(|i| {
+                let bad = |what: &str| {
+                    PortError::permanent(anyhow::anyhow!(
+                        "audit entry of {campaign} lacks `{what}`"
+                    ))
+                };
                 Ok(ChainedEntry {
                     seq: get_s(i, "sk")
                         .and_then(|s| s.parse().ok())
-                        .unwrap_or_default(),
+                        .ok_or_else(|| bad("sk"))?,
                     entry: json_of(i, "entry")?,
-                    prev_hash: get_s(i, "prev_hash").unwrap_or_default().to_owned(),
-                    hash: get_s(i, "hash").unwrap_or_default().to_owned(),
+                    prev_hash: get_s(i, "prev_hash")
+                        .ok_or_else(|| bad("prev_hash"))?
+                        .to_owned(),
+                    hash: get_s(i, "hash").ok_or_else(|| bad("hash"))?.to_owned(),
                 })
             })
             .collect()
+    }
+
+    async fn count(&self, campaign: &CampaignId) -> PortResult<u64> {
+        // The head holds the newest entry's sequence number; entries are
+        // numbered from 1 without gaps.
+        let head = self.get(format!("AUDIT#{campaign}"), "HEAD").await?;
+        Ok(head
+            .as_ref()
+            .and_then(|h| h.get("seq"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
     }
 }

@@ -40,14 +40,21 @@ impl AuditLog for SqliteStore {
         })
     }
 
-    async fn entries(&self, campaign: &CampaignId) -> PortResult<Vec<ChainedEntry>> {
+    async fn entries_after(
+        &self,
+        campaign: &CampaignId,
+        after: u64,
+        limit: usize,
+    ) -> PortResult<Vec<ChainedEntry>> {
         let rows: Vec<(i64, String, String, String)> = self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, entry, prev_hash, hash FROM audit WHERE campaign_id = ?1 ORDER BY seq",
+                "SELECT seq, entry, prev_hash, hash FROM audit WHERE campaign_id = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
             )?;
-            stmt.query_map(params![campaign.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
+            stmt.query_map(
+                params![campaign.as_str(), after as i64, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?
             .collect()
         })?;
         rows.into_iter()
@@ -60,5 +67,16 @@ impl AuditLog for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn count(&self, campaign: &CampaignId) -> PortResult<u64> {
+        let n: i64 = self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM audit WHERE campaign_id = ?1",
+                params![campaign.as_str()],
+                |r| r.get(0),
+            )
+        })?;
+        Ok(n as u64)
     }
 }
