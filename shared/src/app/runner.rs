@@ -338,3 +338,12 @@ pub fn describe_failure(failed: &Failed, campaign: &Campaign) -> String {
 pub fn is_export_step(step: &Step) -> bool {
     matches!(step.outcome, JobOutcome::ExportReady { .. })
 }
+
+/// A step about one customer (an export, a deadline notice): the demo
+/// counts them instead of listing thousands.
+pub fn is_per_customer_step(step: &Step) -> bool {
+    matches!(
+        step.outcome,
+        JobOutcome::ExportReady { .. } | JobOutcome::DeadlineNotice(_)
+    )
+}

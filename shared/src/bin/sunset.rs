@@ -91,7 +91,20 @@ fn print_outcome(
             )
         })
         .count();
+    let told = outcome
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                &s.outcome,
+                sunset::services::jobs::JobOutcome::DeadlineNotice(d) if d.sent
+            )
+        })
+        .count();
     println!("  {exports} export bundles built and mailed along the way");
+    if told > 0 {
+        println!("  {told} customers told their new last day (extensions, released holds)");
+    }
     println!();
     let i = &outcome.import;
     println!(
@@ -174,7 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 campaign.product
             );
             let outcome = simulate::run(inputs, None, &data, |ran| match ran {
-                Ran::Done(step) if runner::is_export_step(step) => {}
+                Ran::Done(step) if runner::is_per_customer_step(step) => {}
                 Ran::Done(step) => println!("  {}", runner::describe(step, &campaign)),
                 Ran::Failed(failed) => {
                     println!("  {}", runner::describe_failure(failed, &campaign))
