@@ -79,16 +79,8 @@ async fn call(
     if auth {
         req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
     }
-    let res = app
-        .clone()
-        .oneshot(req.body(body.into()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    (
-        status,
-        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
-    )
+    let (status, _, body) = raw(app, req.body(body.into()).unwrap()).await;
+    (status, body)
 }
 
 fn json(bytes: &[u8]) -> serde_json::Value {

@@ -97,21 +97,7 @@ impl Drop for Killed {
 #[test]
 fn serve_answers_on_loopback_and_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = sunset()
-        .args(["serve", "--addr", &addr, "--data"])
-        .arg(dir.path())
-        .env("SUNSET_ADMIN_TOKEN", "a-token-of-enough-length")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Killed(child);
+    let (_guard, addr) = start_serve(dir.path(), &[]);
     let started = Instant::now();
     let response = loop {
         if let Ok(mut s) = TcpStream::connect(&addr) {

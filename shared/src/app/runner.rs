@@ -13,7 +13,7 @@ use crate::adapters::embedded::Embedded;
 use crate::clock::SimulatedClock;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::{Campaign, Job};
-use crate::ports::{JobFailure, Scheduler};
+use crate::ports::JobFailure;
 use crate::services::events;
 use crate::services::jobs::{self, JobError, JobOutcome};
 
@@ -50,9 +50,10 @@ const FIRST_RETRY: Duration = Duration::minutes(1);
 const LONGEST_RETRY: Duration = Duration::hours(1);
 pub const MAX_ATTEMPTS: u32 = 10;
 
-fn retry_after(attempts_before: u32) -> Duration {
-    let doubled = FIRST_RETRY * 2i32.saturating_pow(attempts_before.min(16));
-    doubled.min(LONGEST_RETRY)
+/// When a job that has failed `attempts` times runs again, if at all.
+fn retry_at(now: DateTime<Utc>, attempts: u32, retryable: bool) -> Option<DateTime<Utc>> {
+    let doubled = FIRST_RETRY * 2i32.saturating_pow(attempts.saturating_sub(1).min(16));
+    (retryable && attempts < MAX_ATTEMPTS).then(|| now + doubled.min(LONGEST_RETRY))
 }
 
 /// Runs a job, turning a panic into an error: one job's bug must not take
@@ -128,19 +129,11 @@ pub async fn run_due(emb: &Embedded, now: DateTime<Utc>) -> Result<Tick, RunErro
                 });
             }
             Err((error, retryable)) => {
-                let attempts_before = emb
-                    .store
-                    .failures(scheduled.job.campaign())
-                    .await
-                    .map_err(|e| store_err(&scheduled.name, scheduled.due, e))?
-                    .into_iter()
-                    .find(|f| f.job == scheduled.name)
-                    .map_or(0, |f| f.attempts);
-                let retry_at = (retryable && attempts_before + 1 < MAX_ATTEMPTS)
-                    .then(|| now + retry_after(attempts_before));
                 let failure = emb
                     .store
-                    .record_job_failure(&scheduled.name, now, &error, retry_at)
+                    .record_job_failure(&scheduled.name, now, &error, |attempts| {
+                        retry_at(now, attempts, retryable)
+                    })
                     .map_err(|e| store_err(&scheduled.name, scheduled.due, e))?;
                 match failure.next_attempt {
                     Some(next) => tracing::warn!(

@@ -125,7 +125,7 @@ mod tests {
         let c = CampaignId::parse("c").unwrap();
         let a = CustomerId::parse("a").unwrap();
         let b = CustomerId::parse("b").unwrap();
-        let now = Utc::now();
+        let now: DateTime<Utc> = "2027-03-01T10:00:00Z".parse().unwrap();
         let exp = now + chrono::Duration::days(1);
         let sig = s.sign(LinkPurpose::RequestExport, &c, &a, exp);
         let t = exp.timestamp();

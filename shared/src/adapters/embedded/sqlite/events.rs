@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, json_err, ts};
+use super::{SqliteStore, from_json_rows, json_err, ts};
 use crate::domain::event::CustomerEvent;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord};
 use crate::ports::{EventLog, PortResult};
@@ -60,9 +60,7 @@ impl EventLog for SqliteStore {
             stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| r.get(0))?
                 .collect()
         })?;
-        rows.iter()
-            .map(|s| serde_json::from_str(s).map_err(json_err))
-            .collect()
+        from_json_rows(&rows)
     }
 
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {
@@ -72,8 +70,6 @@ impl EventLog for SqliteStore {
             stmt.query_map(params![campaign.as_str()], |r| r.get(0))?
                 .collect()
         })?;
-        rows.iter()
-            .map(|s| serde_json::from_str(s).map_err(json_err))
-            .collect()
+        from_json_rows(&rows)
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, json_err};
+use super::{SqliteStore, from_json_rows, json_err};
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::{CampaignId, CustomerId};
 use crate::ports::{ExportStore, PortError, PortResult};
@@ -57,9 +57,7 @@ impl ExportStore for SqliteStore {
             let mut stmt = c.prepare_cached("SELECT request FROM exports WHERE campaign_id = ?1 AND customer_id = ?2 ORDER BY id")?;
             stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| r.get(0))?.collect()
         })?;
-        rows.iter()
-            .map(|s| serde_json::from_str(s).map_err(json_err))
-            .collect()
+        from_json_rows(&rows)
     }
 
     async fn all_exports(&self, campaign: &CampaignId) -> PortResult<Vec<ExportRequest>> {
@@ -69,8 +67,6 @@ impl ExportStore for SqliteStore {
             stmt.query_map(params![campaign.as_str()], |r| r.get(0))?
                 .collect()
         })?;
-        rows.iter()
-            .map(|s| serde_json::from_str(s).map_err(json_err))
-            .collect()
+        from_json_rows(&rows)
     }
 }

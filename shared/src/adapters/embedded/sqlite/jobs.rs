@@ -60,18 +60,27 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Records a failed run: counted, with its error; the job runs again at
-    /// `retry_at`, or never (given up) when that is `None`. Returns the
-    /// failure as recorded.
+    /// Records a failed run: counted, with its error; `retry` says, from
+    /// the failed runs so far (this one included), when the job runs again,
+    /// or `None` to give it up. Returns the failure as recorded.
     pub fn record_job_failure(
         &self,
         name: &str,
         at: DateTime<Utc>,
         error: &str,
-        retry_at: Option<DateTime<Utc>>,
+        retry: impl FnOnce(u32) -> Option<DateTime<Utc>>,
     ) -> PortResult<JobFailure> {
         let error: String = error.chars().take(ERROR_CHARS).collect();
         let failure = self.with(|c| {
+            let before: u32 = c
+                .query_row(
+                    "SELECT attempts FROM jobs WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let retry_at = retry(before + 1);
             c.execute(
                 "UPDATE jobs SET attempts = attempts + 1, last_error = ?2, failed_at = ?3,
                     next_at = COALESCE(?4, next_at), gave_up_at = CASE WHEN ?4 IS NULL THEN ?3 END
