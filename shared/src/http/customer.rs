@@ -176,8 +176,16 @@ pub(super) fn error_page(status: StatusCode, detail: &str) -> Response {
         s if s.is_server_error() => ("Something went wrong on our side", "我们这边出了问题"),
         _ => ("This request cannot be completed", "无法完成此请求"),
     };
+    // A service's reason reads as a sentence here ("the link has expired").
+    let mut sentence: String = detail.trim().to_owned();
+    if let Some(first) = sentence.chars().next() {
+        sentence.replace_range(..first.len_utf8(), &first.to_uppercase().to_string());
+    }
+    if !sentence.ends_with(['.', '!', '?']) {
+        sentence.push('.');
+    }
     let paragraphs = vec![
-        Paragraph::new(detail),
+        Paragraph::new(sentence),
         Paragraph::new("If you need help, reply to the e-mail that brought you here."),
         Paragraph {
             lang: Some("zh-CN"),
