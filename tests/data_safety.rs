@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use sunset::app::serve::{SchedulerHealth, spawn_scheduler};
 use sunset::domain::CampaignId;
 use sunset::http::{AdminAuth, AppState, HealthCheck, router};
-use sunset::ports::{Mailer, OutgoingEmail, PortError, PortResult};
+use sunset::ports::{Mailer, OutgoingEmail, PortError, SendError};
 use tower::ServiceExt;
 
 use sunset::app::runner;
@@ -241,13 +241,13 @@ struct FaultyMailer {
 
 #[async_trait::async_trait]
 impl Mailer for FaultyMailer {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let to = email.to.as_str().to_owned();
         if self.panic_for.lock().unwrap().as_deref() == Some(&to) {
             panic!("the mailer fell over");
         }
         if self.fail_for.lock().unwrap().as_deref() == Some(&to) {
-            return Err(PortError::retryable(anyhow::anyhow!("throttled")));
+            return Err(PortError::retryable(anyhow::anyhow!("connection reset")).into());
         }
         self.inner.send(email).await
     }

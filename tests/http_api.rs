@@ -420,10 +420,11 @@ async fn a_late_import_joins_the_waves_of_a_launched_campaign() {
         campaign: campaign.clone(),
         customers: vec![sunset::domain::CustomerId::parse("late1").unwrap()],
     };
-    let again = sunset::services::jobs::run(&api.emb.deps, &job, now)
+    let budget = sunset::services::jobs::Budget::unlimited();
+    let again = sunset::services::jobs::run(&api.emb.deps, &job, now, &budget)
         .await
         .unwrap();
-    assert_eq!(serde_json::to_value(&again).unwrap()["already_claimed"], 1);
+    assert_eq!(serde_json::to_value(&again).unwrap()["already_sent"], 1);
     assert_eq!(late_announcements(&api), 1);
 }
 

@@ -13,7 +13,7 @@ use crate::domain::audit::{AuditEntry, ChainedEntry};
 use crate::domain::event::CustomerEvent;
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ids::Mailbox;
-use crate::domain::ledger::{Delivery, DeliveryKey};
+use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease};
 use crate::domain::tier::TierDecision;
 use crate::domain::{
     Campaign, CampaignId, CustomerId, CustomerRecord, EmailAddress, Milestone, ScheduledJob,
@@ -119,9 +119,10 @@ pub trait CustomerStore: Send + Sync {
     /// with `only_pending`, also not migrated; paged like `customers_page`.
     /// Segmentation is what puts a customer in the waves (a late import
     /// joins them when the campaign is launched again). It may leave out
-    /// customers who already have a ledger entry for `milestone` (the
-    /// embedded store does) or list them (DynamoDB's sparse index does); the
-    /// ledger's claim is what decides. This is the query a reminder wave
+    /// customers whose `milestone` was sent or missed (the embedded store
+    /// does) or list them (DynamoDB's sparse index does); it lists those
+    /// merely claimed, whose lease may have run out. The ledger's claim is
+    /// what decides. This is the query a reminder wave
     /// runs: its cost grows with who is left, not with the campaign.
     async fn awaiting_notice(
         &self,
@@ -154,21 +155,43 @@ pub trait CustomerStore: Send + Sync {
 
 #[async_trait]
 pub trait DeliveryLedger: Send + Sync {
-    /// Claims each key if nobody has; `true` where this call claimed it.
-    async fn claim(&self, keys: &[DeliveryKey], at: DateTime<Utc>) -> PortResult<Vec<bool>>;
-    /// Records messages as sent, with the provider's message ids.
+    /// Claims each key that is free: never claimed, or claimed but neither
+    /// sent nor missed and with a lease that ended by `lease.at`; for each
+    /// key, whether this call took it or what it found instead. Each key
+    /// is one conditional write, so of runs racing for a key exactly one
+    /// wins.
+    async fn claim(&self, keys: &[DeliveryKey], lease: Lease) -> PortResult<Vec<Claimed>>;
+    /// Records messages as sent, with the provider's message ids, whoever
+    /// holds the claim now (the message went out: that is the truth to
+    /// keep).
     async fn mark_sent(&self, sent: &[(DeliveryKey, String)], at: DateTime<Utc>) -> PortResult<()>;
     /// Gives up a claim whose send failed, so a retry sends it.
     async fn release(&self, key: &DeliveryKey) -> PortResult<()>;
+    /// Records each free key (as `claim` would take it) as missed: its
+    /// message will not go out, and no later run takes it; for each key,
+    /// whether this call recorded it or what it found instead.
+    async fn mark_missed(
+        &self,
+        keys: &[DeliveryKey],
+        at: DateTime<Utc>,
+    ) -> PortResult<Vec<Claimed>>;
     /// Whether each key's message was sent (not only claimed).
     async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>>;
-    /// Messages sent per milestone name.
-    async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>>;
+    /// Messages sent and missed, per milestone name.
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>>;
     async fn deliveries_to(
         &self,
         campaign: &CampaignId,
         customer: &CustomerId,
     ) -> PortResult<Vec<Delivery>>;
+}
+
+/// One milestone's messages, as the ledger counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    pub sent: u64,
+    /// Past their grace: recorded, never sent.
+    pub missed: u64,
 }
 
 /// Ticket, decline, hold and extension events, kept for the report.
@@ -271,6 +294,9 @@ pub struct JobFailure {
 #[async_trait]
 pub trait Scheduler: Send + Sync {
     async fn upsert(&self, job: &ScheduledJob) -> PortResult<()>;
+    /// Takes a job off the calendar (a continuation that is no longer
+    /// needed); a name with no job is no error.
+    async fn cancel(&self, campaign: &CampaignId, name: &str) -> PortResult<()>;
     async fn scheduled(&self, campaign: &CampaignId) -> PortResult<Vec<ScheduledJob>>;
     /// The campaign's jobs that failed and are retried or given up, for the
     /// report. A platform that retries and dead-letters by itself
@@ -299,20 +325,50 @@ pub struct OutgoingEmail {
     pub message_id: String,
 }
 
+/// Why a message did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The provider refused it for the rate: slow down, try again.
+    #[error("the provider throttled the message: {0:#}")]
+    Throttled(#[source] anyhow::Error),
+    /// The provider's sending quota for its period is used up: try after.
+    #[error("the provider's sending quota is used up: {0:#}")]
+    QuotaExhausted(#[source] anyhow::Error),
+    #[error(transparent)]
+    Failed(#[from] PortError),
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one e-mail; returns the provider's message id.
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String>;
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
+}
 
-    /// Sends a batch; one result per e-mail, in order. Adapters override it
-    /// to send concurrently.
-    async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
-        let mut results = Vec::with_capacity(emails.len());
-        for e in emails {
-            results.push(self.send(e).await);
-        }
-        results
-    }
+/// A provider's sending limits on a channel, as it reports them now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendLimits {
+    /// Messages a second the account may send; `None`: no limit (the
+    /// embedded outbox without a configured rate).
+    pub per_second: Option<f64>,
+    /// Messages it may still send in the current 24 hours; `None`: no
+    /// quota.
+    pub remaining_today: Option<u64>,
+}
+
+/// The send rate every sender shares: one timeline of send slots per
+/// channel, which every run of every function reserves from.
+#[async_trait]
+pub trait SendRate: Send + Sync {
+    async fn limits(&self, channel: Channel) -> PortResult<SendLimits>;
+    /// Reserves `count` consecutive slots `interval` apart on the channel's
+    /// timeline, the first no earlier than `now`; returns the first.
+    async fn reserve(
+        &self,
+        channel: Channel,
+        count: u32,
+        interval: std::time::Duration,
+        now: std::time::SystemTime,
+    ) -> PortResult<std::time::SystemTime>;
 }
 
 /// Bytes by key: export bundles.
@@ -378,6 +434,8 @@ pub struct Deps {
     pub audit: Arc<dyn AuditLog>,
     pub scheduler: Arc<dyn Scheduler>,
     pub mailer: Arc<dyn Mailer>,
+    /// Every send waits its turn here (`services::pacing`).
+    pub pacer: Arc<crate::services::pacing::Pacer>,
     pub blobs: Arc<dyn BlobStore>,
     pub product_data: Arc<dyn ProductData>,
     pub clock: Arc<dyn Clock>,

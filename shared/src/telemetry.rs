@@ -18,3 +18,34 @@ pub fn init_with_default(level: &str) {
         builder.with_target(false).try_init()
     };
 }
+
+/// Counts notices recorded as missed (a wave past its grace) as a
+/// CloudWatch metric, `Sunset/MissedNotices`, in all and by campaign (the
+/// template's alarm watches the total): a log line in
+/// the embedded metric format, which CloudWatch Logs turns into the metric
+/// the alarm reads. Written on Lambda only, to stdout, where
+/// its log capture reads the line whole; elsewhere the caller's log says
+/// the same.
+pub fn missed_notices(
+    campaign: &crate::domain::CampaignId,
+    milestone: crate::domain::Milestone,
+    count: u64,
+) {
+    if count == 0 || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        return;
+    }
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": chrono::Utc::now().timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "Sunset",
+                "Dimensions": [["Campaign"], []],
+                "Metrics": [{ "Name": "MissedNotices", "Unit": "Count" }],
+            }],
+        },
+        "Campaign": campaign.as_str(),
+        "Milestone": milestone.name(),
+        "MissedNotices": count,
+    });
+    println!("{line}");
+}

@@ -22,9 +22,9 @@ use sunset::adapters::aws::customers::customer_pk;
 use sunset::domain::link::LinkSigner;
 use sunset::domain::milestone::{local_instant, milestone_date};
 use sunset::domain::{CustomerRecord, MigrationStatus, Milestone};
-use sunset::ports::{CampaignStore, CustomerStore, Mailer, OutgoingEmail, PortResult};
+use sunset::ports::{CampaignStore, CustomerStore, Mailer, OutgoingEmail, SendError};
 use sunset::services::dispatch::{self, Wave};
-use sunset::services::{import, segment};
+use sunset::services::{import, jobs, segment};
 
 fn s(v: impl Into<String>) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::S(v.into())
@@ -35,7 +35,7 @@ struct Discard;
 
 #[async_trait]
 impl Mailer for Discard {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         Ok(email.message_id.clone())
     }
 }
@@ -185,7 +185,20 @@ async fn main() -> anyhow::Result<()> {
                 .filter(|r| r.zone == zone && r.tier.is_some()),
         );
     }
-    let signer = LinkSigner::new(vec![7; 32]);
+    // The waves' own ports on DynamoDB; their continuations go to an
+    // embedded scheduler (Scheduler is not what is measured), their mail
+    // nowhere.
+    let jobs_dir = tempfile::tempdir()?;
+    let mut deps = sunset::adapters::embedded::Embedded::open(
+        jobs_dir.path(),
+        Arc::new(sunset::clock::SystemClock),
+    )?
+    .deps;
+    deps.campaigns = store.clone();
+    deps.customers = store.clone();
+    deps.ledger = store.clone();
+    deps.mailer = Arc::new(Discard);
+    deps.signer = LinkSigner::new(vec![7; 32]);
     let offsets = campaign.reminder_offsets();
     let mut pending = in_zone.len();
     println!();
@@ -229,16 +242,10 @@ async fn main() -> anyhow::Result<()> {
             milestone,
             zone,
             now: local_instant(day, campaign.send_time(), zone),
+            resume: None,
         };
-        let report = dispatch::notice_wave(
-            &campaign,
-            wave,
-            store.as_ref(),
-            store.as_ref(),
-            &Discard,
-            &signer,
-        )
-        .await?;
+        let report =
+            dispatch::notice_wave(&deps, &campaign, wave, &jobs::Budget::unlimited()).await?;
         let t = meter.take();
         anyhow::ensure!(
             report.sent as usize == pending,

@@ -7,14 +7,14 @@ use sunset::domain::audit::{AuditEntry, verify_chain};
 use sunset::domain::event::{CustomerEvent, CustomerEventKind};
 use sunset::domain::export::{ExportId, ExportRequest, ExportStatus};
 use sunset::domain::ids::{DisplayName, Mailbox};
-use sunset::domain::ledger::{DeliveryKey, Recipient};
+use sunset::domain::ledger::{Claimed, DeliveryKey, LEASE, Lease, Recipient};
 use sunset::domain::milestone::{Job, ScheduledJob};
 use sunset::domain::tier::{Tier, TierDecision};
 use sunset::domain::{
     Campaign, CampaignId, Customer, CustomerId, CustomerRecord, EmailAddress, MigrationStatus,
     Milestone,
 };
-use sunset::ports::{Deps, OutgoingEmail};
+use sunset::ports::{Deps, OutgoingEmail, Tally};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().expect("RFC 3339")
@@ -268,10 +268,10 @@ pub async fn a_wave_sees_only_who_is_still_due_in_its_zone(deps: &Deps) {
     );
     assert_eq!(
         deps.ledger
-            .claim(&[key], t("2027-08-01T08:00:00Z"))
+            .claim(&[key], Lease::starting(t("2027-08-01T08:00:00Z")))
             .await
             .unwrap(),
-        vec![true]
+        vec![Claimed::Taken]
     );
     async fn due(deps: &Deps, c: &CampaignId, only_pending: bool, limit: usize) -> Vec<String> {
         let ids = all_pages(limit, |after| async move {
@@ -355,44 +355,37 @@ pub async fn a_delivery_is_claimed_once_until_released(deps: &Deps) {
         Milestone::Announcement,
     );
     let now = t("2027-02-01T09:00:00Z");
-    assert_eq!(
-        deps.ledger
-            .claim(std::slice::from_ref(&key), now)
-            .await
-            .unwrap(),
-        vec![true]
-    );
-    assert_eq!(
-        deps.ledger
-            .claim(std::slice::from_ref(&key), now)
-            .await
-            .unwrap(),
-        vec![false]
-    );
+    let claim = |at: DateTime<Utc>, key: &DeliveryKey| {
+        let key = key.clone();
+        async move {
+            deps.ledger
+                .claim(std::slice::from_ref(&key), Lease::starting(at))
+                .await
+                .unwrap()[0]
+        }
+    };
+    assert_eq!(claim(now, &key).await, Claimed::Taken);
+    assert_eq!(claim(now, &key).await, Claimed::Held { until: now + LEASE });
     deps.ledger.release(&key).await.unwrap();
-    assert_eq!(
-        deps.ledger
-            .claim(std::slice::from_ref(&key), now)
-            .await
-            .unwrap(),
-        vec![true]
-    );
+    assert!(claim(now, &key).await.is_taken());
     deps.ledger
         .mark_sent(&[(key.clone(), "m-1".into())], now)
         .await
         .unwrap();
     deps.ledger.release(&key).await.unwrap();
     assert_eq!(
-        deps.ledger
-            .claim(std::slice::from_ref(&key), now)
-            .await
-            .unwrap(),
-        vec![false],
-        "a sent message stays claimed"
+        claim(now, &key).await,
+        Claimed::Sent,
+        "a sent message stays"
     );
     assert_eq!(
-        deps.ledger.sent_counts(&c.id).await.unwrap()["announcement"],
-        1
+        claim(now + LEASE * 10, &key).await,
+        Claimed::Sent,
+        "a sent message is never taken again"
+    );
+    assert_eq!(
+        deps.ledger.tallies(&c.id).await.unwrap()["announcement"],
+        Tally { sent: 1, missed: 0 }
     );
     let sent = deps.ledger.deliveries_to(&c.id, &id("a1")).await.unwrap();
     assert_eq!(sent.len(), 1);
@@ -408,14 +401,39 @@ pub async fn a_delivery_is_claimed_once_until_released(deps: &Deps) {
         Recipient::Customer(id("a3")),
         Milestone::Announcement,
     );
-    deps.ledger
-        .claim(std::slice::from_ref(&a2), now)
-        .await
-        .unwrap();
+    assert!(claim(now, &a2).await.is_taken());
     assert_eq!(
-        deps.ledger.sent(&[key, a2, a3]).await.unwrap(),
+        deps.ledger.sent(&[key, a2.clone(), a3]).await.unwrap(),
         vec![true, false, false]
     );
+    // A claim left unsent (its run crashed) holds until its lease ends,
+    // then the next run takes it; of runs racing for it, one wins.
+    assert!(
+        !claim(now + LEASE - chrono::Duration::seconds(1), &a2)
+            .await
+            .is_taken()
+    );
+    let later = now + LEASE;
+    let racing: Vec<Claimed> = futures::future::join_all((0..8).map(|_| claim(later, &a2))).await;
+    assert_eq!(
+        racing.iter().filter(|c| c.is_taken()).count(),
+        1,
+        "{racing:?}"
+    );
+    let held = deps.ledger.deliveries_to(&c.id, &id("a2")).await.unwrap();
+    assert_eq!(held[0].lease_until, Some(later + LEASE));
+    // A message marked sent by a run whose claim was meanwhile given back
+    // is still recorded: it went out.
+    let a4 = DeliveryKey::once(
+        &c.id,
+        Recipient::Customer(id("a4")),
+        Milestone::Announcement,
+    );
+    deps.ledger
+        .mark_sent(&[(a4.clone(), "m-4".into())], now)
+        .await
+        .unwrap();
+    assert_eq!(deps.ledger.sent(&[a4]).await.unwrap(), vec![true]);
 }
 
 pub async fn events_are_kept_in_order_per_customer(deps: &Deps) {
@@ -680,14 +698,13 @@ pub async fn the_mailer_answers_each_message_in_order(deps: &Deps) {
         milestone: Milestone::Announcement,
         message_id: format!("announcement.{n}"),
     };
-    let results = deps.mailer.send_all(&[mail(1), mail(2), mail(3)]).await;
-    assert_eq!(results.len(), 3);
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_ref().is_ok_and(|id| !id.is_empty()))
-    );
-    assert!(deps.mailer.send(&mail(4)).await.is_ok());
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(deps.mailer.send(&mail(n)).await.unwrap());
+    }
+    assert!(ids.iter().all(|id| !id.is_empty()), "{ids:?}");
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one id per message");
 }
 
 pub async fn blobs_are_stored_listed_and_deleted_by_prefix(deps: &Deps) {
@@ -822,7 +839,10 @@ pub async fn a_customer_never_told_is_held_until_the_operator_decides(deps: &Dep
         })
         .collect();
     let sent_at = t("2027-02-01T09:00:00Z");
-    deps.ledger.claim(&told, sent_at).await.unwrap();
+    deps.ledger
+        .claim(&told, Lease::starting(sent_at))
+        .await
+        .unwrap();
     let marked: Vec<_> = told.iter().map(|k| (k.clone(), "m".to_owned())).collect();
     deps.ledger.mark_sent(&marked, sent_at).await.unwrap();
     // a3's announcement was claimed but never sent: not told either.
@@ -833,7 +853,7 @@ pub async fn a_customer_never_told_is_held_until_the_operator_decides(deps: &Dep
                 Recipient::Customer(id("a3")),
                 Milestone::Announcement,
             )],
-            sent_at,
+            Lease::starting(sent_at),
         )
         .await
         .unwrap();
@@ -1010,7 +1030,7 @@ pub async fn a_deadline_is_the_whole_last_day_where_the_customer_lives(deps: &De
         })
         .collect();
     deps.ledger
-        .claim(&told, t("2027-02-01T09:00:00Z"))
+        .claim(&told, Lease::starting(t("2027-02-01T09:00:00Z")))
         .await
         .unwrap();
     let sent: Vec<_> = told.iter().map(|k| (k.clone(), "m".to_owned())).collect();
@@ -1123,8 +1143,9 @@ pub async fn an_extension_is_told_with_links_valid_to_the_new_day(deps: &Deps) {
         .job
         .clone();
     let now = t("2027-10-20T10:01:00Z");
-    let first = jobs::run(deps, &notice_job, now).await.unwrap();
-    let again = jobs::run(deps, &notice_job, now).await.unwrap();
+    let budget = jobs::Budget::unlimited();
+    let first = jobs::run(deps, &notice_job, now, &budget).await.unwrap();
+    let again = jobs::run(deps, &notice_job, now, &budget).await.unwrap();
     assert_eq!(serde_json::to_value(&first).unwrap()["sent"], true);
     assert_eq!(
         serde_json::to_value(&again).unwrap()["sent"],

@@ -228,6 +228,11 @@ pub async fn aws_settings(config: &aws_config::SdkConfig) -> sunset::adapters::a
         product_data_prefix: "product-data/".into(),
         s3_force_path_style: true,
         ses_configuration_set: None,
+        // The emulator has no SES GetAccount: the cap is the rate.
+        pacing: sunset::services::pacing::PacingSettings {
+            cap: Some(200.0),
+            ..Default::default()
+        },
         targets: sunset::adapters::aws::ScheduleTargets {
             group,
             role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),

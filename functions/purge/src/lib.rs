@@ -11,5 +11,6 @@ pub fn accepts(job: &Job) -> bool {
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    Ok(sunset::services::jobs::handle_payload(deps, event.payload, accepts).await?)
+    let budget = sunset::services::jobs::Budget::invocation(event.context.deadline);
+    Ok(sunset::services::jobs::handle_payload(deps, event.payload, &budget, accepts).await?)
 }

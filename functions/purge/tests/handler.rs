@@ -23,7 +23,11 @@ async fn nothing_is_purged_before_the_deadline_and_every_told_customer_after_it(
         })
         .collect();
     let sent_at = "2027-02-01T09:00:00Z".parse().unwrap();
-    emb.deps.ledger.claim(&told, sent_at).await.unwrap();
+    emb.deps
+        .ledger
+        .claim(&told, sunset::domain::ledger::Lease::starting(sent_at))
+        .await
+        .unwrap();
     let sent: Vec<_> = told.iter().map(|k| (k.clone(), "m".to_owned())).collect();
     emb.deps.ledger.mark_sent(&sent, sent_at).await.unwrap();
     let payload = serde_json::to_value(Job::Purge {

@@ -63,7 +63,7 @@ async fn run_guarded(
     job: &Job,
     now: DateTime<Utc>,
 ) -> Result<JobOutcome, (String, bool)> {
-    match AssertUnwindSafe(jobs::run(&emb.deps, job, now))
+    match AssertUnwindSafe(jobs::run(&emb.deps, job, now, &jobs::Budget::unlimited()))
         .catch_unwind()
         .await
     {
@@ -280,11 +280,17 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             b.sent, b.core_customers
         ),
         JobOutcome::Wave(w) => format!(
-            "{local}  {:<18} {:>7} sent in {} ({:?})",
+            "{local}  {:<18} {:>7} sent in {} ({:?}{}{})",
             w.milestone.to_string(),
             w.sent,
             w.zone,
-            w.state
+            w.state,
+            if w.late { ", late" } else { "" },
+            if w.missed > 0 {
+                format!(", {} missed", w.missed)
+            } else {
+                String::new()
+            }
         ),
         JobOutcome::Launched { tiers, jobs } => format!(
             "{local}  launch             {} core, {} standard, {} low; {jobs} jobs planned",
@@ -298,6 +304,11 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
         JobOutcome::ExportReady { request } => {
             format!("{local}  export-ready       bundle {request} built and mailed")
         }
+        JobOutcome::Again { at, reason } => format!(
+            "{local}  again              {reason}; runs again at {}",
+            at.with_timezone(&campaign.timezone)
+                .format("%Y-%m-%d %H:%M")
+        ),
         JobOutcome::CatchUp(c) => format!(
             "{local}  catch-up           {} late joiners sent the announcement",
             c.sent

@@ -123,6 +123,11 @@ pub struct Delivery {
     pub portal_url: Url,
     /// Accept a notice period shorter than the policy for `notice`.
     pub allow_short_notice: bool,
+    /// Hours after its local day that a reminder run late (a retried or
+    /// delayed wave) still goes out; past them it is recorded as missed.
+    /// The announcement and the last reminder have no such limit: for a
+    /// legal notice, late is better than never.
+    pub late_grace_hours: u32,
 }
 
 impl Default for Delivery {
@@ -132,6 +137,7 @@ impl Default for Delivery {
             brief_days_before_announce: 10,
             portal_url: Url::parse("http://127.0.0.1:8080").expect("valid default URL"),
             allow_short_notice: false,
+            late_grace_hours: 48,
         }
     }
 }
@@ -346,6 +352,12 @@ impl Campaign {
         if self.segmentation.usage_max == 0 {
             return Err(field("segmentation.usage_max", "must be at least 1"));
         }
+        if self.delivery.late_grace_hours > 24 * 14 {
+            return Err(field(
+                "delivery.late_grace_hours",
+                "must be at most 336 (two weeks): a reminder later than that misleads",
+            ));
+        }
         if self.delivery.send_hour > 22 {
             return Err(field("delivery.send_hour", "must be an hour from 0 to 22"));
         }
@@ -392,6 +404,16 @@ impl Campaign {
             NaiveTime::MIN,
             self.timezone,
         )
+    }
+
+    /// Whether a wave of `milestone` run late must still go out, however
+    /// late: the announcement and the last reminder.
+    pub fn always_sent_late(&self, milestone: super::Milestone) -> bool {
+        match milestone {
+            super::Milestone::Announcement => true,
+            super::Milestone::Reminder(n) => self.reminder_offsets().last() == Some(&n),
+            _ => false,
+        }
     }
 
     pub fn send_time(&self) -> NaiveTime {

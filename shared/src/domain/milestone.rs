@@ -100,6 +100,9 @@ pub enum Job {
         campaign: CampaignId,
         milestone: Milestone,
         timezone: Tz,
+        /// Set on a continuation: where the wave goes on from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
     },
     /// Build a requested export bundle and mail its link. The customer is
     /// part of the job so the request is looked up as theirs, not by id
@@ -122,6 +125,33 @@ pub enum Job {
         campaign: CampaignId,
         customers: Vec<CustomerId>,
     },
+}
+
+/// A wave's continuation: its part number (the first run is part 0) and
+/// the last customer the wave had finished with, in the order waves list
+/// customers (`None`: from the start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub part: u32,
+    pub after: Option<CustomerId>,
+}
+
+/// The job name of a zone's wave of a notice; a continuation adds its
+/// part.
+pub fn notice_job_name(campaign: &CampaignId, milestone: Milestone, zone: Tz) -> String {
+    format!("{campaign}.{milestone}.{}", zone_slug(zone))
+}
+
+/// The name of a wave's part `part`: one name per part, so every delivery
+/// of the same run schedules the same continuation, and a continuation
+/// that just fired is never the one being moved.
+pub fn continuation_name(
+    campaign: &CampaignId,
+    milestone: Milestone,
+    zone: Tz,
+    part: u32,
+) -> String {
+    format!("{}.part{part}", notice_job_name(campaign, milestone, zone))
 }
 
 impl Job {
@@ -229,12 +259,13 @@ pub fn plan(
         let date = milestone_date(campaign, milestone).expect("notice milestones have dates");
         for &zone in zones {
             jobs.push(ScheduledJob {
-                name: format!("{id}.{milestone}.{}", zone_slug(zone)),
+                name: notice_job_name(id, milestone, zone),
                 due: local_instant(date, campaign.send_time(), zone),
                 job: Job::Notice {
                     campaign: id.clone(),
                     milestone,
                     timezone: zone,
+                    resume: None,
                 },
             });
         }

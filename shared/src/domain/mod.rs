@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod link;
 pub mod locale;
 pub mod milestone;
+pub mod pace;
 pub mod refund;
 pub mod schedule;
 pub mod tier;

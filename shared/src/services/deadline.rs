@@ -91,15 +91,8 @@ pub async fn send(
         Milestone::Deadline,
     );
     key.occurrence = day.to_string();
-    if !deps.ledger.claim(std::slice::from_ref(&key), now).await?[0] {
-        return Ok(DeadlineReport {
-            customer: customer.clone(),
-            sent: false,
-        });
-    }
-    send_one_claimed(
-        deps.ledger.as_ref(),
-        deps.mailer.as_ref(),
+    let sent = send_one_claimed(
+        deps,
         campaign,
         &profile.email,
         key,
@@ -107,6 +100,12 @@ pub async fn send(
         now,
     )
     .await?;
+    if !sent {
+        return Ok(DeadlineReport {
+            customer: customer.clone(),
+            sent: false,
+        });
+    }
     tracing::info!(campaign = %campaign.id, customer = %customer, %day, "deadline notice sent");
     Ok(DeadlineReport {
         customer: customer.clone(),

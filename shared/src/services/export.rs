@@ -280,28 +280,25 @@ pub async fn build_export(
         Milestone::ExportReady,
     );
     key.occurrence = request.id.to_string();
-    if deps.ledger.claim(std::slice::from_ref(&key), now).await?[0] {
-        let files = request.bundle_files.unwrap_or_default() as usize;
-        send_one_claimed(
-            deps.ledger.as_ref(),
-            deps.mailer.as_ref(),
-            campaign,
-            &customer.email,
-            key,
-            || {
-                notice::render_export_ready(
-                    campaign,
-                    &record,
-                    &customer,
-                    &request.id,
-                    files,
-                    &deps.signer,
-                )
-            },
-            now,
-        )
-        .await?;
-    }
+    let files = request.bundle_files.unwrap_or_default() as usize;
+    send_one_claimed(
+        deps,
+        campaign,
+        &customer.email,
+        key,
+        || {
+            notice::render_export_ready(
+                campaign,
+                &record,
+                &customer,
+                &request.id,
+                files,
+                &deps.signer,
+            )
+        },
+        now,
+    )
+    .await?;
     tracing::info!(campaign = %campaign.id, customer = %record.id, request = %request.id, "export ready");
     Ok(request)
 }

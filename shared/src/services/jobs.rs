@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::export::ExportId;
-use crate::domain::{CampaignId, Job};
+use crate::domain::{CampaignId, Job, ScheduledJob};
 use crate::ports::{Deps, PortError};
 
 use super::deadline::{self, DeadlineError, DeadlineReport};
@@ -34,6 +34,17 @@ pub enum JobError {
 }
 
 impl JobError {
+    /// When a job whose messages were deferred (a used-up quota) or held
+    /// (another run's lease) should run again: not a failure.
+    pub fn again_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            JobError::Dispatch(e)
+            | JobError::Export(ExportError::Send(e))
+            | JobError::Deadline(DeadlineError::Send(e)) => e.again_at(),
+            _ => None,
+        }
+    }
+
     /// Whether running the same job again may succeed.
     pub fn retryable(&self) -> bool {
         match self {
@@ -49,19 +60,134 @@ impl JobError {
     }
 }
 
+/// How long a run may go on: an invocation's deadline less a margin for
+/// what is in flight, or no limit (the embedded runner).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// When the run should stop taking more work.
+    stop_at: Option<std::time::Instant>,
+}
+
+impl Budget {
+    pub fn unlimited() -> Self {
+        Self { stop_at: None }
+    }
+
+    /// A run that must be over by `deadline` (wall time, as Lambda gives
+    /// it), keeping `margin` for what it has in flight.
+    pub fn until(deadline: std::time::SystemTime, margin: std::time::Duration) -> Self {
+        let left = deadline
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(margin);
+        Self::for_next(left)
+    }
+
+    /// A Lambda invocation's budget, from its deadline in milliseconds
+    /// since the epoch (0, as a test's bare context has: none known),
+    /// keeping `SUNSET_STOP_MARGIN_SECONDS` (default 60) for the sends in
+    /// flight and the checkpoint.
+    pub fn invocation(deadline_ms: u64) -> Self {
+        if deadline_ms == 0 {
+            return Self::unlimited();
+        }
+        let margin = std::env::var("SUNSET_STOP_MARGIN_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        Self::until(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms),
+            std::time::Duration::from_secs(margin),
+        )
+    }
+
+    /// A run that may take work for `left` from now.
+    pub fn for_next(left: std::time::Duration) -> Self {
+        Self {
+            stop_at: Some(std::time::Instant::now() + left),
+        }
+    }
+
+    /// Whether the run should stop taking work.
+    pub fn nearly_up(&self) -> bool {
+        self.stop_at.is_some_and(|t| std::time::Instant::now() >= t)
+    }
+
+    /// What is left of it, as a span on the campaign's clock (none for an
+    /// unlimited run).
+    pub fn left_on(&self, _now: DateTime<Utc>) -> chrono::Duration {
+        self.stop_at.map_or(chrono::Duration::zero(), |t| {
+            chrono::Duration::from_std(t.saturating_duration_since(std::time::Instant::now()))
+                .unwrap_or(chrono::Duration::zero())
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum JobOutcome {
-    Launched { tiers: SegmentSummary, jobs: usize },
+    /// Its messages were deferred or held: the same job runs again then.
+    Again {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Launched {
+        tiers: SegmentSummary,
+        jobs: usize,
+    },
     Briefs(BriefReport),
     Wave(WaveReport),
-    ExportReady { request: ExportId },
+    ExportReady {
+        request: ExportId,
+    },
     DeadlineNotice(DeadlineReport),
     Purge(PurgeReport),
     CatchUp(CatchUpReport),
 }
 
-pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcome, JobError> {
+/// Runs `job` within `budget`. A job whose messages were deferred or held
+/// is scheduled again for then (`JobOutcome::Again`).
+pub async fn run(
+    deps: &Deps,
+    job: &Job,
+    now: DateTime<Utc>,
+    budget: &Budget,
+) -> Result<JobOutcome, JobError> {
+    match run_once(deps, job, now, budget).await {
+        Err(e) => match e.again_at() {
+            Some(at) => {
+                deps.scheduler.upsert(&again(job, at)?).await?;
+                tracing::info!(campaign = %job.campaign(), at = %at, reason = %e, "job runs again later");
+                Ok(JobOutcome::Again {
+                    at,
+                    reason: e.to_string(),
+                })
+            }
+            None => Err(e),
+        },
+        done => done,
+    }
+}
+
+/// The job again, under a name derived from it: running it again (or a
+/// second delivery doing the same) moves one schedule, never adds two.
+fn again(job: &Job, at: DateTime<Utc>) -> Result<ScheduledJob, JobError> {
+    use sha2::{Digest, Sha256};
+    let payload = serde_json::to_vec(job).map_err(|e| JobError::Port(PortError::permanent(e)))?;
+    let hash = hex::encode(&Sha256::digest(&payload)[..8]);
+    Ok(ScheduledJob {
+        name: format!("{}.again.{hash}", job.campaign()),
+        due: at,
+        job: job.clone(),
+    })
+}
+
+async fn run_once(
+    deps: &Deps,
+    job: &Job,
+    now: DateTime<Utc>,
+    budget: &Budget,
+) -> Result<JobOutcome, JobError> {
     let id = job.campaign();
     let campaign = deps
         .campaigns
@@ -76,32 +202,25 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
                 jobs: launched.jobs.len(),
             }
         }
-        Job::OutreachBriefs { .. } => JobOutcome::Briefs(
-            dispatch::outreach_briefs(
-                &campaign,
-                now,
-                deps.customers.as_ref(),
-                deps.ledger.as_ref(),
-                deps.mailer.as_ref(),
-            )
-            .await?,
-        ),
+        Job::OutreachBriefs { .. } => {
+            JobOutcome::Briefs(dispatch::outreach_briefs(deps, &campaign, now).await?)
+        }
         Job::Notice {
             milestone,
             timezone,
+            resume,
             ..
         } => JobOutcome::Wave(
             dispatch::notice_wave(
+                deps,
                 &campaign,
                 dispatch::Wave {
                     milestone: *milestone,
                     zone: *timezone,
                     now,
+                    resume: resume.clone(),
                 },
-                deps.customers.as_ref(),
-                deps.ledger.as_ref(),
-                deps.mailer.as_ref(),
-                &deps.signer,
+                budget,
             )
             .await?,
         ),
@@ -115,18 +234,9 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
             JobOutcome::DeadlineNotice(deadline::send(deps, &campaign, customer, now).await?)
         }
         Job::Purge { .. } => JobOutcome::Purge(purge::purge_due(deps, &campaign, now).await?),
-        Job::CatchUp { customers, .. } => JobOutcome::CatchUp(
-            dispatch::catch_up(
-                &campaign,
-                customers,
-                now,
-                deps.customers.as_ref(),
-                deps.ledger.as_ref(),
-                deps.mailer.as_ref(),
-                &deps.signer,
-            )
-            .await?,
-        ),
+        Job::CatchUp { customers, .. } => {
+            JobOutcome::CatchUp(dispatch::catch_up(deps, &campaign, customers, now).await?)
+        }
     })
 }
 
@@ -138,6 +248,7 @@ pub async fn run(deps: &Deps, job: &Job, now: DateTime<Utc>) -> Result<JobOutcom
 pub async fn handle_payload(
     deps: &Deps,
     payload: serde_json::Value,
+    budget: &Budget,
     accepts: impl Fn(&Job) -> bool,
 ) -> Result<serde_json::Value, JobError> {
     let job: Job = match serde_json::from_value(payload) {
@@ -148,7 +259,7 @@ pub async fn handle_payload(
             return Ok(rejected("the payload is not a job"));
         }
     };
-    match run(deps, &job, deps.clock.now()).await {
+    match run(deps, &job, deps.clock.now(), budget).await {
         Ok(outcome) => Ok(serde_json::to_value(outcome).unwrap_or_default()),
         Err(e) if e.retryable() => {
             tracing::warn!(campaign = %job.campaign(), error = %e, "job failed; will be retried");

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod late_import;
 pub mod launch;
 pub mod notice;
+pub mod pacing;
 mod paging;
 pub mod plan;
 pub mod purge;

@@ -13,10 +13,8 @@ use crate::domain::milestone::day_ends;
 use crate::domain::{Campaign, CustomerId, CustomerRecord};
 use crate::ports::{Deps, JobFailure, PortError, TierCount};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct MilestoneFigures {
-    pub sent: u64,
-}
+/// A milestone's messages: sent, and missed (a wave past its grace).
+pub type MilestoneFigures = crate::ports::Tally;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TierFigures {
@@ -64,6 +62,9 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelFigures {
     pub sent: u64,
+    /// Notices recorded as missed: waves run past their grace. Never
+    /// silent: also logged as an error, and a metric with an alarm on AWS.
+    pub missed: u64,
     pub announcement_reach: f64,
 }
 
@@ -133,7 +134,7 @@ pub async fn report(
     campaign: &Campaign,
     now: DateTime<Utc>,
 ) -> Result<Report, PortError> {
-    let sent = deps.ledger.sent_counts(&campaign.id).await?;
+    let tallies = deps.ledger.tallies(&campaign.id).await?;
     let tiers = deps.customers.tier_counts(&campaign.id).await?;
     let events = deps.events.events(&campaign.id).await?;
     let exports = deps.exports.all_exports(&campaign.id).await?;
@@ -142,17 +143,19 @@ pub async fn report(
 
     let customers: u64 = tiers.values().map(|t| t.customers).sum();
     let mut milestones: BTreeMap<String, MilestoneFigures> = BTreeMap::new();
-    milestones.insert("outreach-brief".into(), MilestoneFigures { sent: 0 });
-    milestones.insert("announcement".into(), MilestoneFigures { sent: 0 });
+    let none = MilestoneFigures::default();
+    milestones.insert("outreach-brief".into(), none);
+    milestones.insert("announcement".into(), none);
     for n in campaign.reminder_offsets() {
-        milestones.insert(format!("reminder-{n}"), MilestoneFigures { sent: 0 });
+        milestones.insert(format!("reminder-{n}"), none);
     }
-    milestones.insert("export-ready".into(), MilestoneFigures { sent: 0 });
-    for (name, n) in &sent {
-        milestones.insert(name.clone(), MilestoneFigures { sent: *n });
+    milestones.insert("export-ready".into(), none);
+    for (name, tally) in &tallies {
+        milestones.insert(name.clone(), *tally);
     }
-    let total_sent = sent.values().sum();
-    let announced = sent.get("announcement").copied().unwrap_or(0);
+    let total_sent = tallies.values().map(|t| t.sent).sum();
+    let missed = tallies.values().map(|t| t.missed).sum();
+    let announced = tallies.get("announcement").map_or(0, |t| t.sent);
 
     let mut tickets: BTreeMap<String, TicketFigures> = BTreeMap::new();
     let mut open: HashMap<(String, String), VecDeque<DateTime<Utc>>> = HashMap::new();
@@ -224,6 +227,7 @@ pub async fn report(
             "email".to_owned(),
             ChannelFigures {
                 sent: total_sent,
+                missed,
                 announcement_reach: if customers == 0 {
                     0.0
                 } else {

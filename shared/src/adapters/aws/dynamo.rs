@@ -5,7 +5,7 @@
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
 //! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON); `launched_at` once launched |
-//! | ledger entry | `DLV#{campaign}#{shard of recipient}` | `{recipient}#{milestone}#{channel}#{occurrence}` | `claimed_at`; once sent: `sent_at`, `message_id` |
+//! | ledger entry | `DLV#{campaign}#{shard of recipient}` | `{recipient}#{milestone}#{channel}#{occurrence}` | `claimed_at`, `lease_until` while unsent; once sent: `sent_at`, `message_id`; past its grace: `missed_at` |
 //! | export request | `EXP#{campaign}#{customer}` | `{request id}` | `request` (JSON); `gsi1pk` = `EXPORTS#{campaign}`, `gsi1sk` = `{request id}` |
 //! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
 //! | audit entry | `AUDIT#{campaign}` | `{seq, 20 digits}` | `entry` (JSON), `prev_hash`, `hash` |
@@ -23,17 +23,20 @@
 //! chain. Ledger entries spread over 16 partitions per campaign by a hash of the recipient (a
 //! wave's writes meet no hot key at any send rate SES allows), and sort by recipient, so one
 //! customer's messages are one short query. Every
-//! ledger transition is a conditional write: a claim is `attribute_not_exists(pk)`, a release only
-//! deletes an entry not yet sent.
+//! ledger transition is a conditional write: a claim takes an entry that does not exist, or one
+//! neither sent nor missed whose lease has ended; a release only deletes an entry not yet sent.
 
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    KeyType, Projection, ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -41,9 +44,11 @@ use sha2::{Digest, Sha256};
 use super::join_all;
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
 use crate::domain::export::{ExportId, ExportRequest};
-use crate::domain::ledger::{Channel, Delivery, DeliveryKey, Recipient};
+use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease, Recipient};
 use crate::domain::{Campaign, CampaignId, CustomerId, Milestone};
-use crate::ports::{AuditLog, CampaignStore, DeliveryLedger, ExportStore, PortError, PortResult};
+use crate::ports::{
+    AuditLog, CampaignStore, DeliveryLedger, ExportStore, PortError, PortResult, Tally,
+};
 
 /// The table's adapter; cheap to clone.
 #[derive(Clone)]
@@ -276,34 +281,24 @@ impl CampaignStore for DynamoStore {
 
 #[async_trait]
 impl DeliveryLedger for DynamoStore {
-    async fn claim(&self, keys: &[DeliveryKey], at: DateTime<Utc>) -> PortResult<Vec<bool>> {
-        // Each claim needs its own condition, which BatchWriteItem cannot
-        // carry: conditional puts, sent concurrently.
-        let claims = keys.iter().map(|k| {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(ledger_pk(&k.campaign, &k.recipient)))
-                .item("sk", s(ledger_sk(k)))
-                .item("claimed_at", s(ts(at)))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-        });
-        let claims: Vec<_> = claims.collect();
-        let mut claimed = Vec::with_capacity(keys.len());
-        for result in join_all(claims).await {
-            match result {
-                Ok(_) => claimed.push(true),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    claimed.push(false)
-                }
-                Err(e) => return Err(sdk_err(e)),
-            }
-        }
-        Ok(claimed)
+    async fn claim(&self, keys: &[DeliveryKey], lease: Lease) -> PortResult<Vec<Claimed>> {
+        self.take_free(keys, lease.at, |put| {
+            put.item("claimed_at", s(ts(lease.at)))
+                .item("lease_until", s(ts(lease.until)))
+        })
+        .await
+    }
+
+    async fn mark_missed(
+        &self,
+        keys: &[DeliveryKey],
+        at: DateTime<Utc>,
+    ) -> PortResult<Vec<Claimed>> {
+        self.take_free(keys, at, |put| {
+            put.item("claimed_at", s(ts(at)))
+                .item("missed_at", s(ts(at)))
+        })
+        .await
     }
 
     async fn mark_sent(&self, sent: &[(DeliveryKey, String)], at: DateTime<Utc>) -> PortResult<()> {
@@ -313,8 +308,10 @@ impl DeliveryLedger for DynamoStore {
                 .table_name(&self.table)
                 .key("pk", s(ledger_pk(&k.campaign, &k.recipient)))
                 .key("sk", s(ledger_sk(k)))
-                .update_expression("SET sent_at = :at, message_id = :id")
-                .condition_expression("attribute_exists(pk)")
+                .update_expression(
+                    "SET sent_at = :at, message_id = :id, claimed_at = if_not_exists(claimed_at, :at) \
+                     REMOVE lease_until",
+                )
                 .expression_attribute_values(":at", s(ts(at)))
                 .expression_attribute_values(":id", s(message_id.clone()))
                 .send()
@@ -365,20 +362,28 @@ impl DeliveryLedger for DynamoStore {
         }
     }
 
-    async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>> {
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>> {
         // The ledger's shards are read whole: a report costs as much as the
         // messages it counts, and sending pays nothing extra for it.
         let entries = self
-            .every_shard("DLV", campaign, |q| q.projection_expression("sk, sent_at"))
+            .every_shard("DLV", campaign, |q| {
+                q.projection_expression("sk, sent_at, missed_at")
+            })
             .await?;
-        let mut counts = BTreeMap::new();
-        for item in entries.iter().filter(|i| i.contains_key("sent_at")) {
+        let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+        for item in &entries {
+            let (sent, missed) = (item.contains_key("sent_at"), item.contains_key("missed_at"));
+            if !sent && !missed {
+                continue;
+            }
             let sk = get_s(item, "sk").unwrap_or_default();
             if let Some(milestone) = sk.split('#').nth(1) {
-                *counts.entry(milestone.to_owned()).or_insert(0) += 1;
+                let tally = tallies.entry(milestone.to_owned()).or_default();
+                tally.sent += u64::from(sent);
+                tally.missed += u64::from(missed);
             }
         }
-        Ok(counts)
+        Ok(tallies)
     }
 
     async fn deliveries_to(
@@ -417,6 +422,7 @@ impl DeliveryLedger for DynamoStore {
                     occurrence: occurrence.to_owned(),
                 },
                 claimed_at: parse_ts(get_s(&item, "claimed_at")).unwrap_or_default(),
+                lease_until: parse_ts(get_s(&item, "lease_until")),
                 sent_at: parse_ts(get_s(&item, "sent_at")),
                 message_id: get_s(&item, "message_id").map(str::to_owned),
             });
@@ -436,6 +442,111 @@ fn json_of<T: serde::de::DeserializeOwned>(
 }
 
 impl DynamoStore {
+    /// Writes each key's entry, with what `fill` adds, where the key is
+    /// free (no entry, or one neither sent nor missed whose lease ended by
+    /// `at`): one conditional put per key, sent concurrently, since
+    /// BatchWriteItem carries no condition. Timestamps are fixed-width UTC
+    /// strings, so `<=` compares instants. What stopped a put comes back
+    /// with the refusal: no second read tells "sent" from "held".
+    async fn take_free(
+        &self,
+        keys: &[DeliveryKey],
+        at: DateTime<Utc>,
+        fill: impl Fn(PutItemFluentBuilder) -> PutItemFluentBuilder,
+    ) -> PortResult<Vec<Claimed>> {
+        let puts = keys.iter().map(|k| {
+            fill(self.client.put_item())
+                .table_name(&self.table)
+                .item("pk", s(ledger_pk(&k.campaign, &k.recipient)))
+                .item("sk", s(ledger_sk(k)))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (attribute_not_exists(sent_at) \
+                     AND attribute_not_exists(missed_at) \
+                     AND (attribute_not_exists(lease_until) OR lease_until <= :at))",
+                )
+                .expression_attribute_values(":at", s(ts(at)))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+        });
+        let puts: Vec<_> = puts.collect();
+        let mut taken = Vec::with_capacity(keys.len());
+        for result in join_all(puts).await {
+            match result {
+                Ok(_) => taken.push(Claimed::Taken),
+                Err(e) => match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(refused)) => {
+                        let old = refused.item().cloned().unwrap_or_default();
+                        taken.push(Claimed::found(
+                            parse_ts(get_s(&old, "sent_at")),
+                            parse_ts(get_s(&old, "missed_at")),
+                            parse_ts(get_s(&old, "lease_until")),
+                            at,
+                        ));
+                    }
+                    _ => return Err(sdk_err(e)),
+                },
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Reserves `count` slots on the channel's send timeline, one item
+    /// (`PACE#{channel}`, `TIMELINE`) holding its next free slot in
+    /// milliseconds: moved forward on the condition that it still holds
+    /// what this process last saw (`known`), so two processes never get the
+    /// same slots; a refusal returns the item's value and the reservation
+    /// is tried again from it. Returns the first slot and the new next
+    /// free slot. One write per block of slots, not per message.
+    pub(super) async fn reserve_slots(
+        &self,
+        channel: Channel,
+        count: u32,
+        interval: std::time::Duration,
+        now: std::time::SystemTime,
+        mut known: Option<u64>,
+    ) -> PortResult<(std::time::SystemTime, u64)> {
+        use crate::domain::pace;
+        for _ in 0..50 {
+            let (first, next) = pace::reserve(known.map(pace::from_millis), now, count, interval);
+            let next_ms = pace::to_millis(next);
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("PACE#{channel}")))
+                .key("sk", s("TIMELINE"))
+                .update_expression("SET next_ms = :next")
+                .expression_attribute_values(":next", AttributeValue::N(next_ms.to_string()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let update = match known {
+                None => update.condition_expression("attribute_not_exists(next_ms)"),
+                Some(k) => update
+                    .condition_expression("next_ms = :known")
+                    .expression_attribute_values(":known", AttributeValue::N(k.to_string())),
+            };
+            match update.send().await {
+                Ok(_) => return Ok((first, next_ms)),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                        known = refused
+                            .item()
+                            .and_then(|i| i.get("next_ms"))
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|n| n.parse().ok());
+                    }
+                    _ => return Err(sdk_err(e)),
+                },
+            }
+        }
+        Err(PortError::retryable(anyhow::anyhow!(
+            "the {channel} send timeline is contended: 50 reservations refused in a row"
+        )))
+    }
+
     pub(super) fn client(&self) -> &Client {
         &self.client
     }

@@ -12,7 +12,7 @@ pub mod ses;
 pub use dynamo::DynamoStore;
 pub use s3::{S3BlobStore, S3ProductData};
 pub use scheduler::{EventBridgeScheduler, ScheduleTargets};
-pub use ses::SesMailer;
+pub use ses::{SesMailer, SesSendRate};
 
 /// Awaits every future with at most 32 in flight; results in input order.
 pub(crate) async fn join_all<F: std::future::Future>(
@@ -119,6 +119,7 @@ use aws_sdk_dynamodb::config::SharedInterceptor;
 use crate::clock::SystemClock;
 use crate::domain::link::LinkSigner;
 use crate::ports::{Clock, Deps};
+use crate::services::pacing::{Pacer, PacingSettings};
 
 fn env(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("environment variable {name} is not set"))
@@ -139,6 +140,8 @@ pub struct AwsSettings {
     /// Path-style S3 addressing, for emulators that serve every bucket on one host.
     pub s3_force_path_style: bool,
     pub ses_configuration_set: Option<String>,
+    /// How sends are paced to SES's limits.
+    pub pacing: PacingSettings,
     pub targets: ScheduleTargets,
     /// The link-signing key, at least 32 bytes.
     pub link_key: Vec<u8>,
@@ -191,6 +194,7 @@ impl AwsSettings {
                 .unwrap_or_else(|| "product-data/".into()),
             s3_force_path_style: env_opt("SUNSET_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"),
             ses_configuration_set: env_opt("SUNSET_SES_CONFIGURATION_SET"),
+            pacing: pacing_from_env()?,
             targets: ScheduleTargets {
                 group: env("SUNSET_SCHEDULE_GROUP")?,
                 role_arn: env("SUNSET_SCHEDULER_ROLE_ARN")?,
@@ -243,6 +247,7 @@ impl AwsSettings {
         let ses = aws_sdk_sesv2::Client::from_conf(observed!(
             aws_sdk_sesv2::config::Builder::from(config)
         ));
+        let dynamo_for_pacing = (*dynamo).clone();
         Deps {
             campaigns: dynamo.clone(),
             customers: dynamo.clone(),
@@ -256,7 +261,11 @@ impl AwsSettings {
                 dynamo,
                 clock.clone(),
             )),
-            mailer: Arc::new(SesMailer::new(ses, self.ses_configuration_set)),
+            mailer: Arc::new(SesMailer::new(ses.clone(), self.ses_configuration_set)),
+            pacer: Arc::new(Pacer::new(
+                Arc::new(SesSendRate::new(ses, dynamo_for_pacing)),
+                self.pacing,
+            )),
             blobs: Arc::new(S3BlobStore::new(s3.clone(), self.export_bucket)),
             product_data: Arc::new(S3ProductData::new(
                 s3,
@@ -267,6 +276,28 @@ impl AwsSettings {
             signer: LinkSigner::new(self.link_key),
         }
     }
+}
+
+/// `SUNSET_EMAIL_RATE` (a cap, messages a second) and
+/// `SUNSET_EMAIL_RATE_SHARE` (of SES's rate, default 0.9).
+fn pacing_from_env() -> anyhow::Result<PacingSettings> {
+    let number = |name: &str| -> anyhow::Result<Option<f64>> {
+        env_opt(name)
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n > 0.0)
+                    .with_context(|| format!("{name} must be a positive number, not '{v}'"))
+            })
+            .transpose()
+    };
+    let share = number("SUNSET_EMAIL_RATE_SHARE")?.unwrap_or(0.9);
+    anyhow::ensure!(share <= 1.0, "SUNSET_EMAIL_RATE_SHARE must be at most 1");
+    Ok(PacingSettings {
+        share,
+        cap: number("SUNSET_EMAIL_RATE")?,
+        ..PacingSettings::default()
+    })
 }
 
 /// Every port on AWS, configured from the environment.

@@ -161,6 +161,25 @@ impl Scheduler for EventBridgeScheduler {
         }
     }
 
+    async fn cancel(&self, _campaign: &CampaignId, name: &str) -> PortResult<()> {
+        let deleted = self
+            .client
+            .delete_schedule()
+            .name(schedule_name(name))
+            .group_name(&self.targets.group)
+            .send()
+            .await;
+        match deleted {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(sdk_err),
+        }
+    }
+
     async fn scheduled(&self, campaign: &CampaignId) -> PortResult<Vec<ScheduledJob>> {
         let mut pages = self
             .client

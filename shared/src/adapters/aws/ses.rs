@@ -4,13 +4,19 @@
 //! configuration set for delivery events, and message tags (campaign,
 //! milestone) that attribute those events.
 
+use std::time::{Duration, SystemTime};
+
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::config::http::HttpResponse;
+use aws_sdk_sesv2::error::SdkError;
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 
+use crate::domain::ledger::Channel;
 use crate::mime;
-use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult};
+use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult, SendError, SendLimits, SendRate};
 
 #[derive(Clone)]
 pub struct SesMailer {
@@ -18,21 +24,26 @@ pub struct SesMailer {
     configuration_set: Option<String>,
 }
 
-fn sdk_err<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
-where
-    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    super::classify(
-        e,
-        "SES",
-        &[
-            "TooManyRequestsException",
-            "LimitExceededException",
-            "SendingPausedException",
-            "InternalFailure",
-        ],
-    )
+/// A refused send, by the error's type: throttled (slow down), quota used
+/// up (defer), or another failure sorted as every SDK error is.
+fn send_err(e: SdkError<SendEmailError, HttpResponse>) -> SendError {
+    match e.as_service_error() {
+        Some(SendEmailError::TooManyRequestsException(_)) => {
+            SendError::Throttled(anyhow::Error::new(e).context("SES throttled the send"))
+        }
+        Some(SendEmailError::LimitExceededException(_)) => SendError::QuotaExhausted(
+            anyhow::Error::new(e).context("SES refused the send for a limit"),
+        ),
+        _ => SendError::Failed(super::classify(
+            e,
+            "SES",
+            &[
+                "SendingPausedException",
+                "InternalFailure",
+                "ThrottlingException",
+            ],
+        )),
+    }
 }
 
 fn tag(name: &str, value: &str) -> PortResult<MessageTag> {
@@ -54,7 +65,7 @@ impl SesMailer {
 
 #[async_trait]
 impl Mailer for SesMailer {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let raw = RawMessage::builder()
             .data(Blob::new(mime::render(email)))
             .build()
@@ -74,15 +85,66 @@ impl Mailer for SesMailer {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(sdk_err)?;
+            .map_err(send_err)?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
+}
 
-    async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
-        use futures::StreamExt;
-        // SES has no idempotency key: the ledger's claims guard against
-        // repeats; this only overlaps the round trips.
-        let sends: Vec<_> = emails.iter().map(|e| self.send(e)).collect();
-        futures::stream::iter(sends).buffered(16).collect().await
+/// The account's limits from SES (`GetAccount`: its maximum send rate and
+/// what is left of its 24-hour quota), and the shared send timeline in
+/// the DynamoDB table.
+pub struct SesSendRate {
+    client: Client,
+    timeline: super::DynamoStore,
+    /// The timeline's next free slot as this process last saw it: the
+    /// reservation's condition, right unless another process moved it.
+    known: std::sync::Mutex<Option<u64>>,
+}
+
+impl SesSendRate {
+    pub fn new(client: Client, timeline: super::DynamoStore) -> Self {
+        Self {
+            client,
+            timeline,
+            known: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl SendRate for SesSendRate {
+    async fn limits(&self, channel: Channel) -> PortResult<SendLimits> {
+        match channel {
+            Channel::Email => {}
+        }
+        let account = self.client.get_account().send().await.map_err(|e| {
+            super::classify(e, "SES", &["TooManyRequestsException", "InternalFailure"])
+        })?;
+        let quota = account.send_quota().ok_or_else(|| {
+            PortError::retryable(anyhow::anyhow!("SES GetAccount returned no send quota"))
+        })?;
+        // SES reports a negative 24-hour maximum for an account without one.
+        let remaining_today = (quota.max24_hour_send() >= 0.0)
+            .then(|| (quota.max24_hour_send() - quota.sent_last24_hours()).max(0.0) as u64);
+        Ok(SendLimits {
+            per_second: Some(quota.max_send_rate()).filter(|r| *r > 0.0),
+            remaining_today,
+        })
+    }
+
+    async fn reserve(
+        &self,
+        channel: Channel,
+        count: u32,
+        interval: Duration,
+        now: SystemTime,
+    ) -> PortResult<SystemTime> {
+        let known = *self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, next) = self
+            .timeline
+            .reserve_slots(channel, count, interval, now, known)
+            .await?;
+        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some(next);
+        Ok(first)
     }
 }

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use crate::mime;
-use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult};
+use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult, SendError};
 
+#[derive(Clone)]
 pub struct MaildirOutbox {
     root: PathBuf,
 }
@@ -87,12 +88,14 @@ fn link_unnamed(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<bool
 
 #[async_trait]
 impl Mailer for MaildirOutbox {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
-        self.deliver(email)
-    }
-
-    async fn send_all(&self, emails: &[OutgoingEmail]) -> Vec<PortResult<String>> {
-        crate::parallel::map(emails, |e| self.deliver(e))
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        // File writes block: off the async runtime, so a server keeps
+        // answering while a wave writes its outbox.
+        let (outbox, email) = (self.clone(), email.clone());
+        tokio::task::spawn_blocking(move || outbox.deliver(&email))
+            .await
+            .map_err(|e| PortError::permanent(anyhow::anyhow!("the outbox writer failed: {e}")))?
+            .map_err(SendError::Failed)
     }
 }
 
@@ -118,8 +121,8 @@ mod tests {
             milestone: Milestone::Announcement,
             message_id: "announcement.abc".into(),
         };
-        let results = outbox.send_all(std::slice::from_ref(&email)).await;
-        assert_eq!(results[0].as_deref().unwrap(), "announcement.abc");
+        let id = outbox.send(&email).await.unwrap();
+        assert_eq!(id, "announcement.abc");
         let new: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().collect();
         assert_eq!(new.len(), 1);
         let path = new[0].as_ref().unwrap().path();

@@ -18,6 +18,7 @@ use anyhow::Context;
 
 use crate::domain::link::LinkSigner;
 use crate::ports::{Clock, Deps};
+use crate::services::pacing::{LocalSendRate, Pacer, PacingSettings};
 
 pub use files::{DirBlobStore, DirProductData};
 pub use maildir::MaildirOutbox;
@@ -58,6 +59,7 @@ impl Embedded {
                 DirProductData::open(&dir.join("product-data"))
                     .context("cannot create the product-data directory")?,
             ),
+            pacer: local_pacer(None),
             clock,
             signer,
         };
@@ -67,4 +69,22 @@ impl Embedded {
             deps,
         })
     }
+
+    /// Paces every send to at most `per_second` messages a second (an SMTP
+    /// relay's limit); `None` (the default for the outbox): unpaced.
+    pub fn with_send_rate(mut self, per_second: Option<f64>) -> Self {
+        self.deps.pacer = local_pacer(per_second);
+        self
+    }
+}
+
+fn local_pacer(per_second: Option<f64>) -> Arc<Pacer> {
+    Arc::new(Pacer::new(
+        Arc::new(LocalSendRate::new(per_second)),
+        PacingSettings {
+            // The configured rate is the relay's own: all of it is ours.
+            share: 1.0,
+            ..PacingSettings::default()
+        },
+    ))
 }

@@ -162,7 +162,8 @@ impl CustomerStore for SqliteStore {
                    AND (?4 = 0 OR c.status <> 'migrated')
                    AND NOT EXISTS (SELECT 1 FROM deliveries d
                         WHERE d.campaign_id = c.campaign_id AND d.recipient = c.customer_id
-                          AND d.milestone = ?5 AND d.channel = 'email' AND d.occurrence = '')
+                          AND d.milestone = ?5 AND d.channel = 'email' AND d.occurrence = ''
+                          AND (d.sent_at IS NOT NULL OR d.missed_at IS NOT NULL))
                  ORDER BY c.customer_id LIMIT ?6"
             ))?;
             stmt.query_map(

@@ -201,6 +201,14 @@ impl Scheduler for SqliteStore {
         Ok(())
     }
 
+    async fn cancel(&self, campaign: &CampaignId, name: &str) -> PortResult<()> {
+        self.with(|c| {
+            c.prepare_cached("DELETE FROM jobs WHERE campaign_id = ?1 AND name = ?2")?
+                .execute(params![campaign.as_str(), name])
+        })?;
+        Ok(())
+    }
+
     async fn scheduled(&self, campaign: &CampaignId) -> PortResult<Vec<ScheduledJob>> {
         let rows: Vec<(String, i64, String)> = self.with(|c| {
             let mut stmt = c.prepare_cached(

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, parse_ts, ts};
-use crate::domain::ledger::{Delivery, DeliveryKey, Recipient};
+use crate::domain::ledger::{Claimed, Delivery, DeliveryKey, Lease, Recipient};
 use crate::domain::{CampaignId, CustomerId, Milestone};
-use crate::ports::{DeliveryLedger, PortResult};
+use crate::ports::{DeliveryLedger, PortResult, Tally};
 
 fn milestone_of(s: &str) -> rusqlite::Result<Milestone> {
     s.parse().map_err(|e| {
@@ -17,17 +17,51 @@ fn milestone_of(s: &str) -> rusqlite::Result<Milestone> {
     })
 }
 
+/// What a key holds that a claim (or a miss) did not take.
+fn found(
+    tx: &rusqlite::Transaction<'_>,
+    k: &DeliveryKey,
+    at: DateTime<Utc>,
+) -> rusqlite::Result<Claimed> {
+    tx.prepare_cached(
+        "SELECT sent_at, missed_at, lease_until FROM deliveries WHERE campaign_id = ?1
+         AND recipient = ?2 AND milestone = ?3 AND channel = ?4 AND occurrence = ?5",
+    )?
+    .query_row(
+        params![
+            k.campaign.as_str(),
+            k.recipient.key(),
+            k.milestone.name(),
+            k.channel.to_string(),
+            k.occurrence,
+        ],
+        |r| {
+            Ok(Claimed::found(
+                parse_ts(r.get(0)?),
+                parse_ts(r.get(1)?),
+                parse_ts(r.get(2)?),
+                at,
+            ))
+        },
+    )
+}
+
 #[async_trait]
 impl DeliveryLedger for SqliteStore {
-    async fn claim(&self, keys: &[DeliveryKey], at: DateTime<Utc>) -> PortResult<Vec<bool>> {
-        let at = ts(at);
+    async fn claim(&self, keys: &[DeliveryKey], lease: Lease) -> PortResult<Vec<Claimed>> {
+        let (at, until) = (ts(lease.at), ts(lease.until));
         self.with(|c| {
             let tx = c.transaction()?;
             let mut claimed = Vec::with_capacity(keys.len());
             {
+                // Timestamps are fixed-width UTC text, so they compare as
+                // the instants they are.
                 let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at, lease_until)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
+                     WHERE sent_at IS NULL AND missed_at IS NULL
+                       AND (lease_until IS NULL OR lease_until <= excluded.claimed_at)",
                 )?;
                 for k in keys {
                     let n = stmt.execute(params![
@@ -36,9 +70,14 @@ impl DeliveryLedger for SqliteStore {
                         k.milestone.name(),
                         k.channel.to_string(),
                         k.occurrence,
-                        at
+                        at,
+                        until
                     ])?;
-                    claimed.push(n == 1);
+                    claimed.push(if n == 1 {
+                        Claimed::Taken
+                    } else {
+                        found(&tx, k, lease.at)?
+                    });
                 }
             }
             tx.commit()?;
@@ -52,8 +91,10 @@ impl DeliveryLedger for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
-                    "UPDATE deliveries SET sent_at = ?6, message_id = ?7
-                     WHERE campaign_id = ?1 AND recipient = ?2 AND milestone = ?3 AND channel = ?4 AND occurrence = ?5",
+                    "INSERT INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at, sent_at, message_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
+                     ON CONFLICT DO UPDATE SET sent_at = excluded.sent_at, message_id = excluded.message_id,
+                        lease_until = NULL",
                 )?;
                 for (k, message_id) in sent {
                     stmt.execute(params![
@@ -68,6 +109,44 @@ impl DeliveryLedger for SqliteStore {
                 }
             }
             tx.commit()
+        })
+    }
+
+    async fn mark_missed(
+        &self,
+        keys: &[DeliveryKey],
+        at: DateTime<Utc>,
+    ) -> PortResult<Vec<Claimed>> {
+        let at_text = ts(at);
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut recorded = Vec::with_capacity(keys.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at, missed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                     ON CONFLICT DO UPDATE SET missed_at = excluded.missed_at, lease_until = NULL
+                     WHERE sent_at IS NULL AND missed_at IS NULL
+                       AND (lease_until IS NULL OR lease_until <= excluded.missed_at)",
+                )?;
+                for k in keys {
+                    let n = stmt.execute(params![
+                        k.campaign.as_str(),
+                        k.recipient.key(),
+                        k.milestone.name(),
+                        k.channel.to_string(),
+                        k.occurrence,
+                        at_text,
+                    ])?;
+                    recorded.push(if n == 1 {
+                        Claimed::Taken
+                    } else {
+                        found(&tx, k, at)?
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(recorded)
         })
     }
 
@@ -107,13 +186,23 @@ impl DeliveryLedger for SqliteStore {
         })
     }
 
-    async fn sent_counts(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, u64>> {
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT milestone, COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND sent_at IS NOT NULL GROUP BY milestone",
+                "SELECT milestone, COUNT(sent_at), COUNT(missed_at) FROM deliveries
+                 WHERE campaign_id = ?1 GROUP BY milestone",
             )?;
-            stmt.query_map(params![campaign.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
+            stmt.query_map(params![campaign.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Tally {
+                        sent: r.get(1)?,
+                        missed: r.get(2)?,
+                    },
+                ))
+            })?
+            .filter(|row| !matches!(row, Ok((_, t)) if *t == Tally::default()))
+            .collect()
         })
     }
 
@@ -124,7 +213,7 @@ impl DeliveryLedger for SqliteStore {
     ) -> PortResult<Vec<Delivery>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT milestone, occurrence, claimed_at, sent_at, message_id FROM deliveries
+                "SELECT milestone, occurrence, claimed_at, sent_at, message_id, lease_until FROM deliveries
                  WHERE campaign_id = ?1 AND recipient = ?2 ORDER BY claimed_at",
             )?;
             stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| {
@@ -137,6 +226,7 @@ impl DeliveryLedger for SqliteStore {
                         occurrence: r.get(1)?,
                     },
                     claimed_at: parse_ts(r.get(2)?).unwrap_or_default(),
+                    lease_until: parse_ts(r.get(5)?),
                     sent_at: parse_ts(r.get(3)?),
                     message_id: r.get(4)?,
                 })

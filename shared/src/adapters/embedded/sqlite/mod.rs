@@ -53,8 +53,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     channel TEXT NOT NULL,
     occurrence TEXT NOT NULL,
     claimed_at TEXT NOT NULL,
+    lease_until TEXT,
     sent_at TEXT,
     message_id TEXT,
+    missed_at TEXT,
     PRIMARY KEY (campaign_id, recipient, milestone, channel, occurrence)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -131,6 +133,11 @@ const MIGRATIONS: &[&str] = &[
     // never told.
     "ALTER TABLE campaigns ADD COLUMN launched_at TEXT;
      ALTER TABLE customers ADD COLUMN purge_without_notice INTEGER NOT NULL DEFAULT 0;",
+    // 4: a claim is a lease (a claim left unsent by a crash is taken again
+    // once it ends; claims written before have none and count as ended),
+    // and a message past its grace is recorded as missed.
+    "ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
+     ALTER TABLE deliveries ADD COLUMN missed_at TEXT;",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from

@@ -1,0 +1,290 @@
+//! A wave: the announcement or a reminder to every customer due it in one
+//! zone, at the local send hour of its day.
+//!
+//! A wave is a loop that may stop anywhere — Lambda's 15 minutes, a crash,
+//! a used-up quota — so it is written to be continued. It walks the
+//! customers in the store's order, a chunk at a time (claim, render, send),
+//! and keeps its next part scheduled: first as a watchdog due after this
+//! run's time and its leases are over, moved forward page by page (the
+//! checkpoint). When the run's time is nearly up it schedules that part
+//! for now and stops; when the quota is used up, for when it is back. When
+//! it finishes, the watchdog is cancelled — unless another run held claims
+//! it met, in which case the next part runs once those leases end and
+//! sends whatever they left unsent. A crashed run's part therefore always
+//! comes, and finds its claims free.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::DispatchError;
+use super::send::send_notices;
+use crate::domain::ledger::{Claimed, DeliveryKey, LEASE, Recipient};
+use crate::domain::milestone::{
+    Resume, ScheduledJob, continuation_name, day_ends, local_instant, milestone_date,
+};
+use crate::domain::{Campaign, CustomerId, Job, Milestone};
+use crate::ports::Deps;
+use crate::services::jobs::Budget;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaveState {
+    /// Sent to everyone it was due for (on its day, or late within grace).
+    Done,
+    /// Before the local send hour of the milestone's day in this zone.
+    NotYetDue,
+    /// The run's time was nearly up: the next part goes on from here.
+    Continued,
+    /// The provider's quota is used up: the next part goes on then.
+    Deferred,
+    /// Run past its grace: nothing sent, every customer still due it is
+    /// recorded as missed (and counted, and alarmed).
+    Missed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaveReport {
+    pub milestone: Milestone,
+    pub zone: String,
+    pub state: WaveState,
+    /// Which part of the wave this run was (0: the first).
+    pub part: u32,
+    pub sent: u64,
+    /// Sent by an earlier run: not sent again.
+    pub already_sent: u64,
+    /// Claimed by another run still within its lease: the next part
+    /// sends them if that run does not.
+    pub held: u64,
+    /// Recorded as missed (past the grace).
+    pub missed: u64,
+    /// Sent after the milestone's local day (within the grace).
+    pub late: bool,
+    /// When the next part runs, if one is scheduled.
+    pub next_part_at: Option<DateTime<Utc>>,
+}
+
+/// Which notice goes to which zone, when, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    pub milestone: Milestone,
+    pub zone: Tz,
+    pub now: DateTime<Utc>,
+    /// Where a continuation goes on from; `None` for the first part.
+    pub resume: Option<Resume>,
+}
+
+/// Customers read at a time.
+const PAGE: usize = 500;
+/// Customers claimed, rendered and sent at a time: the most a run holds
+/// claimed at once.
+const CHUNK: usize = 50;
+
+/// Where a wave stands in its zone's day.
+enum Timing {
+    NotYetDue,
+    OnTime,
+    Late,
+    PastGrace,
+}
+
+fn timing(campaign: &Campaign, wave: &Wave) -> Timing {
+    let day = milestone_date(campaign, wave.milestone).expect("notices have a date");
+    if wave.now < local_instant(day, campaign.send_time(), wave.zone) {
+        return Timing::NotYetDue;
+    }
+    let day_over = day_ends(day, wave.zone);
+    let grace = chrono::Duration::hours(i64::from(campaign.delivery.late_grace_hours));
+    if wave.now < day_over {
+        Timing::OnTime
+    } else if campaign.always_sent_late(wave.milestone) || wave.now < day_over + grace {
+        Timing::Late
+    } else {
+        Timing::PastGrace
+    }
+}
+
+/// The wave's next part, set to go on after `after` at `due`.
+fn next_part(
+    campaign: &Campaign,
+    wave: &Wave,
+    part: u32,
+    after: Option<CustomerId>,
+    due: DateTime<Utc>,
+) -> ScheduledJob {
+    ScheduledJob {
+        name: continuation_name(&campaign.id, wave.milestone, wave.zone, part),
+        due,
+        job: Job::Notice {
+            campaign: campaign.id.clone(),
+            milestone: wave.milestone,
+            timezone: wave.zone,
+            resume: Some(Resume { part, after }),
+        },
+    }
+}
+
+/// Sends the wave's milestone (the announcement or a reminder) to the
+/// customers in its zone who are due it, within `budget`. Reminders skip
+/// customers who have migrated.
+pub async fn notice_wave(
+    deps: &Deps,
+    campaign: &Campaign,
+    wave: Wave,
+    budget: &Budget,
+) -> Result<WaveReport, DispatchError> {
+    let milestone = wave.milestone;
+    if !matches!(milestone, Milestone::Announcement | Milestone::Reminder(_)) {
+        return Err(DispatchError::NotANotice(milestone));
+    }
+    let (part, start) = wave.resume.clone().map_or((0, None), |r| (r.part, r.after));
+    let mut report = WaveReport {
+        milestone,
+        zone: wave.zone.name().to_owned(),
+        state: WaveState::Done,
+        part,
+        sent: 0,
+        already_sent: 0,
+        held: 0,
+        missed: 0,
+        late: false,
+        next_part_at: None,
+    };
+    match timing(campaign, &wave) {
+        Timing::NotYetDue => {
+            report.state = WaveState::NotYetDue;
+            return Ok(report);
+        }
+        Timing::PastGrace => return record_missed(deps, campaign, &wave, start, report).await,
+        Timing::Late => report.late = true,
+        Timing::OnTime => {}
+    }
+    let now = wave.now;
+    // If this run dies, the next part takes over from the last checkpoint
+    // once this run's time and the leases it took are over.
+    let watchdog_at = now + budget.left_on(now) + LEASE;
+    let checkpoint =
+        |after: Option<CustomerId>, due| next_part(campaign, &wave, part + 1, after, due);
+    deps.scheduler
+        .upsert(&checkpoint(start.clone(), watchdog_at))
+        .await?;
+    let mut cursor = start;
+    // Where the first claim another run held was met: the next part goes
+    // on from there, and when its leases have ended.
+    let mut held_from: Option<Option<CustomerId>> = None;
+    let mut held_until = None;
+    loop {
+        let page = deps
+            .customers
+            .awaiting_notice(
+                &campaign.id,
+                milestone,
+                wave.zone,
+                milestone.only_pending(),
+                cursor.as_ref(),
+                PAGE,
+            )
+            .await?;
+        for records in page.chunks(CHUNK) {
+            if budget.nearly_up() {
+                let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+                return stop(deps, report, WaveState::Continued, checkpoint(from, now)).await;
+            }
+            let chunk = send_notices(deps, campaign, milestone, records, now).await?;
+            report.sent += chunk.sent;
+            report.already_sent += chunk.already_sent;
+            report.held += chunk.held;
+            if chunk.held > 0 {
+                held_from.get_or_insert_with(|| cursor.clone());
+                held_until = held_until.max(chunk.held_until);
+            }
+            if let Some(until) = chunk.deferred_until {
+                let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+                return stop(deps, report, WaveState::Deferred, checkpoint(from, until)).await;
+            }
+            cursor = records.last().map(|r| r.id.clone());
+        }
+        if page.len() < PAGE {
+            break;
+        }
+        let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+        deps.scheduler
+            .upsert(&checkpoint(from, watchdog_at))
+            .await?;
+    }
+    match (held_from, held_until) {
+        (Some(from), Some(until)) => {
+            // Another run holds some claims: if it dies, they are sent
+            // once its leases end.
+            let job = checkpoint(from, until + chrono::Duration::seconds(1));
+            deps.scheduler.upsert(&job).await?;
+            report.next_part_at = Some(job.due);
+        }
+        _ => {
+            let name = continuation_name(&campaign.id, milestone, wave.zone, part + 1);
+            deps.scheduler.cancel(&campaign.id, &name).await?;
+        }
+    }
+    tracing::info!(campaign = %campaign.id, %milestone, zone = wave.zone.name(), part, sent = report.sent, already = report.already_sent, held = report.held, late = report.late, "wave finished");
+    Ok(report)
+}
+
+/// Schedules the next part and ends this run.
+async fn stop(
+    deps: &Deps,
+    mut report: WaveReport,
+    state: WaveState,
+    next: ScheduledJob,
+) -> Result<WaveReport, DispatchError> {
+    deps.scheduler.upsert(&next).await?;
+    report.state = state;
+    report.next_part_at = Some(next.due);
+    tracing::info!(campaign = %next.job.campaign(), milestone = %report.milestone, zone = %report.zone, part = report.part, sent = report.sent, next_at = %next.due, state = ?state, "wave stopped; its next part is scheduled");
+    Ok(report)
+}
+
+/// Past its grace, a wave sends nothing: each customer still due it is
+/// recorded as missed, so the report counts them and an alarm fires.
+async fn record_missed(
+    deps: &Deps,
+    campaign: &Campaign,
+    wave: &Wave,
+    start: Option<CustomerId>,
+    mut report: WaveReport,
+) -> Result<WaveReport, DispatchError> {
+    let milestone = wave.milestone;
+    let mut cursor = start;
+    loop {
+        let page = deps
+            .customers
+            .awaiting_notice(
+                &campaign.id,
+                milestone,
+                wave.zone,
+                milestone.only_pending(),
+                cursor.as_ref(),
+                PAGE,
+            )
+            .await?;
+        let keys: Vec<DeliveryKey> = page
+            .iter()
+            .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
+            .collect();
+        let recorded = deps.ledger.mark_missed(&keys, wave.now).await?;
+        for r in recorded {
+            match r {
+                Claimed::Taken => report.missed += 1,
+                Claimed::Held { .. } => report.held += 1,
+                Claimed::Sent | Claimed::Missed => report.already_sent += 1,
+            }
+        }
+        cursor = page.last().map(|r| r.id.clone());
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    report.state = WaveState::Missed;
+    crate::telemetry::missed_notices(&campaign.id, milestone, report.missed);
+    tracing::error!(campaign = %campaign.id, %milestone, zone = wave.zone.name(), missed = report.missed, "wave ran past its grace: nothing sent, customers recorded as missed");
+    Ok(report)
+}
