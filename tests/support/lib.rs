@@ -3,6 +3,8 @@
 
 pub mod arbitrary;
 pub mod contract;
+pub mod delivery;
+pub mod faults;
 pub mod iam;
 
 use std::path::{Path, PathBuf};

@@ -19,8 +19,9 @@ use crate::services::pacing::Turn;
 pub(crate) const IN_FLIGHT: usize = 16;
 
 /// Throttled sends of one message before the run gives up on it (its
-/// claim goes back; the job is retried).
-const MAX_THROTTLED: u32 = 6;
+/// claim goes back; the job is retried), waiting 0.1, 0.2, 0.4 … seconds
+/// between tries, 3.2 at most.
+const MAX_THROTTLED: u32 = 10;
 
 /// What sending a batch came to.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,8 @@ async fn send_one(deps: &Deps, key: DeliveryKey, mail: OutgoingEmail) -> Result<
                     return Err(PortError::retryable(e.context("throttled again and again")));
                 }
                 tracing::warn!(campaign = %key.campaign, milestone = %key.milestone, throttled, "throttled; slowing down");
+                let backoff = std::time::Duration::from_millis(100 << (throttled - 1).min(5));
+                tokio::time::sleep(backoff).await;
             }
             Err(SendError::QuotaExhausted(_)) => {
                 let until = deps.pacer.quota_exhausted(Channel::Email, now).await;

@@ -186,7 +186,8 @@ pub async fn notice_wave(
             )
             .await?;
         for records in page.chunks(CHUNK) {
-            if budget.nearly_up() {
+            // Every part sends at least a chunk, so a wave always moves on.
+            if budget.nearly_up() && (report.sent + report.already_sent + report.held) > 0 {
                 let from = held_from.clone().unwrap_or_else(|| cursor.clone());
                 return stop(deps, report, WaveState::Continued, checkpoint(from, now)).await;
             }
