@@ -4,7 +4,7 @@
 use sunset_e2e::delivery::{self, Rig};
 use sunset_e2e::faults::Step;
 
-const CUSTOMERS: usize = 300;
+const CUSTOMERS: usize = 200;
 
 #[tokio::test]
 async fn every_event_three_times_at_once_sends_each_notice_once() {
@@ -45,4 +45,14 @@ async fn a_deadline_mid_wave_is_continued_to_the_end() {
 async fn late_waves_send_within_grace_and_record_misses_past_it() {
     delivery::late_waves_send_within_grace_and_record_misses_past_it(&Rig::aws().await, CUSTOMERS)
         .await;
+}
+
+#[tokio::test]
+async fn delivery_events_are_counted_and_suppress_what_bounced() {
+    delivery::delivery_events_are_counted_and_suppress_what_bounced(&Rig::aws().await).await;
+}
+
+#[tokio::test]
+async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed() {
+    delivery::a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(&Rig::aws().await).await;
 }

@@ -46,3 +46,13 @@ async fn late_waves_send_within_grace_and_record_misses_past_it() {
     delivery::late_waves_send_within_grace_and_record_misses_past_it(&Rig::embedded(), CUSTOMERS)
         .await;
 }
+
+#[tokio::test]
+async fn delivery_events_are_counted_and_suppress_what_bounced() {
+    delivery::delivery_events_are_counted_and_suppress_what_bounced(&Rig::embedded()).await;
+}
+
+#[tokio::test]
+async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed() {
+    delivery::a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(&Rig::embedded()).await;
+}

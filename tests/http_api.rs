@@ -473,6 +473,32 @@ impl sunset::ports::CampaignStore for PanickingCampaigns {
     ) -> sunset::ports::PortResult<()> {
         panic!("a bug in the store")
     }
+    async fn count_delivery(
+        &self,
+        _: &sunset::domain::CampaignId,
+        _: sunset::domain::reputation::DeliveryCounts,
+    ) -> sunset::ports::PortResult<()> {
+        panic!("a bug in the store")
+    }
+    async fn delivery_counts(
+        &self,
+        _: &sunset::domain::CampaignId,
+    ) -> sunset::ports::PortResult<sunset::domain::reputation::DeliveryCounts> {
+        panic!("a bug in the store")
+    }
+    async fn set_paused(
+        &self,
+        _: &sunset::domain::CampaignId,
+        _: Option<&sunset::domain::reputation::Pause>,
+    ) -> sunset::ports::PortResult<()> {
+        panic!("a bug in the store")
+    }
+    async fn paused(
+        &self,
+        _: &sunset::domain::CampaignId,
+    ) -> sunset::ports::PortResult<Option<sunset::domain::reputation::Pause>> {
+        panic!("a bug in the store")
+    }
 }
 
 /// A handler that panics answers 500 with a problem body (no panic text)

@@ -35,8 +35,13 @@ async fn ses_receives_the_same_mime_message_with_sender_recipient_and_headers() 
         text: "text".into(),
         html: "<p>html</p>".into(),
         date: "2027-02-01T09:00:00Z".parse().unwrap(),
-        campaign: campaign().id,
-        milestone: Milestone::Reminder(30),
+        key: sunset::domain::ledger::DeliveryKey::once(
+            &campaign().id,
+            sunset::domain::ledger::Recipient::Customer(
+                sunset::domain::CustomerId::parse("c1").unwrap(),
+            ),
+            Milestone::Reminder(30),
+        ),
         message_id: "reminder-30.check".into(),
     };
     let id = deps.mailer.send(&email).await.unwrap();

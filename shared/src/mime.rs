@@ -98,8 +98,8 @@ pub fn render(email: &OutgoingEmail) -> Vec<u8> {
     );
     header("MIME-Version", "1.0");
     header("Auto-Submitted", "auto-generated");
-    header("X-Sunset-Campaign", email.campaign.as_str());
-    header("X-Sunset-Milestone", &email.milestone.name());
+    header("X-Sunset-Campaign", email.key.campaign.as_str());
+    header("X-Sunset-Milestone", &email.key.milestone.name());
     header(
         "Content-Type",
         &format!("multipart/alternative; boundary=\"{boundary}\""),
@@ -118,7 +118,8 @@ pub fn render(email: &OutgoingEmail) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CampaignId, EmailAddress, Milestone};
+    use crate::domain::ledger::{DeliveryKey, Recipient};
+    use crate::domain::{CampaignId, CustomerId, EmailAddress, Milestone};
 
     fn email(subject: &str) -> OutgoingEmail {
         OutgoingEmail {
@@ -129,8 +130,11 @@ mod tests {
             text: "你好 <b>".into(),
             html: "<p>你好 &lt;b&gt;</p>".into(),
             date: "2027-02-01T09:00:00Z".parse().unwrap(),
-            campaign: CampaignId::parse("orbit").unwrap(),
-            milestone: Milestone::Reminder(30),
+            key: DeliveryKey::once(
+                &CampaignId::parse("orbit").unwrap(),
+                Recipient::Customer(CustomerId::parse("c1").unwrap()),
+                Milestone::Reminder(30),
+            ),
             message_id: "abc".into(),
         }
     }

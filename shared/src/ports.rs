@@ -10,10 +10,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::audit::{AuditEntry, ChainedEntry};
+use crate::domain::customer::Suppression;
+use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::event::CustomerEvent;
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ids::Mailbox;
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease};
+use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::tier::TierDecision;
 use crate::domain::{
     Campaign, CampaignId, CustomerId, CustomerRecord, EmailAddress, Milestone, ScheduledJob,
@@ -60,6 +63,13 @@ pub trait CampaignStore: Send + Sync {
     async fn launched_at(&self, id: &CampaignId) -> PortResult<Option<DateTime<Utc>>>;
     /// Records the first launch; a later call keeps the first time.
     async fn mark_launched(&self, id: &CampaignId, at: DateTime<Utc>) -> PortResult<()>;
+    /// Adds to the campaign's running delivery counts (atomically: many
+    /// runs and events add at once).
+    async fn count_delivery(&self, id: &CampaignId, add: DeliveryCounts) -> PortResult<()>;
+    async fn delivery_counts(&self, id: &CampaignId) -> PortResult<DeliveryCounts>;
+    /// Pauses the campaign's remaining waves (`Some`) or resumes them.
+    async fn set_paused(&self, id: &CampaignId, pause: Option<&Pause>) -> PortResult<()>;
+    async fn paused(&self, id: &CampaignId) -> PortResult<Option<Pause>>;
 }
 
 /// Per-tier figures that survive the purge.
@@ -142,6 +152,14 @@ pub trait CustomerStore: Send + Sync {
         campaign: &CampaignId,
         segmented: &[(CustomerRecord, TierDecision)],
     ) -> PortResult<()>;
+    /// Marks a customer's address as never to be mailed again (a hard
+    /// bounce or a complaint); a later call keeps the first reason.
+    async fn suppress(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        suppression: &Suppression,
+    ) -> PortResult<()>;
     /// Deletes these customers' personal data for good, keeping only the
     /// non-personal columns (tier, status, dates) for the report.
     async fn scrub_customers(
@@ -175,6 +193,17 @@ pub trait DeliveryLedger: Send + Sync {
         keys: &[DeliveryKey],
         at: DateTime<Utc>,
     ) -> PortResult<Vec<Claimed>>;
+    /// Records what the provider said happened to a sent message, on the
+    /// entry of `key` if it was sent with `message_id`. Each outcome keeps
+    /// its first time (events come at least once); a hard bounce overrides
+    /// a soft one.
+    async fn record_outcome(
+        &self,
+        key: &DeliveryKey,
+        message_id: &str,
+        outcome: DeliveryOutcome,
+        at: DateTime<Utc>,
+    ) -> PortResult<OutcomeRecorded>;
     /// Whether each key's message was sent (not only claimed).
     async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>>;
     /// Messages sent and missed, per milestone name.
@@ -186,12 +215,46 @@ pub trait DeliveryLedger: Send + Sync {
     ) -> PortResult<Vec<Delivery>>;
 }
 
-/// One milestone's messages, as the ledger counts them.
+/// What recording a delivery outcome found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeRecorded {
+    /// Recorded now, for the first time.
+    First,
+    /// Recorded before: a repeated event.
+    Again,
+    /// No message with that key and id was sent (another deployment's, or
+    /// forged): nothing recorded.
+    NoSuchMessage,
+}
+
+/// One milestone's messages, as the ledger counts them: what went out,
+/// and what the provider's events said of it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tally {
     pub sent: u64,
     /// Past their grace: recorded, never sent.
     pub missed: u64,
+    pub delivered: u64,
+    /// Hard bounces (the address does not exist).
+    pub bounced: u64,
+    pub soft_bounced: u64,
+    pub complained: u64,
+    pub opened: u64,
+    pub clicked: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.missed += other.missed;
+        self.delivered += other.delivered;
+        self.bounced += other.bounced;
+        self.soft_bounced += other.soft_bounced;
+        self.complained += other.complained;
+        self.opened += other.opened;
+        self.clicked += other.clicked;
+    }
 }
 
 /// Ticket, decline, hold and extension events, kept for the report.
@@ -319,8 +382,9 @@ pub struct OutgoingEmail {
     pub text: String,
     pub html: String,
     pub date: DateTime<Utc>,
-    pub campaign: CampaignId,
-    pub milestone: Milestone,
+    /// Its ledger entry: sent along as message tags, so the provider's
+    /// delivery events find it again.
+    pub key: DeliveryKey,
     /// Stable id derived from the ledger key, without personal data.
     pub message_id: String,
 }
@@ -342,6 +406,13 @@ pub enum SendError {
 pub trait Mailer: Send + Sync {
     /// Sends one e-mail; returns the provider's message id.
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
+    /// Puts an address on the provider's own suppression list (SES's
+    /// account-level list), so nothing from this account reaches it again;
+    /// a provider without one (the outbox) has nothing to do.
+    async fn suppress(&self, address: &EmailAddress, outcome: DeliveryOutcome) -> PortResult<()> {
+        let _ = (address, outcome);
+        Ok(())
+    }
 }
 
 /// A provider's sending limits on a channel, as it reports them now.

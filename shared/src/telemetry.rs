@@ -19,6 +19,13 @@ pub fn init_with_default(level: &str) {
     };
 }
 
+/// A campaign paused by its reputation guard, as the CloudWatch metric
+/// `Sunset/CampaignPaused` the template's alarm watches (see
+/// [`missed_notices`] for the format).
+pub fn campaign_paused(campaign: &crate::domain::CampaignId) {
+    emit_metric("CampaignPaused", 1, campaign, None);
+}
+
 /// Counts notices recorded as missed (a wave past its grace) as a
 /// CloudWatch metric, `Sunset/MissedNotices`, in all and by campaign (the
 /// template's alarm watches the total): a log line in
@@ -31,21 +38,34 @@ pub fn missed_notices(
     milestone: crate::domain::Milestone,
     count: u64,
 ) {
-    if count == 0 || std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+    if count > 0 {
+        emit_metric("MissedNotices", count, campaign, Some(milestone));
+    }
+}
+
+fn emit_metric(
+    name: &str,
+    count: u64,
+    campaign: &crate::domain::CampaignId,
+    milestone: Option<crate::domain::Milestone>,
+) {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
         return;
     }
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": chrono::Utc::now().timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": "Sunset",
                 "Dimensions": [["Campaign"], []],
-                "Metrics": [{ "Name": "MissedNotices", "Unit": "Count" }],
+                "Metrics": [{ "Name": name, "Unit": "Count" }],
             }],
         },
         "Campaign": campaign.as_str(),
-        "Milestone": milestone.name(),
-        "MissedNotices": count,
     });
+    line[name] = count.into();
+    if let Some(m) = milestone {
+        line["Milestone"] = m.name().into();
+    }
     println!("{line}");
 }

@@ -385,7 +385,10 @@ pub async fn a_delivery_is_claimed_once_until_released(deps: &Deps) {
     );
     assert_eq!(
         deps.ledger.tallies(&c.id).await.unwrap()["announcement"],
-        Tally { sent: 1, missed: 0 }
+        Tally {
+            sent: 1,
+            ..Tally::default()
+        }
     );
     let sent = deps.ledger.deliveries_to(&c.id, &id("a1")).await.unwrap();
     assert_eq!(sent.len(), 1);
@@ -694,8 +697,13 @@ pub async fn the_mailer_answers_each_message_in_order(deps: &Deps) {
         text: "text".into(),
         html: "<p>html</p>".into(),
         date: t("2027-02-01T09:00:00Z"),
-        campaign: c.id.clone(),
-        milestone: Milestone::Announcement,
+        key: sunset::domain::ledger::DeliveryKey::once(
+            &c.id.clone(),
+            sunset::domain::ledger::Recipient::Customer(
+                sunset::domain::CustomerId::parse("c1").unwrap(),
+            ),
+            Milestone::Announcement,
+        ),
         message_id: format!("announcement.{n}"),
     };
     let mut ids = Vec::new();

@@ -507,3 +507,230 @@ pub async fn late_waves_send_within_grace_and_record_misses_past_it(rig: &Rig, n
     assert_eq!(report.channels["email"].missed, berlin - 1);
     assert_eq!(report.milestones["reminder-60"].sent, berlin - 1);
 }
+
+/// An SES event from `tests/fixtures/ses-events/{name}.json`, about the
+/// message of `key` that SES accepted as `message_id`, to `address`.
+pub fn ses_event(
+    name: &str,
+    key: &sunset::domain::ledger::DeliveryKey,
+    message_id: &str,
+    address: &str,
+) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(crate::fixture("ses-events").join(format!("{name}.json"))).unwrap();
+    let tags: serde_json::Map<String, serde_json::Value> = key
+        .tags()
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), serde_json::json!([v])))
+        .collect();
+    let filled = text
+        .replace("{{tags}}", &serde_json::Value::Object(tags).to_string())
+        .replace("{{message_id}}", message_id)
+        .replace("{{address}}", address);
+    serde_json::from_str(&filled).unwrap()
+}
+
+/// Delivers an SES event to the `delivery-events` function, as
+/// EventBridge does.
+pub async fn deliver_event(rig: &Rig, event: serde_json::Value) -> serde_json::Value {
+    delivery_events::handle(
+        &rig.deps,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap()
+}
+
+/// The key and provider message id of the announcement sent to `customer`.
+async fn announced(
+    rig: &Rig,
+    c: &Campaign,
+    customer: &str,
+) -> (sunset::domain::ledger::DeliveryKey, String) {
+    let id = sunset::domain::CustomerId::parse(customer).unwrap();
+    let sent = rig.deps.ledger.deliveries_to(&c.id, &id).await.unwrap();
+    let d = sent
+        .into_iter()
+        .find(|d| d.key.milestone == Milestone::Announcement)
+        .expect("the announcement was sent");
+    (d.key, d.message_id.expect("a message id"))
+}
+
+/// SES events (bounces, a complaint, a delivery, an open, a click), each
+/// delivered twice: counted once; a hard bounce and a complaint suppress
+/// the address (the campaign's list and SES's), and it is never mailed
+/// again; a soft bounce suppresses nothing; an event for a message never
+/// sent changes nothing.
+pub async fn delivery_events_are_counted_and_suppress_what_bounced(rig: &Rig) {
+    let n = 20;
+    let c = rig.campaign(n).await;
+    let now = rig.clock.now_utc();
+    let zone = chrono_tz::Europe::Berlin;
+    jobs::run(
+        &rig.deps,
+        &notice(&c, Milestone::Announcement, zone),
+        now,
+        &Budget::unlimited(),
+    )
+    .await
+    .unwrap();
+    let events = [
+        ("c0000", "bounce-permanent"),
+        ("c0002", "complaint"),
+        ("c0004", "bounce-transient"),
+        ("c0006", "delivery"),
+        ("c0006", "open"),
+        ("c0006", "click"),
+    ];
+    for (customer, fixture) in events {
+        let (key, message_id) = announced(rig, &c, customer).await;
+        let event = ses_event(
+            fixture,
+            &key,
+            &message_id,
+            &format!("{customer}@example.com"),
+        );
+        let first = deliver_event(rig, event.clone()).await;
+        assert_eq!(first["recorded"], "first", "{fixture}: {first}");
+        let again = deliver_event(rig, event).await;
+        assert_eq!(again["recorded"], "again", "{fixture}: {again}");
+        assert_eq!(again["suppressed"], false);
+        let suppresses = matches!(fixture, "bounce-permanent" | "complaint");
+        assert_eq!(first["suppressed"], suppresses, "{fixture}: {first}");
+    }
+    // A bounce for a message this campaign never sent suppresses nobody.
+    let (key, _) = announced(rig, &c, "c0008").await;
+    let forged = ses_event(
+        "bounce-permanent",
+        &key,
+        "not-our-message",
+        "c0008@example.com",
+    );
+    let answer = deliver_event(rig, forged).await;
+    assert_eq!(answer["recorded"], "no-such-message", "{answer}");
+    // An event that is not SES's is refused, naming the field.
+    let answer = deliver_event(rig, serde_json::json!({ "detail": { "mail": {} } })).await;
+    assert_eq!(answer["status"], "rejected", "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains("eventType"),
+        "{answer}"
+    );
+
+    // The next reminder skips the suppressed addresses, and only them.
+    let reminder = "2027-08-01T08:00:00Z".parse().unwrap();
+    rig.clock.advance_to(reminder);
+    let JobOutcome::Wave(w) = jobs::run(
+        &rig.deps,
+        &notice(&c, Milestone::Reminder(60), zone),
+        reminder,
+        &Budget::unlimited(),
+    )
+    .await
+    .unwrap() else {
+        panic!("a wave")
+    };
+    assert_eq!((w.sent, w.suppressed), (n as u64 / 2 - 2, 2), "{w:?}");
+    let received = rig.received(&c.id);
+    for gone in ["c0000@example.com", "c0002@example.com"] {
+        assert!(
+            !received.contains_key(&(gone.to_owned(), "reminder-60".to_owned())),
+            "{gone} was mailed after it bounced or complained"
+        );
+    }
+    assert!(received.contains_key(&("c0004@example.com".to_owned(), "reminder-60".to_owned())));
+    if rig.outbox.is_none() {
+        let mut listed = rig.faults.suppressed();
+        listed.sort();
+        assert_eq!(listed, ["c0000@example.com", "c0002@example.com"]);
+    }
+    let report = sunset::services::report::report(&rig.deps, &c, reminder)
+        .await
+        .unwrap();
+    let a = report.milestones["announcement"];
+    assert_eq!(
+        (
+            a.sent,
+            a.delivered,
+            a.bounced,
+            a.soft_bounced,
+            a.complained,
+            a.opened,
+            a.clicked
+        ),
+        (n as u64 / 2, 1, 1, 1, 1, 1, 1),
+        "{a:?}"
+    );
+    assert_eq!(report.delivery_counts.hard_bounces, 1);
+    assert_eq!(report.delivery_counts.complaints, 1);
+    assert!(report.paused.is_none(), "2 of 10 is no sample to judge by");
+}
+
+/// Hard bounces past 5 % of what went out pause the remaining waves; the
+/// operator's resume sends them.
+pub async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(rig: &Rig) {
+    let n = 240;
+    let c = rig.campaign(n).await;
+    let now = rig.clock.now_utc();
+    jobs::run(
+        &rig.deps,
+        &notice(&c, Milestone::Announcement, chrono_tz::Europe::Berlin),
+        now,
+        &Budget::unlimited(),
+    )
+    .await
+    .unwrap();
+    // 120 sent; the 7th hard bounce (5.8 %) passes 5 %.
+    let mut paused = Vec::new();
+    for i in 0..7 {
+        let customer = format!("c{:04}", i * 2);
+        let (key, id) = announced(rig, &c, &customer).await;
+        let event = ses_event(
+            "bounce-permanent",
+            &key,
+            &id,
+            &format!("{customer}@example.com"),
+        );
+        paused.push(deliver_event(rig, event).await["paused"].clone());
+    }
+    assert!(paused[..6].iter().all(|p| p.is_null()), "{paused:?}");
+    assert!(
+        paused[6]
+            .as_str()
+            .unwrap()
+            .starts_with("bounce rate 5.83 %"),
+        "{paused:?}"
+    );
+    let JobOutcome::Wave(w) = jobs::run(
+        &rig.deps,
+        &notice(&c, Milestone::Announcement, chrono_tz::Asia::Shanghai),
+        now,
+        &Budget::unlimited(),
+    )
+    .await
+    .unwrap() else {
+        panic!("a wave")
+    };
+    assert_eq!(w.state, sunset::services::dispatch::WaveState::Paused);
+    assert_eq!(w.sent, 0);
+    let report = sunset::services::report::report(&rig.deps, &c, now)
+        .await
+        .unwrap();
+    assert!(report.paused.is_some());
+    let resumed = sunset::services::delivery_events::resume(&rig.deps, &c.id, "operator")
+        .await
+        .unwrap();
+    assert!(resumed.was_paused);
+    assert_eq!(resumed.waves, 1);
+    rig.drain(&c, now + chrono::Duration::minutes(5)).await;
+    let received = rig.received(&c.id);
+    let shanghai = (1..n)
+        .step_by(2)
+        .filter(|i| {
+            received.contains_key(&(format!("c{i:04}@example.com"), "announcement".to_owned()))
+        })
+        .count();
+    assert_eq!(shanghai, n / 2, "the resumed wave reached everyone");
+    let trail = rig.deps.audit.entries(&c.id).await.unwrap();
+    let actions: Vec<&str> = trail.iter().map(|e| e.entry.action.as_str()).collect();
+    assert!(actions.contains(&"campaign-paused") && actions.contains(&"campaign-resumed"));
+}

@@ -23,6 +23,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use chrono::{DateTime, Utc};
+use sunset::domain::delivery_event::DeliveryOutcome;
 use sunset::domain::ledger::{Claimed, Delivery, DeliveryKey, Lease};
 use sunset::domain::{CampaignId, CustomerId};
 use sunset::ports::{DeliveryLedger, Mailer, OutgoingEmail, PortResult, SendError, Tally};
@@ -57,6 +58,8 @@ struct State {
     /// (recipient, milestone) of every accepted message, in order, with
     /// the instant the request left.
     accepted: Vec<(String, String, std::time::SystemTime)>,
+    /// Addresses put on SES's account-level suppression list.
+    suppressed: Vec<String>,
 }
 
 /// What to break, and what came through.
@@ -90,6 +93,11 @@ impl Faults {
 
     pub fn throttled(&self) -> u64 {
         self.0.lock().unwrap().throttled
+    }
+
+    /// Addresses put on the provider's suppression list (AWS only).
+    pub fn suppressed(&self) -> Vec<String> {
+        self.0.lock().unwrap().suppressed.clone()
     }
 
     pub fn quota_refusals(&self) -> u64 {
@@ -227,6 +235,7 @@ enum Call {
     Mark,
     SendEmail { to: String, milestone: String },
     GetAccount,
+    PutSuppressed { address: String },
     Other,
 }
 
@@ -256,6 +265,11 @@ fn classify(request: &HttpRequest) -> Call {
         Call::SendEmail { to, milestone }
     } else if path.ends_with("/v2/email/account") {
         Call::GetAccount
+    } else if path.ends_with("/v2/email/suppression/addresses") {
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        Call::PutSuppressed {
+            address: json["EmailAddress"].as_str().unwrap_or_default().to_owned(),
+        }
     } else {
         Call::Other
     }
@@ -292,6 +306,11 @@ impl HttpConnector for FaultyConnector {
                 })
                 .to_string();
                 return HttpConnectorFuture::ready(Ok(json_response(200, None, body)));
+            }
+            Call::PutSuppressed { address } => {
+                // Not in the emulator: answered as SES does, and kept.
+                faults.0.lock().unwrap().suppressed.push(address.clone());
+                return HttpConnectorFuture::ready(Ok(json_response(200, None, "{}".into())));
             }
             Call::SendEmail { .. } => match faults.verdict() {
                 Verdict::Throttle => {
@@ -361,7 +380,7 @@ impl Mailer for FaultyMailer {
         let at = std::time::SystemTime::now();
         let id = self.inner.send(email).await?;
         self.faults
-            .accepted(email.to.as_str().to_owned(), email.milestone.name(), at);
+            .accepted(email.to.as_str().to_owned(), email.key.milestone.name(), at);
         self.faults.happened(Step::Send);
         Ok(id)
     }
@@ -399,6 +418,17 @@ impl DeliveryLedger for FaultyLedger {
         at: DateTime<Utc>,
     ) -> PortResult<Vec<Claimed>> {
         self.inner.mark_missed(keys, at).await
+    }
+    async fn record_outcome(
+        &self,
+        key: &DeliveryKey,
+        message_id: &str,
+        outcome: DeliveryOutcome,
+        at: DateTime<Utc>,
+    ) -> PortResult<sunset::ports::OutcomeRecorded> {
+        self.inner
+            .record_outcome(key, message_id, outcome, at)
+            .await
     }
     async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>> {
         self.inner.sent(keys).await

@@ -110,7 +110,7 @@ pub struct Sender {
 }
 
 /// When and how customers are contacted; every field has a default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Delivery {
     /// Local hour (in the customer's zone, else the campaign's) at which
@@ -128,6 +128,12 @@ pub struct Delivery {
     /// The announcement and the last reminder have no such limit: for a
     /// legal notice, late is better than never.
     pub late_grace_hours: u32,
+    /// Hard bounces per message sent past which the remaining waves pause
+    /// (SES reviews an account at 5 %).
+    pub max_bounce_rate: f64,
+    /// Complaints per message sent past which the remaining waves pause
+    /// (SES reviews an account at 0.1 %).
+    pub max_complaint_rate: f64,
 }
 
 impl Default for Delivery {
@@ -138,6 +144,8 @@ impl Default for Delivery {
             portal_url: Url::parse("http://127.0.0.1:8080").expect("valid default URL"),
             allow_short_notice: false,
             late_grace_hours: 48,
+            max_bounce_rate: 0.05,
+            max_complaint_rate: 0.001,
         }
     }
 }
@@ -351,6 +359,20 @@ impl Campaign {
         }
         if self.segmentation.usage_max == 0 {
             return Err(field("segmentation.usage_max", "must be at least 1"));
+        }
+        for (name, rate) in [
+            ("delivery.max_bounce_rate", self.delivery.max_bounce_rate),
+            (
+                "delivery.max_complaint_rate",
+                self.delivery.max_complaint_rate,
+            ),
+        ] {
+            if !(rate > 0.0 && rate <= 1.0) {
+                return Err(field(
+                    name,
+                    "must be a share above 0 and at most 1 (0.05 is 5 %)",
+                ));
+            }
         }
         if self.delivery.late_grace_hours > 24 * 14 {
             return Err(field(

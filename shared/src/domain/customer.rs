@@ -122,6 +122,17 @@ pub struct CustomerRecord {
     /// a customer.
     pub purge_without_notice: bool,
     pub purged_at: Option<DateTime<Utc>>,
+    /// The address hard-bounced or complained: it is never mailed again
+    /// (the campaign's suppression list).
+    pub suppressed: Option<Suppression>,
+}
+
+/// Why and when a customer's address stopped being mailed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    pub at: DateTime<Utc>,
+    /// `hard-bounce` or `complaint`.
+    pub reason: String,
 }
 
 impl CustomerRecord {
@@ -137,7 +148,14 @@ impl CustomerRecord {
             extended_until: None,
             purge_without_notice: false,
             purged_at: None,
+            suppressed: None,
         }
+    }
+
+    /// The profile to mail, if the customer may be mailed: not purged, and
+    /// not suppressed.
+    pub fn mailable(&self) -> Option<&Customer> {
+        self.profile.as_ref().filter(|_| self.suppressed.is_none())
     }
 
     /// The last day the customer's data is kept: the campaign's export

@@ -12,7 +12,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ids::{CampaignId, CustomerId};
+use super::ids::{CampaignId, CustomerId, InvalidValue};
 use super::milestone::Milestone;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,6 +69,70 @@ impl DeliveryKey {
             channel: Channel::Email,
             occurrence: String::new(),
         }
+    }
+}
+
+/// The message tags that carry a ledger key to the provider and back in
+/// its delivery events: SES allows only letters, digits, `_` and `-` in a
+/// tag value, so the recipient (a customer id may hold `.` and `:`) goes
+/// base64url-encoded; campaign ids, milestones and occurrences (export
+/// ids, dates) are already in that alphabet.
+pub mod tags {
+    pub const CAMPAIGN: &str = "campaign";
+    pub const MILESTONE: &str = "milestone";
+    pub const RECIPIENT: &str = "recipient";
+    pub const OCCURRENCE: &str = "occurrence";
+}
+
+impl DeliveryKey {
+    /// The key as message tags (name, value).
+    pub fn tags(&self) -> Vec<(&'static str, String)> {
+        use base64::Engine;
+        let mut tags = vec![
+            (tags::CAMPAIGN, self.campaign.to_string()),
+            (tags::MILESTONE, self.milestone.name()),
+            (
+                tags::RECIPIENT,
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.recipient.key()),
+            ),
+        ];
+        if !self.occurrence.is_empty() {
+            tags.push((tags::OCCURRENCE, self.occurrence.clone()));
+        }
+        tags
+    }
+
+    /// The key back from a message's tags; an error names the tag at
+    /// fault.
+    pub fn from_tags<'a>(tag: impl Fn(&str) -> Option<&'a str>) -> Result<Self, InvalidValue> {
+        use base64::Engine;
+        let need = |name: &str| {
+            tag(name).ok_or_else(|| InvalidValue(format!("the message has no `{name}` tag")))
+        };
+        let bad = |name: &str, e: String| InvalidValue(format!("the `{name}` tag {e}"));
+        let campaign =
+            CampaignId::parse(need(tags::CAMPAIGN)?).map_err(|e| bad(tags::CAMPAIGN, e.0))?;
+        let milestone: Milestone = need(tags::MILESTONE)?
+            .parse()
+            .map_err(|e: InvalidValue| bad(tags::MILESTONE, e.0))?;
+        let recipient = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(need(tags::RECIPIENT)?)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| bad(tags::RECIPIENT, "is not base64url text".into()))?;
+        let recipient = match recipient.strip_prefix("staff/") {
+            Some(hash) => Recipient::Staff(hash.to_owned()),
+            None => Recipient::Customer(
+                CustomerId::parse(&recipient).map_err(|e| bad(tags::RECIPIENT, e.0))?,
+            ),
+        };
+        Ok(Self {
+            campaign,
+            recipient,
+            milestone,
+            channel: Channel::Email,
+            occurrence: tag(tags::OCCURRENCE).unwrap_or_default().to_owned(),
+        })
     }
 }
 
@@ -146,6 +210,49 @@ pub struct Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_survives_the_trip_through_message_tags() {
+        let keys = [
+            DeliveryKey::once(
+                &CampaignId::parse("orbit-crm-2027").unwrap(),
+                Recipient::Customer(CustomerId::parse("acme:eu.01_x-y").unwrap()),
+                Milestone::Reminder(30),
+            ),
+            DeliveryKey::once(
+                &CampaignId::parse("c").unwrap(),
+                Recipient::Staff("0a1b2c".into()),
+                Milestone::OutreachBrief,
+            ),
+            DeliveryKey {
+                occurrence: "x0123abcd".into(),
+                ..DeliveryKey::once(
+                    &CampaignId::parse("c").unwrap(),
+                    Recipient::Customer(CustomerId::parse("c1").unwrap()),
+                    Milestone::ExportReady,
+                )
+            },
+        ];
+        let ses_allows = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 256
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        for key in keys {
+            let tags = key.tags();
+            assert!(tags.iter().all(|(_, v)| ses_allows(v)), "{tags:?}");
+            let back = DeliveryKey::from_tags(|name| {
+                tags.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_str())
+            })
+            .unwrap();
+            assert_eq!(back, key);
+        }
+        let missing = DeliveryKey::from_tags(|_| None).unwrap_err();
+        assert!(missing.0.contains("`campaign`"), "{}", missing.0);
+    }
 
     #[test]
     fn no_customer_shares_a_key_with_an_account_manager() {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bounds;
 pub mod campaign;
 pub mod customer;
+pub mod delivery_event;
 pub mod event;
 pub mod export;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod locale;
 pub mod milestone;
 pub mod pace;
 pub mod refund;
+pub mod reputation;
 pub mod schedule;
 pub mod tier;
 

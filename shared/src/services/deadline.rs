@@ -74,9 +74,10 @@ pub async fn send(
         .customer(&campaign.id, customer)
         .await?
         .ok_or_else(|| DeadlineError::UnknownCustomer(customer.clone()))?;
+    // Purged, or the address bounced or complained: nothing to send.
     let Some(profile) = record
-        .profile
-        .clone()
+        .mailable()
+        .cloned()
         .filter(|_| record.purged_at.is_none())
     else {
         return Ok(DeadlineReport {

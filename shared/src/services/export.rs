@@ -281,6 +281,12 @@ pub async fn build_export(
     );
     key.occurrence = request.id.to_string();
     let files = request.bundle_files.unwrap_or_default() as usize;
+    if record.mailable().is_none() {
+        // The address bounced or complained: the bundle waits on the
+        // portal, where the customer asked for it.
+        tracing::info!(campaign = %campaign.id, customer = %record.id, request = %request.id, "export ready; no mail to a suppressed address");
+        return Ok(request);
+    }
     send_one_claimed(
         deps,
         campaign,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::domain::event::CustomerEventKind;
 use crate::domain::export::ExportStatus;
 use crate::domain::milestone::day_ends;
+use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CustomerId, CustomerRecord};
 use crate::ports::{Deps, JobFailure, PortError, TierCount};
 
@@ -56,6 +57,11 @@ pub struct Report {
     /// (the embedded scheduler; on AWS, Scheduler's dead-letter queue and
     /// its alarm say so).
     pub failing_jobs: Vec<JobFailure>,
+    /// Set while the campaign's waves wait (its bounce or complaint rate
+    /// passed its limit): the operator resumes them.
+    pub paused: Option<Pause>,
+    /// The counts the reputation guard reads.
+    pub delivery_counts: DeliveryCounts,
     pub audit_entries: u64,
 }
 
@@ -140,6 +146,8 @@ pub async fn report(
     let exports = deps.exports.all_exports(&campaign.id).await?;
     let audit_entries = deps.audit.count(&campaign.id).await?;
     let failing_jobs = deps.scheduler.failures(&campaign.id).await?;
+    let paused = deps.campaigns.paused(&campaign.id).await?;
+    let delivery_counts = deps.campaigns.delivery_counts(&campaign.id).await?;
 
     let customers: u64 = tiers.values().map(|t| t.customers).sum();
     let mut milestones: BTreeMap<String, MilestoneFigures> = BTreeMap::new();
@@ -252,6 +260,8 @@ pub async fn report(
             held_never_told,
         },
         failing_jobs,
+        paused,
+        delivery_counts,
         audit_entries,
     })
 }

@@ -33,6 +33,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::dynamo::{Backoff, DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
+use crate::domain::customer::Suppression;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
@@ -96,6 +97,16 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
             .copied()
             .unwrap_or(false),
         purged_at: parse_ts(get_s(item, "purged_at")),
+        suppressed: match (
+            parse_ts(get_s(item, "suppressed_at")),
+            get_s(item, "suppressed_reason"),
+        ) {
+            (Some(at), Some(reason)) => Some(Suppression {
+                at,
+                reason: reason.to_owned(),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -595,6 +606,39 @@ impl CustomerStore for DynamoStore {
             r?;
         }
         Ok(())
+    }
+
+    async fn suppress(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        suppression: &Suppression,
+    ) -> PortResult<()> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(customer_pk(campaign, id)))
+            .key("sk", s(id.to_string()))
+            .update_expression(
+                "SET suppressed_at = if_not_exists(suppressed_at, :at), \
+                 suppressed_reason = if_not_exists(suppressed_reason, :why)",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", s(ts(suppression.at)))
+            .expression_attribute_values(":why", s(suppression.reason.clone()))
+            .send()
+            .await;
+        match result {
+            // A customer no longer stored (purged meanwhile) is mailed no more.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(sdk_err),
+        }
     }
 
     async fn scrub_customers(

@@ -43,11 +43,14 @@ use sha2::{Digest, Sha256};
 
 use super::join_all;
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
+use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease, Recipient};
+use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CampaignId, CustomerId, Milestone};
 use crate::ports::{
-    AuditLog, CampaignStore, DeliveryLedger, ExportStore, PortError, PortResult, Tally,
+    AuditLog, CampaignStore, DeliveryLedger, ExportStore, OutcomeRecorded, PortError, PortResult,
+    Tally,
 };
 
 /// The table's adapter; cheap to clone.
@@ -277,6 +280,71 @@ impl CampaignStore for DynamoStore {
             .map(|spec| serde_json::from_str(spec).map_err(PortError::permanent))
             .transpose()
     }
+
+    async fn count_delivery(&self, id: &CampaignId, add: DeliveryCounts) -> PortResult<()> {
+        let n = |v: u64| AttributeValue::N(v.to_string());
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CAMPAIGN#{id}")))
+            .key("sk", s("META"))
+            .update_expression("ADD sent_count :s, hard_bounces :b, complaints :c")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":s", n(add.sent))
+            .expression_attribute_values(":b", n(add.hard_bounces))
+            .expression_attribute_values(":c", n(add.complaints))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn delivery_counts(&self, id: &CampaignId) -> PortResult<DeliveryCounts> {
+        let item = self.get(format!("CAMPAIGN#{id}"), "META").await?;
+        let n = |name: &str| -> PortResult<u64> {
+            match item.as_ref().and_then(|i| i.get(name)) {
+                None => Ok(0),
+                Some(v) => v.as_n().ok().and_then(|n| n.parse().ok()).ok_or_else(|| {
+                    PortError::permanent(anyhow::anyhow!("campaign {id} has a bad {name}"))
+                }),
+            }
+        };
+        Ok(DeliveryCounts {
+            sent: n("sent_count")?,
+            hard_bounces: n("hard_bounces")?,
+            complaints: n("complaints")?,
+        })
+    }
+
+    async fn set_paused(&self, id: &CampaignId, pause: Option<&Pause>) -> PortResult<()> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CAMPAIGN#{id}")))
+            .key("sk", s("META"))
+            .condition_expression("attribute_exists(pk)");
+        let update = match pause {
+            Some(p) => update
+                .update_expression("SET paused = :p")
+                .expression_attribute_values(
+                    ":p",
+                    s(serde_json::to_string(p).map_err(PortError::permanent)?),
+                ),
+            None => update.update_expression("REMOVE paused"),
+        };
+        update.send().await.map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn paused(&self, id: &CampaignId) -> PortResult<Option<Pause>> {
+        self.get(format!("CAMPAIGN#{id}"), "META")
+            .await?
+            .as_ref()
+            .and_then(|item| get_s(item, "paused"))
+            .map(|p| serde_json::from_str(p).map_err(PortError::permanent))
+            .transpose()
+    }
 }
 
 #[async_trait]
@@ -323,6 +391,63 @@ impl DeliveryLedger for DynamoStore {
         Ok(())
     }
 
+    async fn record_outcome(
+        &self,
+        k: &DeliveryKey,
+        message_id: &str,
+        outcome: DeliveryOutcome,
+        at: DateTime<Utc>,
+    ) -> PortResult<OutcomeRecorded> {
+        let (bounce, first) = match outcome {
+            DeliveryOutcome::Bounced { hard: true } => (
+                ", bounce = :hard",
+                "(attribute_not_exists(bounce) OR bounce <> :hard)",
+            ),
+            DeliveryOutcome::Bounced { hard: false } => (
+                ", bounce = if_not_exists(bounce, :soft)",
+                "attribute_not_exists(#f)",
+            ),
+            _ => ("", "attribute_not_exists(#f)"),
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(ledger_pk(&k.campaign, &k.recipient)))
+            .key("sk", s(ledger_sk(k)))
+            .update_expression(format!("SET #f = if_not_exists(#f, :at){bounce}"))
+            .condition_expression(format!("message_id = :id AND {first}"))
+            .expression_attribute_names("#f", outcome.recorded_as())
+            .expression_attribute_values(":at", s(ts(at)))
+            .expression_attribute_values(":id", s(message_id))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match outcome {
+            DeliveryOutcome::Bounced { hard: true } => {
+                update = update.expression_attribute_values(":hard", s("hard"))
+            }
+            DeliveryOutcome::Bounced { hard: false } => {
+                update = update.expression_attribute_values(":soft", s("soft"))
+            }
+            _ => {}
+        }
+        match update.send().await {
+            Ok(_) => Ok(OutcomeRecorded::First),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    let old = refused.item();
+                    Ok(
+                        if old.and_then(|i| get_s(i, "message_id")) == Some(message_id) {
+                            OutcomeRecorded::Again
+                        } else {
+                            OutcomeRecorded::NoSuchMessage
+                        },
+                    )
+                }
+                _ => Err(sdk_err(e)),
+            },
+        }
+    }
+
     async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>> {
         let ids: Vec<(String, String)> = keys
             .iter()
@@ -367,20 +492,31 @@ impl DeliveryLedger for DynamoStore {
         // messages it counts, and sending pays nothing extra for it.
         let entries = self
             .every_shard("DLV", campaign, |q| {
-                q.projection_expression("sk, sent_at, missed_at")
+                q.projection_expression(
+                    "sk, sent_at, missed_at, delivered_at, bounce, complained_at, opened_at, clicked_at",
+                )
             })
             .await?;
         let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
         for item in &entries {
-            let (sent, missed) = (item.contains_key("sent_at"), item.contains_key("missed_at"));
-            if !sent && !missed {
+            let has = |name: &str| u64::from(item.contains_key(name));
+            let bounce = get_s(item, "bounce");
+            let tally = Tally {
+                sent: has("sent_at"),
+                missed: has("missed_at"),
+                delivered: has("delivered_at"),
+                bounced: u64::from(bounce == Some("hard")),
+                soft_bounced: u64::from(bounce == Some("soft")),
+                complained: has("complained_at"),
+                opened: has("opened_at"),
+                clicked: has("clicked_at"),
+            };
+            if tally == Tally::default() {
                 continue;
             }
             let sk = get_s(item, "sk").unwrap_or_default();
             if let Some(milestone) = sk.split('#').nth(1) {
-                let tally = tallies.entry(milestone.to_owned()).or_default();
-                tally.sent += u64::from(sent);
-                tally.missed += u64::from(missed);
+                tallies.entry(milestone.to_owned()).or_default().add(&tally);
             }
         }
         Ok(tallies)

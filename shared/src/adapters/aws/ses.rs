@@ -12,8 +12,12 @@ use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
-use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
+use aws_sdk_sesv2::types::{
+    Destination, EmailContent, MessageTag, RawMessage, SuppressionListReason,
+};
 
+use crate::domain::EmailAddress;
+use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::ledger::Channel;
 use crate::mime;
 use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult, SendError, SendLimits, SendRate};
@@ -80,13 +84,34 @@ impl Mailer for SesMailer {
                     .build(),
             )
             .content(EmailContent::builder().raw(raw).build())
-            .email_tags(tag("campaign", email.campaign.as_str())?)
-            .email_tags(tag("milestone", &email.milestone.name())?)
+            .set_email_tags(Some(
+                email
+                    .key
+                    .tags()
+                    .into_iter()
+                    .map(|(name, value)| tag(name, &value))
+                    .collect::<PortResult<Vec<_>>>()?,
+            ))
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
             .map_err(send_err)?;
         Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+
+    async fn suppress(&self, address: &EmailAddress, outcome: DeliveryOutcome) -> PortResult<()> {
+        let reason = match outcome {
+            DeliveryOutcome::Complained => SuppressionListReason::Complaint,
+            _ => SuppressionListReason::Bounce,
+        };
+        self.client
+            .put_suppressed_destination()
+            .email_address(address.as_str())
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| super::classify(e, "SES", &["TooManyRequestsException"]))?;
+        Ok(())
     }
 }
 

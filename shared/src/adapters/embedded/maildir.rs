@@ -103,7 +103,8 @@ impl Mailer for MaildirOutbox {
 mod tests {
     use super::*;
     use crate::domain::ids::Mailbox;
-    use crate::domain::{CampaignId, EmailAddress, Milestone};
+    use crate::domain::ledger::{DeliveryKey, Recipient};
+    use crate::domain::{CampaignId, CustomerId, EmailAddress, Milestone};
 
     #[tokio::test]
     async fn a_message_lands_whole_in_new_and_nothing_stays_in_tmp() {
@@ -117,8 +118,11 @@ mod tests {
             text: "text".into(),
             html: "<p>html</p>".into(),
             date: "2027-02-01T09:00:00Z".parse().unwrap(),
-            campaign: CampaignId::parse("c").unwrap(),
-            milestone: Milestone::Announcement,
+            key: DeliveryKey::once(
+                &CampaignId::parse("c").unwrap(),
+                Recipient::Customer(CustomerId::parse("a").unwrap()),
+                Milestone::Announcement,
+            ),
             message_id: "announcement.abc".into(),
         };
         let id = outbox.send(&email).await.unwrap();

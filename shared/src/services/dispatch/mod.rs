@@ -85,8 +85,7 @@ pub(crate) fn email(
         text: rendered.text,
         html: rendered.html,
         date: now,
-        campaign: campaign.id.clone(),
-        milestone: key.milestone,
+        key: key.clone(),
         message_id: message_id(key),
     }
 }

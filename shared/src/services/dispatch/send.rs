@@ -10,6 +10,7 @@ use futures::StreamExt;
 
 use super::{DispatchError, email};
 use crate::domain::ledger::{Channel, Claimed, DeliveryKey, Lease, Recipient};
+use crate::domain::reputation::DeliveryCounts;
 use crate::domain::{Campaign, CustomerRecord, EmailAddress, Milestone};
 use crate::ports::{Deps, OutgoingEmail, PortError, SendError};
 use crate::services::notice::{self, RenderError, Rendered};
@@ -83,6 +84,9 @@ pub(crate) async fn send_claimed(
     deps: &Deps,
     batch: Vec<(DeliveryKey, OutgoingEmail)>,
 ) -> Result<Sent, PortError> {
+    let Some(batch_campaign) = batch.first().map(|(k, _)| k.campaign.clone()) else {
+        return Ok(Sent::default());
+    };
     let mut outcomes = futures::stream::iter(batch)
         .map(|(key, mail)| send_one(deps, key, mail))
         .buffer_unordered(IN_FLIGHT);
@@ -98,6 +102,21 @@ pub(crate) async fn send_claimed(
                 first_error.get_or_insert(e);
             }
         }
+    }
+    if sent.sent > 0 {
+        // The reputation guard's denominator. Counted per batch, not per
+        // message (a write each); a crash before this undercounts, which
+        // only makes the guard stricter.
+        let campaign = &batch_campaign;
+        deps.campaigns
+            .count_delivery(
+                campaign,
+                DeliveryCounts {
+                    sent: sent.sent,
+                    ..DeliveryCounts::default()
+                },
+            )
+            .await?;
     }
     match first_error {
         Some(e) => Err(e),
@@ -162,6 +181,8 @@ pub(super) struct Chunk {
     pub held: u64,
     pub held_until: Option<DateTime<Utc>>,
     pub deferred_until: Option<DateTime<Utc>>,
+    /// Not sent: the address is suppressed.
+    pub suppressed: u64,
 }
 
 /// Claims, renders and sends `milestone` to these customers. A customer
@@ -184,8 +205,16 @@ pub(super) async fn send_notices(
     let mut mine = Vec::with_capacity(records.len());
     for ((record, key), claimed) in records.iter().zip(keys).zip(claimed) {
         match (claimed, &record.profile) {
-            (Claimed::Taken, Some(profile)) => mine.push((record, profile, key)),
-            (Claimed::Taken, None) => release_all(deps, std::iter::once(&key)).await?,
+            (Claimed::Taken, _) => match record.mailable() {
+                Some(profile) => mine.push((record, profile, key)),
+                None => {
+                    // Purged, or the address bounced or complained.
+                    if record.suppressed.is_some() {
+                        chunk.suppressed += 1;
+                    }
+                    release_all(deps, std::iter::once(&key)).await?
+                }
+            },
             (Claimed::Sent | Claimed::Missed, _) => chunk.already_sent += 1,
             (Claimed::Held { until }, _) => {
                 chunk.held += 1;

@@ -41,6 +41,9 @@ pub enum WaveState {
     /// Run past its grace: nothing sent, every customer still due it is
     /// recorded as missed (and counted, and alarmed).
     Missed,
+    /// The campaign is paused (its reputation guard, or the operator): the
+    /// next part looks again in an hour, or at once when it is resumed.
+    Paused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,6 +61,8 @@ pub struct WaveReport {
     pub held: u64,
     /// Recorded as missed (past the grace).
     pub missed: u64,
+    /// Not sent: their address hard-bounced or complained.
+    pub suppressed: u64,
     /// Sent after the milestone's local day (within the grace).
     pub late: bool,
     /// When the next part runs, if one is scheduled.
@@ -76,6 +81,9 @@ pub struct Wave {
 
 /// Customers read at a time.
 const PAGE: usize = 500;
+/// How often a paused wave looks whether its campaign was resumed (a
+/// resume also moves it to at once).
+pub const PAUSE_RECHECK: chrono::Duration = chrono::Duration::hours(1);
 /// Customers claimed, rendered and sent at a time: the most a run holds
 /// claimed at once.
 const CHUNK: usize = 50;
@@ -147,6 +155,7 @@ pub async fn notice_wave(
         already_sent: 0,
         held: 0,
         missed: 0,
+        suppressed: 0,
         late: false,
         next_part_at: None,
     };
@@ -160,11 +169,15 @@ pub async fn notice_wave(
         Timing::OnTime => {}
     }
     let now = wave.now;
+    let checkpoint =
+        |after: Option<CustomerId>, due| next_part(campaign, &wave, part + 1, after, due);
+    if deps.campaigns.paused(&campaign.id).await?.is_some() {
+        let next = checkpoint(start, now + PAUSE_RECHECK);
+        return stop(deps, report, WaveState::Paused, next).await;
+    }
     // If this run dies, the next part takes over from the last checkpoint
     // once this run's time and the leases it took are over.
     let watchdog_at = now + budget.left_on(now) + LEASE;
-    let checkpoint =
-        |after: Option<CustomerId>, due| next_part(campaign, &wave, part + 1, after, due);
     deps.scheduler
         .upsert(&checkpoint(start.clone(), watchdog_at))
         .await?;
@@ -195,6 +208,7 @@ pub async fn notice_wave(
             report.sent += chunk.sent;
             report.already_sent += chunk.already_sent;
             report.held += chunk.held;
+            report.suppressed += chunk.suppressed;
             if chunk.held > 0 {
                 held_from.get_or_insert_with(|| cursor.clone());
                 held_until = held_until.max(chunk.held_until);
@@ -209,6 +223,10 @@ pub async fn notice_wave(
             break;
         }
         let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+        if deps.campaigns.paused(&campaign.id).await?.is_some() {
+            let next = checkpoint(from, now + PAUSE_RECHECK);
+            return stop(deps, report, WaveState::Paused, next).await;
+        }
         deps.scheduler
             .upsert(&checkpoint(from, watchdog_at))
             .await?;

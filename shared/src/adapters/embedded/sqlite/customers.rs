@@ -9,11 +9,12 @@ use chrono_tz::Tz;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, json_err, parse_ts, ts};
+use crate::domain::customer::Suppression;
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone};
 use crate::ports::{Chunks, CustomerStore, PortError, PortResult, TierCount};
 
-const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at, purge_without_notice";
+const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at, purge_without_notice, suppressed_at, suppressed_reason";
 
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, PortError>> {
     let id: String = row.get(0)?;
@@ -28,6 +29,8 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
     let extended: Option<String> = row.get(9)?;
     let purged: Option<String> = row.get(10)?;
     let purge_without_notice: bool = row.get(11)?;
+    let suppressed_at: Option<String> = row.get(12)?;
+    let suppressed_reason: Option<String> = row.get(13)?;
     Ok((|| {
         let bad =
             |what: &str| PortError::permanent(anyhow::anyhow!("stored customer has a bad {what}"));
@@ -55,6 +58,10 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
                 .map_err(|_| bad("extension date"))?,
             purge_without_notice,
             purged_at: parse_ts(purged),
+            suppressed: match (parse_ts(suppressed_at), suppressed_reason) {
+                (Some(at), Some(reason)) => Some(Suppression { at, reason }),
+                _ => None,
+            },
         })
     })())
 }
@@ -210,6 +217,28 @@ impl CustomerStore for SqliteStore {
             }
             tx.commit()
         })
+    }
+
+    async fn suppress(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        suppression: &Suppression,
+    ) -> PortResult<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE customers SET suppressed_at = COALESCE(suppressed_at, ?3),
+                    suppressed_reason = COALESCE(suppressed_reason, ?4)
+                 WHERE campaign_id = ?1 AND customer_id = ?2",
+            )?
+            .execute(params![
+                campaign.as_str(),
+                id.as_str(),
+                ts(suppression.at),
+                suppression.reason
+            ])
+        })?;
+        Ok(())
     }
 
     async fn scrub_customers(

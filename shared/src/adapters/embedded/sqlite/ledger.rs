@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, parse_ts, ts};
+use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::ledger::{Claimed, Delivery, DeliveryKey, Lease, Recipient};
 use crate::domain::{CampaignId, CustomerId, Milestone};
-use crate::ports::{DeliveryLedger, PortResult, Tally};
+use crate::ports::{DeliveryLedger, OutcomeRecorded, PortResult, Tally};
 
 fn milestone_of(s: &str) -> rusqlite::Result<Milestone> {
     s.parse().map_err(|e| {
@@ -189,8 +190,10 @@ impl DeliveryLedger for SqliteStore {
     async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT milestone, COUNT(sent_at), COUNT(missed_at) FROM deliveries
-                 WHERE campaign_id = ?1 GROUP BY milestone",
+                "SELECT milestone, COUNT(sent_at), COUNT(missed_at), COUNT(delivered_at),
+                        COUNT(CASE WHEN bounce = 'hard' THEN 1 END), COUNT(CASE WHEN bounce = 'soft' THEN 1 END),
+                        COUNT(complained_at), COUNT(opened_at), COUNT(clicked_at)
+                 FROM deliveries WHERE campaign_id = ?1 GROUP BY milestone",
             )?;
             stmt.query_map(params![campaign.as_str()], |r| {
                 Ok((
@@ -198,11 +201,82 @@ impl DeliveryLedger for SqliteStore {
                     Tally {
                         sent: r.get(1)?,
                         missed: r.get(2)?,
+                        delivered: r.get(3)?,
+                        bounced: r.get(4)?,
+                        soft_bounced: r.get(5)?,
+                        complained: r.get(6)?,
+                        opened: r.get(7)?,
+                        clicked: r.get(8)?,
                     },
                 ))
             })?
             .filter(|row| !matches!(row, Ok((_, t)) if *t == Tally::default()))
             .collect()
+        })
+    }
+
+    async fn record_outcome(
+        &self,
+        k: &DeliveryKey,
+        message_id: &str,
+        outcome: DeliveryOutcome,
+        at: DateTime<Utc>,
+    ) -> PortResult<OutcomeRecorded> {
+        let field = outcome.recorded_as();
+        let (bounce, first) = match outcome {
+            DeliveryOutcome::Bounced { hard: true } => (
+                ", bounce = 'hard'",
+                "(bounce IS NULL OR bounce <> 'hard')".to_owned(),
+            ),
+            DeliveryOutcome::Bounced { hard: false } => (
+                ", bounce = COALESCE(bounce, 'soft')",
+                format!("{field} IS NULL"),
+            ),
+            _ => ("", format!("{field} IS NULL")),
+        };
+        let key = params![
+            k.campaign.as_str(),
+            k.recipient.key(),
+            k.milestone.name(),
+            k.channel.to_string(),
+            k.occurrence,
+            message_id,
+        ];
+        let at = ts(at);
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx
+                .prepare_cached(&format!(
+                    "UPDATE deliveries SET {field} = COALESCE({field}, ?7){bounce}
+                     WHERE campaign_id = ?1 AND recipient = ?2 AND milestone = ?3 AND channel = ?4
+                       AND occurrence = ?5 AND message_id = ?6 AND {first}"
+                ))?
+                .execute(params![
+                    k.campaign.as_str(),
+                    k.recipient.key(),
+                    k.milestone.name(),
+                    k.channel.to_string(),
+                    k.occurrence,
+                    message_id,
+                    at
+                ])?;
+            let recorded = if n == 1 {
+                OutcomeRecorded::First
+            } else {
+                let known = tx
+                    .prepare_cached(
+                        "SELECT 1 FROM deliveries WHERE campaign_id = ?1 AND recipient = ?2
+                         AND milestone = ?3 AND channel = ?4 AND occurrence = ?5 AND message_id = ?6",
+                    )?
+                    .exists(key)?;
+                if known {
+                    OutcomeRecorded::Again
+                } else {
+                    OutcomeRecorded::NoSuchMessage
+                }
+            };
+            tx.commit()?;
+            Ok(recorded)
         })
     }
 

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CampaignId};
 use crate::ports::{CampaignStore, PortError, PortResult};
 
@@ -27,7 +28,11 @@ const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY,
     spec TEXT NOT NULL,
-    launched_at TEXT
+    launched_at TEXT,
+    paused TEXT,
+    sent_count INTEGER NOT NULL DEFAULT 0,
+    hard_bounces INTEGER NOT NULL DEFAULT 0,
+    complaints INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS customers (
     campaign_id TEXT NOT NULL,
@@ -43,6 +48,8 @@ CREATE TABLE IF NOT EXISTS customers (
     extended_until TEXT,
     purged_at TEXT,
     purge_without_notice INTEGER NOT NULL DEFAULT 0,
+    suppressed_at TEXT,
+    suppressed_reason TEXT,
     PRIMARY KEY (campaign_id, customer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS customers_by_zone ON customers (campaign_id, zone, customer_id);
@@ -57,6 +64,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     sent_at TEXT,
     message_id TEXT,
     missed_at TEXT,
+    accepted_at TEXT,
+    delivered_at TEXT,
+    bounced_at TEXT,
+    bounce TEXT,
+    complained_at TEXT,
+    opened_at TEXT,
+    clicked_at TEXT,
+    delayed_at TEXT,
+    rejected_at TEXT,
     PRIMARY KEY (campaign_id, recipient, milestone, channel, occurrence)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -138,6 +154,23 @@ const MIGRATIONS: &[&str] = &[
     // and a message past its grace is recorded as missed.
     "ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
      ALTER TABLE deliveries ADD COLUMN missed_at TEXT;",
+    // 5: what SES said happened to each message; suppressed addresses; a
+    // campaign's pause and the counts its reputation guard reads.
+    "ALTER TABLE deliveries ADD COLUMN accepted_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN delivered_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN bounced_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN bounce TEXT;
+     ALTER TABLE deliveries ADD COLUMN complained_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN opened_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN clicked_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN delayed_at TEXT;
+     ALTER TABLE deliveries ADD COLUMN rejected_at TEXT;
+     ALTER TABLE customers ADD COLUMN suppressed_at TEXT;
+     ALTER TABLE customers ADD COLUMN suppressed_reason TEXT;
+     ALTER TABLE campaigns ADD COLUMN paused TEXT;
+     ALTER TABLE campaigns ADD COLUMN sent_count INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE campaigns ADD COLUMN hard_bounces INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE campaigns ADD COLUMN complaints INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
@@ -318,6 +351,68 @@ impl CampaignStore for SqliteStore {
             .optional()
         })?;
         spec.map(|s| serde_json::from_str(&s).map_err(json_err))
+            .transpose()
+    }
+
+    async fn count_delivery(&self, id: &CampaignId, add: DeliveryCounts) -> PortResult<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE campaigns SET sent_count = sent_count + ?2, hard_bounces = hard_bounces + ?3,
+                    complaints = complaints + ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                id.as_str(),
+                add.sent,
+                add.hard_bounces,
+                add.complaints
+            ])
+        })?;
+        Ok(())
+    }
+
+    async fn delivery_counts(&self, id: &CampaignId) -> PortResult<DeliveryCounts> {
+        let counts = self.with(|c| {
+            c.query_row(
+                "SELECT sent_count, hard_bounces, complaints FROM campaigns WHERE id = ?1",
+                params![id.as_str()],
+                |r| {
+                    Ok(DeliveryCounts {
+                        sent: r.get(0)?,
+                        hard_bounces: r.get(1)?,
+                        complaints: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })?;
+        Ok(counts.unwrap_or_default())
+    }
+
+    async fn set_paused(&self, id: &CampaignId, pause: Option<&Pause>) -> PortResult<()> {
+        let json = pause
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(json_err)?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE campaigns SET paused = ?2 WHERE id = ?1",
+                params![id.as_str(), json],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn paused(&self, id: &CampaignId) -> PortResult<Option<Pause>> {
+        let json: Option<Option<String>> = self.with(|c| {
+            c.query_row(
+                "SELECT paused FROM campaigns WHERE id = ?1",
+                params![id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        json.flatten()
+            .map(|j| serde_json::from_str(&j).map_err(json_err))
             .transpose()
     }
 }

@@ -1,0 +1,8 @@
+use lambda_runtime::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sunset::telemetry::init();
+    let deps = sunset::adapters::aws::deps_from_env().await?;
+    lambda_runtime::run(service_fn(|event| delivery_events::handle(&deps, event))).await
+}
