@@ -106,7 +106,10 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     // share of the scenario can be checked against its role.
     let recorder = ActionRecorder::default();
     let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    let deps = settings.deps_observed(&config, Some(recorder.interceptor()), clock.clone());
+    // SES's GetAccount and suppression list, which the emulator lacks, are
+    // answered at the SDK's HTTP seam (support/faults.rs); nothing else is.
+    let faulty = sunset_e2e::faults::FaultyHttp::wrap(&config, &Default::default());
+    let deps = settings.deps_observed(&faulty, Some(recorder.interceptor()), clock.clone());
 
     // The product's data for c05, in the product-data bucket.
     s3.put_object()
@@ -218,6 +221,36 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         new_to("am.li@orbit.example"),
         1,
         "the account manager's brief"
+    );
+
+    // SES reports that a reminder to ada bounced: delivery-events records
+    // it and suppresses her address.
+    let ada = sunset::domain::CustomerId::parse("c01").unwrap();
+    let reminder = deps
+        .ledger
+        .deliveries_to(&campaign.id, &ada)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.key.milestone == sunset::domain::Milestone::Reminder(1))
+        .expect("ada's last reminder");
+    let bounce = sunset_e2e::delivery::ses_event(
+        "bounce-permanent",
+        &reminder.key,
+        reminder.message_id.as_deref().unwrap(),
+        "ada@lovelace.example",
+    );
+    recorder.take();
+    let answer = delivery_events::handle(&deps, LambdaEvent::new(bounce, Context::default()))
+        .await
+        .unwrap();
+    used.entry("delivery-events")
+        .or_default()
+        .extend(recorder.take());
+    assert_eq!(
+        (answer["recorded"].as_str(), answer["suppressed"].as_bool()),
+        (Some("first"), Some(true)),
+        "{answer}"
     );
 
     // Imported after the announcement: a catch-up schedule, fired with its

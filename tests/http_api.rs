@@ -965,3 +965,103 @@ async fn links_already_sent_work_until_the_extended_last_day() {
     let (s, _) = api.open("GET", &old_c01, "text/html", "").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+/// SES events posted to the API (how the embedded runtime takes bounces):
+/// a batch with one unreadable event is refused whole, naming it; a hard
+/// bounce suppresses its customer. A resume answers what it did.
+#[tokio::test]
+async fn ses_events_posted_to_the_api_suppress_and_a_bad_batch_records_nothing() {
+    let api = api();
+    create_and_import(&api).await;
+    launch(&api).await;
+    let now = sunset::ports::Clock::now(api.clock.as_ref());
+    runner::run_due(&api.emb, now).await.unwrap();
+    let campaign = sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap();
+    let c01 = sunset::domain::CustomerId::parse("c01").unwrap();
+    let sent = api
+        .emb
+        .deps
+        .ledger
+        .deliveries_to(&campaign, &c01)
+        .await
+        .unwrap();
+    let announced = sent
+        .iter()
+        .find(|d| d.key.milestone == sunset::domain::Milestone::Announcement)
+        .expect("c01 was sent the announcement");
+    let record = api
+        .emb
+        .deps
+        .customers
+        .customer(&campaign, &c01)
+        .await
+        .unwrap()
+        .unwrap();
+    let address = record.profile.unwrap().email.to_string();
+    let bounce = sunset_e2e::delivery::ses_event(
+        "bounce-permanent",
+        &announced.key,
+        announced.message_id.as_deref().unwrap(),
+        &address,
+    );
+    let batch =
+        serde_json::json!([bounce.clone(), { "detail": { "eventType": "Bounce", "mail": {} } }]);
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/delivery-events",
+            "application/json",
+            batch.to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        String::from_utf8_lossy(&body).contains("[1].mail.messageId"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let tallies = api.emb.deps.ledger.tallies(&campaign).await.unwrap();
+    assert_eq!(tallies["announcement"].bounced, 0, "nothing recorded");
+
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/delivery-events",
+            "application/json",
+            bounce.to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let answer = json(&body);
+    assert_eq!(answer["results"][0]["recorded"], "first", "{answer}");
+    assert_eq!(answer["results"][0]["suppressed"], true, "{answer}");
+    let record = api
+        .emb
+        .deps
+        .customers
+        .customer(&campaign, &c01)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.suppressed.unwrap().reason, "hard-bounce");
+
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/orbit-crm-2027/resume",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(json(&body)["was_paused"], false);
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/v1/campaigns/no-such/resume",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -7,12 +7,13 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::Campaign;
+use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::milestone::local_instant;
+use crate::domain::{Campaign, CustomerId, Milestone};
 
 use super::simulate::{self, Inputs};
 
@@ -85,6 +86,15 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
     csv.push_str(&crate::services::import::COLUMNS.join(","));
     csv.push('\n');
     let mut events = String::from("at,customer_id,event,detail\n");
+    // What SES would report of the announcements, a day later: a hard
+    // bounce for about 1 % of addresses, a rare complaint (under the
+    // 0.1 % that would pause the campaign), deliveries, opens and clicks.
+    let mut ses_events = Vec::new();
+    let reported = local_instant(
+        announce + chrono::Days::new(1),
+        NaiveTime::from_hms_opt(12, 0, 0).expect("valid"),
+        campaign.timezone,
+    );
     let mut records: Vec<(String, Vec<u8>)> = Vec::with_capacity(customers);
     for i in 1..=customers {
         let id = format!("C{i:06}");
@@ -150,6 +160,21 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
             csv,
             "{id},{name},{email},{locale},{zone},{value:.2},{currency},{since},{usage},{strategic},{manager},{phone},{p_from},{p_until},{p_amount}"
         )?;
+
+        if let Some(kind) = match i % 2000 {
+            11 => Some("Complaint"),
+            _ if i % 97 == 5 => Some("Bounce"),
+            _ if i % 10 == 3 => Some("Delivery"),
+            _ => None,
+        } {
+            ses_events.push(ses_event(&campaign, &id, &email, kind, reported)?);
+            if kind == "Delivery" {
+                ses_events.push(ses_event(&campaign, &id, &email, "Open", reported)?);
+                if i % 30 == 3 {
+                    ses_events.push(ses_event(&campaign, &id, &email, "Click", reported)?);
+                }
+            }
+        }
 
         // Their data in the product: a few records, more for bigger accounts.
         let mut record = Vec::with_capacity(256);
@@ -223,6 +248,9 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
     .context("cannot write the sample product data")?;
     std::fs::write(input.join("customers.csv"), &csv)?;
     std::fs::write(input.join("events.csv"), &events)?;
+    let ses_json = serde_json::to_vec_pretty(&ses_events)?;
+    std::fs::write(input.join("ses-events.json"), &ses_json)?;
+    let ses_events = simulate::parse_ses_events(&ses_json)?;
     let simulate::ParsedEvents {
         events,
         rejections: event_rejections,
@@ -233,7 +261,68 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
         customers_are_json: false,
         events,
         event_rejections,
+        ses_events,
     })
+}
+
+/// An SES event (as the configuration set publishes it) about the
+/// announcement sent to `id`: the message id is the one the outbox gave
+/// it, derived from its ledger key.
+fn ses_event(
+    campaign: &Campaign,
+    id: &str,
+    email: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<serde_json::Value> {
+    let key = DeliveryKey::once(
+        &campaign.id,
+        Recipient::Customer(CustomerId::parse(id)?),
+        Milestone::Announcement,
+    );
+    let tags: serde_json::Map<String, serde_json::Value> = key
+        .tags()
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), serde_json::json!([v])))
+        .collect();
+    let ts = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut detail = serde_json::json!({
+        "eventType": kind,
+        "mail": {
+            "timestamp": ts,
+            "source": campaign.sender.from.address.as_str(),
+            "messageId": crate::services::dispatch::message_id(&key),
+            "destination": [email],
+            "tags": tags,
+        },
+    });
+    let recipient = serde_json::json!([{ "emailAddress": email }]);
+    match kind {
+        "Bounce" => {
+            detail["bounce"] = serde_json::json!({
+                "bounceType": "Permanent", "bounceSubType": "General",
+                "bouncedRecipients": recipient, "timestamp": ts,
+            })
+        }
+        "Complaint" => {
+            detail["complaint"] =
+                serde_json::json!({ "complainedRecipients": recipient, "timestamp": ts })
+        }
+        "Delivery" => {
+            detail["delivery"] = serde_json::json!({ "timestamp": ts, "recipients": [email] })
+        }
+        "Open" => detail["open"] = serde_json::json!({ "timestamp": ts }),
+        _ => {
+            detail["click"] = serde_json::json!({ "timestamp": ts, "link": campaign.links.migration_guide.as_str() })
+        }
+    }
+    Ok(serde_json::json!({
+        "version": "0",
+        "detail-type": format!("Email {kind}"),
+        "source": "aws.ses",
+        "time": ts,
+        "detail": detail,
+    }))
 }
 
 /// Makes `dir` ready for a demo: a directory the demo made before is

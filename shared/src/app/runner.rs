@@ -11,11 +11,12 @@ use serde::Serialize;
 
 use crate::adapters::embedded::Embedded;
 use crate::clock::SimulatedClock;
+use crate::domain::delivery_event::DeliveryEvent;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::{Campaign, Job};
 use crate::ports::JobFailure;
-use crate::services::events;
 use crate::services::jobs::{self, JobError, JobOutcome};
+use crate::services::{delivery_events, events};
 
 /// One step of the run, for the timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -174,12 +175,18 @@ pub async fn run_to_end(
     clock: &SimulatedClock,
     campaign: &Campaign,
     events: Vec<(usize, CustomerEvent)>,
+    deliveries: Vec<(usize, DeliveryEvent)>,
     mut on_step: impl FnMut(&Ran<'_>),
 ) -> Result<Run, RunError> {
     let mut events: VecDeque<_> = {
         let mut e = events;
         e.sort_by_key(|(row, ev)| (ev.at, *row));
         e.into()
+    };
+    let mut deliveries: VecDeque<_> = {
+        let mut d = deliveries;
+        d.sort_by_key(|(n, ev)| (ev.at, *n));
+        d.into()
     };
     let mut steps = Vec::new();
     let mut failures = Vec::new();
@@ -191,6 +198,37 @@ pub async fn run_to_end(
             source: e.into(),
         })?;
         let next_event = events.front().map(|(_, e)| e.at);
+        // SES's events come in at their own times, between the rest.
+        if let Some((n, delivery)) = deliveries.front()
+            && next_job.is_none_or(|j| delivery.at <= j)
+            && next_event.is_none_or(|e| delivery.at <= e)
+        {
+            clock.advance_to(delivery.at);
+            let recorded = delivery_events::record(&emb.deps, delivery)
+                .await
+                .map_err(|e| RunError {
+                    job: "delivery-events".into(),
+                    due: clock.now_utc(),
+                    source: e.into(),
+                })?;
+            if matches!(
+                recorded,
+                delivery_events::EventRecorded::Recorded {
+                    recorded: crate::ports::OutcomeRecorded::NoSuchMessage,
+                    ..
+                }
+            ) {
+                problems.push(EventProblem {
+                    row: *n,
+                    customer_id: delivery.key.recipient.key(),
+                    event: format!("ses {} (SES events file)", delivery.outcome.name()),
+                    field: Some("mail.messageId".into()),
+                    reason: "no message with this id was sent (yet) to this recipient".into(),
+                });
+            }
+            deliveries.pop_front();
+            continue;
+        }
         match (next_job, next_event) {
             (None, None) => break,
             (job, Some(first)) if job.is_none_or(|j| first <= j) => {
@@ -288,6 +326,10 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             if w.late { ", late" } else { "" },
             if w.missed > 0 {
                 format!(", {} missed", w.missed)
+            } else {
+                String::new()
+            } + &if w.suppressed > 0 {
+                format!(", {} suppressed", w.suppressed)
             } else {
                 String::new()
             }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::adapters::embedded::{Embedded, files::copy_tree};
 use crate::clock::SimulatedClock;
 use crate::domain::bounds::{CUSTOMER_YEARS, check_year};
+use crate::domain::delivery_event::{self, DeliveryEvent};
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::milestone::local_instant;
 use crate::domain::{Campaign, CustomerId};
@@ -22,6 +23,9 @@ pub struct SimulateArgs {
     pub campaign: PathBuf,
     pub customers: PathBuf,
     pub events: Option<PathBuf>,
+    /// SES events (bounces, complaints, deliveries…) to replay at their
+    /// times: a JSON array, or one event per line.
+    pub ses_events: Option<PathBuf>,
     pub product_data: Option<PathBuf>,
     pub data: PathBuf,
 }
@@ -206,6 +210,35 @@ pub struct Inputs {
     pub customers_are_json: bool,
     pub events: Vec<(usize, CustomerEvent)>,
     pub event_rejections: Vec<EventRejection>,
+    /// SES events to replay, by their place in their file.
+    pub ses_events: Vec<(usize, DeliveryEvent)>,
+}
+
+/// Reads SES events as SES publishes them (or EventBridge wraps them): a
+/// JSON array, or one event per line. Event types with no bearing on
+/// delivery are skipped; one that cannot be read refuses the file,
+/// naming its place and field, before anything runs.
+pub fn parse_ses_events(bytes: &[u8]) -> anyhow::Result<Vec<(usize, DeliveryEvent)>> {
+    let text = std::str::from_utf8(bytes).context("the SES events file is not UTF-8")?;
+    let values: Vec<serde_json::Value> = if text.trim_start().starts_with('[') {
+        serde_json::from_str(text).context("the SES events file is not a JSON array")?
+    } else {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).with_context(|| format!("line {} is not JSON", i + 1))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut events = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        match delivery_event::parse(v).with_context(|| format!("SES event {}", i + 1))? {
+            delivery_event::Parsed::Event(e) => events.push((i + 1, *e)),
+            delivery_event::Parsed::Ignored { .. } => {}
+        }
+    }
+    Ok(events)
 }
 
 pub fn read_inputs(args: &SimulateArgs) -> anyhow::Result<Inputs> {
@@ -245,12 +278,21 @@ pub fn read_inputs(args: &SimulateArgs) -> anyhow::Result<Inputs> {
             rejections: Vec::new(),
         },
     };
+    let ses_events = match &args.ses_events {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the SES events file {}", path.display()))?;
+            parse_ses_events(&bytes).with_context(|| format!("in {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
     Ok(Inputs {
         campaign,
         customers,
         customers_are_json,
         events,
         event_rejections,
+        ses_events,
     })
 }
 
@@ -290,6 +332,7 @@ pub async fn run(
         customers_are_json,
         events,
         event_rejections,
+        ses_events,
     } = inputs;
     // Read whole once here, to refuse a file that cannot be imported
     // before anything is written; imported (read again) in `run_in`.
@@ -304,7 +347,7 @@ pub async fn run(
     let mut progress = Progress::default();
     let result = run_in(
         campaign,
-        (events, event_rejections),
+        (events, event_rejections, ses_events),
         (customers, customers_are_json),
         product_data,
         data,
@@ -333,7 +376,11 @@ pub async fn run(
 
 async fn run_in(
     campaign: Campaign,
-    (events, event_rejections): (Vec<(usize, CustomerEvent)>, Vec<EventRejection>),
+    (events, event_rejections, ses_events): (
+        Vec<(usize, CustomerEvent)>,
+        Vec<EventRejection>,
+        Vec<(usize, DeliveryEvent)>,
+    ),
     (customers, customers_are_json): (Vec<u8>, bool),
     product_data: Option<&Path>,
     data: &Path,
@@ -373,7 +420,7 @@ async fn run_in(
     let launched = launch::launch(&emb.deps, &campaign).await?;
     tracing::info!(jobs = launched.jobs.len(), "launched");
     progress.stage = "running the scheduled jobs";
-    let run = runner::run_to_end(&emb, &clock, &campaign, events, |ran| {
+    let run = runner::run_to_end(&emb, &clock, &campaign, events, ses_events, |ran| {
         match ran {
             Ran::Done(step) => {
                 progress.jobs_done += 1;

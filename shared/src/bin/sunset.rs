@@ -51,6 +51,10 @@ enum Command {
         /// Events over time: at,customer_id,event,detail.
         #[arg(long)]
         events: Option<PathBuf>,
+        /// SES events to replay (bounces, complaints, deliveries, opens,
+        /// clicks): a JSON array, or one event per line.
+        #[arg(long)]
+        ses_events: Option<PathBuf>,
         /// The product's data, one directory per customer id (copied, never changed).
         #[arg(long)]
         product_data: Option<PathBuf>,
@@ -204,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             campaign,
             customers,
             events,
+            ses_events,
             product_data,
             data,
         } => {
@@ -211,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 campaign,
                 customers,
                 events,
+                ses_events,
                 product_data,
                 data: data.clone(),
             };

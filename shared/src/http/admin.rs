@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState, campaign_id, customer_id, is_json, load_campaign};
 use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
-use crate::services::{events, import, late_import, launch, report};
+use crate::services::{delivery_events, events, import, late_import, launch, report};
 
 pub(super) async fn create_campaign(
     State(s): State<AppState>,
@@ -233,4 +233,54 @@ pub(super) async fn campaign_report(
     Ok(Json(
         report::report(&s.deps, &campaign, s.deps.clock.now()).await?,
     ))
+}
+
+/// Resumes a campaign its reputation guard (or an operator) paused: the
+/// waiting waves run at once.
+pub(super) async fn resume_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<delivery_events::Resumed>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(
+        delivery_events::resume(&s.deps, &campaign.id, "admin API").await?,
+    ))
+}
+
+/// SES events (one, or an array), as SES publishes them or EventBridge
+/// wraps them: how the embedded runtime (which has no SES) takes the same
+/// bounces and complaints the `delivery-events` function does. Every
+/// event is read before any is recorded: one that cannot be read is a 422
+/// naming it, and nothing is recorded.
+pub(super) async fn record_delivery_events(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let json: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let list = match json {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    let mut parsed = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        parsed.push(
+            crate::domain::delivery_event::parse(item).map_err(|e| ApiError::Invalid {
+                field: format!("[{i}].{}", e.field),
+                reason: e.reason,
+            })?,
+        );
+    }
+    let mut results = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        results.push(match p {
+            crate::domain::delivery_event::Parsed::Ignored { event_type } => {
+                delivery_events::EventRecorded::Ignored { event_type }
+            }
+            crate::domain::delivery_event::Parsed::Event(e) => {
+                delivery_events::record(&s.deps, &e).await?
+            }
+        });
+    }
+    Ok(Json(serde_json::json!({ "results": results })))
 }

@@ -160,6 +160,11 @@ fn admin_routes(state: AppState) -> Router {
             post(admin::customer_event),
         )
         .route(
+            "/v1/campaigns/{campaign}/resume",
+            post(admin::resume_campaign),
+        )
+        .route("/v1/delivery-events", post(admin::record_delivery_events))
+        .route(
             "/v1/campaigns/{campaign}/report",
             get(admin::campaign_report),
         )
