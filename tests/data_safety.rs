@@ -41,6 +41,7 @@ fn simulate_with_events(dir: &Path, events: &str) -> (simulate::Outcome, Vec<(St
         campaign: f.join("campaign.toml"),
         customers: f.join("customers.csv"),
         events: Some(events_file),
+        ses_events: None,
         product_data: None,
         data: dir.join("run"),
     };
@@ -425,6 +426,7 @@ fn simulate_fails_before_writing_or_says_what_it_did() {
             campaign: f.join("campaign.toml"),
             customers: customers.to_owned(),
             events: None,
+            ses_events: None,
             product_data: None,
             data: data.to_owned(),
         };

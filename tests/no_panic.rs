@@ -241,6 +241,7 @@ proptest! {
             campaign,
             customers,
             events: None,
+            ses_events: None,
             product_data: None,
             data: data.clone(),
         };

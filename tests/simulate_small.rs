@@ -35,6 +35,7 @@ fn run() -> &'static Run {
             campaign: f.join("campaign.toml"),
             customers: f.join("customers.csv"),
             events: Some(f.join("events.csv")),
+            ses_events: None,
             product_data: Some(f.join("product-data")),
             data: data.clone(),
         };
@@ -607,4 +608,100 @@ fn events_that_cannot_apply_are_reported_by_row() {
     assert!(problems.iter().any(|p| p["row"] == 10
         && p["field"] == "event"
         && p["reason"].as_str().unwrap().contains("teleported")));
+}
+
+/// `simulate --ses-events` replays SES's events at their times: c01's
+/// announcement bounces hard the next morning, so c01 gets no reminder;
+/// c02's is delivered and opened; a bounce for a message never sent is
+/// reported, not applied. The report counts what SES said.
+#[test]
+fn ses_events_replayed_by_simulate_suppress_and_are_counted() {
+    use sunset::domain::ledger::{DeliveryKey, Recipient};
+    use sunset::domain::{CampaignId, CustomerId, Milestone};
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("small");
+    let campaign = CampaignId::parse("orbit-crm-2027").unwrap();
+    let key = |c: &str, m| {
+        DeliveryKey::once(
+            &campaign,
+            Recipient::Customer(CustomerId::parse(c).unwrap()),
+            m,
+        )
+    };
+    let event = |name: &str, c: &str, m, addr: &str, at: &str| {
+        let k = key(c, m);
+        let id = sunset::services::dispatch::message_id(&k);
+        let mut e = sunset_e2e::delivery::ses_event(name, &k, &id, addr);
+        for path in [
+            ["detail", "bounce"],
+            ["detail", "delivery"],
+            ["detail", "open"],
+        ] {
+            if let Some(t) = e[path[0]][path[1]].get_mut("timestamp") {
+                *t = at.into();
+            }
+        }
+        e
+    };
+    let events = serde_json::json!([
+        event(
+            "bounce-permanent",
+            "c01",
+            Milestone::Announcement,
+            "ada@lovelace.example",
+            "2027-02-02T08:00:00Z"
+        ),
+        event(
+            "delivery",
+            "c02",
+            Milestone::Announcement,
+            "grete@gruendlich.example",
+            "2027-02-01T09:00:05Z"
+        ),
+        event(
+            "open",
+            "c02",
+            Milestone::Announcement,
+            "grete@gruendlich.example",
+            "2027-02-01T12:00:00Z"
+        ),
+        event(
+            "bounce-permanent",
+            "c02",
+            Milestone::Reminder(60),
+            "grete@gruendlich.example",
+            "2027-02-03T08:00:00Z"
+        ),
+    ]);
+    let ses = dir.path().join("ses-events.json");
+    std::fs::write(&ses, events.to_string()).unwrap();
+    let data = dir.path().join("run");
+    let args = SimulateArgs {
+        campaign: f.join("campaign.toml"),
+        customers: f.join("customers.csv"),
+        events: None,
+        ses_events: Some(ses),
+        product_data: None,
+        data: data.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt
+        .block_on(simulate::simulate(&args, |_| {}))
+        .expect("simulate runs");
+    let mails = read_outbox(&data);
+    let to_ada: Vec<&str> = mails
+        .iter()
+        .filter(|m| m.to == "ada@lovelace.example")
+        .map(|m| m.milestone.as_str())
+        .collect();
+    assert_eq!(to_ada, ["announcement"], "no reminder after the bounce");
+    let a = outcome.report.milestones["announcement"];
+    assert_eq!((a.bounced, a.delivered, a.opened), (1, 1, 1), "{a:?}");
+    let problems = &outcome.event_problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].row, 4);
+    assert_eq!(problems[0].field.as_deref(), Some("mail.messageId"));
 }

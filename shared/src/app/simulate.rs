@@ -374,13 +374,17 @@ pub async fn run(
     })
 }
 
+/// What happens over the run: customer events (and the rows refused),
+/// and SES events.
+type TimedInputs = (
+    Vec<(usize, CustomerEvent)>,
+    Vec<EventRejection>,
+    Vec<(usize, DeliveryEvent)>,
+);
+
 async fn run_in(
     campaign: Campaign,
-    (events, event_rejections, ses_events): (
-        Vec<(usize, CustomerEvent)>,
-        Vec<EventRejection>,
-        Vec<(usize, DeliveryEvent)>,
-    ),
+    (events, event_rejections, ses_events): TimedInputs,
     (customers, customers_are_json): (Vec<u8>, bool),
     product_data: Option<&Path>,
     data: &Path,
