@@ -259,12 +259,14 @@ async fn export_request_reads_its_link_key_from_secrets_manager() {
     );
     let expires = chrono::Utc::now() + chrono::Duration::days(1);
     let link = |key: Vec<u8>| {
-        sunset::domain::link::LinkSigner::new(key).query(
-            sunset::domain::link::LinkPurpose::RequestExport,
-            &campaign,
-            &customer,
-            expires,
-        )
+        sunset::domain::link::LinkSigner::new(key)
+            .query(
+                sunset::domain::link::LinkPurpose::RequestExport,
+                &campaign,
+                &customer,
+                expires,
+            )
+            .expect("a key")
     };
     for (signed_with, status) in [(hex::decode(&key).unwrap(), 404), (vec![1; 32], 403)] {
         let (kind, body) = invoke_keyed(

@@ -175,7 +175,7 @@ proptest! {
                     chrono::DateTime::from_timestamp(exp, 0),
                 );
                 match ids {
-                    (Ok(c), Ok(cu), Some(at)) if signed => emb.deps.signer.query(purpose, &c, &cu, at),
+                    (Ok(c), Ok(cu), Some(at)) if signed => emb.deps.signer.query(purpose, &c, &cu, at).unwrap(),
                     _ => format!("exp={exp}&sig={sig}"),
                 }
             };

@@ -153,6 +153,7 @@ pub async fn link_path(
         .unwrap()
         .unwrap_or_else(|| panic!("{customer} is stored"));
     sunset::services::notice::signed_url(campaign, &record, &deps.signer, purpose)
+        .expect("a signing key")
         .trim_start_matches(campaign.delivery.portal_url.as_str())
         .to_owned()
 }

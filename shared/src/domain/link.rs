@@ -33,13 +33,19 @@ pub enum LinkError {
     Expired,
     #[error("the link is not valid")]
     BadSignature,
+    /// This process was wired without the link-signing key.
+    #[error("no link-signing key in this function: it cannot sign or check links")]
+    NoKey,
 }
 
 /// Signs and checks links with a secret key (32 random bytes, kept in the
 /// data directory or a secret store; never logged).
 #[derive(Clone)]
 pub struct LinkSigner {
-    key: Vec<u8>,
+    /// `None` in a function wired without the key (it writes and checks
+    /// no links): every use is an error, never a link signed with a
+    /// stand-in key.
+    key: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -50,7 +56,12 @@ impl std::fmt::Debug for LinkSigner {
 
 impl LinkSigner {
     pub fn new(key: Vec<u8>) -> Self {
-        Self { key }
+        Self { key: Some(key) }
+    }
+
+    /// For a function that neither writes nor checks links.
+    pub fn unwired() -> Self {
+        Self { key: None }
     }
 
     fn mac(
@@ -59,10 +70,11 @@ impl LinkSigner {
         campaign: &CampaignId,
         customer: &CustomerId,
         expires: i64,
-    ) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+    ) -> Result<HmacSha256, LinkError> {
+        let key = self.key.as_deref().ok_or(LinkError::NoKey)?;
+        let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(format!("{}\n{campaign}\n{customer}\n{expires}", purpose.tag()).as_bytes());
-        mac
+        Ok(mac)
     }
 
     pub fn sign(
@@ -71,12 +83,12 @@ impl LinkSigner {
         campaign: &CampaignId,
         customer: &CustomerId,
         expires: DateTime<Utc>,
-    ) -> String {
-        hex::encode(
-            self.mac(purpose, campaign, customer, expires.timestamp())
+    ) -> Result<String, LinkError> {
+        Ok(hex::encode(
+            self.mac(purpose, campaign, customer, expires.timestamp())?
                 .finalize()
                 .into_bytes(),
-        )
+        ))
     }
 
     /// Checks a signature in constant time, then the expiry.
@@ -90,7 +102,7 @@ impl LinkSigner {
         now: DateTime<Utc>,
     ) -> Result<(), LinkError> {
         let sig = hex::decode(signature).map_err(|_| LinkError::BadSignature)?;
-        self.mac(purpose, campaign, customer, expires)
+        self.mac(purpose, campaign, customer, expires)?
             .verify_slice(&sig)
             .map_err(|_| LinkError::BadSignature)?;
         if now.timestamp() > expires {
@@ -106,12 +118,12 @@ impl LinkSigner {
         campaign: &CampaignId,
         customer: &CustomerId,
         expires: DateTime<Utc>,
-    ) -> String {
-        format!(
+    ) -> Result<String, LinkError> {
+        Ok(format!(
             "exp={}&sig={}",
             expires.timestamp(),
-            self.sign(purpose, campaign, customer, expires)
-        )
+            self.sign(purpose, campaign, customer, expires)?
+        ))
     }
 }
 
@@ -127,7 +139,7 @@ mod tests {
         let b = CustomerId::parse("b").unwrap();
         let now: DateTime<Utc> = "2027-03-01T10:00:00Z".parse().unwrap();
         let exp = now + chrono::Duration::days(1);
-        let sig = s.sign(LinkPurpose::RequestExport, &c, &a, exp);
+        let sig = s.sign(LinkPurpose::RequestExport, &c, &a, exp).unwrap();
         let t = exp.timestamp();
         assert_eq!(
             s.verify(LinkPurpose::RequestExport, &c, &a, t, &sig, now),

@@ -130,7 +130,12 @@ impl From<EventError> for ApiError {
 
 impl From<LinkError> for ApiError {
     fn from(e: LinkError) -> Self {
-        ApiError::Forbidden(e.to_string())
+        match e {
+            // A function wired without the key: the deployment's fault, not
+            // the customer's link.
+            LinkError::NoKey => ApiError::Unexpected(e.into()),
+            _ => ApiError::Forbidden(e.to_string()),
+        }
     }
 }
 

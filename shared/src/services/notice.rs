@@ -81,7 +81,7 @@ pub fn render_page(view: &PageView) -> Result<String, RenderError> {
     env()
         .get_template("page.html")
         .and_then(|t| t.render(view))
-        .map_err(|source| RenderError {
+        .map_err(|source| RenderError::Template {
             template: "page.html",
             source,
         })
@@ -96,11 +96,17 @@ pub struct Rendered {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("template {template} failed: {source}")]
-pub struct RenderError {
-    template: &'static str,
-    #[source]
-    source: minijinja::Error,
+pub enum RenderError {
+    #[error("template {template} failed: {source}")]
+    Template {
+        template: &'static str,
+        #[source]
+        source: minijinja::Error,
+    },
+    /// This process holds no link-signing key (a function wired without
+    /// one): it cannot write a notice with links.
+    #[error(transparent)]
+    Link(#[from] crate::domain::link::LinkError),
 }
 
 fn render_pair<S: Serialize>(
@@ -112,7 +118,7 @@ fn render_pair<S: Serialize>(
         env()
             .get_template(template)
             .and_then(|t| t.render(view))
-            .map_err(|source| RenderError { template, source })
+            .map_err(|source| RenderError::Template { template, source })
     };
     let (txt, html) = match base {
         "notice" => ("notice.txt", "notice.html"),
@@ -185,19 +191,19 @@ pub fn signed_url(
     record: &CustomerRecord,
     signer: &LinkSigner,
     purpose: LinkPurpose,
-) -> String {
+) -> Result<String, RenderError> {
     let expires = link_expiry(campaign, record);
     let path = match purpose {
         LinkPurpose::RequestExport => "export",
         LinkPurpose::Download => "export/download",
     };
-    format!(
+    Ok(format!(
         "{}/v1/c/{}/{}/{path}?{}",
         campaign.delivery.portal_url.as_str().trim_end_matches('/'),
         campaign.id,
         record.id,
-        signer.query(purpose, &campaign.id, &record.id, expires)
-    )
+        signer.query(purpose, &campaign.id, &record.id, expires)?
+    ))
 }
 
 fn money(amount: rust_decimal::Decimal) -> String {
@@ -308,7 +314,7 @@ pub fn render_notice(
         guide: t.guide,
         guide_url: campaign.links.migration_guide.as_str(),
         export_link: t.export_link,
-        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport),
+        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport)?,
         link_note: fill(t.link_note, &[("date", &d(deadline))]),
         alternatives_title: t.alternatives_title,
         alternatives: campaign
@@ -397,7 +403,7 @@ pub fn render_deadline(
         ),
         body: t.deadline_body,
         export_link: t.export_link,
-        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport),
+        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport)?,
         link_note: fill(t.link_note, &[("date", &last_day)]),
         help_title: t.help_title,
         faq: t.faq,
@@ -454,7 +460,7 @@ pub fn render_export_ready(
         // newer request.
         download_url: format!(
             "{}&request={request}",
-            signed_url(campaign, record, signer, LinkPurpose::Download)
+            signed_url(campaign, record, signer, LinkPurpose::Download)?
         ),
         link_note: fill(t.link_note, &[("date", &texts::date(locale, deadline))]),
         help_title: t.help_title,
