@@ -96,9 +96,10 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     );
     let config = sunset::adapters::aws::sdk_config().await;
     let settings = aws_settings(&config).await;
+    let s3_settings = settings.s3.clone().expect("S3 wired");
     let (exports, products) = (
-        settings.export_bucket.clone(),
-        settings.product_data_bucket.clone(),
+        s3_settings.export_bucket.clone(),
+        s3_settings.product_data_bucket.clone(),
     );
     let s3 = emulator_s3(&config);
     let clock = Arc::new(SimulatedClock::new("2027-01-01T00:00:00Z".parse().unwrap()));

@@ -15,13 +15,14 @@
 //! mime         RFC 5322 rendering of an outgoing e-mail
 //! parallel     a small scoped-thread fan-out for batches of file or CPU work
 //! http         the axum Router (local server and Lambda alike)
-//! app/         the embedded runtime: simulate, demo, serve
+//! app/         the embedded runtime: simulate, demo, serve (feature `embedded`)
 //! ```
 //!
 //! Data flows one way: edge (HTTP, schedule payload, file) → domain types →
 //! service → ports → adapters. Services never see an SDK type.
 
 pub mod adapters;
+#[cfg(feature = "embedded")]
 pub mod app;
 pub mod clock;
 pub mod domain;

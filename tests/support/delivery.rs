@@ -69,7 +69,9 @@ impl Rig {
     pub async fn aws() -> Self {
         let config = sunset::adapters::aws::sdk_config().await;
         let mut settings = crate::aws_settings(&config).await;
-        settings.pacing.cap = Some(500.0);
+        if let Some(ses) = settings.ses.as_mut() {
+            ses.pacing.cap = Some(500.0);
+        }
         let faults = Faults::default();
         let faulty = FaultyHttp::wrap(&config, &faults);
         let clock = Arc::new(SimulatedClock::new(start()));

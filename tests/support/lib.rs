@@ -226,17 +226,21 @@ pub async fn aws_settings(config: &aws_config::SdkConfig) -> sunset::adapters::a
     let lambda = |name: &str| format!("arn:aws:lambda:eu-central-1:123456789012:function:{name}");
     sunset::adapters::aws::AwsSettings {
         table,
-        export_bucket: exports,
-        product_data_bucket: products,
-        product_data_prefix: "product-data/".into(),
-        s3_force_path_style: true,
-        ses_configuration_set: None,
-        // The emulator has no SES GetAccount: the cap is the rate.
-        pacing: sunset::services::pacing::PacingSettings {
-            cap: Some(200.0),
-            ..Default::default()
-        },
-        targets: sunset::adapters::aws::ScheduleTargets {
+        s3: Some(sunset::adapters::aws::S3Settings {
+            export_bucket: exports,
+            product_data_bucket: products,
+            product_data_prefix: "product-data/".into(),
+            force_path_style: true,
+        }),
+        ses: Some(sunset::adapters::aws::SesSettings {
+            configuration_set: None,
+            // The emulator has no SES GetAccount: the cap is the rate.
+            pacing: sunset::services::pacing::PacingSettings {
+                cap: Some(200.0),
+                ..Default::default()
+            },
+        }),
+        scheduler: Some(sunset::adapters::aws::ScheduleTargets {
             group,
             role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),
             segmentation_arn: lambda("segmentation"),
@@ -245,8 +249,8 @@ pub async fn aws_settings(config: &aws_config::SdkConfig) -> sunset::adapters::a
             dead_letter_arn: Some(
                 "arn:aws:sqs:eu-central-1:123456789012:sunset-schedules-dlq".into(),
             ),
-        },
-        link_key: vec![7; 32],
+        }),
+        link_key: Some(vec![7; 32]),
     }
 }
 

@@ -7,6 +7,14 @@ use serde_json::Value;
 use sunset::ports::Deps;
 use sunset::services::delivery_events::{self, EventsError};
 
+/// What this function wires (recording SES's events, its suppression list); the rest is unwired.
+pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
+    s3: false,
+    ses: true,
+    scheduler: false,
+    link_key: false,
+};
+
 /// `Err` only for failures worth retrying (EventBridge and Lambda try
 /// again); an event that cannot be read is logged and answered
 /// `status: rejected`, since retrying cannot help.

@@ -5,6 +5,14 @@
 use sunset::http::{AdminAuth, AppState};
 use sunset::ports::Deps;
 
+/// What this function wires (the customer's export pages: signed links, a scheduled build, a presigned download); the rest is unwired.
+pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
+    s3: true,
+    ses: false,
+    scheduler: true,
+    link_key: true,
+};
+
 /// The shared router's customer routes; each checks its signed link.
 pub fn app(deps: Deps) -> axum::Router {
     sunset::http::customer_router(AppState::new(deps, AdminAuth::Gateway))

@@ -4,6 +4,14 @@
 use sunset::http::{AdminAuth, AppState};
 use sunset::ports::Deps;
 
+/// What this function wires (the admin API: imports, launches and events schedule jobs; SES events posted here suppress addresses); the rest is unwired.
+pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
+    s3: false,
+    ses: true,
+    scheduler: true,
+    link_key: false,
+};
+
 /// The shared router's admin routes; API Gateway's JWT authorizer has
 /// already checked the caller.
 pub fn app(deps: Deps) -> axum::Router {

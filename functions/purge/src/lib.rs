@@ -5,6 +5,14 @@ use serde_json::Value;
 use sunset::domain::Job;
 use sunset::ports::Deps;
 
+/// What this function wires (erasing bundles and product data, follow-up purges); the rest is unwired.
+pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
+    s3: true,
+    ses: false,
+    scheduler: true,
+    link_key: false,
+};
+
 /// Whether this function runs `job`.
 pub fn accepts(job: &Job) -> bool {
     matches!(job, Job::Purge { .. })

@@ -6,6 +6,14 @@ use serde_json::Value;
 use sunset::domain::Job;
 use sunset::ports::Deps;
 
+/// What this function wires (every mail (with signed links), the export builds, continuations); the rest is unwired.
+pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
+    s3: true,
+    ses: true,
+    scheduler: true,
+    link_key: true,
+};
+
 /// Whether this function runs `job`.
 pub fn accepts(job: &Job) -> bool {
     matches!(

@@ -1,4 +1,7 @@
-//! Adapters: the ports implemented on real components.
+//! Adapters: the ports implemented on real components, and the stand-in
+//! for a port a function does not wire.
 
 pub mod aws;
+#[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod unwired;

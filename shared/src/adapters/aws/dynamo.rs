@@ -635,6 +635,7 @@ impl DynamoStore {
     /// same slots; a refusal returns the item's value and the reservation
     /// is tried again from it. Returns the first slot and the new next
     /// free slot. One write per block of slots, not per message.
+    #[cfg(feature = "aws-ses")]
     pub(super) async fn reserve_slots(
         &self,
         channel: Channel,

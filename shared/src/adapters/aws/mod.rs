@@ -5,14 +5,32 @@
 
 pub mod customers;
 pub mod dynamo;
+#[cfg(feature = "aws-s3")]
 pub mod s3;
+#[cfg(feature = "aws-scheduler")]
 pub mod scheduler;
+#[cfg(feature = "aws-ses")]
 pub mod ses;
 
 pub use dynamo::DynamoStore;
+#[cfg(feature = "aws-s3")]
 pub use s3::{S3BlobStore, S3ProductData};
-pub use scheduler::{EventBridgeScheduler, ScheduleTargets};
+#[cfg(feature = "aws-scheduler")]
+pub use scheduler::EventBridgeScheduler;
+#[cfg(feature = "aws-ses")]
 pub use ses::{SesMailer, SesSendRate};
+
+/// Where each kind of job goes, and how Scheduler may deliver it.
+#[derive(Debug, Clone)]
+pub struct ScheduleTargets {
+    pub group: String,
+    /// The role Scheduler assumes to invoke the functions.
+    pub role_arn: String,
+    pub segmentation_arn: String,
+    pub reminder_dispatch_arn: String,
+    pub purge_arn: String,
+    pub dead_letter_arn: Option<String>,
+}
 
 /// Awaits every future with at most 32 in flight; results in input order.
 pub(crate) async fn join_all<F: std::future::Future>(
@@ -116,9 +134,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_sdk_dynamodb::config::SharedInterceptor;
 
+use super::unwired::Unwired;
 use crate::clock::SystemClock;
 use crate::domain::link::LinkSigner;
-use crate::ports::{Clock, Deps};
+use crate::ports::{BlobStore, Clock, Deps, Mailer, ProductData, Scheduler};
 use crate::services::pacing::{Pacer, PacingSettings};
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -129,22 +148,64 @@ fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Where everything lives on AWS; every field has its environment
-/// variable (README, "Environment").
+/// Which ports a function wires. Each Lambda names what it uses; the
+/// rest are [`Unwired`]: no client is built for them, none of their
+/// environment variables is read, and its role needs none of their
+/// permissions. The matching cargo features (`aws-s3`, `aws-ses`,
+/// `aws-scheduler`, `aws-secrets`) keep the unused SDKs out of its binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// Export bundles and the product's data.
+    pub s3: bool,
+    /// Sending mail (paced to the account's limits) and SES's
+    /// suppression list.
+    pub ses: bool,
+    /// Scheduling jobs (continuations, follow-ups, export builds).
+    pub scheduler: bool,
+    /// Signing or checking customers' links.
+    pub link_key: bool,
+}
+
+impl Needs {
+    /// Every port (the tests, and tools that do everything).
+    pub const ALL: Needs = Needs {
+        s3: true,
+        ses: true,
+        scheduler: true,
+        link_key: true,
+    };
+}
+
+/// Where the export bundles and the product's data live.
 #[derive(Debug, Clone)]
-pub struct AwsSettings {
-    pub table: String,
+pub struct S3Settings {
     pub export_bucket: String,
     pub product_data_bucket: String,
     pub product_data_prefix: String,
-    /// Path-style S3 addressing, for emulators that serve every bucket on one host.
-    pub s3_force_path_style: bool,
-    pub ses_configuration_set: Option<String>,
-    /// How sends are paced to SES's limits.
+    /// Path-style addressing, for emulators that serve every bucket on one host.
+    pub force_path_style: bool,
+}
+
+/// How mail goes out through SES.
+#[derive(Debug, Clone)]
+pub struct SesSettings {
+    /// Publishes every message's events (to `delivery-events`).
+    pub configuration_set: Option<String>,
+    /// How sends are paced to the account's limits.
     pub pacing: PacingSettings,
-    pub targets: ScheduleTargets,
+}
+
+/// Where everything a function uses lives on AWS; every field has its
+/// environment variable (README, "Environment"), read only when the
+/// function needs that part (`None`: not wired).
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub table: String,
+    pub s3: Option<S3Settings>,
+    pub ses: Option<SesSettings>,
+    pub scheduler: Option<ScheduleTargets>,
     /// The link-signing key, at least 32 bytes.
-    pub link_key: Vec<u8>,
+    pub link_key: Option<Vec<u8>>,
 }
 
 /// Reads the link-signing key: 64 or more hex digits (32 bytes or more).
@@ -169,9 +230,14 @@ async fn link_key(config: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
             "SUNSET_LINK_KEY",
         );
     };
+    secret_link_key(config, &secret).await
+}
+
+#[cfg(feature = "aws-secrets")]
+async fn secret_link_key(config: &aws_config::SdkConfig, secret: &str) -> anyhow::Result<Vec<u8>> {
     let value = aws_sdk_secretsmanager::Client::new(config)
         .get_secret_value()
-        .secret_id(&secret)
+        .secret_id(secret)
         .send()
         .await
         .with_context(|| format!("cannot read the link key from secret {secret}"))?;
@@ -181,28 +247,61 @@ async fn link_key(config: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
     link_key_from_hex(text, "the link-key secret")
 }
 
+#[cfg(not(feature = "aws-secrets"))]
+async fn secret_link_key(_: &aws_config::SdkConfig, secret: &str) -> anyhow::Result<Vec<u8>> {
+    anyhow::bail!(
+        "SUNSET_LINK_KEY_SECRET names {secret}, but this function was built without the `aws-secrets` feature"
+    )
+}
+
 impl AwsSettings {
-    /// Everything from the environment; the link key may take one call to
-    /// Secrets Manager.
-    pub async fn from_env(config: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let link_key = link_key(config).await?;
+    /// What `needs` asks for, from the environment; the link key may take
+    /// one call to Secrets Manager.
+    pub async fn from_env(config: &aws_config::SdkConfig, needs: Needs) -> anyhow::Result<Self> {
+        let s3 = needs
+            .s3
+            .then(|| -> anyhow::Result<S3Settings> {
+                Ok(S3Settings {
+                    export_bucket: env("SUNSET_EXPORT_BUCKET")?,
+                    product_data_bucket: env("SUNSET_PRODUCT_DATA_BUCKET")?,
+                    product_data_prefix: env_opt("SUNSET_PRODUCT_DATA_PREFIX")
+                        .unwrap_or_else(|| "product-data/".into()),
+                    force_path_style: env_opt("SUNSET_S3_FORCE_PATH_STYLE")
+                        .is_some_and(|v| v == "true"),
+                })
+            })
+            .transpose()?;
+        let ses = needs
+            .ses
+            .then(|| -> anyhow::Result<SesSettings> {
+                Ok(SesSettings {
+                    configuration_set: env_opt("SUNSET_SES_CONFIGURATION_SET"),
+                    pacing: pacing_from_env()?,
+                })
+            })
+            .transpose()?;
+        let scheduler = needs
+            .scheduler
+            .then(|| -> anyhow::Result<ScheduleTargets> {
+                Ok(ScheduleTargets {
+                    group: env("SUNSET_SCHEDULE_GROUP")?,
+                    role_arn: env("SUNSET_SCHEDULER_ROLE_ARN")?,
+                    segmentation_arn: env("SUNSET_SEGMENTATION_ARN")?,
+                    reminder_dispatch_arn: env("SUNSET_REMINDER_DISPATCH_ARN")?,
+                    purge_arn: env("SUNSET_PURGE_ARN")?,
+                    dead_letter_arn: env_opt("SUNSET_SCHEDULE_DLQ_ARN"),
+                })
+            })
+            .transpose()?;
+        let link_key = match needs.link_key {
+            true => Some(link_key(config).await?),
+            false => None,
+        };
         Ok(Self {
             table: env("SUNSET_TABLE")?,
-            export_bucket: env("SUNSET_EXPORT_BUCKET")?,
-            product_data_bucket: env("SUNSET_PRODUCT_DATA_BUCKET")?,
-            product_data_prefix: env_opt("SUNSET_PRODUCT_DATA_PREFIX")
-                .unwrap_or_else(|| "product-data/".into()),
-            s3_force_path_style: env_opt("SUNSET_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"),
-            ses_configuration_set: env_opt("SUNSET_SES_CONFIGURATION_SET"),
-            pacing: pacing_from_env()?,
-            targets: ScheduleTargets {
-                group: env("SUNSET_SCHEDULE_GROUP")?,
-                role_arn: env("SUNSET_SCHEDULER_ROLE_ARN")?,
-                segmentation_arn: env("SUNSET_SEGMENTATION_ARN")?,
-                reminder_dispatch_arn: env("SUNSET_REMINDER_DISPATCH_ARN")?,
-                purge_arn: env("SUNSET_PURGE_ARN")?,
-                dead_letter_arn: env_opt("SUNSET_SCHEDULE_DLQ_ARN"),
-            },
+            s3,
+            ses,
+            scheduler,
             link_key,
         })
     }
@@ -238,42 +337,77 @@ impl AwsSettings {
             )),
             self.table,
         ));
-        let s3 = aws_sdk_s3::Client::from_conf(observed!(
-            aws_sdk_s3::config::Builder::from(config).force_path_style(self.s3_force_path_style)
-        ));
-        let scheduler = aws_sdk_scheduler::Client::from_conf(observed!(
-            aws_sdk_scheduler::config::Builder::from(config)
-        ));
-        let ses = aws_sdk_sesv2::Client::from_conf(observed!(
-            aws_sdk_sesv2::config::Builder::from(config)
-        ));
-        let dynamo_for_pacing = (*dynamo).clone();
+        let unwired = |what: &'static str| Arc::new(Unwired(what));
+        let (blobs, product_data): (Arc<dyn BlobStore>, Arc<dyn ProductData>) = match self.s3 {
+            #[cfg(feature = "aws-s3")]
+            Some(s3) => {
+                let client = aws_sdk_s3::Client::from_conf(observed!(
+                    aws_sdk_s3::config::Builder::from(config).force_path_style(s3.force_path_style)
+                ));
+                (
+                    Arc::new(S3BlobStore::new(client.clone(), s3.export_bucket)),
+                    Arc::new(S3ProductData::new(
+                        client,
+                        s3.product_data_bucket,
+                        s3.product_data_prefix,
+                    )),
+                )
+            }
+            _ => (
+                unwired("S3 (export bundles)"),
+                unwired("S3 (the product's data)"),
+            ),
+        };
+        let scheduler: Arc<dyn Scheduler> = match self.scheduler {
+            #[cfg(feature = "aws-scheduler")]
+            Some(targets) => Arc::new(EventBridgeScheduler::new(
+                aws_sdk_scheduler::Client::from_conf(observed!(
+                    aws_sdk_scheduler::config::Builder::from(config)
+                )),
+                targets,
+                dynamo.clone(),
+                clock.clone(),
+            )),
+            _ => unwired("EventBridge Scheduler"),
+        };
+        let (mailer, pacer): (Arc<dyn Mailer>, Arc<Pacer>) = match self.ses {
+            #[cfg(feature = "aws-ses")]
+            Some(ses) => {
+                let client = aws_sdk_sesv2::Client::from_conf(observed!(
+                    aws_sdk_sesv2::config::Builder::from(config)
+                ));
+                (
+                    Arc::new(SesMailer::new(client.clone(), ses.configuration_set)),
+                    Arc::new(Pacer::new(
+                        Arc::new(SesSendRate::new(client, (*dynamo).clone())),
+                        ses.pacing,
+                    )),
+                )
+            }
+            _ => (
+                unwired("SES"),
+                Arc::new(Pacer::new(
+                    Arc::new(crate::services::pacing::LocalSendRate::new(None)),
+                    PacingSettings::default(),
+                )),
+            ),
+        };
         Deps {
             campaigns: dynamo.clone(),
             customers: dynamo.clone(),
             ledger: dynamo.clone(),
             events: dynamo.clone(),
             exports: dynamo.clone(),
-            audit: dynamo.clone(),
-            scheduler: Arc::new(EventBridgeScheduler::new(
-                scheduler,
-                self.targets,
-                dynamo,
-                clock.clone(),
-            )),
-            mailer: Arc::new(SesMailer::new(ses.clone(), self.ses_configuration_set)),
-            pacer: Arc::new(Pacer::new(
-                Arc::new(SesSendRate::new(ses, dynamo_for_pacing)),
-                self.pacing,
-            )),
-            blobs: Arc::new(S3BlobStore::new(s3.clone(), self.export_bucket)),
-            product_data: Arc::new(S3ProductData::new(
-                s3,
-                self.product_data_bucket,
-                self.product_data_prefix,
-            )),
+            audit: dynamo,
+            scheduler,
+            mailer,
+            pacer,
+            blobs,
+            product_data,
             clock,
-            signer: LinkSigner::new(self.link_key),
+            signer: self
+                .link_key
+                .map_or_else(LinkSigner::unwired, LinkSigner::new),
         }
     }
 }
@@ -300,10 +434,11 @@ fn pacing_from_env() -> anyhow::Result<PacingSettings> {
     })
 }
 
-/// Every port on AWS, configured from the environment.
-pub async fn deps_from_env() -> anyhow::Result<Deps> {
+/// The ports a function needs on AWS, configured from the environment;
+/// the rest unwired.
+pub async fn deps_from_env(needs: Needs) -> anyhow::Result<Deps> {
     let config = sdk_config().await;
-    let settings = AwsSettings::from_env(&config).await?;
+    let settings = AwsSettings::from_env(&config, needs).await?;
     Ok(settings.deps(&config))
 }
 

@@ -14,22 +14,11 @@ use aws_sdk_scheduler::types::{
     RetryPolicy, Target,
 };
 
+use super::ScheduleTargets;
 use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::schedule::{AtExpression, schedule_name};
 use crate::domain::{Campaign, CampaignId};
 use crate::ports::{CampaignStore, Clock, PortError, PortResult, Scheduler};
-
-/// Where each kind of job goes, and how Scheduler may deliver it.
-#[derive(Debug, Clone)]
-pub struct ScheduleTargets {
-    pub group: String,
-    /// The role Scheduler assumes to invoke the functions.
-    pub role_arn: String,
-    pub segmentation_arn: String,
-    pub reminder_dispatch_arn: String,
-    pub purge_arn: String,
-    pub dead_letter_arn: Option<String>,
-}
 
 impl ScheduleTargets {
     fn arn_for(&self, job: &Job) -> &str {
