@@ -4,7 +4,9 @@
 use sunset::http::{AdminAuth, AppState};
 use sunset::ports::Deps;
 
-/// What this function wires (the admin API: imports, launches and events schedule jobs; SES events posted here suppress addresses); the rest is unwired.
+/// What this function wires (the admin API: imports, launches, events and
+/// resumes schedule jobs); the rest is unwired. SES's events reach the
+/// `delivery-events` function, not this API, on AWS.
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
     s3: false,
     ses: true,
