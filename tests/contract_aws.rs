@@ -26,6 +26,7 @@ contracts!(
     a_deadline_is_the_whole_last_day_where_the_customer_lives,
     an_extension_is_told_with_links_valid_to_the_new_day,
     the_audit_trail_is_a_chain_per_campaign,
+    the_audit_trail_takes_appends_at_the_same_instant,
     the_mailer_answers_each_message_in_order,
     scheduling_a_job_again_moves_it,
     blobs_are_stored_listed_and_deleted_by_prefix,

@@ -99,6 +99,11 @@ impl Meter {
         })))
     }
 
+    /// The table's indexes, once known (a meter made before the table).
+    pub fn set_indexes(&self, indexes: Vec<Index>) {
+        self.0.lock().unwrap().indexes = indexes;
+    }
+
     /// The tally since the last call, which starts a new one.
     pub fn take(&self) -> Tally {
         std::mem::take(&mut self.0.lock().unwrap().tally)
@@ -369,7 +374,7 @@ impl State {
     }
 }
 
-/// `SET a = :v, #b = :w`, `REMOVE a, #b`, `ADD n :v` with plain operands:
+/// `SET a = :v, #b = if_not_exists(#b, :w)`, `REMOVE a, #b`, `ADD n :v`:
 /// everything the adapters write.
 fn apply_update(mut item: Item, op: &Value) -> Item {
     let expr = op["UpdateExpression"].as_str().expect("update expression");
@@ -408,12 +413,44 @@ fn apply_update(mut item: Item, op: &Value) -> Item {
     if let Some((k, body)) = current {
         clauses.push((k, body.join(" ")));
     }
+    // Commas inside `if_not_exists(a, :v)` do not separate assignments.
+    let parts = |body: &str| -> Vec<String> {
+        let (mut out, mut depth, mut cur) = (Vec::new(), 0, String::new());
+        for ch in body.chars() {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.push(std::mem::take(&mut cur));
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(ch);
+        }
+        out.push(cur);
+        out
+    };
     for (kind, body) in clauses {
-        for part in body.split(',') {
+        for part in parts(&body) {
+            let part = part.as_str();
             match kind {
                 "SET" => {
                     let (path, operand) = part.split_once('=').expect("assignment");
-                    item.insert(name(path), value(operand));
+                    let operand = operand.trim();
+                    let new = match operand
+                        .strip_prefix("if_not_exists(")
+                        .and_then(|r| r.strip_suffix(')'))
+                    {
+                        Some(args) => {
+                            let (existing, fallback) = args.split_once(',').expect("two operands");
+                            item.get(&name(existing))
+                                .cloned()
+                                .unwrap_or_else(|| value(fallback))
+                        }
+                        None => value(operand),
+                    };
+                    item.insert(name(path), new);
                 }
                 "REMOVE" => {
                     item.remove(&name(part));
@@ -448,12 +485,15 @@ impl Intercept for Meter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        let operation = request
+        // Only DynamoDB's requests (the meter may sit on every client).
+        let Some(target) = request
             .headers()
             .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("unknown")
-            .to_owned();
+            .filter(|t| t.starts_with("DynamoDB_"))
+        else {
+            return Ok(());
+        };
+        let operation = target.rsplit('.').next().unwrap_or("unknown").to_owned();
         let body = json(request.body().bytes());
         cfg.interceptor_state().store_put(Sent { operation, body });
         Ok(())

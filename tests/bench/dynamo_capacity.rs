@@ -7,6 +7,8 @@
 //! emulator; capacity comes from `capacity_meter.rs` (DynamoDB's rules
 //! applied to the requests on the wire), not from the emulator.
 
+// Shared by two benchmarks, each using part of it.
+#[allow(dead_code)]
 #[path = "capacity_meter.rs"]
 mod capacity_meter;
 

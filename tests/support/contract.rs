@@ -623,6 +623,36 @@ pub async fn export_requests_at_the_same_instant_stay_each_customers_own(deps: &
     }
 }
 
+/// Twenty writers append to one campaign's chain at the same instant (as
+/// export builds running side by side do): every entry lands, once, in
+/// one unbroken chain. On DynamoDB the writers race for the chain's head;
+/// before, a writer that lost failed its whole job.
+pub async fn the_audit_trail_takes_appends_at_the_same_instant(deps: &Deps) {
+    let c = campaign();
+    let appends = (0..20).map(|n| {
+        deps.audit.append(AuditEntry {
+            at: t("2027-03-01T10:00:00Z"),
+            campaign: c.id.clone(),
+            customer: Some(id(&format!("w{n:02}"))),
+            action: "export-built".into(),
+            detail: serde_json::json!({ "n": n }),
+        })
+    });
+    for appended in futures::future::join_all(appends).await {
+        appended.expect("every writer's entry lands");
+    }
+    let chain = deps.audit.entries(&c.id).await.unwrap();
+    assert_eq!(chain.len(), 20);
+    assert_eq!(verify_chain(&chain), Ok(()));
+    let mut who: Vec<_> = chain
+        .iter()
+        .filter_map(|e| e.entry.customer.clone())
+        .collect();
+    who.sort();
+    who.dedup();
+    assert_eq!(who.len(), 20, "each entry once");
+}
+
 pub async fn the_audit_trail_is_a_chain_per_campaign(deps: &Deps) {
     let c = campaign();
     let other = CampaignId::parse("other-campaign").unwrap();

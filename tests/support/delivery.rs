@@ -27,6 +27,8 @@ pub const IN_FLIGHT: usize = 16;
 /// A runtime with faults to inject and a clock to move.
 pub struct Rig {
     pub deps: Deps,
+    /// The table's name on the emulator (AWS only).
+    pub table: Option<String>,
     pub faults: Faults,
     pub clock: Arc<SimulatedClock>,
     /// Where the embedded outbox is; `None` on AWS.
@@ -58,6 +60,7 @@ impl Rig {
         });
         Self {
             deps,
+            table: None,
             faults,
             clock,
             outbox: Some(dir),
@@ -67,17 +70,28 @@ impl Rig {
     /// The AWS adapters on the emulator, every client's HTTP through the
     /// fault plan; SES's limits come from the plan's `GetAccount`.
     pub async fn aws() -> Self {
+        Self::aws_observed(None, 500.0).await
+    }
+
+    /// The same, sending at most `rate` a second, with an interceptor on
+    /// every client (a benchmark's meter).
+    pub async fn aws_observed(
+        observer: Option<aws_sdk_dynamodb::config::SharedInterceptor>,
+        rate: f64,
+    ) -> Self {
         let config = sunset::adapters::aws::sdk_config().await;
         let mut settings = crate::aws_settings(&config).await;
         if let Some(ses) = settings.ses.as_mut() {
-            ses.pacing.cap = Some(500.0);
+            ses.pacing.cap = Some(rate);
         }
         let faults = Faults::default();
         let faulty = FaultyHttp::wrap(&config, &faults);
         let clock = Arc::new(SimulatedClock::new(start()));
-        let deps = settings.deps_observed(&faulty, None, clock.clone());
+        let table = Some(settings.table.clone());
+        let deps = settings.deps_observed(&faulty, observer, clock.clone());
         Self {
             deps,
+            table,
             faults,
             clock,
             outbox: None,

@@ -60,6 +60,10 @@ struct State {
     accepted: Vec<(String, String, std::time::SystemTime)>,
     /// Addresses put on SES's account-level suppression list.
     suppressed: Vec<String>,
+    /// Throttle, as SES does, a send that would make more than this many
+    /// in the trailing second.
+    max_per_second: Option<usize>,
+    recent: std::collections::VecDeque<std::time::Instant>,
 }
 
 /// What to break, and what came through.
@@ -84,6 +88,12 @@ impl Faults {
     /// ones of each ten, so several come in a row.
     pub fn throttle(&self, tenths: u64) {
         self.0.lock().unwrap().throttle_tenths = tenths;
+    }
+
+    /// Throttles, as SES does, every send that would make more than `n`
+    /// in the trailing second.
+    pub fn limit_rate(&self, n: usize) {
+        self.0.lock().unwrap().max_per_second = Some(n);
     }
 
     /// The provider accepts `n` more messages today (`None`: no quota).
@@ -157,6 +167,21 @@ impl Faults {
         if s.attempts % 10 < s.throttle_tenths {
             s.throttled += 1;
             return Verdict::Throttle;
+        }
+        if let Some(max) = s.max_per_second {
+            let now = std::time::Instant::now();
+            while s
+                .recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(1))
+            {
+                s.recent.pop_front();
+            }
+            if s.recent.len() >= max {
+                s.throttled += 1;
+                return Verdict::Throttle;
+            }
+            s.recent.push_back(now);
         }
         match s.quota_left {
             Some(0) => {

@@ -889,6 +889,9 @@ impl ExportStore for DynamoStore {
     }
 }
 
+/// Lost races for the audit head one append tries again before giving up.
+const AUDIT_RACES: u32 = 12;
+
 const AUDIT_CHUNK: usize = 99;
 
 #[async_trait]
@@ -906,88 +909,106 @@ impl AuditLog for DynamoStore {
         for (campaign, list) in by_campaign {
             let pk = format!("AUDIT#{campaign}");
             for chunk in list.chunks(AUDIT_CHUNK) {
-                let head = self.get(pk.clone(), "HEAD").await?;
-                let (mut seq, mut prev) = match &head {
-                    Some(h) => (
-                        h.get("seq")
-                            .and_then(|v| v.as_n().ok())
-                            .and_then(|n| n.parse::<u64>().ok())
-                            .unwrap_or(0),
-                        get_s(h, "hash").unwrap_or_default().to_owned(),
-                    ),
-                    None => (0, String::new()),
-                };
-                let head_was = prev.clone();
-                let mut writes = Vec::with_capacity(chunk.len() + 1);
-                let mut new = Vec::with_capacity(chunk.len());
-                for entry in chunk {
-                    seq += 1;
-                    let hash = chain_hash(&prev, entry);
-                    let json = serde_json::to_string(entry).map_err(PortError::permanent)?;
+                let mut attempt = 0u32;
+                let new = loop {
+                    let head = self.get(pk.clone(), "HEAD").await?;
+                    let (mut seq, mut prev) = match &head {
+                        Some(h) => (
+                            h.get("seq")
+                                .and_then(|v| v.as_n().ok())
+                                .and_then(|n| n.parse::<u64>().ok())
+                                .unwrap_or(0),
+                            get_s(h, "hash").unwrap_or_default().to_owned(),
+                        ),
+                        None => (0, String::new()),
+                    };
+                    let head_was = prev.clone();
+                    let mut writes = Vec::with_capacity(chunk.len() + 1);
+                    let mut new = Vec::with_capacity(chunk.len());
+                    for entry in chunk {
+                        seq += 1;
+                        let hash = chain_hash(&prev, entry);
+                        let json = serde_json::to_string(entry).map_err(PortError::permanent)?;
+                        writes.push(
+                            TransactWriteItem::builder()
+                                .put(
+                                    Put::builder()
+                                        .table_name(&self.table)
+                                        .item("pk", s(pk.clone()))
+                                        .item("sk", s(format!("{seq:020}")))
+                                        .item("entry", s(json))
+                                        .item("prev_hash", s(prev.clone()))
+                                        .item("hash", s(hash.clone()))
+                                        .condition_expression("attribute_not_exists(pk)")
+                                        .build()
+                                        .map_err(PortError::permanent)?,
+                                )
+                                .build(),
+                        );
+                        new.push(ChainedEntry {
+                            seq,
+                            entry: entry.clone(),
+                            prev_hash: prev.clone(),
+                            hash: hash.clone(),
+                        });
+                        prev = hash;
+                    }
+                    let head_condition = if head_was.is_empty() {
+                        "attribute_not_exists(#h)"
+                    } else {
+                        "#h = :was"
+                    };
+                    let mut update = Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(pk.clone()))
+                        .key("sk", s("HEAD"))
+                        .update_expression("SET #h = :hash, seq = :seq")
+                        .condition_expression(head_condition)
+                        .expression_attribute_names("#h", "hash")
+                        .expression_attribute_values(":hash", s(prev.clone()))
+                        .expression_attribute_values(":seq", AttributeValue::N(seq.to_string()));
+                    if !head_was.is_empty() {
+                        update = update.expression_attribute_values(":was", s(head_was));
+                    }
                     writes.push(
                         TransactWriteItem::builder()
-                            .put(
-                                Put::builder()
-                                    .table_name(&self.table)
-                                    .item("pk", s(pk.clone()))
-                                    .item("sk", s(format!("{seq:020}")))
-                                    .item("entry", s(json))
-                                    .item("prev_hash", s(prev.clone()))
-                                    .item("hash", s(hash.clone()))
-                                    .condition_expression("attribute_not_exists(pk)")
-                                    .build()
-                                    .map_err(PortError::permanent)?,
-                            )
+                            .update(update.build().map_err(PortError::permanent)?)
                             .build(),
                     );
-                    new.push(ChainedEntry {
-                        seq,
-                        entry: entry.clone(),
-                        prev_hash: prev.clone(),
-                        hash: hash.clone(),
-                    });
-                    prev = hash;
-                }
-                let head_condition = if head_was.is_empty() {
-                    "attribute_not_exists(#h)"
-                } else {
-                    "#h = :was"
-                };
-                let mut update = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", s(pk.clone()))
-                    .key("sk", s("HEAD"))
-                    .update_expression("SET #h = :hash, seq = :seq")
-                    .condition_expression(head_condition)
-                    .expression_attribute_names("#h", "hash")
-                    .expression_attribute_values(":hash", s(prev.clone()))
-                    .expression_attribute_values(":seq", AttributeValue::N(seq.to_string()));
-                if !head_was.is_empty() {
-                    update = update.expression_attribute_values(":was", s(head_was));
-                }
-                writes.push(
-                    TransactWriteItem::builder()
-                        .update(update.build().map_err(PortError::permanent)?)
-                        .build(),
-                );
-                // A lost race (another writer moved the head) is retryable:
-                // the next attempt reads the new head.
-                self.client
-                    .transact_write_items()
-                    .set_transact_items(Some(writes))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let cancelled = e
-                            .as_service_error()
-                            .is_some_and(|e| e.is_transaction_canceled_exception());
-                        let err = sdk_err(e);
-                        if cancelled {
-                            PortError::retryable(err.source)
-                        } else {
-                            err
+                    // A lost race (another writer moved the head) is tried
+                    // again here from the new head, after a random pause so
+                    // racing writers spread out; only a writer that keeps
+                    // losing gives up (retryable: the job runs again).
+                    match self
+                        .client
+                        .transact_write_items()
+                        .set_transact_items(Some(writes))
+                        .send()
+                        .await
+                    {
+                        Ok(_) => break new,
+                        Err(e)
+                            if attempt < AUDIT_RACES
+                                && e.as_service_error()
+                                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                        {
+                            attempt += 1;
+                            let pause = rand::random_range(5..(20u64 << attempt.min(5)));
+                            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                         }
-                    })?;
+                        Err(e) => {
+                            let cancelled = e
+                                .as_service_error()
+                                .is_some_and(|e| e.is_transaction_canceled_exception());
+                            let err = sdk_err(e);
+                            return Err(if cancelled {
+                                PortError::retryable(err.source)
+                            } else {
+                                err
+                            });
+                        }
+                    }
+                };
                 chained.extend(new);
             }
         }

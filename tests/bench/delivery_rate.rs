@@ -1,0 +1,255 @@
+//! Benchmark (not a test): delivery at a configured rate on the emulator.
+//!
+//! CUSTOMERS pending customers in two zones (Berlin, Shanghai) whose
+//! announcement waves run at the same time, with export-ready mails
+//! coming in between, all paced to RATE messages a second through the
+//! shared DynamoDB timeline. SES is the emulator's, behind the fault layer
+//! of `support/faults.rs`, which here only records when each message left
+//! and throttles, as SES would, any send past RATE in a trailing second.
+//! Reported: the achieved rate over the whole run, the busiest 1-second
+//! window, throttles, duplicates, missed messages, and DynamoDB write
+//! units per message (from `capacity_meter.rs`), then with one delivery
+//! event per message recorded as well.
+//!
+//! Usage: tests/bench/delivery.sh [CUSTOMERS, default 10000] [RATE, default 100]
+
+// Shared by two benchmarks, each using part of it.
+#[allow(dead_code)]
+#[path = "capacity_meter.rs"]
+mod capacity_meter;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use capacity_meter::{Index, Meter};
+use futures::StreamExt;
+use sunset::domain::delivery_event::{DeliveryEvent, DeliveryOutcome};
+use sunset::domain::event::{CustomerEvent, CustomerEventKind};
+use sunset::domain::{CustomerId, Job, Milestone};
+use sunset::services::jobs::{self, Budget, JobOutcome};
+use sunset_e2e::delivery::{Rig, notice};
+
+/// The most sends in any window of one second: two pointers over the
+/// sorted send times.
+fn busiest_second(times: &[SystemTime]) -> usize {
+    let mut best = 0;
+    let mut start = 0;
+    for (end, t) in times.iter().enumerate() {
+        while t
+            .duration_since(times[start])
+            .is_ok_and(|d| d >= Duration::from_secs(1))
+        {
+            start += 1;
+        }
+        best = best.max(end + 1 - start);
+    }
+    best
+}
+
+async fn indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Index>> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let table = described.table.context("no table description")?;
+    Ok(table
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            let key = |kind| {
+                g.key_schema()
+                    .iter()
+                    .find(|k| k.key_type() == &kind)
+                    .map(|k| k.attribute_name().to_owned())
+            };
+            Index {
+                name: g.index_name().unwrap_or_default().to_owned(),
+                pk: key(aws_sdk_dynamodb::types::KeyType::Hash).unwrap_or_default(),
+                sk: key(aws_sdk_dynamodb::types::KeyType::Range),
+                keys_only: g.projection().and_then(|p| p.projection_type())
+                    == Some(&aws_sdk_dynamodb::types::ProjectionType::KeysOnly),
+            }
+        })
+        .collect())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(Ok(10_000), |a| a.parse())?;
+    let rate: usize = args.next().map_or(Ok(100), |a| a.parse())?;
+    anyhow::ensure!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run tests/bench/delivery.sh, which starts the emulator"
+    );
+    // The meter learns the table's indexes once the rig has made it.
+    let meter = Meter::new("pk", "sk", Vec::new());
+    let rig = Rig::aws_observed(
+        Some(aws_sdk_dynamodb::config::SharedInterceptor::new(
+            meter.clone(),
+        )),
+        rate as f64,
+    )
+    .await;
+    let table = rig.table.clone().context("an AWS rig")?;
+    let config = sunset::adapters::aws::sdk_config().await;
+    meter.set_indexes(indexes(&aws_sdk_dynamodb::Client::new(&config), &table).await?);
+    rig.faults.limit_rate(rate);
+
+    eprintln!("setting up {n} customers on the emulator…");
+    let setup = Instant::now();
+    let c = rig.campaign(n).await;
+    let now = sunset::ports::Clock::now(rig.clock.as_ref());
+    // One in fifty customers asks for their export while the waves run.
+    let exporters: Vec<CustomerId> = (0..n)
+        .step_by(50)
+        .map(|i| CustomerId::parse(&format!("c{i:04}")).unwrap())
+        .collect();
+    for customer in &exporters {
+        let event = CustomerEvent {
+            at: now,
+            customer: customer.clone(),
+            kind: CustomerEventKind::ExportRequested,
+        };
+        sunset::services::events::apply(&rig.deps, &c, &event).await?;
+    }
+    let builds: Vec<Job> = rig
+        .deps
+        .scheduler
+        .scheduled(&c.id)
+        .await?
+        .into_iter()
+        .filter(|j| matches!(j.job, Job::BuildExport { .. }))
+        .map(|j| j.job)
+        .collect();
+    eprintln!(
+        "set up in {:.0} s; sending {} announcements and {} export-ready mails at {rate}/s…",
+        setup.elapsed().as_secs_f64(),
+        n,
+        builds.len()
+    );
+    meter.take();
+
+    let started = Instant::now();
+    let budget = Budget::unlimited();
+    let waves = futures::future::join_all(
+        [chrono_tz::Europe::Berlin, chrono_tz::Asia::Shanghai]
+            .into_iter()
+            .map(|zone| {
+                let job = notice(&c, Milestone::Announcement, zone);
+                let (deps, budget) = (&rig.deps, &budget);
+                async move { jobs::run(deps, &job, now, budget).await }
+            }),
+    );
+    // Export bundles are built and mailed in between, one every half
+    // second, sharing the rate with the waves.
+    let exports = futures::stream::iter(builds.iter().enumerate())
+        .map(|(i, job)| {
+            let (deps, budget) = (&rig.deps, &budget);
+            async move {
+                tokio::time::sleep(Duration::from_millis(500 * i as u64)).await;
+                jobs::run(deps, job, now, budget).await
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>();
+    let (waves, exports) = tokio::join!(waves, exports);
+    let elapsed = started.elapsed();
+    for w in waves {
+        match w? {
+            JobOutcome::Wave(w) => anyhow::ensure!(
+                w.state == sunset::services::dispatch::WaveState::Done,
+                "a wave ended {:?}",
+                w.state
+            ),
+            other => anyhow::bail!("not a wave: {other:?}"),
+        }
+    }
+    for e in exports {
+        e?;
+    }
+    let sending = meter.take();
+
+    let times = rig.faults.send_times();
+    let received = rig.faults.received();
+    let messages = times.len();
+    let span = times
+        .last()
+        .and_then(|l| l.duration_since(times[0]).ok())
+        .unwrap_or_default()
+        .as_secs_f64();
+    // n messages span n - 1 intervals.
+    let achieved = (messages.saturating_sub(1)) as f64 / span.max(f64::EPSILON);
+    let duplicates: usize = received.values().map(|k| k - 1).sum();
+    let announced = received.keys().filter(|(_, m)| m == "announcement").count();
+    let tallies = rig.deps.ledger.tallies(&c.id).await?;
+    let missed: u64 = tallies.values().map(|t| t.missed).sum();
+
+    // SES's delivery event for every message, recorded as delivery-events
+    // records it.
+    let mut events = Vec::new();
+    for i in 0..n {
+        let id = CustomerId::parse(&format!("c{i:04}"))?;
+        for d in rig.deps.ledger.deliveries_to(&c.id, &id).await? {
+            if let Some(message_id) = d.message_id {
+                events.push(DeliveryEvent {
+                    message_id,
+                    key: d.key,
+                    outcome: DeliveryOutcome::Delivered,
+                    at: now,
+                    recipients: Vec::new(),
+                });
+            }
+        }
+    }
+    meter.take();
+    let recorded = futures::stream::iter(events.iter())
+        .map(|e| sunset::services::delivery_events::record(&rig.deps, e))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    for r in recorded {
+        r?;
+    }
+    let delivery = meter.take();
+
+    let per = |units: f64| units / messages.max(1) as f64;
+    println!(
+        "Delivery at a configured rate on the emulator: {n} customers in two zones, waves at once, {} export-ready mails in between\n",
+        builds.len()
+    );
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| configured rate R | {rate}/s |");
+    println!("| messages sent | {messages} ({announced} announcements) |");
+    println!(
+        "| run time (first to last send) | {span:.1} s (whole run {:.1} s) |",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "| achieved rate | {achieved:.1}/s ({:.3} R) |",
+        achieved / rate as f64
+    );
+    println!("| busiest 1-second window | {} |", busiest_second(&times));
+    println!(
+        "| throttled by the rate-limited SES | {} |",
+        rig.faults.throttled()
+    );
+    println!("| duplicates | {duplicates} |");
+    println!(
+        "| missed | {missed}; customers without the announcement: {} |",
+        n - announced
+    );
+    println!(
+        "| DynamoDB WRU per message, sending | {:.3} |",
+        per(sending.write_units)
+    );
+    println!(
+        "| DynamoDB WRU per message, with its delivery event | {:.3} |",
+        per(sending.write_units + delivery.write_units)
+    );
+    println!(
+        "| DynamoDB RRU per message, sending | {:.3} |",
+        per(sending.read_units)
+    );
+    eprintln!("sending requests: {:?}", sending.requests);
+    eprintln!("delivery-event requests: {:?}", delivery.requests);
+    Ok(())
+}
