@@ -196,6 +196,25 @@ pub(super) async fn send_notices(
     records: &[CustomerRecord],
     now: DateTime<Utc>,
 ) -> Result<Chunk, DispatchError> {
+    let (mut chunk, batch) = prepare_notices(deps, campaign, milestone, records, now).await?;
+    let sent = send_claimed(deps, batch).await?;
+    chunk.sent = sent.sent;
+    chunk.deferred_until = sent.deferred_until;
+    Ok(chunk)
+}
+
+/// Claimed messages, rendered, ready to send.
+pub(super) type Batch = Vec<(DeliveryKey, OutgoingEmail)>;
+
+/// The first half of `send_notices`: claims and renders; what it found,
+/// and the messages this run now holds and must send or give back.
+pub(super) async fn prepare_notices(
+    deps: &Deps,
+    campaign: &Campaign,
+    milestone: Milestone,
+    records: &[CustomerRecord],
+    now: DateTime<Utc>,
+) -> Result<(Chunk, Batch), DispatchError> {
     let keys: Vec<DeliveryKey> = records
         .iter()
         .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
@@ -244,8 +263,5 @@ pub(super) async fn send_notices(
         release_all(deps, batch.iter().map(|(k, _)| k).chain(&unrendered)).await?;
         return Err(e.into());
     }
-    let sent = send_claimed(deps, batch).await?;
-    chunk.sent = sent.sent;
-    chunk.deferred_until = sent.deferred_until;
-    Ok(chunk)
+    Ok((chunk, batch))
 }

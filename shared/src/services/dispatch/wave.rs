@@ -17,13 +17,15 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use std::collections::VecDeque;
+
 use super::DispatchError;
-use super::send::send_notices;
+use super::send::{Batch, Chunk, prepare_notices, release_all, send_claimed};
 use crate::domain::ledger::{Claimed, DeliveryKey, LEASE, Recipient};
 use crate::domain::milestone::{
     Resume, ScheduledJob, continuation_name, day_ends, local_instant, milestone_date,
 };
-use crate::domain::{Campaign, CustomerId, Job, Milestone};
+use crate::domain::{Campaign, CustomerId, CustomerRecord, Job, Milestone};
 use crate::ports::Deps;
 use crate::services::jobs::Budget;
 
@@ -181,55 +183,115 @@ pub async fn notice_wave(
     deps.scheduler
         .upsert(&checkpoint(start.clone(), watchdog_at))
         .await?;
+    // Everything up to `cursor` is settled (sent, or given back); the next
+    // page is read after `read_after`.
     let mut cursor = start;
+    let mut read_after = cursor.clone();
+    let mut chunks: VecDeque<Vec<CustomerRecord>> = VecDeque::new();
+    let mut last_page = false;
+    let mut since_checkpoint = 0;
     // Where the first claim another run held was met: the next part goes
     // on from there, and when its leases have ended.
     let mut held_from: Option<Option<CustomerId>> = None;
     let mut held_until = None;
+    // A chunk claimed and rendered, waiting to be sent.
+    let mut ready: Option<(Chunk, Batch, Option<CustomerId>)> = None;
     loop {
-        let page = deps
-            .customers
-            .awaiting_notice(
-                &campaign.id,
-                milestone,
-                wave.zone,
-                milestone.only_pending(),
-                cursor.as_ref(),
-                PAGE,
-            )
-            .await?;
-        for records in page.chunks(CHUNK) {
-            // Every part sends at least a chunk, so a wave always moves on.
-            if budget.nearly_up() && (report.sent + report.already_sent + report.held) > 0 {
-                let from = held_from.clone().unwrap_or_else(|| cursor.clone());
-                return stop(deps, report, WaveState::Continued, checkpoint(from, now)).await;
+        if chunks.is_empty() && !last_page {
+            let page = deps
+                .customers
+                .awaiting_notice(
+                    &campaign.id,
+                    milestone,
+                    wave.zone,
+                    milestone.only_pending(),
+                    read_after.as_ref(),
+                    PAGE,
+                )
+                .await?;
+            last_page = page.len() < PAGE;
+            if let Some(last) = page.last() {
+                read_after = Some(last.id.clone());
             }
-            let chunk = send_notices(deps, campaign, milestone, records, now).await?;
-            report.sent += chunk.sent;
-            report.already_sent += chunk.already_sent;
-            report.held += chunk.held;
-            report.suppressed += chunk.suppressed;
-            if chunk.held > 0 {
-                held_from.get_or_insert_with(|| cursor.clone());
-                held_until = held_until.max(chunk.held_until);
+            chunks.extend(page.chunks(CHUNK).map(<[CustomerRecord]>::to_vec));
+        }
+        // Every part sends at least a chunk, so a wave always moves on.
+        let stopping = budget.nearly_up() && (report.sent + report.already_sent + report.held) > 0;
+        let next = if stopping { None } else { chunks.pop_front() };
+        let Some((chunk, batch, last)) = ready.take() else {
+            match next {
+                Some(records) => {
+                    let last = records.last().map(|r| r.id.clone());
+                    let (chunk, batch) =
+                        prepare_notices(deps, campaign, milestone, &records, now).await?;
+                    ready = Some((chunk, batch, last));
+                    continue;
+                }
+                None if stopping => {
+                    let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+                    return stop(deps, report, WaveState::Continued, checkpoint(from, now)).await;
+                }
+                None => break,
             }
-            if let Some(until) = chunk.deferred_until {
-                let from = held_from.clone().unwrap_or_else(|| cursor.clone());
-                return stop(deps, report, WaveState::Deferred, checkpoint(from, until)).await;
+        };
+        report.already_sent += chunk.already_sent;
+        report.held += chunk.held;
+        report.suppressed += chunk.suppressed;
+        if chunk.held > 0 {
+            held_from.get_or_insert_with(|| cursor.clone());
+            held_until = held_until.max(chunk.held_until);
+        }
+        // This chunk is sent while the next one is claimed and rendered,
+        // so the sends never wait on the ledger.
+        let prepare_next = async {
+            match &next {
+                Some(records) => Some(
+                    prepare_notices(deps, campaign, milestone, records, now)
+                        .await
+                        .map(|(c, b)| (c, b, records.last().map(|r| r.id.clone()))),
+                ),
+                None => None,
             }
-            cursor = records.last().map(|r| r.id.clone());
+        };
+        let (sent, prepared) = tokio::join!(send_claimed(deps, batch), prepare_next);
+        let prepared = prepared.transpose();
+        let sent = match (sent, prepared) {
+            (Ok(sent), Ok(prepared)) => {
+                ready = prepared;
+                sent
+            }
+            (Err(e), Ok(Some((_, batch, _)))) => {
+                release_all(deps, batch.iter().map(|(k, _)| k)).await?;
+                return Err(e.into());
+            }
+            (Err(e), _) => return Err(e.into()),
+            (Ok(_), Err(e)) => return Err(e),
+        };
+        report.sent += sent.sent;
+        if let Some(until) = sent.deferred_until {
+            // What was not sent went back; so does the next chunk.
+            if let Some((_, batch, _)) = ready.take() {
+                release_all(deps, batch.iter().map(|(k, _)| k)).await?;
+            }
+            let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+            return stop(deps, report, WaveState::Deferred, checkpoint(from, until)).await;
         }
-        if page.len() < PAGE {
-            break;
+        cursor = last;
+        since_checkpoint += 1;
+        if since_checkpoint == PAGE / CHUNK {
+            since_checkpoint = 0;
+            let from = held_from.clone().unwrap_or_else(|| cursor.clone());
+            if deps.campaigns.paused(&campaign.id).await?.is_some() {
+                if let Some((_, batch, _)) = ready.take() {
+                    release_all(deps, batch.iter().map(|(k, _)| k)).await?;
+                }
+                let next = checkpoint(from, now + PAUSE_RECHECK);
+                return stop(deps, report, WaveState::Paused, next).await;
+            }
+            deps.scheduler
+                .upsert(&checkpoint(from, watchdog_at))
+                .await?;
         }
-        let from = held_from.clone().unwrap_or_else(|| cursor.clone());
-        if deps.campaigns.paused(&campaign.id).await?.is_some() {
-            let next = checkpoint(from, now + PAUSE_RECHECK);
-            return stop(deps, report, WaveState::Paused, next).await;
-        }
-        deps.scheduler
-            .upsert(&checkpoint(from, watchdog_at))
-            .await?;
     }
     match (held_from, held_until) {
         (Some(from), Some(until)) => {
