@@ -49,6 +49,9 @@ impl Default for PacingSettings {
     }
 }
 
+/// The share of a configured cap the timeline is laid out at.
+const CAP_HEADROOM: f64 = 0.97;
+
 /// Whether a message may go now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Turn {
@@ -204,7 +207,11 @@ impl Pacer {
 
     fn rate_for(&self, limits: &SendLimits, lane: &mut Lane) -> Option<f64> {
         let provider = limits.per_second.map(|r| r * self.settings.share);
-        let mut rate = match (provider, self.settings.cap) {
+        // A cap is a limit never to pass, measured over any second: slots
+        // 3 % apart from it leave room for a send that leaves a little
+        // late beside one on time.
+        let cap = self.settings.cap.map(|c| c * CAP_HEADROOM);
+        let mut rate = match (provider, cap) {
             (Some(p), Some(c)) => Some(p.min(c)),
             (p, c) => p.or(c),
         }?;

@@ -373,8 +373,12 @@ impl AwsSettings {
         let (mailer, pacer): (Arc<dyn Mailer>, Arc<Pacer>) = match self.ses {
             #[cfg(feature = "aws-ses")]
             Some(ses) => {
+                // No retries inside the SDK: a throttled send tries again
+                // through the pacer, which a retry of the SDK's own would
+                // pass by, bunching sends just when SES asked for fewer.
                 let client = aws_sdk_sesv2::Client::from_conf(observed!(
                     aws_sdk_sesv2::config::Builder::from(config)
+                        .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
                 ));
                 (
                     Arc::new(SesMailer::new(client.clone(), ses.configuration_set)),
