@@ -11,26 +11,7 @@ use sunset::clock::SimulatedClock;
 use sunset::domain::{CampaignId, CustomerId, Job};
 use sunset::services::{export, import};
 use sunset_e2e::iam::{ActionRecorder, assert_granted};
-use sunset_e2e::{aws_settings, emulator_s3, fixture, link_path};
-
-fn emulator_data() -> serde_json::Value {
-    use std::io::{Read, Write};
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("set by tests/run.sh");
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /moto-api/data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    // Chunked or not, the JSON object is the outermost braces.
-    let start = body.find('{').unwrap_or(0);
-    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
-    serde_json::from_str(&body[start..end]).unwrap_or(serde_json::Value::Null)
-}
+use sunset_e2e::{aws_settings, emulator_data, emulator_s3, fixture, link_path};
 
 /// A plain HTTP/1.0 GET of an emulator URL (no chunking to undo).
 fn http_get_bytes(url: &str) -> Vec<u8> {

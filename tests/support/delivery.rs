@@ -5,7 +5,6 @@
 //! messages the emulator's SES recorded — not what the code believes.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +14,7 @@ use sunset::domain::ledger::LEASE;
 use sunset::domain::tier::{Tier, TierDecision};
 use sunset::domain::{Campaign, CampaignId, CustomerRecord, Job, Milestone};
 use sunset::ports::Deps;
+use sunset::services::dispatch::WaveReport;
 use sunset::services::jobs::{self, Budget, JobOutcome};
 
 use crate::contract;
@@ -102,7 +102,7 @@ impl Rig {
     /// told apart) with `n` customers in Berlin and Shanghai, segmented.
     pub async fn campaign(&self, n: usize) -> Campaign {
         let mut c = contract::campaign();
-        c.id = CampaignId::parse(&format!("d{:08x}", rand_u32())).unwrap();
+        c.id = CampaignId::parse(&crate::unique("d")).unwrap();
         self.deps.campaigns.put_campaign(&c).await.unwrap();
         let records: Vec<CustomerRecord> = (0..n)
             .map(|i| {
@@ -194,38 +194,10 @@ impl ClockExt for SimulatedClock {
     }
 }
 
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish() as u32
-}
-
 /// (recipient, milestone) of every message the emulator's SES recorded
 /// for `campaign`.
 fn emulator_mail(campaign: &CampaignId) -> Vec<(String, String)> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("set by tests/run.sh");
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /moto-api/data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    s.read_to_end(&mut response).unwrap();
-    let start = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response")
-        + 4;
-    let data: serde_json::Value =
-        serde_json::from_slice(&response[start..]).expect("the emulator's data is JSON");
+    let data = crate::emulator_data();
     let marker = format!("X-Sunset-Campaign: {campaign}\r\n");
     data["ses"]["RawMessage"]
         .as_array()
@@ -253,6 +225,14 @@ fn emulator_mail(campaign: &CampaignId) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Runs `job` (a wave) at `at`, within `budget`; what the wave came to.
+async fn run_wave(rig: &Rig, job: &Job, at: DateTime<Utc>, budget: &Budget) -> WaveReport {
+    match jobs::run(&rig.deps, job, at, budget).await.unwrap() {
+        JobOutcome::Wave(w) => w,
+        other => panic!("not a wave: {other:?}"),
+    }
+}
+
 pub fn notice(campaign: &Campaign, milestone: Milestone, zone: Tz) -> Job {
     Job::Notice {
         campaign: campaign.id.clone(),
@@ -264,15 +244,15 @@ pub fn notice(campaign: &Campaign, milestone: Milestone, zone: Tz) -> Job {
 
 const ZONES: [Tz; 2] = [chrono_tz::Europe::Berlin, chrono_tz::Asia::Shanghai];
 
-/// Checks every one of `n` customers received `milestone` at least once;
+/// Checks each of these customers (by number) received `milestone` at least once;
 /// returns how many received it more than once (extra copies).
 fn everyone_received(
     received: &BTreeMap<(String, String), usize>,
-    n: usize,
+    customers: impl Iterator<Item = usize>,
     milestone: &str,
 ) -> usize {
     let mut extra = 0;
-    for i in 0..n {
+    for i in customers {
         let to = format!("c{i:04}@example.com");
         let got = received
             .get(&(to.clone(), milestone.to_owned()))
@@ -306,7 +286,7 @@ pub async fn every_event_three_times_at_once_sends_each_notice_once(rig: &Rig, n
     // leases end: it finds them sent.
     rig.drain(&c, now + LEASE * 2).await;
     let received = rig.received(&c.id);
-    assert_eq!(everyone_received(&received, n, "announcement"), 0);
+    assert_eq!(everyone_received(&received, 0..n, "announcement"), 0);
     assert_eq!(received.values().sum::<usize>(), n);
     let tallies = rig.deps.ledger.tallies(&c.id).await.unwrap();
     assert_eq!(tallies["announcement"].sent, n as u64);
@@ -336,19 +316,7 @@ pub async fn a_crash_at_any_step_loses_no_notice(rig: &Rig, n: usize, step: Step
     rig.drain(&c, now + LEASE * 3).await;
     let received = rig.received(&c.id);
     let berlin = n.div_ceil(2);
-    let mut extra = 0;
-    for i in (0..n).step_by(2) {
-        let to = format!("c{i:04}@example.com");
-        let got = received
-            .get(&(to.clone(), "announcement".to_owned()))
-            .copied()
-            .unwrap_or(0);
-        assert!(
-            got >= 1,
-            "{to} never received the announcement after a crash at {step:?}"
-        );
-        extra += got - 1;
-    }
+    let extra = everyone_received(&received, (0..n).step_by(2), "announcement");
     assert!(
         extra <= IN_FLIGHT,
         "{extra} sent twice after a crash at {step:?}"
@@ -383,17 +351,8 @@ pub async fn throttling_and_a_used_up_quota_defer_and_lose_nothing(rig: &Rig, n:
     rig.faults.quota(None);
     rig.drain(&c, later).await;
     let received = rig.received(&c.id);
-    let mut extra = 0;
-    for i in (0..n).step_by(2) {
-        let to = format!("c{i:04}@example.com");
-        let got = received
-            .get(&(to.clone(), "announcement".to_owned()))
-            .copied()
-            .unwrap_or(0);
-        assert_eq!(got, 1, "{to} received the announcement {got} times");
-        extra += got.saturating_sub(1);
-    }
-    assert_eq!(extra, 0);
+    let extra = everyone_received(&received, (0..n).step_by(2), "announcement");
+    assert_eq!(extra, 0, "{extra} sent twice");
 }
 
 /// The invocation's time runs out mid-wave: the wave schedules its next
@@ -424,12 +383,7 @@ pub async fn a_deadline_mid_wave_is_continued_to_the_end(rig: &Rig, n: usize) {
             .find(|j| matches!(&j.job, Job::Notice { resume: Some(r), .. } if r.part == parts))
             .expect("a continued wave schedules its next part");
         rig.clock.advance_to(next.due);
-        let JobOutcome::Wave(w) = jobs::run(&rig.deps, &next.job, rig.clock.now_utc(), &short())
-            .await
-            .unwrap()
-        else {
-            panic!("a wave")
-        };
+        let w = run_wave(rig, &next.job, rig.clock.now_utc(), &short()).await;
         sent += w.sent;
         parts += 1;
         assert!(parts < 500, "the wave does not end");
@@ -465,48 +419,39 @@ pub async fn late_waves_send_within_grace_and_record_misses_past_it(rig: &Rig, n
     // Reminder 60 (1 August) run a day late: within the 48 hours.
     let late = "2027-08-02T12:00:00Z".parse().unwrap();
     rig.clock.advance_to(late);
-    let JobOutcome::Wave(w) = jobs::run(
-        &rig.deps,
+    let w = run_wave(
+        rig,
         &notice(&c, Milestone::Reminder(60), zone),
         late,
         &Budget::unlimited(),
     )
-    .await
-    .unwrap() else {
-        panic!("a wave")
-    };
+    .await;
     let berlin = n.div_ceil(2) as u64;
     assert!(w.late);
     assert_eq!(w.sent, berlin - 1, "everyone but the migrated customer");
     // Reminder 30 (31 August) run three days late: past the grace.
     let past = "2027-09-03T12:00:00Z".parse().unwrap();
     rig.clock.advance_to(past);
-    let JobOutcome::Wave(w) = jobs::run(
-        &rig.deps,
+    let w = run_wave(
+        rig,
         &notice(&c, Milestone::Reminder(30), zone),
         past,
         &Budget::unlimited(),
     )
-    .await
-    .unwrap() else {
-        panic!("a wave")
-    };
+    .await;
     assert_eq!(w.state, sunset::services::dispatch::WaveState::Missed);
     assert_eq!((w.sent, w.missed), (0, berlin - 1));
     // The last reminder (1 day before the end, 29 September) always goes
     // out, however late.
     let very_late = "2027-09-29T23:30:00Z".parse().unwrap();
     rig.clock.advance_to(very_late);
-    let JobOutcome::Wave(w) = jobs::run(
-        &rig.deps,
+    let w = run_wave(
+        rig,
         &notice(&c, Milestone::Reminder(1), zone),
         very_late,
         &Budget::unlimited(),
     )
-    .await
-    .unwrap() else {
-        panic!("a wave")
-    };
+    .await;
     assert_eq!(w.sent, berlin - 1);
     let received = rig.received(&c.id);
     assert!(
@@ -635,16 +580,13 @@ pub async fn delivery_events_are_counted_and_suppress_what_bounced(rig: &Rig) {
     // The next reminder skips the suppressed addresses, and only them.
     let reminder = "2027-08-01T08:00:00Z".parse().unwrap();
     rig.clock.advance_to(reminder);
-    let JobOutcome::Wave(w) = jobs::run(
-        &rig.deps,
+    let w = run_wave(
+        rig,
         &notice(&c, Milestone::Reminder(60), zone),
         reminder,
         &Budget::unlimited(),
     )
-    .await
-    .unwrap() else {
-        panic!("a wave")
-    };
+    .await;
     assert_eq!((w.sent, w.suppressed), (n as u64 / 2 - 2, 2), "{w:?}");
     let received = rig.received(&c.id);
     for gone in ["c0000@example.com", "c0002@example.com"] {
@@ -716,16 +658,13 @@ pub async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(rig: &R
             .starts_with("bounce rate 5.83 %"),
         "{paused:?}"
     );
-    let JobOutcome::Wave(w) = jobs::run(
-        &rig.deps,
+    let w = run_wave(
+        rig,
         &notice(&c, Milestone::Announcement, chrono_tz::Asia::Shanghai),
         now,
         &Budget::unlimited(),
     )
-    .await
-    .unwrap() else {
-        panic!("a wave")
-    };
+    .await;
     assert_eq!(w.state, sunset::services::dispatch::WaveState::Paused);
     assert_eq!(w.sent, 0);
     let report = sunset::services::report::report(&rig.deps, &c, now)
@@ -739,13 +678,8 @@ pub async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(rig: &R
     assert_eq!(resumed.waves, 1);
     rig.drain(&c, now + chrono::Duration::minutes(5)).await;
     let received = rig.received(&c.id);
-    let shanghai = (1..n)
-        .step_by(2)
-        .filter(|i| {
-            received.contains_key(&(format!("c{i:04}@example.com"), "announcement".to_owned()))
-        })
-        .count();
-    assert_eq!(shanghai, n / 2, "the resumed wave reached everyone");
+    // The resumed wave reached everyone in Shanghai.
+    everyone_received(&received, (1..n).step_by(2), "announcement");
     let trail = rig.deps.audit.entries(&c.id).await.unwrap();
     let actions: Vec<&str> = trail.iter().map(|e| e.entry.action.as_str()).collect();
     assert!(actions.contains(&"campaign-paused") && actions.contains(&"campaign-resumed"));

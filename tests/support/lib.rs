@@ -171,6 +171,27 @@ pub fn unique(what: &str) -> String {
     format!("sunset-test-{what}-{:012x}", h.finish() >> 16)
 }
 
+/// Everything the emulator holds (`/moto-api/data.json`): what its SES
+/// recorded as sent, among the rest.
+pub fn emulator_data() -> serde_json::Value {
+    use std::io::{Read, Write};
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("set by tests/run.sh");
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /moto-api/data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // Chunked or not, the JSON object is the outermost braces.
+    let start = body.find('{').unwrap_or(0);
+    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+    serde_json::from_str(&body[start..end]).unwrap_or(serde_json::Value::Null)
+}
+
 /// S3 on the emulator, which serves every bucket on one host (path style).
 pub fn emulator_s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(

@@ -113,9 +113,8 @@ impl Budget {
         self.stop_at.is_some_and(|t| std::time::Instant::now() >= t)
     }
 
-    /// What is left of it, as a span on the campaign's clock (none for an
-    /// unlimited run).
-    pub fn left_on(&self, _now: DateTime<Utc>) -> chrono::Duration {
+    /// What is left of it (none for an unlimited run).
+    pub fn left(&self) -> chrono::Duration {
         self.stop_at.map_or(chrono::Duration::zero(), |t| {
             chrono::Duration::from_std(t.saturating_duration_since(std::time::Instant::now()))
                 .unwrap_or(chrono::Duration::zero())

@@ -179,7 +179,7 @@ pub async fn notice_wave(
     }
     // If this run dies, the next part takes over from the last checkpoint
     // once this run's time and the leases it took are over.
-    let watchdog_at = now + budget.left_on(now) + LEASE;
+    let watchdog_at = now + budget.left() + LEASE;
     deps.scheduler
         .upsert(&checkpoint(start.clone(), watchdog_at))
         .await?;

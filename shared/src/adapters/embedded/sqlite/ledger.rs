@@ -47,20 +47,29 @@ fn found(
     )
 }
 
-#[async_trait]
-impl DeliveryLedger for SqliteStore {
-    async fn claim(&self, keys: &[DeliveryKey], lease: Lease) -> PortResult<Vec<Claimed>> {
-        let (at, until) = (ts(lease.at), ts(lease.until));
+impl SqliteStore {
+    /// Writes each key's entry — claimed at `at`, with a lease until
+    /// `lease_until` or recorded as missed — where the key is free: no
+    /// entry, or one neither sent nor missed whose lease ended by `at`.
+    /// Timestamps are fixed-width UTC text, so they compare as the
+    /// instants they are.
+    fn take_free(
+        &self,
+        keys: &[DeliveryKey],
+        at: DateTime<Utc>,
+        lease_until: Option<DateTime<Utc>>,
+        missed_at: Option<DateTime<Utc>>,
+    ) -> PortResult<Vec<Claimed>> {
+        let (at_text, until, missed) = (ts(at), lease_until.map(ts), missed_at.map(ts));
         self.with(|c| {
             let tx = c.transaction()?;
-            let mut claimed = Vec::with_capacity(keys.len());
+            let mut taken = Vec::with_capacity(keys.len());
             {
-                // Timestamps are fixed-width UTC text, so they compare as
-                // the instants they are.
                 let mut stmt = tx.prepare_cached(
-                    "INSERT INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at, lease_until)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
+                    "INSERT INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at, lease_until, missed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT DO UPDATE SET claimed_at = excluded.claimed_at,
+                        lease_until = excluded.lease_until, missed_at = excluded.missed_at
                      WHERE sent_at IS NULL AND missed_at IS NULL
                        AND (lease_until IS NULL OR lease_until <= excluded.claimed_at)",
                 )?;
@@ -71,19 +80,27 @@ impl DeliveryLedger for SqliteStore {
                         k.milestone.name(),
                         k.channel.to_string(),
                         k.occurrence,
-                        at,
-                        until
+                        at_text,
+                        until,
+                        missed
                     ])?;
-                    claimed.push(if n == 1 {
+                    taken.push(if n == 1 {
                         Claimed::Taken
                     } else {
-                        found(&tx, k, lease.at)?
+                        found(&tx, k, at)?
                     });
                 }
             }
             tx.commit()?;
-            Ok(claimed)
+            Ok(taken)
         })
+    }
+}
+
+#[async_trait]
+impl DeliveryLedger for SqliteStore {
+    async fn claim(&self, keys: &[DeliveryKey], lease: Lease) -> PortResult<Vec<Claimed>> {
+        self.take_free(keys, lease.at, Some(lease.until), None)
     }
 
     async fn mark_sent(&self, sent: &[(DeliveryKey, String)], at: DateTime<Utc>) -> PortResult<()> {
@@ -118,37 +135,7 @@ impl DeliveryLedger for SqliteStore {
         keys: &[DeliveryKey],
         at: DateTime<Utc>,
     ) -> PortResult<Vec<Claimed>> {
-        let at_text = ts(at);
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let mut recorded = Vec::with_capacity(keys.len());
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO deliveries (campaign_id, recipient, milestone, channel, occurrence, claimed_at, missed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-                     ON CONFLICT DO UPDATE SET missed_at = excluded.missed_at, lease_until = NULL
-                     WHERE sent_at IS NULL AND missed_at IS NULL
-                       AND (lease_until IS NULL OR lease_until <= excluded.missed_at)",
-                )?;
-                for k in keys {
-                    let n = stmt.execute(params![
-                        k.campaign.as_str(),
-                        k.recipient.key(),
-                        k.milestone.name(),
-                        k.channel.to_string(),
-                        k.occurrence,
-                        at_text,
-                    ])?;
-                    recorded.push(if n == 1 {
-                        Claimed::Taken
-                    } else {
-                        found(&tx, k, at)?
-                    });
-                }
-            }
-            tx.commit()?;
-            Ok(recorded)
-        })
+        self.take_free(keys, at, None, Some(at))
     }
 
     async fn release(&self, k: &DeliveryKey) -> PortResult<()> {
