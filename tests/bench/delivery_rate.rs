@@ -46,6 +46,24 @@ fn busiest_second(times: &[SystemTime]) -> usize {
     best
 }
 
+/// Sends in each whole second counted from the first send (the last,
+/// partial second left out).
+fn seconds(times: &[SystemTime]) -> Vec<usize> {
+    let Some(first) = times.first() else {
+        return Vec::new();
+    };
+    let mut counts = Vec::new();
+    for t in times {
+        let s = t.duration_since(*first).unwrap_or_default().as_secs() as usize;
+        if counts.len() <= s {
+            counts.resize(s + 1, 0);
+        }
+        counts[s] += 1;
+    }
+    counts.pop();
+    counts
+}
+
 async fn indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Index>> {
     let described = client.describe_table().table_name(table).send().await?;
     let table = described.table.context("no table description")?;
@@ -142,18 +160,17 @@ async fn main() -> anyhow::Result<()> {
                 async move { jobs::run(deps, &job, now, budget).await }
             }),
     );
-    // Export bundles are built and mailed in between, one every two
-    // seconds, sharing the rate with the waves.
-    let exports = futures::stream::iter(builds.iter().enumerate())
-        .map(|(i, job)| {
-            let (deps, budget) = (&rig.deps, &budget);
-            async move {
-                tokio::time::sleep(Duration::from_millis(2000 * i as u64)).await;
-                jobs::run(deps, job, now, budget).await
-            }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>();
+    // Export bundles are built and mailed in between, spread evenly over
+    // the time the waves should take at R (the last comes well before
+    // they end), sharing the rate with them.
+    let spacing = Duration::from_secs_f64(n as f64 / rate as f64 / (builds.len() + 1) as f64);
+    let exports = futures::future::join_all(builds.iter().enumerate().map(|(i, job)| {
+        let (deps, budget) = (&rig.deps, &budget);
+        async move {
+            tokio::time::sleep(spacing * i as u32).await;
+            jobs::run(deps, job, now, budget).await
+        }
+    }));
     let (waves, exports) = tokio::join!(waves, exports);
     let elapsed = started.elapsed();
     for w in waves {
@@ -172,6 +189,10 @@ async fn main() -> anyhow::Result<()> {
     let sending = meter.take();
 
     let times = rig.faults.send_times();
+    // Sends in each whole second from the first: the pace held, or where
+    // it sagged.
+    let per_second = seconds(&times);
+    eprintln!("sends per second: {per_second:?}");
     let received = rig.faults.received();
     let messages = times.len();
     let span = times
@@ -204,6 +225,10 @@ async fn main() -> anyhow::Result<()> {
         achieved / rate as f64
     );
     println!("| busiest 1-second window | {} |", busiest_second(&times));
+    println!(
+        "| slowest whole second | {} |",
+        per_second.iter().min().copied().unwrap_or_default()
+    );
     println!(
         "| throttled by the rate-limited SES | {} |",
         rig.faults.throttled()

@@ -9,7 +9,7 @@
 //! costs a fraction of a write. The rate is a share of what the provider
 //! reports (SES `GetAccount`; 90 % by default, leaving room for the
 //! account's other mail), capped by configuration. When the provider
-//! throttles anyway, this process halves its pace for a while; when the
+//! throttles anyway, this process slows down for a while; when the
 //! day's quota is used up, sends are deferred (the caller schedules a
 //! continuation for then): nothing is dropped.
 
@@ -52,6 +52,27 @@ impl Default for PacingSettings {
 /// The share of a configured cap the timeline is laid out at.
 const CAP_HEADROOM: f64 = 0.97;
 
+/// A throttle lowers the pace to this share of what it was…
+const SLOWDOWN: f64 = 0.75;
+/// …once for all throttles within this time…
+const SLOWDOWN_STEP: Duration = Duration::from_secs(1);
+/// …never below this share…
+const MIN_SLOWDOWN: f64 = 0.1;
+/// …for this long after the last throttle.
+const SLOW_FOR: Duration = Duration::from_secs(10);
+
+/// How many times a turn that woke late takes a new slot before it goes
+/// anyway.
+const LATE_WAKES: usize = 4;
+
+/// A turn's place on the timeline.
+enum Slot {
+    At(SystemTime, Duration),
+    /// Unpaced: no rate is known or configured.
+    Free,
+    Defer(DateTime<Utc>),
+}
+
 /// Whether a message may go now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Turn {
@@ -69,8 +90,13 @@ struct Lane {
     limits: Option<(Instant, SendLimits)>,
     /// Sent since the limits were read (counted against the quota).
     since_read: u64,
-    /// Throttled recently: this process sends at half pace until then.
+    /// Throttled recently: this process sends at `slowdown` times its
+    /// pace until then.
     slow_until: Option<Instant>,
+    slowdown: f64,
+    /// When the pace was last lowered (sends in flight together are
+    /// throttled together: one step for them all).
+    slowed_at: Option<Instant>,
     deferred_until: Option<DateTime<Utc>>,
     /// Whether the provider could not tell its limits (logged once).
     limits_unknown_logged: bool,
@@ -104,12 +130,38 @@ impl Pacer {
     /// again if the quota is used up. `now` is the campaign's clock (a
     /// deferral is a time on it); the waiting is in real time.
     pub async fn turn(&self, channel: Channel, now: DateTime<Utc>) -> PortResult<Turn> {
+        // A turn that wakes more than a slot late (the process was busy)
+        // would go out next to the one in the following slot: it takes a
+        // new slot instead, a few times at most, so sends stay spread
+        // however the process is loaded.
+        for _ in 0..LATE_WAKES {
+            match self.slot(channel, now).await? {
+                Slot::Defer(until) => return Ok(Turn::Defer(until)),
+                Slot::Free => return Ok(Turn::Go),
+                Slot::At(slot, interval) => {
+                    // A slot already past when handed out (the shared
+                    // timeline answered slowly) goes at once: asking the
+                    // slow timeline again would only make it later.
+                    let Ok(wait) = slot.duration_since(SystemTime::now()) else {
+                        return Ok(Turn::Go);
+                    };
+                    tokio::time::sleep(wait).await;
+                    if SystemTime::now() <= slot + interval {
+                        return Ok(Turn::Go);
+                    }
+                }
+            }
+        }
+        Ok(Turn::Go)
+    }
+
+    async fn slot(&self, channel: Channel, now: DateTime<Utc>) -> PortResult<Slot> {
         let slot = {
             let mut lanes = self.lanes.lock().await;
             let lane = lanes.entry(channel).or_default();
             if let Some(until) = lane.deferred_until {
                 if now < until {
-                    return Ok(Turn::Defer(until));
+                    return Ok(Slot::Defer(until));
                 }
                 lane.deferred_until = None;
                 lane.limits = None;
@@ -120,12 +172,12 @@ impl Pacer {
                     let until = now + self.settings.quota_retry;
                     lane.deferred_until = Some(until);
                     tracing::warn!(%channel, until = %until, "sending quota used up; deferring");
-                    return Ok(Turn::Defer(until));
+                    return Ok(Slot::Defer(until));
                 }
             }
             lane.since_read += 1;
             let Some(rate) = self.rate_for(&limits, lane) else {
-                return Ok(Turn::Go);
+                return Ok(Slot::Free);
             };
             let (interval, block) = plan(rate);
             let wall = SystemTime::now();
@@ -138,20 +190,37 @@ impl Pacer {
                 let first = self.rate.reserve(channel, block, interval, wall).await?;
                 lane.slots.extend((0..block).map(|i| first + interval * i));
             }
-            lane.slots.pop_front()
+            lane.slots.pop_front().map(|s| (s, interval))
         };
-        if let Some(wait) = slot.and_then(|s| s.duration_since(SystemTime::now()).ok()) {
-            tokio::time::sleep(wait).await;
-        }
-        Ok(Turn::Go)
+        Ok(match slot {
+            Some((at, interval)) => Slot::At(at, interval),
+            None => Slot::Free,
+        })
     }
 
-    /// The provider throttled a send: this process goes at half pace for
-    /// half a minute, and reads the limits again (the quota may be gone).
+    /// The provider throttled a send: this process lowers its pace by a
+    /// quarter, again for each further throttle a second or more later
+    /// (down to a tenth), and goes back to the full pace after ten
+    /// seconds without one; it reads the limits again (the quota may be
+    /// gone). A slip of the timing costs a little pace for a little
+    /// while; an account that really has less to give (other mail on it)
+    /// is backed off step by step until the throttling stops.
     pub async fn throttled(&self, channel: Channel) {
         let mut lanes = self.lanes.lock().await;
         let lane = lanes.entry(channel).or_default();
-        lane.slow_until = Some(Instant::now() + Duration::from_secs(30));
+        let now = Instant::now();
+        let slowed = lane.slow_until.is_some_and(|t| now < t);
+        if !slowed {
+            lane.slowdown = SLOWDOWN;
+            lane.slowed_at = Some(now);
+        } else if lane
+            .slowed_at
+            .is_none_or(|at| now.duration_since(at) >= SLOWDOWN_STEP)
+        {
+            lane.slowdown = (lane.slowdown * SLOWDOWN).max(MIN_SLOWDOWN);
+            lane.slowed_at = Some(now);
+        }
+        lane.slow_until = Some(now + SLOW_FOR);
         lane.slots.clear();
         lane.limits = None;
     }
@@ -216,7 +285,7 @@ impl Pacer {
             (p, c) => p.or(c),
         }?;
         if lane.slow_until.is_some_and(|t| Instant::now() < t) {
-            rate /= 2.0;
+            rate *= lane.slowdown;
         } else {
             lane.slow_until = None;
         }
@@ -330,6 +399,73 @@ mod tests {
         assert_eq!(p.turn(Channel::Email, later).await.unwrap(), deferred);
         let after = now() + chrono::Duration::hours(1);
         assert_eq!(p.turn(Channel::Email, after).await.unwrap(), Turn::Go);
+    }
+
+    /// Three turns asleep in their slots while the process is busy wake
+    /// together: rather than go out at once, they take new slots and go
+    /// one interval apart.
+    #[tokio::test]
+    async fn turns_that_wake_late_take_new_slots() {
+        let p = Arc::new(pacer(Some(50.0), None));
+        p.turn(Channel::Email, now()).await.unwrap();
+        let turns: Vec<_> = (0..3)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    p.turn(Channel::Email, now()).await.unwrap();
+                    Instant::now()
+                })
+            })
+            .collect();
+        // Every turn takes its slot and sleeps; then the (only) thread is
+        // busy well past all three.
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(150));
+        let mut went = Vec::new();
+        for t in turns {
+            went.push(t.await.unwrap());
+        }
+        went.sort();
+        let span = went[2].duration_since(went[0]);
+        // Two intervals of 20 ms apart; at once (well under one) without.
+        assert!(span >= Duration::from_millis(30), "{span:?}");
+    }
+
+    #[tokio::test]
+    async fn throttles_lower_the_pace_a_step_at_a_time() {
+        let p = pacer(Some(100.0), None);
+        let limits = SendLimits {
+            per_second: Some(100.0),
+            remaining_today: None,
+        };
+        let rate = || async {
+            let mut lanes = p.lanes.lock().await;
+            let lane = lanes.entry(Channel::Email).or_default();
+            p.rate_for(&limits, lane).unwrap()
+        };
+        assert_eq!(rate().await, 100.0);
+        // Sends throttled together are one step.
+        for _ in 0..5 {
+            p.throttled(Channel::Email).await;
+        }
+        assert_eq!(rate().await, 75.0);
+        // A throttle a second later is another.
+        let step_back = |lane: &mut Lane| {
+            lane.slowed_at = lane.slowed_at.map(|t| t - SLOWDOWN_STEP);
+        };
+        step_back(p.lanes.lock().await.get_mut(&Channel::Email).unwrap());
+        p.throttled(Channel::Email).await;
+        assert_eq!(rate().await, 56.25);
+        // Ten seconds without one: the full pace again.
+        {
+            let mut lanes = p.lanes.lock().await;
+            let lane = lanes.get_mut(&Channel::Email).unwrap();
+            lane.slow_until = Some(Instant::now() - Duration::from_millis(1));
+        }
+        assert_eq!(rate().await, 100.0);
+        // The next throttle starts from the full pace.
+        p.throttled(Channel::Email).await;
+        assert_eq!(rate().await, 75.0);
     }
 
     #[tokio::test]
