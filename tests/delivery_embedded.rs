@@ -56,3 +56,47 @@ async fn delivery_events_are_counted_and_suppress_what_bounced() {
 async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed() {
     delivery::a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(&Rig::embedded()).await;
 }
+
+/// Complaints past the guard's limit pause the campaign mid-simulation:
+/// the run stops there, with the pause in its report, rather than let its
+/// waiting waves check back every hour for ever on the simulated clock.
+#[tokio::test]
+async fn a_paused_campaign_ends_a_simulation_for_the_operator() {
+    use sunset::app::{demo, simulate};
+    use sunset::domain::delivery_event::DeliveryOutcome;
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = demo::generate(dir.path(), CUSTOMERS, 2027).unwrap();
+    // Three complaints in 300 mails: 1 %, past the 0.1 % limit.
+    for (_, e) in inputs.ses_events.iter_mut().take(3) {
+        e.outcome = DeliveryOutcome::Complained;
+    }
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        simulate::run(inputs, None, dir.path(), |_| {}),
+    )
+    .await
+    .expect("the run ended")
+    .unwrap();
+    let pause = outcome.report.paused.expect("the campaign paused");
+    assert!(
+        pause.reason.starts_with("complaint rate"),
+        "{}",
+        pause.reason
+    );
+    // No wave sent anything after the pause; everything else (exports,
+    // the purge) ran, and then the run ended rather than let the waiting
+    // waves check back for ever.
+    let mut shown = 0;
+    for step in outcome.steps.iter().filter(|s| s.at > pause.at) {
+        if let sunset::services::jobs::JobOutcome::Wave(w) = &step.outcome {
+            assert_eq!(w.sent, 0, "{step:?}");
+        }
+        shown += 1;
+    }
+    assert!(shown > 0);
+    let purged = outcome
+        .steps
+        .iter()
+        .any(|s| matches!(s.outcome, sunset::services::jobs::JobOutcome::Purge(_)));
+    assert!(purged, "the purge still ran");
+}

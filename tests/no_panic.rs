@@ -196,13 +196,18 @@ proptest! {
     }
 }
 
+/// Where `name` is in a row of `import::COLUMNS`.
+fn column(name: &str) -> usize {
+    import::COLUMNS.iter().position(|c| *c == name).unwrap()
+}
+
 /// A customer every campaign can import, so that a run gets past the
 /// preflight's "no customers" and on to planning, sending and purging.
 fn with_a_valid_customer(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
-    let mut valid = vec![String::new(); 15];
-    valid[0] = "valid1".into();
-    valid[1] = "Valid One".into();
-    valid[2] = "valid1@example.com".into();
+    let mut valid = vec![String::new(); import::COLUMNS.len()];
+    valid[column("customer_id")] = "valid1".into();
+    valid[column("name")] = "Valid One".into();
+    valid[column("email")] = "valid1@example.com".into();
     rows.insert(0, valid);
     rows
 }
@@ -267,7 +272,7 @@ proptest! {
     #[test]
     fn any_row_with_a_valid_id_and_address_is_imported(
         rows in proptest::collection::vec(
-            (proptest::collection::vec("\\PC{0,24}|[0-9.,-]{0,12}|\"[^\"]{0,10}\n[^\"]{0,10}\"", 15), any::<bool>()),
+            (proptest::collection::vec("\\PC{0,24}|[0-9.,-]{0,12}|\"[^\"]{0,10}\n[^\"]{0,10}\"", import::COLUMNS.len()), any::<bool>()),
             1..6,
         ),
     ) {
@@ -275,8 +280,8 @@ proptest! {
             .into_iter()
             .enumerate()
             .map(|(i, (mut cells, spaced))| {
-                cells[0] = if spaced { format!("  id-{i} ") } else { format!("id-{i}") };
-                cells[2] = format!("person{i}@example.com");
+                cells[column("customer_id")] = if spaced { format!("  id-{i} ") } else { format!("id-{i}") };
+                cells[column("email")] = format!("person{i}@example.com");
                 cells
             })
             .collect();

@@ -277,7 +277,7 @@ fn the_prorated_refund_and_personal_link_are_the_customers_own() {
         .find(|m| m.milestone == "announcement")
         .unwrap();
     // 365.00 × 93 days (2027-09-30 → 2028-01-01) / 365 days
-    assert!(ann.text.contains("93.00 EUR"), "{}", ann.text);
+    assert!(ann.text.contains("€93.00 paid for"), "{}", ann.text);
     assert!(ann.text.contains("/v1/c/orbit-crm-2027/c01/export?exp="));
     assert!(!ann.text.contains("/c02/"));
 }
@@ -473,7 +473,10 @@ fn the_export_bundle_holds_the_customers_product_data_with_checksums() {
     let ours: serde_json::Value = serde_json::from_slice(&read("sunset/customer.json")).unwrap();
     assert_eq!(ours["customer"]["email"], "emil@export.example");
     let csv = String::from_utf8(read("sunset/customer.csv")).unwrap();
-    assert!(csv.starts_with("customer_id,name,email") && csv.contains("emil@export.example"));
+    assert!(
+        csv.starts_with("customer_id,name,contact_name,email")
+            && csv.contains("emil@export.example")
+    );
     // And the customer was told, with their own download link.
     let mail = customer_mails("c05")
         .into_iter()

@@ -174,9 +174,18 @@ pub fn row() -> impl Strategy<Value = Vec<String>> {
         (
             prop_oneof![6 => "[a-z0-9]{1,8}", 1 => text()],
             prop_oneof![6 => "[A-Za-z ]{1,12}", 1 => text()],
+            optional("[A-Za-z ]{1,12}".boxed()),
             prop_oneof![6 => "[a-z]{1,6}@[a-z]{1,6}\\.example", 1 => text()],
         ),
-        optional(prop_oneof![Just("en".to_owned()), Just("zh-CN".to_owned())].boxed()),
+        optional(
+            prop_oneof![
+                Just("en".to_owned()),
+                Just("en-US".to_owned()),
+                Just("en-GB".to_owned()),
+                Just("zh-CN".to_owned())
+            ]
+            .boxed(),
+        ),
         optional(
             prop_oneof![
                 Just("Asia/Shanghai".to_owned()),
@@ -185,7 +194,16 @@ pub fn row() -> impl Strategy<Value = Vec<String>> {
             .boxed(),
         ),
         optional(amount().boxed()),
-        prop_oneof![6 => Just("EUR".to_owned()), 1 => text()],
+        prop_oneof![
+            6 => prop_oneof![
+                Just("EUR".to_owned()),
+                Just("CNY".to_owned()),
+                Just("USD".to_owned()),
+                Just("JPY".to_owned()),
+                Just("CHF".to_owned())
+            ],
+            1 => text()
+        ],
         optional(date().boxed()),
         optional((0u32..=100).prop_map(|n| n.to_string()).boxed()),
         optional(Just("true".to_owned()).boxed()),
@@ -195,7 +213,7 @@ pub fn row() -> impl Strategy<Value = Vec<String>> {
     )
         .prop_map(
             |(
-                (id, name, email),
+                (id, name, contact, email),
                 locale,
                 tz,
                 value,
@@ -208,8 +226,8 @@ pub fn row() -> impl Strategy<Value = Vec<String>> {
                 (from, until, amount),
             )| {
                 vec![
-                    id, name, email, locale, tz, value, cur, since, usage, strategic, am, phone,
-                    from, until, amount,
+                    id, name, contact, email, locale, tz, value, cur, since, usage, strategic, am,
+                    phone, from, until, amount,
                 ]
             },
         )

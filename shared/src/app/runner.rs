@@ -166,6 +166,10 @@ pub struct Run {
     /// times; the report lists each failing job once).
     pub failures: Vec<Failed>,
     pub event_problems: Vec<EventProblem>,
+    /// The run stopped here: the campaign is paused, nothing left in the
+    /// inputs could resume it, and its waves wait for the operator (a
+    /// paused wave checks back every hour, for ever on a simulated clock).
+    pub paused: Option<crate::domain::reputation::Pause>,
 }
 
 /// Moves the simulated clock from job to job and event to event until
@@ -191,7 +195,43 @@ pub async fn run_to_end(
     let mut steps = Vec::new();
     let mut failures = Vec::new();
     let mut problems = Vec::new();
+    // A paused campaign's waves check back every hour until the operator
+    // resumes it, which on a simulated clock never comes: each wave's
+    // first check shows, the rest only count, and once nothing but such
+    // waves is left to run (no input, no other job) the run ends there.
+    let mut shown_paused = std::collections::HashSet::new();
+    let mut paused = None;
     loop {
+        if events.is_empty() && deliveries.is_empty() {
+            let store_err = |e: crate::ports::PortError| RunError {
+                job: "campaign".into(),
+                due: clock.now_utc(),
+                source: e.into(),
+            };
+            paused = emb
+                .deps
+                .campaigns
+                .paused(&campaign.id)
+                .await
+                .map_err(store_err)?;
+            if paused.is_some() {
+                // Every job due by now has run: what is later is left.
+                let now = clock.now_utc();
+                let left = emb
+                    .deps
+                    .scheduler
+                    .scheduled(&campaign.id)
+                    .await
+                    .map_err(store_err)?;
+                if left
+                    .iter()
+                    .filter(|j| j.due > now)
+                    .all(|j| matches!(j.job, Job::Notice { .. }))
+                {
+                    break;
+                }
+            }
+        }
         let next_job = emb.store.next_job_time().map_err(|e| RunError {
             job: "scheduler".into(),
             due: clock.now_utc(),
@@ -279,7 +319,13 @@ pub async fn run_to_end(
                 let now = clock.now_utc();
                 let tick = run_due(emb, now).await?;
                 for step in tick.steps {
-                    on_step(&Ran::Done(&step));
+                    let waiting = matches!(
+                        &step.outcome,
+                        JobOutcome::Wave(w) if w.state == crate::services::dispatch::WaveState::Paused
+                    );
+                    if !waiting || shown_paused.insert(describe(&step, campaign)) {
+                        on_step(&Ran::Done(&step));
+                    }
                     steps.push(step);
                 }
                 for failed in tick.failed {
@@ -294,6 +340,7 @@ pub async fn run_to_end(
         steps,
         failures,
         event_problems: problems,
+        paused,
     })
 }
 

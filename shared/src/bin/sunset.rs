@@ -106,6 +106,17 @@ fn print_outcome(
         })
         .count();
     println!("  {exports} export bundles built and mailed along the way");
+    if let Some(pause) = &r.paused {
+        println!(
+            "  The campaign was paused on {} ({}): the run stops here, since its remaining waves \
+             wait for the operator. Review the bounces and complaints, then resume it: \
+             `sunset serve --data {}` and POST /v1/campaigns/{}/resume.",
+            pause.at.format("%Y-%m-%d %H:%M UTC"),
+            pause.reason,
+            data.display(),
+            outcome.campaign.id
+        );
+    }
     if told > 0 {
         println!("  {told} customers told their new last day (extensions, released holds)");
     }

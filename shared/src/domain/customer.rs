@@ -24,6 +24,9 @@ pub struct Customer {
     pub id: CustomerId,
     /// `None` when the file gave none usable: notices greet without a name.
     pub name: Option<DisplayName>,
+    /// The person notices greet ("Dear Ann Smith," rather than the
+    /// company's name), when the file names one.
+    pub contact_name: Option<DisplayName>,
     pub email: EmailAddress,
     /// The locale the customer gave, kept as written; notices use
     /// [`Customer::notice_locale`].
@@ -47,6 +50,7 @@ impl Customer {
         Self {
             id,
             name: Some(name),
+            contact_name: None,
             email,
             locale: None,
             timezone: None,
@@ -59,6 +63,11 @@ impl Customer {
             phone: None,
             prepaid: None,
         }
+    }
+
+    /// Whom a notice greets: the contact person, else the customer's name.
+    pub fn greeted(&self) -> Option<&DisplayName> {
+        self.contact_name.as_ref().or(self.name.as_ref())
     }
 
     pub fn notice_locale(&self, default: Locale) -> Locale {

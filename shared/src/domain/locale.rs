@@ -7,24 +7,41 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::InvalidValue;
 
-/// A locale sunset has built-in notice texts for. Any other locale a customer
-/// has falls back to the campaign's default.
+/// A locale sunset writes notices in: a language it has built-in texts for
+/// and, for English, the region whose conventions dates follow
+/// (`September 30, 2027` in the US, `30 September 2027` elsewhere). Any
+/// other locale a customer has falls back to the campaign's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Locale {
+    /// English, written as in most of the world (day, month, year).
     #[serde(rename = "en")]
     En,
+    #[serde(rename = "en-US")]
+    EnUs,
+    #[serde(rename = "en-GB")]
+    EnGb,
     #[serde(rename = "zh-CN")]
     ZhCn,
 }
 
-impl Locale {
-    pub const ALL: [Locale; 2] = [Locale::En, Locale::ZhCn];
+/// The languages of the built-in texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Language {
+    English,
+    Chinese,
+}
 
-    /// Parses a BCP 47 tag loosely: `en`, `en-GB`, `zh-CN`, `zh_cn`, `zh-Hans`.
-    /// `None` means "not one we have texts for", which is not an error.
+impl Locale {
+    pub const ALL: [Locale; 4] = [Locale::En, Locale::EnUs, Locale::EnGb, Locale::ZhCn];
+
     pub fn from_tag(tag: &str) -> Option<Locale> {
         let t = tag.trim().to_ascii_lowercase().replace('_', "-");
-        if t == "en" || t.starts_with("en-") {
+        let region = |r: &str| t == format!("en-{r}") || t.starts_with(&format!("en-{r}-"));
+        if region("us") {
+            Some(Locale::EnUs)
+        } else if region("gb") || region("uk") {
+            Some(Locale::EnGb)
+        } else if t == "en" || t.starts_with("en-") {
             Some(Locale::En)
         } else if t == "zh"
             || t == "zh-cn"
@@ -39,14 +56,26 @@ impl Locale {
     }
 
     pub fn parse(tag: &str) -> Result<Locale, InvalidValue> {
-        Self::from_tag(tag)
-            .ok_or_else(|| InvalidValue(format!("'{tag}' is not a supported locale (en, zh-CN)")))
+        Self::from_tag(tag).ok_or_else(|| {
+            InvalidValue(format!(
+                "'{tag}' is not a supported locale (en, en-US, en-GB, zh-CN)"
+            ))
+        })
     }
 
     pub fn tag(self) -> &'static str {
         match self {
             Locale::En => "en",
+            Locale::EnUs => "en-US",
+            Locale::EnGb => "en-GB",
             Locale::ZhCn => "zh-CN",
+        }
+    }
+
+    pub fn language(self) -> Language {
+        match self {
+            Locale::En | Locale::EnUs | Locale::EnGb => Language::English,
+            Locale::ZhCn => Language::Chinese,
         }
     }
 }
@@ -72,9 +101,16 @@ impl LocalizedText {
         match self {
             LocalizedText::Same(s) => s,
             LocalizedText::PerLocale(map) => {
+                // The locale itself, else its language (an `en` text for
+                // an `en-US` reader), else the fallback's.
                 let find = |want: Locale| {
-                    map.iter()
-                        .find(|(k, _)| Locale::from_tag(k) == Some(want))
+                    let exact = map.iter().find(|(k, _)| Locale::from_tag(k) == Some(want));
+                    exact
+                        .or_else(|| {
+                            map.iter().find(|(k, _)| {
+                                Locale::from_tag(k).map(Locale::language) == Some(want.language())
+                            })
+                        })
                         .map(|(_, v)| v.as_str())
                 };
                 find(locale)
@@ -134,5 +170,21 @@ mod tests {
         assert_eq!(t.get(Locale::ZhCn, Locale::En), "你好");
         assert_eq!(Locale::from_tag("de"), None);
         assert_eq!(Locale::from_tag("zh_CN"), Some(Locale::ZhCn));
+        // An English text serves every English reader.
+        assert_eq!(t.get(Locale::EnUs, Locale::ZhCn), "Hello");
+    }
+
+    #[test]
+    fn english_keeps_the_regions_whose_dates_differ() {
+        assert_eq!(Locale::from_tag("en-US"), Some(Locale::EnUs));
+        assert_eq!(Locale::from_tag("en_us"), Some(Locale::EnUs));
+        assert_eq!(Locale::from_tag("en-GB"), Some(Locale::EnGb));
+        assert_eq!(Locale::from_tag("en-AU"), Some(Locale::En));
+        assert_eq!(Locale::from_tag("en"), Some(Locale::En));
+        for l in Locale::ALL {
+            assert_eq!(Locale::parse(l.tag()).unwrap(), l);
+            let json = serde_json::to_string(&l).unwrap();
+            assert_eq!(serde_json::from_str::<Locale>(&json).unwrap(), l);
+        }
     }
 }

@@ -187,6 +187,7 @@ pub async fn build_export(
             vec![
                 cell("id"),
                 cell("name"),
+                cell("contact_name"),
                 cell("email"),
                 cell("locale"),
                 cell("timezone"),

@@ -13,7 +13,7 @@ use crate::domain::campaign::RefundPolicy;
 use crate::domain::link::{LinkPurpose, LinkSigner};
 use crate::domain::{Campaign, Customer, CustomerRecord, Locale, Milestone};
 
-use super::texts::{self, Texts, fill};
+use super::texts::{self, fill};
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -206,10 +206,6 @@ pub fn signed_url(
     ))
 }
 
-fn money(amount: rust_decimal::Decimal) -> String {
-    format!("{:.2}", amount)
-}
-
 pub fn subject(campaign: &Campaign, milestone: Milestone, locale: Locale) -> String {
     let t = texts::texts(locale);
     let date = texts::date(locale, campaign.dates.service_end);
@@ -224,7 +220,7 @@ pub fn subject(campaign: &Campaign, milestone: Milestone, locale: Locale) -> Str
             &[
                 ("product", product),
                 ("date", &date),
-                ("days", &n.to_string()),
+                ("left", &texts::days_left(locale, n)),
             ],
         ),
         Milestone::ExportReady => fill(t.subject_export_ready, &[("product", product)]),
@@ -235,8 +231,9 @@ pub fn subject(campaign: &Campaign, milestone: Milestone, locale: Locale) -> Str
     }
 }
 
-fn refund_line(campaign: &Campaign, customer: &Customer, t: &Texts) -> String {
-    let currency = customer.currency.as_ref().map_or("", |c| c.as_str());
+fn refund_line(campaign: &Campaign, customer: &Customer, locale: Locale) -> String {
+    let t = texts::texts(locale);
+    let money = |a| texts::money(locale, a, customer.currency.as_ref());
     match (
         campaign.refund.policy,
         campaign.refund_for(customer.prepaid.as_ref()),
@@ -244,16 +241,9 @@ fn refund_line(campaign: &Campaign, customer: &Customer, t: &Texts) -> String {
         (RefundPolicy::None, _) => t.refund_none.to_owned(),
         (_, None) => t.refund_nothing_prepaid.to_owned(),
         (_, Some(a)) if a.is_zero() => t.refund_nothing_prepaid.to_owned(),
-        (RefundPolicy::Prorata, Some(a)) => fill(
-            t.refund_prorata,
-            &[("amount", &money(a)), ("currency", currency)],
-        ),
-        (RefundPolicy::Credit, Some(a)) => fill(
-            t.refund_credit,
-            &[("amount", &money(a)), ("currency", currency)],
-        ),
+        (RefundPolicy::Prorata, Some(a)) => fill(t.refund_prorata, &[("amount", &money(a))]),
+        (RefundPolicy::Credit, Some(a)) => fill(t.refund_credit, &[("amount", &money(a))]),
     }
-    .replace("  ", " ")
 }
 
 /// The announcement or a reminder for one customer.
@@ -276,7 +266,7 @@ pub fn render_notice(
             &[
                 ("product", product),
                 ("date", &end),
-                ("days", &n.to_string()),
+                ("when", &texts::in_days(locale, n)),
             ],
         ),
         _ => fill(t.lead_announcement, &[("product", product), ("date", &end)]),
@@ -286,7 +276,7 @@ pub fn render_notice(
         lang: locale.tag(),
         colon: t.colon,
         subject: &subject,
-        greeting: texts::greeting(t, customer.name.as_ref()),
+        greeting: texts::greeting(t, customer.greeted()),
         thanks: fill(t.thanks, &[("product", product)]),
         lead,
         reason_title: t.reason_title,
@@ -334,7 +324,7 @@ pub fn render_notice(
             })
             .collect(),
         refund_title: t.refund_title,
-        refund: refund_line(campaign, customer, t),
+        refund: refund_line(campaign, customer, locale),
         help_title: t.help_title,
         faq: t.faq,
         faq_url: campaign.links.faq.as_str(),
@@ -396,7 +386,7 @@ pub fn render_deadline(
         lang: locale.tag(),
         colon: t.colon,
         subject: &subject,
-        greeting: texts::greeting(t, customer.name.as_ref()),
+        greeting: texts::greeting(t, customer.greeted()),
         lead: fill(
             t.deadline_lead,
             &[("product", product), ("date", &last_day)],
@@ -452,7 +442,7 @@ pub fn render_export_ready(
         lang: locale.tag(),
         colon: t.colon,
         subject: &subject,
-        greeting: texts::greeting(t, customer.name.as_ref()),
+        greeting: texts::greeting(t, customer.greeted()),
         lead: fill(t.export_ready_lead, &[("product", product)]),
         contents: fill(t.export_ready_contents, &[("files", &files.to_string())]),
         download: t.download,
@@ -499,10 +489,8 @@ struct BriefView<'a> {
 }
 
 pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Customer) -> BriefLine {
-    let currency = customer
-        .currency
-        .as_ref()
-        .map_or(String::new(), |c| format!(" {c}"));
+    // Briefs are in English, for staff.
+    let money = |a| texts::money(Locale::En, a, customer.currency.as_ref());
     BriefLine {
         name: customer
             .name
@@ -511,10 +499,10 @@ pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Custo
         id: customer.id.to_string(),
         contract: customer
             .contract_value
-            .map_or("-".into(), |v| format!("{}{currency}", money(v.get()))),
+            .map_or("-".into(), |v| money(v.get())),
         refund: campaign
             .refund_for(customer.prepaid.as_ref())
-            .map_or("-".into(), |a| format!("{}{currency}", money(a))),
+            .map_or("-".into(), money),
         locale: customer.notice_locale(campaign.default_locale).to_string(),
         why: record
             .tier
@@ -610,4 +598,84 @@ pub fn missing_elements(
         missing.push("5. help: FAQ, support contact, community");
     }
     missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::customer::Prepaid;
+    use crate::domain::ids::{Currency, CustomerId, DisplayName, EmailAddress};
+
+    fn campaign() -> Campaign {
+        Campaign::from_toml(include_str!("../../../examples/orbit-crm.toml")).unwrap()
+    }
+
+    /// A customer with a year prepaid from 2027-01-01, in `currency`.
+    fn customer(locale: &str, currency: &str) -> (CustomerRecord, Customer) {
+        let mut c = Customer::new(
+            CustomerId::parse("c1").unwrap(),
+            DisplayName::parse("Ada").unwrap(),
+            EmailAddress::parse("ada@example.com").unwrap(),
+        );
+        c.locale = Some(locale.into());
+        c.currency = Some(Currency::parse(currency).unwrap());
+        c.prepaid = Some(Prepaid {
+            from: "2027-01-01".parse().unwrap(),
+            until: "2028-01-01".parse().unwrap(),
+            amount: crate::domain::bounds::Amount::new(rust_decimal::Decimal::new(1_752_000, 2))
+                .unwrap(),
+        });
+        (CustomerRecord::new(c.clone(), chrono_tz::Europe::Berlin), c)
+    }
+
+    fn render(locale: &str, currency: &str, milestone: Milestone) -> Rendered {
+        let (record, c) = customer(locale, currency);
+        render_notice(
+            &campaign(),
+            &record,
+            &c,
+            milestone,
+            &LinkSigner::new(vec![7; 32]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_us_reader_gets_us_dates_and_dollars() {
+        let n = render("en-US", "USD", Milestone::Announcement);
+        assert!(n.subject.contains("September 30, 2027"), "{}", n.subject);
+        // 17,520.00 × 93 days after the end / 365.
+        assert!(n.text.contains("$4,464.00 paid for"), "{}", n.text);
+        assert!(n.html.contains("lang=\"en-US\""));
+    }
+
+    #[test]
+    fn a_british_reader_gets_day_month_year() {
+        let n = render("en-GB", "GBP", Milestone::Announcement);
+        assert!(n.subject.contains("30 September 2027"), "{}", n.subject);
+        assert!(n.text.contains("£4,464.00"), "{}", n.text);
+    }
+
+    #[test]
+    fn a_chinese_reader_gets_chinese_dates_and_yuan() {
+        let n = render("zh-CN", "CNY", Milestone::Announcement);
+        assert!(n.subject.contains("2027年9月30日"), "{}", n.subject);
+        assert!(n.text.contains("¥4,464.00"), "{}", n.text);
+    }
+
+    #[test]
+    fn the_day_before_says_tomorrow_never_1_days() {
+        for (locale, word) in [("en", "tomorrow"), ("zh-CN", "明天")] {
+            let n = render(locale, "EUR", Milestone::Reminder(1));
+            assert!(n.text.contains(word), "{locale}: {}", n.text);
+            assert!(!n.text.contains("1 days") && !n.subject.contains("1 days"));
+        }
+        let n = render("en", "EUR", Milestone::Reminder(30));
+        assert!(
+            n.text.contains("ends in 30 days, on 30 September 2027"),
+            "{}",
+            n.text
+        );
+        assert!(n.subject.contains("(30 days left)"), "{}", n.subject);
+    }
 }

@@ -20,9 +20,10 @@ use crate::ports::{AuditLog, CustomerStore, PortError};
 pub use read::{Cell, ImportFile, RawRow, parse_csv, parse_json};
 pub use row::{RowOutcome, one_line, parse_row};
 
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 16] = [
     "customer_id",
     "name",
+    "contact_name",
     "email",
     "locale",
     "timezone",

@@ -38,6 +38,32 @@ pub fn one_line(raw: &str) -> (String, bool) {
     (text, had_control)
 }
 
+/// A name as one line of at most 200 characters: line breaks and control
+/// characters become spaces, a longer one is cut; each with a warning.
+fn display_name(
+    column: &'static str,
+    text: &str,
+    warnings: &mut Vec<FieldProblem>,
+) -> Option<DisplayName> {
+    let (mut line, had_control) = one_line(text);
+    if had_control {
+        warnings.push((
+            column,
+            "held a line break or control character; it became a space".into(),
+        ));
+    }
+    if line.chars().count() > 200 {
+        line = line
+            .chars()
+            .take(200)
+            .collect::<String>()
+            .trim_end()
+            .to_owned();
+        warnings.push((column, "is longer than 200 characters; it was cut".into()));
+    }
+    DisplayName::parse(&line).ok()
+}
+
 struct Row<'a> {
     raw: &'a RawRow,
     warnings: Vec<FieldProblem>,
@@ -128,26 +154,18 @@ pub fn parse_row(raw: &RawRow, campaign: &Campaign) -> RowOutcome {
             ));
             None
         }
-        Cell::Text(t) => {
-            let (mut line, had_control) = one_line(t);
-            if had_control {
-                row.warnings.push((
-                    "name",
-                    "held a line break or control character; it became a space".into(),
-                ));
-            }
-            if line.chars().count() > 200 {
-                line = line
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-                    .trim_end()
-                    .to_owned();
-                row.warnings
-                    .push(("name", "is longer than 200 characters; it was cut".into()));
-            }
-            DisplayName::parse(&line).ok()
+        Cell::Text(t) => display_name("name", t, &mut row.warnings),
+    };
+    let contact_name = match raw.cell("contact_name") {
+        Cell::Empty => None,
+        Cell::Unreadable(why) => {
+            row.warnings.push((
+                "contact_name",
+                format!("{why}; left empty: notices greet the customer by name"),
+            ));
+            None
         }
+        Cell::Text(t) => display_name("contact_name", t, &mut row.warnings),
     };
     let default_locale = campaign.default_locale.tag();
     let locale = row.parsed(
@@ -269,6 +287,7 @@ pub fn parse_row(raw: &RawRow, campaign: &Campaign) -> RowOutcome {
             Customer {
                 id,
                 name,
+                contact_name,
                 email,
                 locale,
                 timezone,
@@ -339,6 +358,24 @@ mod tests {
         warnings
             .iter()
             .any(|(f, why)| *f == field && why.contains(says))
+    }
+
+    #[test]
+    fn a_contact_name_is_whom_the_notices_greet() {
+        let (c, w) = imported(&[
+            ("name", "Smith Logistics Ltd"),
+            ("contact_name", "Ann Smith"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.greeted().map(|n| n.as_str()), Some("Ann Smith"));
+        // Optional: without one, the notices greet the customer's name.
+        let (c, w) = imported(&[("name", "Smith Logistics Ltd")]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.greeted().map(|n| n.as_str()), Some("Smith Logistics Ltd"));
+        // Made one line, with a warning, as a name is.
+        let (c, w) = imported(&[("contact_name", "Ann\nSmith")]);
+        assert!(warned(&w, "contact_name", "line break"), "{w:?}");
+        assert_eq!(c.greeted().map(|n| n.as_str()), Some("Ann Smith"));
     }
 
     #[test]
