@@ -403,10 +403,21 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             c.sent
         ),
         JobOutcome::Purge(p) => format!(
-            "{local}  purge              {} purged ({} files, {} bundles), {} on legal hold, {} held as never told, {} not yet due",
-            p.purged, p.product_files, p.bundles, p.legal_hold, p.never_told, p.not_due
+            "{local}  purge              {} purged ({}, {}), {} on legal hold, {} held as never told, {} not yet due",
+            p.purged,
+            counted(p.product_files, "file", "files"),
+            counted(p.bundles, "bundle", "bundles"),
+            p.legal_hold,
+            p.never_told,
+            p.not_due
         ),
     }
+}
+
+/// "1 file", "2 files".
+fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A failed run as the timeline shows it.
@@ -439,4 +450,30 @@ pub fn is_per_customer_step(step: &Step) -> bool {
         step.outcome,
         JobOutcome::ExportReady { .. } | JobOutcome::DeadlineNotice(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::purge::PurgeReport;
+
+    #[test]
+    fn one_file_is_not_one_files() {
+        let campaign = Campaign::from_toml(crate::app::demo::CAMPAIGN).unwrap();
+        let step = Step {
+            at: "2027-12-01T12:00:00Z".parse().unwrap(),
+            job: "orbit-crm-2027.purge.2027-11-30".into(),
+            outcome: JobOutcome::Purge(PurgeReport {
+                purged: 1,
+                legal_hold: 0,
+                never_told: 0,
+                not_due: 0,
+                product_files: 1,
+                product_bytes: 10,
+                bundles: 2,
+            }),
+        };
+        let line = describe(&step, &campaign);
+        assert!(line.contains("1 purged (1 file, 2 bundles)"), "{line}");
+    }
 }
