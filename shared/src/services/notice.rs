@@ -10,6 +10,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::domain::campaign::RefundPolicy;
+use crate::domain::customer::MigrationStatus;
 use crate::domain::link::{LinkPurpose, LinkSigner};
 use crate::domain::{Campaign, Customer, CustomerRecord, Locale, Milestone};
 
@@ -260,18 +261,25 @@ pub fn render_notice(
     let product = campaign.product.as_str();
     let end = d(campaign.dates.service_end);
     let subject = subject(campaign, milestone, locale);
+    let deadline = record.effective_deadline(campaign.dates.export_deadline);
     let lead = match milestone {
-        Milestone::Reminder(n) => fill(
-            t.lead_reminder,
-            &[
-                ("product", product),
-                ("date", &end),
-                ("when", &texts::in_days(locale, n)),
-            ],
-        ),
+        Milestone::Reminder(n) => {
+            let lead = match record.status {
+                MigrationStatus::Declined => t.lead_reminder_declined,
+                MigrationStatus::Pending | MigrationStatus::Migrated => t.lead_reminder,
+            };
+            fill(
+                lead,
+                &[
+                    ("product", product),
+                    ("date", &end),
+                    ("when", &texts::in_days(locale, n)),
+                    ("deadline", &d(deadline)),
+                ],
+            )
+        }
         _ => fill(t.lead_announcement, &[("product", product), ("date", &end)]),
     };
-    let deadline = record.effective_deadline(campaign.dates.export_deadline);
     let view = NoticeView {
         lang: locale.tag(),
         colon: t.colon,
@@ -661,6 +669,28 @@ mod tests {
         let n = render("zh-CN", "CNY", Milestone::Announcement);
         assert!(n.subject.contains("2027年9月30日"), "{}", n.subject);
         assert!(n.text.contains("¥4,464.00"), "{}", n.text);
+    }
+
+    #[test]
+    fn a_customer_who_declined_is_told_the_deadline_not_to_finish_moving() {
+        let (mut record, c) = customer("en", "EUR");
+        record.status = MigrationStatus::Declined;
+        let signer = LinkSigner::new(vec![7; 32]);
+        let n = render_notice(&campaign(), &record, &c, Milestone::Reminder(30), &signer).unwrap();
+        assert!(!n.text.contains("not finished moving"), "{}", n.text);
+        assert!(
+            n.text
+                .contains("You told us you will not be moving to our alternatives")
+                && n.text.contains("by 31 October 2027"),
+            "{}",
+            n.text
+        );
+        let (mut record, mut c) = customer("zh-CN", "CNY");
+        record.status = MigrationStatus::Declined;
+        c.locale = Some("zh-CN".into());
+        let n = render_notice(&campaign(), &record, &c, Milestone::Reminder(30), &signer).unwrap();
+        assert!(!n.text.contains("尚未完成迁移"), "{}", n.text);
+        assert!(n.text.contains("2027年10月31日 前导出"), "{}", n.text);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct Texts {
     pub thanks: &'static str,
     pub lead_announcement: &'static str,
     pub lead_reminder: &'static str,
+    /// The reminder's lead for a customer who said they will not move to
+    /// the alternatives: the facts of the deadline, not "finish moving".
+    pub lead_reminder_declined: &'static str,
     pub reason_title: &'static str,
     pub timeline_title: &'static str,
     pub label_stop_new_signups: &'static str,
@@ -65,6 +68,7 @@ pub const EN: Texts = Texts {
     thanks: "Thank you for the trust you have placed in {product}.",
     lead_announcement: "We are writing to tell you that {product} will be retired. The service ends on {date}.",
     lead_reminder: "{product} ends {when}, on {date}, and you have not finished moving off it yet.",
+    lead_reminder_declined: "{product} ends {when}, on {date}. You told us you will not be moving to our alternatives, and we respect that: please take a copy of your data by {deadline}. After that day it is deleted for good.",
     reason_title: "Why we are doing this",
     timeline_title: "Key dates",
     label_stop_new_signups: "New sign-ups end",
@@ -108,6 +112,7 @@ pub const ZH_CN: Texts = Texts {
     thanks: "衷心感谢您一直以来对 {product} 的信任与支持。",
     lead_announcement: "我们在此通知您，{product} 将停止服务，服务终止日期为 {date}。",
     lead_reminder: "{product} 将在{when}（{date}）终止服务，您尚未完成迁移。",
+    lead_reminder_declined: "{product} 将在{when}（{date}）终止服务。您已告知我们不迁移至替代产品，我们尊重您的决定：请在 {deadline} 前导出您的数据副本，此后数据将被永久删除。",
     reason_title: "退市原因",
     timeline_title: "关键时间线",
     label_stop_new_signups: "停止新用户注册",
