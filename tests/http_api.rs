@@ -978,6 +978,10 @@ async fn ses_events_posted_to_the_api_suppress_and_a_bad_batch_records_nothing()
     runner::run_due(&api.emb, now).await.unwrap();
     let campaign = sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap();
     let c01 = sunset::domain::CustomerId::parse("c01").unwrap();
+    let c01_record = || async {
+        let found = api.emb.deps.customers.customer(&campaign, &c01).await;
+        found.unwrap().expect("c01 is imported")
+    };
     let sent = api
         .emb
         .deps
@@ -989,14 +993,7 @@ async fn ses_events_posted_to_the_api_suppress_and_a_bad_batch_records_nothing()
         .iter()
         .find(|d| d.key.milestone == sunset::domain::Milestone::Announcement)
         .expect("c01 was sent the announcement");
-    let record = api
-        .emb
-        .deps
-        .customers
-        .customer(&campaign, &c01)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = c01_record().await;
     let address = record.profile.unwrap().email.to_string();
     let bounce = sunset_e2e::delivery::ses_event(
         "bounce-permanent",
@@ -1035,14 +1032,7 @@ async fn ses_events_posted_to_the_api_suppress_and_a_bad_batch_records_nothing()
     let answer = json(&body);
     assert_eq!(answer["results"][0]["recorded"], "first", "{answer}");
     assert_eq!(answer["results"][0]["suppressed"], true, "{answer}");
-    let record = api
-        .emb
-        .deps
-        .customers
-        .customer(&campaign, &c01)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = c01_record().await;
     assert_eq!(record.suppressed.unwrap().reason, "hard-bounce");
 
     let (s, body) = api

@@ -517,3 +517,31 @@ impl Intercept for Meter {
         Ok(())
     }
 }
+
+/// The table's global secondary indexes, as the meter prices writes to
+/// them.
+pub async fn indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Index>> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let table = described
+        .table
+        .ok_or_else(|| anyhow::anyhow!("no table description"))?;
+    Ok(table
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            let key = |kind: &str| {
+                g.key_schema()
+                    .iter()
+                    .find(|k| k.key_type().as_str() == kind)
+                    .map(|k| k.attribute_name().to_owned())
+            };
+            Index {
+                name: g.index_name().unwrap_or_default().to_owned(),
+                pk: key("HASH").expect("an index has a partition key"),
+                sk: key("RANGE"),
+                keys_only: g.projection().and_then(|p| p.projection_type())
+                    == Some(&aws_sdk_dynamodb::types::ProjectionType::KeysOnly),
+            }
+        })
+        .collect())
+}

@@ -21,7 +21,7 @@ mod capacity_meter;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use capacity_meter::{Index, Meter};
+use capacity_meter::Meter;
 use futures::StreamExt;
 use sunset::domain::delivery_event::{DeliveryEvent, DeliveryOutcome};
 use sunset::domain::event::{CustomerEvent, CustomerEventKind};
@@ -64,30 +64,6 @@ fn seconds(times: &[SystemTime]) -> Vec<usize> {
     counts
 }
 
-async fn indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Index>> {
-    let described = client.describe_table().table_name(table).send().await?;
-    let table = described.table.context("no table description")?;
-    Ok(table
-        .global_secondary_indexes()
-        .iter()
-        .map(|g| {
-            let key = |kind| {
-                g.key_schema()
-                    .iter()
-                    .find(|k| k.key_type() == &kind)
-                    .map(|k| k.attribute_name().to_owned())
-            };
-            Index {
-                name: g.index_name().unwrap_or_default().to_owned(),
-                pk: key(aws_sdk_dynamodb::types::KeyType::Hash).unwrap_or_default(),
-                sk: key(aws_sdk_dynamodb::types::KeyType::Range),
-                keys_only: g.projection().and_then(|p| p.projection_type())
-                    == Some(&aws_sdk_dynamodb::types::ProjectionType::KeysOnly),
-            }
-        })
-        .collect())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -109,7 +85,9 @@ async fn main() -> anyhow::Result<()> {
     .await;
     let table = rig.table.clone().context("an AWS rig")?;
     let config = sunset::adapters::aws::sdk_config().await;
-    meter.set_indexes(indexes(&aws_sdk_dynamodb::Client::new(&config), &table).await?);
+    meter.set_indexes(
+        capacity_meter::indexes(&aws_sdk_dynamodb::Client::new(&config), &table).await?,
+    );
     rig.faults.limit_rate(rate);
 
     eprintln!("setting up {n} customers on the emulator…");

@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ProjectionType;
-use capacity_meter::{Index, Meter, Tally};
+use capacity_meter::{Meter, Tally};
 use futures::{StreamExt, TryStreamExt};
 use sunset::adapters::aws::DynamoStore;
 use sunset::adapters::aws::customers::customer_pk;
@@ -57,30 +56,6 @@ fn row(what: &str, per: &str, n: u64, t: &Tally) {
     eprintln!("    {what}: {:?}", t.requests);
 }
 
-async fn indexes(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Index>> {
-    let described = client.describe_table().table_name(table).send().await?;
-    let table = described.table.context("no table description")?;
-    Ok(table
-        .global_secondary_indexes()
-        .iter()
-        .map(|g| {
-            let key = |kind: &str| {
-                g.key_schema()
-                    .iter()
-                    .find(|k| k.key_type().as_str() == kind)
-                    .map(|k| k.attribute_name().to_owned())
-            };
-            Index {
-                name: g.index_name().unwrap_or_default().to_owned(),
-                pk: key("HASH").expect("an index has a partition key"),
-                sk: key("RANGE"),
-                keys_only: g.projection().and_then(|p| p.projection_type())
-                    == Some(&ProjectionType::KeysOnly),
-            }
-        })
-        .collect())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: usize = match std::env::args().nth(1) {
@@ -95,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     let plain = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("sunset-bench-{}", std::process::id());
     DynamoStore::create_table(&plain, &table).await?;
-    let meter = Meter::new("pk", "sk", indexes(&plain, &table).await?);
+    let meter = Meter::new("pk", "sk", capacity_meter::indexes(&plain, &table).await?);
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)
             .interceptor(meter.clone())

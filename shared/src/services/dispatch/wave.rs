@@ -134,6 +134,25 @@ fn next_part(
     }
 }
 
+/// A page of the wave's customers still due its notice, after `after`.
+async fn due_after(
+    deps: &Deps,
+    campaign: &Campaign,
+    wave: &Wave,
+    after: Option<&CustomerId>,
+) -> Result<Vec<CustomerRecord>, crate::ports::PortError> {
+    deps.customers
+        .awaiting_notice(
+            &campaign.id,
+            wave.milestone,
+            wave.zone,
+            wave.milestone.only_pending(),
+            after,
+            PAGE,
+        )
+        .await
+}
+
 /// Sends the wave's milestone (the announcement or a reminder) to the
 /// customers in its zone who are due it, within `budget`. Reminders skip
 /// customers who have migrated.
@@ -198,17 +217,7 @@ pub async fn notice_wave(
     let mut ready: Option<(Chunk, Batch, Option<CustomerId>)> = None;
     loop {
         if chunks.is_empty() && !last_page {
-            let page = deps
-                .customers
-                .awaiting_notice(
-                    &campaign.id,
-                    milestone,
-                    wave.zone,
-                    milestone.only_pending(),
-                    read_after.as_ref(),
-                    PAGE,
-                )
-                .await?;
+            let page = due_after(deps, campaign, &wave, read_after.as_ref()).await?;
             last_page = page.len() < PAGE;
             if let Some(last) = page.last() {
                 read_after = Some(last.id.clone());
@@ -336,17 +345,7 @@ async fn record_missed(
     let milestone = wave.milestone;
     let mut cursor = start;
     loop {
-        let page = deps
-            .customers
-            .awaiting_notice(
-                &campaign.id,
-                milestone,
-                wave.zone,
-                milestone.only_pending(),
-                cursor.as_ref(),
-                PAGE,
-            )
-            .await?;
+        let page = due_after(deps, campaign, wave, cursor.as_ref()).await?;
         let keys: Vec<DeliveryKey> = page
             .iter()
             .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))

@@ -38,6 +38,31 @@ pub fn one_line(raw: &str) -> (String, bool) {
     (text, had_control)
 }
 
+/// A name column: made one line (see [`display_name`]); empty is fine,
+/// with `on_empty` as a warning when given; unreadable is left empty with
+/// a warning saying what stands in for it.
+fn name_cell(
+    raw: &RawRow,
+    column: &'static str,
+    on_empty: Option<&str>,
+    fallback: &str,
+    warnings: &mut Vec<FieldProblem>,
+) -> Option<DisplayName> {
+    match raw.cell(column) {
+        Cell::Empty => {
+            if let Some(why) = on_empty {
+                warnings.push((column, why.into()));
+            }
+            None
+        }
+        Cell::Unreadable(why) => {
+            warnings.push((column, format!("{why}; left empty: {fallback}")));
+            None
+        }
+        Cell::Text(t) => display_name(column, t, warnings),
+    }
+}
+
 /// A name as one line of at most 200 characters: line breaks and control
 /// characters become spaces, a longer one is cut; each with a warning.
 fn display_name(
@@ -139,34 +164,20 @@ pub fn parse_row(raw: &RawRow, campaign: &Campaign) -> RowOutcome {
             .ok()
     });
 
-    let name = match raw.cell("name") {
-        Cell::Empty => {
-            row.warnings.push((
-                "name",
-                "is empty; notices greet the customer without a name".into(),
-            ));
-            None
-        }
-        Cell::Unreadable(why) => {
-            row.warnings.push((
-                "name",
-                format!("{why}; left empty: notices greet the customer without a name"),
-            ));
-            None
-        }
-        Cell::Text(t) => display_name("name", t, &mut row.warnings),
-    };
-    let contact_name = match raw.cell("contact_name") {
-        Cell::Empty => None,
-        Cell::Unreadable(why) => {
-            row.warnings.push((
-                "contact_name",
-                format!("{why}; left empty: notices greet the customer by name"),
-            ));
-            None
-        }
-        Cell::Text(t) => display_name("contact_name", t, &mut row.warnings),
-    };
+    let name = name_cell(
+        raw,
+        "name",
+        Some("is empty; notices greet the customer without a name"),
+        "notices greet the customer without a name",
+        &mut row.warnings,
+    );
+    let contact_name = name_cell(
+        raw,
+        "contact_name",
+        None,
+        "notices greet the customer by name",
+        &mut row.warnings,
+    );
     let default_locale = campaign.default_locale.tag();
     let locale = row.parsed(
         "locale",
