@@ -4,9 +4,10 @@
 
 use proptest::prelude::*;
 use sunset::domain::link::LinkSigner;
-use sunset::domain::milestone::{self, Milestone};
+use sunset::domain::milestone;
 use sunset::domain::{Campaign, CustomerRecord};
-use sunset::services::{import, notice};
+use sunset::services::import;
+use sunset::services::notice::{self, Message};
 use sunset_e2e::arbitrary::{campaign_table, csv_of, row};
 
 const EXAMPLE: &str = include_str!("../examples/orbit-crm.toml");
@@ -57,24 +58,33 @@ proptest! {
             let import::RowOutcome::Customer(customer, _) = import::parse_row(&raw, &campaign) else {
                 continue;
             };
-            let record = CustomerRecord::new(customer.clone(), campaign.timezone);
+            let mut record = CustomerRecord::new(customer.clone(), campaign.timezone);
             let decision = campaign.segmentation.decide(&customer, campaign.dates.announce);
+            record.tier = Some(decision.clone());
             prop_assert!(decision.score <= 100);
             if let (Some(refund), Some(p)) = (campaign.refund_for(customer.prepaid.as_ref()), &customer.prepaid) {
                 prop_assert!(refund <= p.amount.get() && !refund.is_sign_negative());
             }
-            for m in [Milestone::Announcement, Milestone::Reminder(60), Milestone::Reminder(1)] {
-                notice::render_notice(&campaign, &record, &customer, m, &signer).unwrap();
+            let mut request = sunset::domain::export::ExportRequest::new(
+                sunset::domain::export::ExportId::generate(),
+                campaign.id.clone(),
+                customer.id.clone(),
+                chrono::Utc::now(),
+            );
+            request.bundle_files = Some(3);
+            request.bundle_bytes = Some(123_456);
+            for m in [
+                Message::Announcement,
+                Message::Reminder(60),
+                Message::Reminder(1),
+                Message::ServiceEnded,
+                Message::DeletionWarning(7),
+                Message::Deadline,
+                Message::ExportReady(&request),
+                Message::DeletionDone(campaign.dates.export_deadline),
+            ] {
+                notice::render(&campaign, &record, &customer, m, &signer).unwrap();
             }
-            notice::render_export_ready(
-                &campaign,
-                &record,
-                &customer,
-                &sunset::domain::export::ExportId::generate(),
-                3,
-                &signer,
-            )
-            .unwrap();
         }
     }
 

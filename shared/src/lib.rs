@@ -13,6 +13,7 @@
 //! adapters/    embedded: SQLite, Maildir, directories; aws: DynamoDB, SES, Scheduler, S3
 //! clock        the system clock and the simulated one (both runtimes)
 //! mime         RFC 5322 rendering of an outgoing e-mail
+//! render/      the one template engine: every text, per kind, tier, channel, language
 //! parallel     a small scoped-thread fan-out for batches of file or CPU work
 //! http         the axum Router (local server and Lambda alike)
 //! app/         the embedded runtime: simulate, demo, serve (feature `embedded`)
@@ -30,5 +31,6 @@ pub mod http;
 pub mod mime;
 pub mod parallel;
 pub mod ports;
+pub mod render;
 pub mod services;
 pub mod telemetry;

@@ -207,7 +207,10 @@ pub fn row() -> impl Strategy<Value = Vec<String>> {
         optional(date().boxed()),
         optional((0u32..=100).prop_map(|n| n.to_string()).boxed()),
         optional(Just("true".to_owned()).boxed()),
-        optional("[a-z]{1,6}@orbit\\.example".boxed()),
+        (
+            optional("[a-z]{1,6}@orbit\\.example".boxed()),
+            optional("[A-Za-z ]{1,12}".boxed()),
+        ),
         optional("\\+[0-9 ]{4,14}".boxed()),
         prepaid,
     )
@@ -221,13 +224,13 @@ pub fn row() -> impl Strategy<Value = Vec<String>> {
                 since,
                 usage,
                 strategic,
-                am,
+                (am, am_name),
                 phone,
                 (from, until, amount),
             )| {
                 vec![
                     id, name, contact, email, locale, tz, value, cur, since, usage, strategic, am,
-                    phone, from, until, amount,
+                    am_name, phone, from, until, amount,
                 ]
             },
         )

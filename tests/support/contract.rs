@@ -577,10 +577,23 @@ pub async fn export_requests_at_the_same_instant_stay_each_customers_own(deps: &
             (built.id.clone(), built.customer.clone()),
             (r.id.clone(), r.customer.clone())
         );
-        let (_, download) = export::download(deps, &c, &r.customer, Some(&r.id))
+        let (_, download) = export::download(deps, &c, &r.customer, Some(&r.id), now)
             .await
             .unwrap()
             .expect("the bundle is ready");
+        // They hold a copy now: their reminders address them so.
+        let record = deps
+            .customers
+            .customer(&c.id, &r.customer)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.status,
+            sunset::domain::customer::MigrationStatus::Exported,
+            "{} downloaded their bundle",
+            r.customer
+        );
         let bytes = match download {
             export::Download::Bytes(b) => b,
             // A presigned URL to the object; the object is the request's own.
@@ -601,7 +614,7 @@ pub async fn export_requests_at_the_same_instant_stay_each_customers_own(deps: &
         );
     }
     // a1's link with b1's request id: refused, not b1's bundle.
-    let refused = export::download(deps, &c, &id("a1"), Some(&requests[1].id)).await;
+    let refused = export::download(deps, &c, &id("a1"), Some(&requests[1].id), now).await;
     assert!(
         matches!(refused, Err(export::ExportError::UnknownRequest(_))),
         "another customer's request id is refused"

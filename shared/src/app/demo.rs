@@ -17,6 +17,18 @@ use crate::domain::{Campaign, CustomerId, Milestone};
 
 use super::simulate::{self, Inputs};
 
+/// Account managers: address, name. The first half speak Chinese.
+const MANAGERS: [(&str, &str); 8] = [
+    ("li.wei", "李伟"),
+    ("zhang.min", "张敏"),
+    ("chen.jing", "陈静"),
+    ("wang.fang", "王芳"),
+    ("sofia.fischer", "Sofia Fischer"),
+    ("james.carter", "James Carter"),
+    ("emma.wright", "Emma Wright"),
+    ("lukas.weber", "Lukas Weber"),
+];
+
 pub const CAMPAIGN: &str = include_str!("../../../examples/orbit-crm.toml");
 const MARKER: &str = ".sunset-demo";
 
@@ -73,9 +85,6 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
     std::fs::create_dir_all(&product)?;
     std::fs::write(input.join("campaign.toml"), CAMPAIGN)?;
 
-    let managers: Vec<String> = (1..=12)
-        .map(|i| format!("am{i:02}@orbit.example"))
-        .collect();
     let announce = campaign.dates.announce;
     let end = campaign.dates.service_end;
     let deadline = campaign.dates.export_deadline;
@@ -150,10 +159,13 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
         // Most accounts use a little of the product, a few use it deeply.
         let usage = (rng.random::<f64>().powf(2.0) * 100.0).round() as u8;
         let strategic = rng.random_bool(0.01);
-        let manager = if value > 20_000.0 || strategic {
-            managers[rng.random_range(0..managers.len())].as_str()
+        // Chinese customers have a Chinese-speaking account manager.
+        let (manager, manager_name) = if value > 20_000.0 || strategic {
+            let half = MANAGERS.len() / 2;
+            let m = rng.random_range(0..half) + if chinese { 0 } else { half };
+            (format!("{}@orbit.example", MANAGERS[m].0), MANAGERS[m].1)
         } else {
-            ""
+            (String::new(), "")
         };
         let phone = if rng.random_bool(0.5) {
             format!("+49 30 {:07}", rng.random_range(0..9_999_999))
@@ -173,7 +185,7 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
         };
         writeln!(
             csv,
-            "{id},{name},{contact},{email},{locale},{zone},{value:.2},{currency},{since},{usage},{strategic},{manager},{phone},{p_from},{p_until},{p_amount}"
+            "{id},{name},{contact},{email},{locale},{zone},{value:.2},{currency},{since},{usage},{strategic},{manager},{manager_name},{phone},{p_from},{p_until},{p_amount}"
         )?;
 
         // One complaint in 2,000 (SES reviews an account past one in

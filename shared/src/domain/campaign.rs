@@ -2,6 +2,8 @@
 //! (or JSON) file. Parsing checks every field; [`Campaign::validate`] checks
 //! the rules that span fields (date order, notice period, reminder offsets).
 
+use std::collections::BTreeMap;
+
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -73,6 +75,53 @@ pub struct Links {
 pub struct Support {
     pub email: EmailAddress,
     pub phone: Option<Phone>,
+    /// When the phone is answered, in the reader's words
+    /// (`{ en = "Mon-Fri 9:00-18:00 CET", "zh-CN" = "工作日 9:00–18:00" }`).
+    pub hours: Option<LocalizedText>,
+    /// Help channels for the readers of one locale (a Chinese hotline for
+    /// Chinese readers): each field given here replaces the one above.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub local: BTreeMap<String, LocalSupport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSupport {
+    pub email: Option<EmailAddress>,
+    pub phone: Option<Phone>,
+    pub hours: Option<String>,
+}
+
+/// The help channels one reader is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpChannels<'a> {
+    pub email: &'a EmailAddress,
+    pub phone: Option<&'a Phone>,
+    pub hours: Option<&'a str>,
+}
+
+impl Support {
+    /// The channels for a reader of `locale`: those given for their locale,
+    /// else for their language, else the campaign's.
+    pub fn for_locale(&self, locale: Locale, fallback: Locale) -> HelpChannels<'_> {
+        let exact = self
+            .local
+            .iter()
+            .find(|(k, _)| Locale::from_tag(k) == Some(locale));
+        let local = exact.or_else(|| {
+            self.local
+                .iter()
+                .find(|(k, _)| Locale::from_tag(k).map(Locale::language) == Some(locale.language()))
+        });
+        let local = local.map(|(_, l)| l);
+        HelpChannels {
+            email: local.and_then(|l| l.email.as_ref()).unwrap_or(&self.email),
+            phone: local.and_then(|l| l.phone.as_ref()).or(self.phone.as_ref()),
+            hours: local
+                .and_then(|l| l.hours.as_deref())
+                .or_else(|| self.hours.as_ref().map(|h| h.get(locale, fallback))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +131,9 @@ pub struct Alternative {
     pub url: Url,
     pub discount_code: Option<String>,
     pub offer: Option<LocalizedText>,
+    /// What core customers were offered 1:1 (a migration engineer, a
+    /// longer discount): their announcement names it.
+    pub core_offer: Option<LocalizedText>,
 }
 
 /// What happens to fees paid for time after the service ends.
@@ -173,6 +225,11 @@ pub struct Campaign {
     pub delivery: Delivery,
     #[serde(default)]
     pub segmentation: SegmentationPolicy,
+    /// The campaign's own templates over the built-in ones, by name
+    /// (`email/announcement.core.zh-CN`): checked when the campaign is
+    /// saved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub templates: BTreeMap<String, String>,
 }
 
 /// A campaign file that cannot be used, with the field at fault.
@@ -399,6 +456,27 @@ impl Campaign {
                     .validate(SHORT_TEXT)
                     .map_err(|e| field(&format!("alternatives[{i}].offer"), e.0))?;
             }
+            if let Some(offer) = &alt.core_offer {
+                offer
+                    .validate(SHORT_TEXT)
+                    .map_err(|e| field(&format!("alternatives[{i}].core_offer"), e.0))?;
+            }
+        }
+        if let Some(hours) = &self.support.hours {
+            hours
+                .validate(200)
+                .map_err(|e| field("support.hours", e.0))?;
+        }
+        for (tag, local) in &self.support.local {
+            Locale::parse(tag).map_err(|e| field(&format!("support.local.{tag}"), e.0))?;
+            if let Some(hours) = &local.hours {
+                single_line(&format!("support.local.{tag}.hours"), hours, 200)?;
+            }
+        }
+        // Last: the templates are tried on messages built from the fields
+        // checked above.
+        if let Err(e) = crate::services::notice::check_templates(self) {
+            return Err(field(&format!("templates.{}", e.name), e.reason));
         }
         Ok(())
     }
@@ -503,10 +581,14 @@ reply_to = "sunset@orbit.example"
     #[test]
     fn the_issue_example_parses_as_it_is_with_defaults() {
         let c = Campaign::from_toml(ISSUE_EXAMPLE).unwrap();
+        let mut example = Campaign::from_toml(EXAMPLE).unwrap();
+        // The example also shows the optional help channels and core offer.
+        example.support.hours = None;
+        example.support.local.clear();
+        example.alternatives[0].core_offer = None;
         assert_eq!(
-            c,
-            Campaign::from_toml(EXAMPLE).unwrap(),
-            "examples/orbit-crm.toml only spells out the defaults"
+            c, example,
+            "examples/orbit-crm.toml only spells out the defaults and shows the optional fields"
         );
         assert_eq!(c.delivery.send_hour, 10);
     }

@@ -40,6 +40,10 @@ pub struct Customer {
     pub usage_score: Option<f64>,
     pub strategic: bool,
     pub account_manager: Option<EmailAddress>,
+    /// The account manager's name, for the core customer's notices ("your
+    /// account manager Li Wei").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_manager_name: Option<DisplayName>,
     pub phone: Option<Phone>,
     pub prepaid: Option<Prepaid>,
 }
@@ -60,6 +64,7 @@ impl Customer {
             usage_score: None,
             strategic: false,
             account_manager: None,
+            account_manager_name: None,
             phone: None,
             prepaid: None,
         }
@@ -88,6 +93,9 @@ impl Customer {
 pub enum MigrationStatus {
     /// Not migrated yet: reminders keep coming.
     Pending,
+    /// Downloaded a copy of their data and not (yet) said where they move:
+    /// reminders keep coming, addressed as someone who has their data.
+    Exported,
     /// Moved on: no more reminders.
     Migrated,
     /// Said no to the alternatives; still reminded, since their data still
@@ -99,15 +107,21 @@ impl MigrationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MigrationStatus::Pending => "pending",
+            MigrationStatus::Exported => "exported",
             MigrationStatus::Migrated => "migrated",
             MigrationStatus::Declined => "declined",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Migrated, Self::Declined]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Self::Pending,
+            Self::Exported,
+            Self::Migrated,
+            Self::Declined,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 

@@ -12,6 +12,8 @@ use super::ids::CustomerId;
 pub enum CustomerEventKind {
     Migrated,
     ExportRequested,
+    /// Downloaded their export bundle: they hold a copy of their data.
+    ExportDownloaded,
     /// Refused the alternatives; the reason is personal and purged.
     Declined(String),
     /// A support ticket of a type (a category, not free text).
@@ -70,6 +72,7 @@ impl CustomerEventKind {
         Ok(match event.trim() {
             "migrated" => Self::Migrated,
             "export_requested" => Self::ExportRequested,
+            "export_downloaded" => Self::ExportDownloaded,
             "declined" => Self::Declined(need("reason")?),
             "ticket_opened" => Self::TicketOpened(need("ticket type")?),
             "ticket_resolved" => Self::TicketResolved(need("ticket type")?),
@@ -84,8 +87,8 @@ impl CustomerEventKind {
                 return Err(EventParseError {
                     field: "event",
                     reason: format!(
-                        "'{}' is not an event (migrated, export_requested, declined, \
-                         ticket_opened, ticket_resolved, legal_hold, legal_hold_released, \
+                        "'{}' is not an event (migrated, export_requested, export_downloaded, \
+                         declined, ticket_opened, ticket_resolved, legal_hold, legal_hold_released, \
                          extension, approve_purge)",
                         other.chars().take(40).collect::<String>()
                     ),
@@ -98,6 +101,7 @@ impl CustomerEventKind {
         match self {
             Self::Migrated => "migrated",
             Self::ExportRequested => "export_requested",
+            Self::ExportDownloaded => "export_downloaded",
             Self::Declined(_) => "declined",
             Self::TicketOpened(_) => "ticket_opened",
             Self::TicketResolved(_) => "ticket_resolved",

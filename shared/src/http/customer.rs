@@ -131,8 +131,14 @@ pub(super) async fn export_download(
             field: "request".into(),
             reason: e.0,
         })?;
-    let Some((request, download)) =
-        export::download(&s.deps, &campaign, &customer, request.as_ref()).await?
+    let Some((request, download)) = export::download(
+        &s.deps,
+        &campaign,
+        &customer,
+        request.as_ref(),
+        s.deps.clock.now(),
+    )
+    .await?
     else {
         return Err(ApiError::NotFound("no export is ready yet".into()));
     };

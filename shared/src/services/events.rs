@@ -114,6 +114,13 @@ async fn apply_one(
             record.status = MigrationStatus::Migrated;
             record.status_at = Some(event.at);
         }
+        CustomerEventKind::ExportDownloaded => {
+            // Holding a copy is news only for someone still to move.
+            if record.status == MigrationStatus::Pending {
+                record.status = MigrationStatus::Exported;
+                record.status_at = Some(event.at);
+            }
+        }
         CustomerEventKind::Declined(_) => {
             if record.status != MigrationStatus::Migrated {
                 record.status = MigrationStatus::Declined;

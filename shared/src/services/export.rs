@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::audit::AuditEntry;
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
 use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::milestone::{Job, ScheduledJob};
@@ -197,6 +198,7 @@ pub async fn build_export(
                 cell("usage_score"),
                 cell("strategic"),
                 cell("account_manager"),
+                cell("account_manager_name"),
                 cell("phone"),
                 prepaid.map_or(String::new(), |p| p.from.to_string()),
                 prepaid.map_or(String::new(), |p| p.until.to_string()),
@@ -281,7 +283,6 @@ pub async fn build_export(
         Milestone::ExportReady,
     );
     key.occurrence = request.id.to_string();
-    let files = request.bundle_files.unwrap_or_default() as usize;
     if record.mailable().is_none() {
         // The address bounced or complained: the bundle waits on the
         // portal, where the customer asked for it.
@@ -293,16 +294,7 @@ pub async fn build_export(
         campaign,
         &customer.email,
         key,
-        || {
-            notice::render_export_ready(
-                campaign,
-                &record,
-                &customer,
-                &request.id,
-                files,
-                &deps.signer,
-            )
-        },
+        || notice::render_export_ready(campaign, &record, &customer, &request, &deps.signer),
         now,
     )
     .await?;
@@ -326,6 +318,29 @@ pub const DOWNLOAD_URL_VALID_FOR: std::time::Duration = std::time::Duration::fro
 /// short-lived URLs, else the bytes. A request id of another customer is
 /// refused as unknown, whatever the link.
 pub async fn download(
+    deps: &Deps,
+    campaign: &Campaign,
+    customer: &CustomerId,
+    request: Option<&ExportId>,
+    now: DateTime<Utc>,
+) -> Result<Option<(ExportRequest, Download)>, ExportError> {
+    let found = bundle(deps, campaign, customer, request).await?;
+    if found.is_some() {
+        // They hold a copy now: their reminders say so. The download
+        // stands even if this is not recorded.
+        let event = CustomerEvent {
+            at: now,
+            customer: customer.clone(),
+            kind: CustomerEventKind::ExportDownloaded,
+        };
+        if let Err(e) = super::events::apply(deps, campaign, &event).await {
+            tracing::warn!(campaign = %campaign.id, customer = %customer, error = %e, "download not recorded");
+        }
+    }
+    Ok(found)
+}
+
+async fn bundle(
     deps: &Deps,
     campaign: &Campaign,
     customer: &CustomerId,

@@ -72,7 +72,7 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
         for m in milestones {
             match notice::render_notice(campaign, &record, &customer, m, &deps.signer) {
                 Ok(rendered) => {
-                    for missing in notice::missing_elements(campaign, locale, &rendered) {
+                    for missing in notice::missing_elements(campaign, locale, m, &rendered) {
                         p.errors
                             .push(format!("the {locale} {m} notice lacks element {missing}"));
                     }

@@ -16,4 +16,3 @@ pub mod plan;
 pub mod purge;
 pub mod report;
 pub mod segment;
-pub mod texts;

@@ -1,48 +1,32 @@
-//! Renders the e-mails: customer notices (announcement, reminders), the
-//! export-ready mail and account managers' briefs. Views are built in Rust
-//! from the campaign and the customer, templates only lay them out, and the
-//! HTML templates escape every value.
+//! What customers and account managers read: builds each message's view
+//! from the campaign and the customer (values formatted as the reader
+//! writes them), and hands it to the templates ([`crate::render`]) that
+//! hold the words, per kind, tier and language.
 
-use std::sync::OnceLock;
-
-use chrono::{DateTime, NaiveDate, Utc};
-use minijinja::Environment;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::domain::campaign::RefundPolicy;
-use crate::domain::customer::MigrationStatus;
+use crate::domain::export::ExportRequest;
 use crate::domain::link::{LinkPurpose, LinkSigner};
+use crate::domain::tier::Tier;
 use crate::domain::{Campaign, Customer, CustomerRecord, Locale, Milestone};
+use crate::render::{self, Kind, OverrideError, TemplateError, Templates, format};
 
-use super::texts::{self, fill};
+pub use crate::render::Rendered;
 
-fn env() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        // `.html` names turn on HTML auto-escaping; `.txt` stays as written.
-        for (name, source) in [
-            ("notice.txt", include_str!("../templates/notice.txt")),
-            ("notice.html", include_str!("../templates/notice.html")),
-            (
-                "export_ready.txt",
-                include_str!("../templates/export_ready.txt"),
-            ),
-            (
-                "export_ready.html",
-                include_str!("../templates/export_ready.html"),
-            ),
-            ("brief.txt", include_str!("../templates/brief.txt")),
-            ("brief.html", include_str!("../templates/brief.html")),
-            ("page.html", include_str!("../templates/page.html")),
-            ("deadline.txt", include_str!("../templates/deadline.txt")),
-            ("deadline.html", include_str!("../templates/deadline.html")),
-        ] {
-            env.add_template(name, source)
-                .expect("built-in templates parse");
-        }
-        env
-    })
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// Only for a campaign saved before its templates were checked: a
+    /// saved campaign's templates compile.
+    #[error("the campaign's template {}: {}", .0.name, .0.reason)]
+    Overrides(#[from] OverrideError),
+    /// This process holds no link-signing key (a function wired without
+    /// one): it cannot write a notice with links.
+    #[error(transparent)]
+    Link(#[from] crate::domain::link::LinkError),
 }
 
 /// A page a customer's browser shows (their link's pages, its errors).
@@ -79,65 +63,107 @@ pub struct PageForm {
 
 /// Renders a page with the same engine as every notice, HTML-escaped.
 pub fn render_page(view: &PageView) -> Result<String, RenderError> {
-    env()
-        .get_template("page.html")
-        .and_then(|t| t.render(view))
-        .map_err(|source| RenderError::Template {
-            template: "page.html",
-            source,
-        })
+    Ok(Templates::built_in().page(view)?)
 }
 
-/// A rendered message body pair and its subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
+/// What a customer is told.
+#[derive(Debug, Clone, Copy)]
+pub enum Message<'a> {
+    Announcement,
+    /// This many days before the service ends.
+    Reminder(u32),
+    ServiceEnded,
+    /// This many days before the customer's data is deleted.
+    DeletionWarning(u32),
+    /// Their last day moved.
+    Deadline,
+    ExportReady(&'a ExportRequest),
+    /// Their data was deleted on this day.
+    DeletionDone(NaiveDate),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("template {template} failed: {source}")]
-    Template {
-        template: &'static str,
-        #[source]
-        source: minijinja::Error,
-    },
-    /// This process holds no link-signing key (a function wired without
-    /// one): it cannot write a notice with links.
-    #[error(transparent)]
-    Link(#[from] crate::domain::link::LinkError),
+impl Message<'_> {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Announcement => Kind::Announcement,
+            Message::Reminder(_) => Kind::Reminder,
+            Message::ServiceEnded => Kind::ServiceEnded,
+            Message::DeletionWarning(_) => Kind::DeletionWarning,
+            Message::Deadline => Kind::Deadline,
+            Message::ExportReady(_) => Kind::ExportReady,
+            Message::DeletionDone(_) => Kind::DeletionDone,
+        }
+    }
+
+    /// Days until the date the message counts down to, if it counts.
+    fn days(&self) -> Option<u32> {
+        match self {
+            Message::Reminder(n) | Message::DeletionWarning(n) => Some(*n),
+            _ => None,
+        }
+    }
 }
 
-fn render_pair<S: Serialize>(
-    base: &'static str,
-    subject: String,
-    view: &S,
-) -> Result<Rendered, RenderError> {
-    let render = |template: &'static str| {
-        env()
-            .get_template(template)
-            .and_then(|t| t.render(view))
-            .map_err(|source| RenderError::Template { template, source })
-    };
-    let (txt, html) = match base {
-        "notice" => ("notice.txt", "notice.html"),
-        "export_ready" => ("export_ready.txt", "export_ready.html"),
-        "deadline" => ("deadline.txt", "deadline.html"),
-        _ => ("brief.txt", "brief.html"),
-    };
-    Ok(Rendered {
-        subject,
-        text: render(txt)?,
-        html: render(html)?,
-    })
+/// Everything a customer's template can use. Every field is always there
+/// (`none` when the customer has no such value), so a template that names
+/// a value that does not exist fails when it is saved, not in a mail.
+#[derive(Serialize)]
+struct NoticeView {
+    /// The reader's locale tag, for `<html lang>`.
+    lang: &'static str,
+    product: String,
+    /// `core`, `standard` or `low` (a customer not yet segmented reads the
+    /// standard notice).
+    tier: &'static str,
+    /// `pending`, `exported`, `declined` or `migrated`.
+    status: &'static str,
+    /// Whom the notice greets: the contact person, else the customer.
+    name: Option<String>,
+    /// The customer's (company) name.
+    company: Option<String>,
+    customer_id: String,
+    /// The year the customer started, when known.
+    customer_since: Option<i32>,
+    reason: String,
+    /// Days to the date the message counts down to (reminders: the end
+    /// of service; deletion warnings: the customer's last day), and the
+    /// same in words: "tomorrow", "in 30 days"; "30 days left".
+    days: Option<u32>,
+    when: Option<String>,
+    left: Option<String>,
+    dates: DatesView,
+    links: LinksView,
+    /// When the customer's personal links stop working.
+    link_expires: String,
+    alternatives: Vec<AlternativeView>,
+    refund: RefundView,
+    help: HelpView,
+    /// A core customer's account manager.
+    manager: Option<ManagerView>,
+    export: Option<ExportView>,
 }
 
 #[derive(Serialize)]
-struct DateLine {
-    label: String,
-    date: String,
+struct DatesView {
+    announce: String,
+    stop_new_signups: String,
+    stop_renewals: String,
+    service_end: String,
+    /// This customer's last day: the campaign's export deadline or their
+    /// extension.
+    export_deadline: String,
+    deleted_on: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LinksView {
+    guide: String,
+    faq: String,
+    community: Option<String>,
+    /// Their signed link to request an export.
+    export: String,
+    /// Their signed link to download a ready export.
+    download: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -145,39 +171,36 @@ struct AlternativeView {
     name: String,
     url: String,
     offer: Option<String>,
-    discount: Option<String>,
+    code: Option<String>,
+    core_offer: Option<String>,
 }
 
 #[derive(Serialize)]
-struct NoticeView<'a> {
-    lang: &'static str,
-    colon: &'static str,
-    subject: &'a str,
-    greeting: String,
-    thanks: String,
-    lead: String,
-    reason_title: &'static str,
-    reason: &'a str,
-    timeline_title: &'static str,
-    dates: Vec<DateLine>,
-    next_title: &'static str,
-    guide: &'static str,
-    guide_url: &'a str,
-    export_link: &'static str,
-    export_url: String,
-    link_note: String,
-    alternatives_title: &'static str,
-    alternatives: Vec<AlternativeView>,
-    refund_title: &'static str,
-    refund: String,
-    help_title: &'static str,
-    faq: &'static str,
-    faq_url: &'a str,
-    support_email: String,
-    support_phone: Option<String>,
-    community: &'static str,
-    community_url: Option<&'a str>,
-    signoff: String,
+struct RefundView {
+    /// `prorata`, `credit` or `none`.
+    policy: &'static str,
+    /// What is due to this customer, as they write money; `none` when
+    /// nothing is.
+    amount: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HelpView {
+    email: String,
+    phone: Option<String>,
+    hours: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ManagerView {
+    email: String,
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ExportView {
+    files: u64,
+    size: Option<String>,
 }
 
 /// The instant a customer's personal links stop working: the end of their
@@ -207,44 +230,134 @@ pub fn signed_url(
     ))
 }
 
-pub fn subject(campaign: &Campaign, milestone: Milestone, locale: Locale) -> String {
-    let t = texts::texts(locale);
-    let date = texts::date(locale, campaign.dates.service_end);
-    let product = campaign.product.as_str();
-    match milestone {
-        Milestone::Reminder(1) => fill(
-            t.subject_last_reminder,
-            &[("product", product), ("date", &date)],
-        ),
-        Milestone::Reminder(n) => fill(
-            t.subject_reminder,
-            &[
-                ("product", product),
-                ("date", &date),
-                ("left", &texts::days_left(locale, n)),
-            ],
-        ),
-        Milestone::ExportReady => fill(t.subject_export_ready, &[("product", product)]),
-        _ => fill(
-            t.subject_announcement,
-            &[("product", product), ("date", &date)],
-        ),
+/// The refund due to the customer, as they write money.
+fn refund(campaign: &Campaign, customer: &Customer, locale: Locale) -> RefundView {
+    let amount = match campaign.refund.policy {
+        RefundPolicy::None => None,
+        _ => campaign
+            .refund_for(customer.prepaid.as_ref())
+            .filter(|a| !a.is_zero())
+            .map(|a| format::money(locale, a, customer.currency.as_ref())),
+    };
+    RefundView {
+        policy: match campaign.refund.policy {
+            RefundPolicy::Prorata => "prorata",
+            RefundPolicy::Credit => "credit",
+            RefundPolicy::None => "none",
+        },
+        amount,
     }
 }
 
-fn refund_line(campaign: &Campaign, customer: &Customer, locale: Locale) -> String {
-    let t = texts::texts(locale);
-    let money = |a| texts::money(locale, a, customer.currency.as_ref());
-    match (
-        campaign.refund.policy,
-        campaign.refund_for(customer.prepaid.as_ref()),
-    ) {
-        (RefundPolicy::None, _) => t.refund_none.to_owned(),
-        (_, None) => t.refund_nothing_prepaid.to_owned(),
-        (_, Some(a)) if a.is_zero() => t.refund_nothing_prepaid.to_owned(),
-        (RefundPolicy::Prorata, Some(a)) => fill(t.refund_prorata, &[("amount", &money(a))]),
-        (RefundPolicy::Credit, Some(a)) => fill(t.refund_credit, &[("amount", &money(a))]),
-    }
+fn view(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    message: &Message<'_>,
+    signer: &LinkSigner,
+) -> Result<NoticeView, RenderError> {
+    let locale = customer.notice_locale(campaign.default_locale);
+    let d = |date: NaiveDate| format::date(locale, date);
+    let text = |t: &crate::domain::locale::LocalizedText| {
+        t.get(locale, campaign.default_locale).to_owned()
+    };
+    let tier = record.tier.as_ref().map_or(Tier::Standard, |t| t.tier);
+    let help = campaign.support.for_locale(locale, campaign.default_locale);
+    let download = match message {
+        Message::ExportReady(request) => Some(format!(
+            // The link names its bundle: it downloads that one, even after
+            // a newer request.
+            "{}&request={}",
+            signed_url(campaign, record, signer, LinkPurpose::Download)?,
+            request.id
+        )),
+        _ => None,
+    };
+    let days = message.days();
+    Ok(NoticeView {
+        lang: locale.tag(),
+        product: campaign.product.clone(),
+        tier: tier.as_str(),
+        status: record.status.as_str(),
+        name: customer.greeted().map(ToString::to_string),
+        company: customer.name.as_ref().map(ToString::to_string),
+        customer_id: customer.id.to_string(),
+        customer_since: customer.customer_since.map(|d| d.year()),
+        reason: text(&campaign.reason),
+        days,
+        when: days.map(|n| format::in_days(locale, n)),
+        left: days.map(|n| format::days_left(locale, n)),
+        dates: DatesView {
+            announce: d(campaign.dates.announce),
+            stop_new_signups: d(campaign.dates.stop_new_signups),
+            stop_renewals: d(campaign.dates.stop_renewals),
+            service_end: d(campaign.dates.service_end),
+            export_deadline: d(record.effective_deadline(campaign.dates.export_deadline)),
+            deleted_on: match message {
+                Message::DeletionDone(on) => Some(d(*on)),
+                _ => None,
+            },
+        },
+        links: LinksView {
+            guide: campaign.links.migration_guide.to_string(),
+            faq: campaign.links.faq.to_string(),
+            community: campaign.links.community.as_ref().map(ToString::to_string),
+            export: signed_url(campaign, record, signer, LinkPurpose::RequestExport)?,
+            download,
+        },
+        link_expires: d(record.effective_deadline(campaign.dates.export_deadline)),
+        alternatives: campaign
+            .alternatives
+            .iter()
+            .map(|a| AlternativeView {
+                name: a.name.clone(),
+                url: a.url.to_string(),
+                offer: a.offer.as_ref().map(text),
+                code: a.discount_code.clone(),
+                core_offer: a.core_offer.as_ref().map(text),
+            })
+            .collect(),
+        refund: refund(campaign, customer, locale),
+        help: HelpView {
+            email: help.email.to_string(),
+            phone: help.phone.map(ToString::to_string),
+            hours: help.hours.map(str::to_owned),
+        },
+        manager: customer
+            .account_manager
+            .as_ref()
+            .filter(|_| tier == Tier::Core)
+            .map(|email| ManagerView {
+                email: email.to_string(),
+                name: customer
+                    .account_manager_name
+                    .as_ref()
+                    .map(ToString::to_string),
+            }),
+        export: match message {
+            Message::ExportReady(request) => Some(ExportView {
+                files: request.bundle_files.unwrap_or_default(),
+                size: request.bundle_bytes.map(format::size),
+            }),
+            _ => None,
+        },
+    })
+}
+
+/// One message for one customer, in their language and for their tier,
+/// with the campaign's own templates where it has them.
+pub fn render(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    message: Message<'_>,
+    signer: &LinkSigner,
+) -> Result<Rendered, RenderError> {
+    let templates = Templates::for_overrides(&campaign.templates)?;
+    let locale = customer.notice_locale(campaign.default_locale);
+    let tier = record.tier.as_ref().map(|t| t.tier);
+    let view = view(campaign, record, customer, &message, signer)?;
+    Ok(templates.email(message.kind(), tier, locale, &view)?)
 }
 
 /// The announcement or a reminder for one customer.
@@ -255,119 +368,11 @@ pub fn render_notice(
     milestone: Milestone,
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
-    let locale = customer.notice_locale(campaign.default_locale);
-    let t = texts::texts(locale);
-    let d = |date: NaiveDate| texts::date(locale, date);
-    let product = campaign.product.as_str();
-    let end = d(campaign.dates.service_end);
-    let subject = subject(campaign, milestone, locale);
-    let deadline = record.effective_deadline(campaign.dates.export_deadline);
-    let lead = match milestone {
-        Milestone::Reminder(n) => {
-            let lead = match record.status {
-                MigrationStatus::Declined => t.lead_reminder_declined,
-                MigrationStatus::Pending | MigrationStatus::Migrated => t.lead_reminder,
-            };
-            fill(
-                lead,
-                &[
-                    ("product", product),
-                    ("date", &end),
-                    ("when", &texts::in_days(locale, n)),
-                    ("deadline", &d(deadline)),
-                ],
-            )
-        }
-        _ => fill(t.lead_announcement, &[("product", product), ("date", &end)]),
+    let message = match milestone {
+        Milestone::Reminder(n) => Message::Reminder(n),
+        _ => Message::Announcement,
     };
-    let view = NoticeView {
-        lang: locale.tag(),
-        colon: t.colon,
-        subject: &subject,
-        greeting: texts::greeting(t, customer.greeted()),
-        thanks: fill(t.thanks, &[("product", product)]),
-        lead,
-        reason_title: t.reason_title,
-        reason: campaign.reason.get(locale, campaign.default_locale),
-        timeline_title: t.timeline_title,
-        dates: vec![
-            DateLine {
-                label: t.label_stop_new_signups.into(),
-                date: d(campaign.dates.stop_new_signups),
-            },
-            DateLine {
-                label: t.label_stop_renewals.into(),
-                date: d(campaign.dates.stop_renewals),
-            },
-            DateLine {
-                label: t.label_service_end.into(),
-                date: end.clone(),
-            },
-            DateLine {
-                label: t.label_export_deadline.into(),
-                date: d(deadline),
-            },
-        ],
-        next_title: t.next_title,
-        guide: t.guide,
-        guide_url: campaign.links.migration_guide.as_str(),
-        export_link: t.export_link,
-        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport)?,
-        link_note: fill(t.link_note, &[("date", &d(deadline))]),
-        alternatives_title: t.alternatives_title,
-        alternatives: campaign
-            .alternatives
-            .iter()
-            .map(|a| AlternativeView {
-                name: a.name.clone(),
-                url: a.url.to_string(),
-                offer: a
-                    .offer
-                    .as_ref()
-                    .map(|o| o.get(locale, campaign.default_locale).to_owned()),
-                discount: a
-                    .discount_code
-                    .as_ref()
-                    .map(|c| fill(t.discount, &[("code", c)])),
-            })
-            .collect(),
-        refund_title: t.refund_title,
-        refund: refund_line(campaign, customer, locale),
-        help_title: t.help_title,
-        faq: t.faq,
-        faq_url: campaign.links.faq.as_str(),
-        support_email: fill(
-            t.support_email,
-            &[("email", campaign.support.email.as_str())],
-        ),
-        support_phone: campaign
-            .support
-            .phone
-            .as_ref()
-            .map(|p| fill(t.support_phone, &[("phone", p.as_str())])),
-        community: t.community,
-        community_url: campaign.links.community.as_ref().map(|u| u.as_str()),
-        signoff: fill(t.signoff, &[("product", product)]),
-    };
-    render_pair("notice", subject.clone(), &view)
-}
-
-#[derive(Serialize)]
-struct DeadlineView<'a> {
-    lang: &'static str,
-    colon: &'static str,
-    subject: &'a str,
-    greeting: String,
-    lead: String,
-    body: &'static str,
-    export_link: &'static str,
-    export_url: String,
-    link_note: String,
-    help_title: &'static str,
-    faq: &'static str,
-    faq_url: &'a str,
-    support_email: String,
-    signoff: String,
+    render(campaign, record, customer, message, signer)
 }
 
 /// The notice that a customer's last day moved (an extension, a legal hold
@@ -379,98 +384,23 @@ pub fn render_deadline(
     customer: &Customer,
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
-    let locale = customer.notice_locale(campaign.default_locale);
-    let t = texts::texts(locale);
-    let product = campaign.product.as_str();
-    let last_day = texts::date(
-        locale,
-        record.effective_deadline(campaign.dates.export_deadline),
-    );
-    let subject = fill(
-        t.subject_deadline,
-        &[("product", product), ("date", &last_day)],
-    );
-    let view = DeadlineView {
-        lang: locale.tag(),
-        colon: t.colon,
-        subject: &subject,
-        greeting: texts::greeting(t, customer.greeted()),
-        lead: fill(
-            t.deadline_lead,
-            &[("product", product), ("date", &last_day)],
-        ),
-        body: t.deadline_body,
-        export_link: t.export_link,
-        export_url: signed_url(campaign, record, signer, LinkPurpose::RequestExport)?,
-        link_note: fill(t.link_note, &[("date", &last_day)]),
-        help_title: t.help_title,
-        faq: t.faq,
-        faq_url: campaign.links.faq.as_str(),
-        support_email: fill(
-            t.support_email,
-            &[("email", campaign.support.email.as_str())],
-        ),
-        signoff: fill(t.signoff, &[("product", product)]),
-    };
-    render_pair("deadline", subject.clone(), &view)
-}
-
-#[derive(Serialize)]
-struct ExportReadyView<'a> {
-    lang: &'static str,
-    colon: &'static str,
-    subject: &'a str,
-    greeting: String,
-    lead: String,
-    contents: String,
-    download: &'static str,
-    download_url: String,
-    link_note: String,
-    help_title: &'static str,
-    faq: &'static str,
-    faq_url: &'a str,
-    support_email: String,
-    signoff: String,
+    render(campaign, record, customer, Message::Deadline, signer)
 }
 
 pub fn render_export_ready(
     campaign: &Campaign,
     record: &CustomerRecord,
     customer: &Customer,
-    request: &crate::domain::export::ExportId,
-    files: usize,
+    request: &ExportRequest,
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
-    let locale = customer.notice_locale(campaign.default_locale);
-    let t = texts::texts(locale);
-    let product = campaign.product.as_str();
-    let subject = subject(campaign, Milestone::ExportReady, locale);
-    let deadline = record.effective_deadline(campaign.dates.export_deadline);
-    let view = ExportReadyView {
-        lang: locale.tag(),
-        colon: t.colon,
-        subject: &subject,
-        greeting: texts::greeting(t, customer.greeted()),
-        lead: fill(t.export_ready_lead, &[("product", product)]),
-        contents: fill(t.export_ready_contents, &[("files", &files.to_string())]),
-        download: t.download,
-        // The link names its bundle: it downloads that one, even after a
-        // newer request.
-        download_url: format!(
-            "{}&request={request}",
-            signed_url(campaign, record, signer, LinkPurpose::Download)?
-        ),
-        link_note: fill(t.link_note, &[("date", &texts::date(locale, deadline))]),
-        help_title: t.help_title,
-        faq: t.faq,
-        faq_url: campaign.links.faq.as_str(),
-        support_email: fill(
-            t.support_email,
-            &[("email", campaign.support.email.as_str())],
-        ),
-        signoff: fill(t.signoff, &[("product", product)]),
-    };
-    render_pair("export_ready", subject.clone(), &view)
+    render(
+        campaign,
+        record,
+        customer,
+        Message::ExportReady(request),
+        signer,
+    )
 }
 
 /// One core customer in an account manager's brief.
@@ -486,19 +416,29 @@ pub struct BriefLine {
 
 #[derive(Serialize)]
 struct BriefView<'a> {
-    subject: &'a str,
+    lang: &'static str,
     product: &'a str,
-    announce: String,
-    service_end: String,
-    export_deadline: String,
-    guide_url: &'a str,
+    dates: BriefDates,
+    links: BriefLinks,
     alternatives: Vec<AlternativeView>,
     customers: &'a [BriefLine],
 }
 
+#[derive(Serialize)]
+struct BriefDates {
+    announce: String,
+    service_end: String,
+    export_deadline: String,
+}
+
+#[derive(Serialize)]
+struct BriefLinks {
+    guide: String,
+}
+
 pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Customer) -> BriefLine {
     // Briefs are in English, for staff.
-    let money = |a| texts::money(Locale::En, a, customer.currency.as_ref());
+    let money = |a| format::money(Locale::En, a, customer.currency.as_ref());
     BriefLine {
         name: customer
             .name
@@ -521,97 +461,272 @@ pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Custo
 
 /// An account manager's brief, in English: it is for staff.
 pub fn render_brief(campaign: &Campaign, lines: &[BriefLine]) -> Result<Rendered, RenderError> {
-    let d = |date| texts::date(Locale::En, date);
-    let subject = fill(
-        texts::EN.subject_brief,
-        &[
-            ("product", campaign.product.as_str()),
-            ("date", &d(campaign.dates.announce)),
-            ("count", &lines.len().to_string()),
-        ],
-    );
+    let d = |date| format::date(Locale::En, date);
+    let text = |t: &crate::domain::locale::LocalizedText| {
+        t.get(Locale::En, campaign.default_locale).to_owned()
+    };
     let view = BriefView {
-        subject: &subject,
+        lang: "en",
         product: &campaign.product,
-        announce: d(campaign.dates.announce),
-        service_end: d(campaign.dates.service_end),
-        export_deadline: d(campaign.dates.export_deadline),
-        guide_url: campaign.links.migration_guide.as_str(),
+        dates: BriefDates {
+            announce: d(campaign.dates.announce),
+            service_end: d(campaign.dates.service_end),
+            export_deadline: d(campaign.dates.export_deadline),
+        },
+        links: BriefLinks {
+            guide: campaign.links.migration_guide.to_string(),
+        },
         alternatives: campaign
             .alternatives
             .iter()
             .map(|a| AlternativeView {
                 name: a.name.clone(),
                 url: a.url.to_string(),
-                offer: None,
-                discount: a.discount_code.clone(),
+                offer: a.offer.as_ref().map(text),
+                code: a.discount_code.clone(),
+                core_offer: a.core_offer.as_ref().map(text),
             })
             .collect(),
         customers: lines,
     };
-    render_pair("brief", subject.clone(), &view)
+    let templates = Templates::for_overrides(&campaign.templates)?;
+    Ok(templates.email(Kind::Brief, None, Locale::En, &view)?)
 }
 
-/// The seed's five elements (§四), checked on a rendered notice. Returns
-/// what is missing; preflight refuses to launch a campaign whose notices
-/// miss any.
+/// Words that thank the reader, per language, for the five-element check.
+fn thanks_words(locale: Locale) -> &'static [&'static str] {
+    match locale.language() {
+        crate::domain::locale::Language::English => &["thank"],
+        crate::domain::locale::Language::Chinese => &["感谢", "谢谢"],
+    }
+}
+
+/// The seed's five elements (§四), checked on a rendered announcement.
+/// Returns what is missing; preflight refuses to launch a campaign whose
+/// notices miss any. A reminder says what is left and what to do, not the
+/// whole announcement again: it needs the title, the two dates that still
+/// matter, the export link and the help channels.
 pub fn missing_elements(
     campaign: &Campaign,
     locale: Locale,
+    milestone: Milestone,
     rendered: &Rendered,
 ) -> Vec<&'static str> {
-    let t = texts::texts(locale);
-    let d = |date| texts::date(locale, date);
-    let text = &rendered.text;
+    let d = |date| format::date(locale, date);
+    let text = rendered.text.to_lowercase();
+    let has = |s: &str| text.contains(&s.to_lowercase());
+    let announcement = !matches!(milestone, Milestone::Reminder(_));
     let mut missing = Vec::new();
     if !(rendered.subject.contains(campaign.product.as_str())
         && rendered.subject.contains(&d(campaign.dates.service_end)))
     {
         missing.push("1. title with product and end date");
     }
-    let thanks = fill(t.thanks, &[("product", &campaign.product)]);
-    if !(text.contains(&thanks)
-        && text.contains(campaign.reason.get(locale, campaign.default_locale)))
+    if announcement
+        && !(thanks_words(locale).iter().any(|w| has(w))
+            && has(campaign.reason.get(locale, campaign.default_locale)))
     {
         missing.push("2. thanks and reason");
     }
-    let dates = [
-        campaign.dates.stop_new_signups,
-        campaign.dates.stop_renewals,
-        campaign.dates.service_end,
-        campaign.dates.export_deadline,
-    ];
-    if !dates.iter().all(|x| text.contains(&d(*x))) {
-        missing.push("3. the four key dates");
+    let dates: &[NaiveDate] = if announcement {
+        &[
+            campaign.dates.stop_new_signups,
+            campaign.dates.stop_renewals,
+            campaign.dates.service_end,
+            campaign.dates.export_deadline,
+        ]
+    } else {
+        &[campaign.dates.service_end, campaign.dates.export_deadline]
+    };
+    if !dates.iter().all(|x| has(&d(*x))) {
+        missing.push(if announcement {
+            "3. the four key dates"
+        } else {
+            "3. the end of service and the last day to export"
+        });
     }
-    let alternatives_ok = campaign.alternatives.iter().all(|a| {
-        text.contains(a.url.as_str())
-            && a.discount_code
-                .as_ref()
-                .is_none_or(|c| text.contains(c.as_str()))
-    });
-    let refund_ok = text.contains(t.refund_title);
-    if !(text.contains(campaign.links.migration_guide.as_str()) && alternatives_ok && refund_ok) {
-        missing.push("4. next steps: migration guide, alternatives, prepaid refund");
+    let export_link = format!(
+        "{}/v1/c/",
+        campaign.delivery.portal_url.as_str().trim_end_matches('/')
+    );
+    let alternatives_ok = campaign
+        .alternatives
+        .iter()
+        .all(|a| has(a.url.as_str()) && a.discount_code.as_ref().is_none_or(|c| has(c.as_str())));
+    let refund_ok = match campaign.refund.policy {
+        RefundPolicy::None => ["refund", "退还"].iter().any(|w| has(w)),
+        _ => ["refund", "credit", "prepaid", "预付"]
+            .iter()
+            .any(|w| has(w)),
+    };
+    if announcement
+        && !(has(campaign.links.migration_guide.as_str())
+            && has(&export_link)
+            && alternatives_ok
+            && refund_ok)
+    {
+        missing.push("4. next steps: migration guide, export, alternatives, prepaid refund");
+    }
+    if !announcement && !has(&export_link) {
+        missing.push("4. next steps: the export link");
     }
     let community_ok = campaign
         .links
         .community
         .as_ref()
-        .is_none_or(|u| text.contains(u.as_str()));
-    if !(text.contains(campaign.links.faq.as_str())
-        && text.contains(campaign.support.email.as_str())
-        && community_ok)
-    {
+        .is_none_or(|u| has(u.as_str()));
+    let help = campaign.support.for_locale(locale, campaign.default_locale);
+    if !(has(campaign.links.faq.as_str()) && has(help.email.as_str()) && community_ok) {
         missing.push("5. help: FAQ, support contact, community");
     }
     missing
 }
 
+/// Renders every message a campaign's own templates write, for sample
+/// customers of every tier, standing and locale, with and without the
+/// optional values: a template that fails for any of them is refused when
+/// the campaign is saved, naming it and why.
+pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
+    if campaign.templates.is_empty() {
+        return Ok(());
+    }
+    let templates = Templates::with_overrides(&campaign.templates)?;
+    let signer = LinkSigner::new(vec![0; 32]);
+    let request = samples::export_request(campaign);
+    let messages = [
+        Message::Announcement,
+        Message::Reminder(30),
+        Message::Reminder(1),
+        Message::ServiceEnded,
+        Message::DeletionWarning(7),
+        Message::Deadline,
+        Message::ExportReady(&request),
+        Message::DeletionDone(
+            campaign
+                .dates
+                .export_deadline
+                .succ_opt()
+                .unwrap_or(campaign.dates.export_deadline),
+        ),
+    ];
+    for (record, customer) in samples::customers(campaign) {
+        let locale = customer.notice_locale(campaign.default_locale);
+        let tier = record.tier.as_ref().map(|t| t.tier);
+        for message in &messages {
+            let fail = |e: &dyn std::fmt::Display| OverrideError {
+                name: templates
+                    .resolve(render::Channel::Email, message.kind(), tier, locale)
+                    .unwrap_or_default(),
+                reason: e.to_string(),
+            };
+            let view =
+                view(campaign, &record, &customer, message, &signer).map_err(|e| fail(&e))?;
+            templates
+                .email(message.kind(), tier, locale, &view)
+                .map_err(|e| match e {
+                    TemplateError::Render { source, .. } => fail(&render::describe(&source)),
+                    other => fail(&other),
+                })?;
+        }
+    }
+    let line = BriefLine {
+        name: "Sample GmbH".into(),
+        id: "sample".into(),
+        contract: "-".into(),
+        refund: "-".into(),
+        locale: "en".into(),
+        why: "strategic".into(),
+    };
+    render_brief(campaign, &[line]).map_err(|e| OverrideError {
+        name: "email/brief.en".into(),
+        reason: match e {
+            RenderError::Template(TemplateError::Render { source, .. }) => {
+                render::describe(&source)
+            }
+            other => other.to_string(),
+        },
+    })?;
+    Ok(())
+}
+
+/// The customers a campaign's templates are tried on.
+mod samples {
+    use chrono::NaiveTime;
+
+    use crate::domain::customer::{MigrationStatus, Prepaid};
+    use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
+    use crate::domain::ids::{Currency, CustomerId, DisplayName, EmailAddress, Phone};
+    use crate::domain::tier::{Tier, TierDecision};
+    use crate::domain::{Campaign, Customer, CustomerRecord, Locale};
+
+    pub(super) fn customers(campaign: &Campaign) -> Vec<(CustomerRecord, Customer)> {
+        let mut out = Vec::new();
+        for locale in Locale::ALL {
+            for tier in Tier::ALL {
+                for status in [
+                    MigrationStatus::Pending,
+                    MigrationStatus::Exported,
+                    MigrationStatus::Declined,
+                    MigrationStatus::Migrated,
+                ] {
+                    for full in [true, false] {
+                        let mut c = Customer::new(
+                            CustomerId::parse("sample").expect("valid id"),
+                            DisplayName::parse("Sample GmbH").expect("valid name"),
+                            EmailAddress::parse("sample@example.com").expect("valid address"),
+                        );
+                        c.locale = Some(locale.tag().into());
+                        if full {
+                            c.contact_name = DisplayName::parse("Ann Sample").ok();
+                            c.customer_since = "2019-05-01".parse().ok();
+                            c.account_manager = EmailAddress::parse("am@example.com").ok();
+                            c.account_manager_name = DisplayName::parse("Li Wei").ok();
+                            c.phone = Phone::parse("+4930123456").ok();
+                            c.currency = Currency::parse("EUR").ok();
+                            c.prepaid = Some(Prepaid {
+                                from: campaign.dates.stop_renewals,
+                                until: campaign.dates.service_end + chrono::Days::new(365),
+                                amount: crate::domain::bounds::Amount::new(
+                                    rust_decimal::Decimal::new(120_000, 2),
+                                )
+                                .expect("a small amount"),
+                            });
+                        } else {
+                            c.name = None;
+                        }
+                        let mut r = CustomerRecord::new(c.clone(), campaign.timezone);
+                        r.status = status;
+                        r.tier = Some(TierDecision {
+                            tier,
+                            score: 50,
+                            explanation: "sample".into(),
+                        });
+                        out.push((r, c));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn export_request(campaign: &Campaign) -> ExportRequest {
+        let mut r = ExportRequest::new(
+            ExportId::generate(),
+            campaign.id.clone(),
+            CustomerId::parse("sample").expect("valid id"),
+            campaign.dates.announce.and_time(NaiveTime::MIN).and_utc(),
+        );
+        r.status = ExportStatus::Ready;
+        r.bundle_files = Some(4);
+        r.bundle_bytes = Some(2_400_000);
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::customer::Prepaid;
+    use crate::domain::customer::{MigrationStatus, Prepaid};
     use crate::domain::ids::{Currency, CustomerId, DisplayName, EmailAddress};
 
     fn campaign() -> Campaign {
@@ -653,7 +768,7 @@ mod tests {
         let n = render("en-US", "USD", Milestone::Announcement);
         assert!(n.subject.contains("September 30, 2027"), "{}", n.subject);
         // 17,520.00 × 93 days after the end / 365.
-        assert!(n.text.contains("$4,464.00 paid for"), "{}", n.text);
+        assert!(n.text.contains("The $4,464.00 you paid for"), "{}", n.text);
         assert!(n.html.contains("lang=\"en-US\""));
     }
 
@@ -707,5 +822,96 @@ mod tests {
             n.text
         );
         assert!(n.subject.contains("(30 days left)"), "{}", n.subject);
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    fn campaign_with(name: &str, source: &str) -> Result<Campaign, String> {
+        let mut text = include_str!("../../../examples/orbit-crm.toml").to_owned();
+        text.push_str(&format!("\n[templates]\n\"{name}\" = '''\n{source}'''\n"));
+        Campaign::from_toml(&text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_campaign_template_replaces_the_built_in_one_for_its_tier_and_locale() {
+        let c = campaign_with(
+            "email/reminder.core.en",
+            "{% extends base %}\n{% block subject %}{{ product }}: {{ left }}{% endblock %}\n{% block body %}\n{{ self.greeting() }}\n\nA word from your team.\n{{ self.export_action() }}\n{% endblock %}\n",
+        )
+        .unwrap();
+        let signer = LinkSigner::new(vec![7; 32]);
+        let mut customer = Customer::new(
+            crate::domain::CustomerId::parse("c1").unwrap(),
+            crate::domain::ids::DisplayName::parse("Ada").unwrap(),
+            crate::domain::EmailAddress::parse("ada@example.com").unwrap(),
+        );
+        customer.locale = Some("en-US".into());
+        let mut record = CustomerRecord::new(customer.clone(), chrono_tz::Europe::Berlin);
+        let mut tiered = |tier| {
+            record.tier = Some(crate::domain::tier::TierDecision {
+                tier,
+                score: 1,
+                explanation: String::new(),
+            });
+            render(&c, &record, &customer, Message::Reminder(30), &signer).unwrap()
+        };
+        let core = tiered(Tier::Core);
+        assert_eq!(core.subject, "Orbit CRM: 30 days left");
+        assert!(
+            core.text.contains("A word from your team."),
+            "{}",
+            core.text
+        );
+        assert!(core.html.contains("A word from your team."));
+        let standard = tiered(Tier::Standard);
+        assert!(
+            standard.subject.starts_with("Reminder:"),
+            "{}",
+            standard.subject
+        );
+    }
+
+    #[test]
+    fn a_broken_campaign_template_is_refused_naming_it_and_the_line() {
+        let unknown = campaign_with(
+            "email/announcement.zh-CN",
+            "{% extends base %}\n{% block subject %}{{ product }}{% endblock %}\n{% block body %}\n{{ prodcut }}\n{% endblock %}\n",
+        )
+        .unwrap_err();
+        assert!(
+            unknown.contains("templates.email/announcement.zh-CN") && unknown.contains("line 4"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("undefined"), "{unknown}");
+        let syntax = campaign_with(
+            "email/reminder.en",
+            "{% block body %}{% if %}{% endblock %}",
+        )
+        .unwrap_err();
+        assert!(
+            syntax.contains("templates.email/reminder.en") && syntax.contains("line 1"),
+            "{syntax}"
+        );
+        let script = campaign_with(
+            "email/reminder.en",
+            "{% extends base %}{% block subject %}x{% endblock %}{% block body %}{{ link('javascript:alert(1)', 'x') }}{% endblock %}",
+        )
+        .unwrap_err();
+        assert!(script.contains("is not an http(s)"), "{script}");
+        let name = campaign_with("email/reminder.fr", "x").unwrap_err();
+        assert!(name.contains("locale 'fr'"), "{name}");
+        // A manager's name in a template that forgets a customer may have none.
+        let optional = campaign_with(
+            "email/announcement.core.en",
+            "{% extends base %}{% block subject %}x{% endblock %}{% block body %}{{ manager.name }}{% endblock %}",
+        )
+        .unwrap_err();
+        assert!(
+            optional.contains("email/announcement.core.en"),
+            "{optional}"
+        );
     }
 }

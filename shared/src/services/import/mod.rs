@@ -20,7 +20,7 @@ use crate::ports::{AuditLog, CustomerStore, PortError};
 pub use read::{Cell, ImportFile, RawRow, parse_csv, parse_json};
 pub use row::{RowOutcome, one_line, parse_row};
 
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 17] = [
     "customer_id",
     "name",
     "contact_name",
@@ -33,6 +33,7 @@ pub const COLUMNS: [&str; 16] = [
     "usage_score",
     "strategic",
     "account_manager",
+    "account_manager_name",
     "phone",
     "prepaid_from",
     "prepaid_until",

@@ -244,6 +244,13 @@ pub fn parse_row(raw: &RawRow, campaign: &Campaign) -> RowOutcome {
         "a core customer's brief goes to the campaign's support address",
         |s| EmailAddress::parse(s).map_err(|e| e.0),
     );
+    let account_manager_name = name_cell(
+        raw,
+        "account_manager_name",
+        None,
+        "notices name the account manager by address only",
+        &mut row.warnings,
+    );
     let phone = row.parsed("phone", "no text messages can reach the customer", |s| {
         Phone::parse(s).map_err(|e| e.0)
     });
@@ -308,6 +315,7 @@ pub fn parse_row(raw: &RawRow, campaign: &Campaign) -> RowOutcome {
                 usage_score,
                 strategic,
                 account_manager,
+                account_manager_name,
                 phone,
                 prepaid,
             },

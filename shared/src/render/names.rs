@@ -1,0 +1,202 @@
+//! Template names: `<channel>/<kind>[.<tier>].<locale>`.
+
+use std::fmt;
+
+use crate::domain::Locale;
+use crate::domain::tier::Tier;
+
+/// The largest template an operator may save: a long notice is a few
+/// kilobytes.
+pub const MAX_SOURCE: usize = 64 * 1024;
+
+/// Where a message is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Email,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 1] = [Channel::Email];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a template writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The frame the others extend: the help section, the sign-off and the
+    /// footer saying why the reader gets this.
+    Base,
+    Announcement,
+    /// Every countdown reminder; the template knows how many days are left.
+    Reminder,
+    /// The day the service ends: it has ended, the data is kept until the
+    /// export deadline.
+    ServiceEnded,
+    /// Before the export deadline: the data is about to be deleted.
+    DeletionWarning,
+    /// The customer's last day moved (an extension, a hold released).
+    Deadline,
+    ExportReady,
+    /// After the purge: the data is gone, with the date.
+    DeletionDone,
+    /// To an account manager: their core customers before the announcement.
+    Brief,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::Base,
+        Kind::Announcement,
+        Kind::Reminder,
+        Kind::ServiceEnded,
+        Kind::DeletionWarning,
+        Kind::Deadline,
+        Kind::ExportReady,
+        Kind::DeletionDone,
+        Kind::Brief,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Base => "base",
+            Kind::Announcement => "announcement",
+            Kind::Reminder => "reminder",
+            Kind::ServiceEnded => "service-ended",
+            Kind::DeletionWarning => "deletion-warning",
+            Kind::Deadline => "deadline",
+            Kind::ExportReady => "export-ready",
+            Kind::DeletionDone => "deletion-done",
+            Kind::Brief => "brief",
+        }
+    }
+
+    /// Whether the kind goes to customers (and so may differ per tier).
+    pub fn to_customers(self) -> bool {
+        !matches!(self, Kind::Base | Kind::Brief)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A template's name, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateName {
+    pub channel: Channel,
+    pub kind: Kind,
+    pub tier: Option<Tier>,
+    pub locale: Locale,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{name}' is not a template name: {reason}")]
+pub struct NameError {
+    name: String,
+    reason: String,
+}
+
+impl TemplateName {
+    pub fn parse(name: &str) -> Result<TemplateName, NameError> {
+        let fail = |reason: String| NameError {
+            name: name.to_owned(),
+            reason,
+        };
+        let shape = || {
+            fail(
+                "write <channel>/<kind>[.<tier>].<locale>, e.g. email/announcement.core.zh-CN"
+                    .into(),
+            )
+        };
+        let (channel, rest) = name.split_once('/').ok_or_else(shape)?;
+        let channel = Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == channel)
+            .ok_or_else(|| fail(format!("the channel '{channel}' is not one of: email")))?;
+        let parts: Vec<&str> = rest.split('.').collect();
+        let (kind, tier, locale) = match parts.as_slice() {
+            [kind, locale] => (*kind, None, *locale),
+            [kind, tier, locale] => (*kind, Some(*tier), *locale),
+            _ => return Err(shape()),
+        };
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .ok_or_else(|| {
+                fail(format!(
+                    "the kind '{kind}' is not one of: {}",
+                    Kind::ALL.map(Kind::as_str).join(", ")
+                ))
+            })?;
+        let tier = match tier {
+            None => None,
+            Some(t) if kind.to_customers() => Some(Tier::parse(t).ok_or_else(|| {
+                fail(format!("the tier '{t}' is not one of: core, standard, low"))
+            })?),
+            Some(_) => return Err(fail(format!("{kind} templates are not per tier"))),
+        };
+        // The name's locale is written as sunset writes it, so that it is
+        // found: `en-US`, not `en_us`.
+        let locale = Locale::parse(locale)
+            .ok()
+            .filter(|l| l.tag() == locale)
+            .ok_or_else(|| {
+                fail(format!(
+                    "the locale '{locale}' is not one of: en, en-US, en-GB, zh-CN"
+                ))
+            })?;
+        Ok(TemplateName {
+            channel,
+            kind,
+            tier,
+            locale,
+        })
+    }
+}
+
+impl fmt::Display for TemplateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}.", self.channel, self.kind)?;
+        if let Some(t) = self.tier {
+            write!(f, "{}.", t.as_str())?;
+        }
+        write!(f, "{}", self.locale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_refusals_say_why() {
+        for name in [
+            "email/announcement.en",
+            "email/announcement.core.zh-CN",
+            "email/reminder.low.en-US",
+            "email/base.en-GB",
+        ] {
+            assert_eq!(TemplateName::parse(name).unwrap().to_string(), name);
+        }
+        let why = |n: &str| TemplateName::parse(n).unwrap_err().to_string();
+        assert!(why("sms/reminder.en").contains("channel 'sms'"));
+        assert!(why("email/reminder.vip.en").contains("tier 'vip'"));
+        assert!(why("email/reminder.de").contains("locale 'de'"));
+        assert!(why("email/reminder.en_us").contains("locale 'en_us'"));
+        assert!(why("email/base.core.en").contains("not per tier"));
+        assert!(why("announcement").contains("<channel>/<kind>"));
+    }
+}

@@ -1,0 +1,315 @@
+//! The e-mails as their readers see them: each kind of notice, per tier and
+//! language, rendered by sunset and opened in headless Chromium at a
+//! desktop width (800 px) and a phone's (390 px). The screenshots are kept
+//! in `target/screenshots/` (one PNG per notice and width, beside the HTML
+//! it shows) for a person to look at; the test checks what a machine can:
+//! nothing is wider than the screen, the action is a visible button, and
+//! the page's language is the reader's.
+//!
+//! Needs Chromium (`SUNSET_CHROMIUM`, else `chromium` on the PATH);
+//! `tests/run.sh` installs Debian's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sunset::domain::customer::{MigrationStatus, Prepaid};
+use sunset::domain::export::{ExportId, ExportRequest, ExportStatus};
+use sunset::domain::ids::{Currency, CustomerId, DisplayName, EmailAddress, Phone};
+use sunset::domain::link::LinkSigner;
+use sunset::domain::tier::{Tier, TierDecision};
+use sunset::domain::{Campaign, Customer, CustomerRecord};
+use sunset::services::notice::{self, Message};
+
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("SUNSET_CHROMIUM") {
+        return p.into();
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("chromium"))
+                .find(|p| p.is_file())
+        })
+        .expect("Chromium is needed to check the e-mails: run tests/run.sh (it installs Debian's) or set SUNSET_CHROMIUM")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.canonicalize().unwrap()
+}
+
+/// Runs headless Chromium on a file and returns what it printed; stopped
+/// after a minute whatever happens.
+fn chromium_on(page: &Path, width: u32, height: u32, extra: &[String]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--window-size={width},{height}"))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Chromium starts");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().ok();
+            child.wait().ok();
+            panic!(
+                "Chromium did not finish with {} in a minute",
+                page.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    out
+}
+
+/// What the page measures at `width`: its full height, whether anything
+/// sticks out to the right, and the action button's width.
+struct Measure {
+    height: u32,
+    overflows: bool,
+    button_width: u32,
+}
+
+fn measure(html: &str, dir: &Path, name: &str, width: u32) -> Measure {
+    let probe = html.replace(
+        "</body>",
+        "<script>addEventListener('load', () => { const d = document.documentElement; \
+         const b = document.querySelector('.button a'); \
+         document.body.dataset.measure = [d.scrollHeight, d.scrollWidth > innerWidth, \
+         b ? Math.round(b.getBoundingClientRect().width) : 0].join(' '); });</script></body>",
+    );
+    let path = dir.join(format!("{name}.probe.html"));
+    std::fs::write(&path, probe).unwrap();
+    let dom = chromium_on(
+        &path,
+        width,
+        900,
+        &["--dump-dom".into(), "--virtual-time-budget=2000".into()],
+    );
+    std::fs::remove_file(&path).ok();
+    let values = dom
+        .split("data-measure=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("{name} at {width} px was not measured: {dom}"))
+        .split(' ')
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    Measure {
+        height: values[0].parse().unwrap(),
+        overflows: values[1] == "true",
+        button_width: values[2].parse().unwrap(),
+    }
+}
+
+fn customer(locale: &str, tier: Tier, status: MigrationStatus) -> (CustomerRecord, Customer) {
+    let mut c = Customer::new(
+        CustomerId::parse("C000042").unwrap(),
+        DisplayName::parse(if locale == "zh-CN" {
+            "上海星辰科技有限公司"
+        } else {
+            "Fischer Logistics GmbH"
+        })
+        .unwrap(),
+        EmailAddress::parse("it@customer.example").unwrap(),
+    );
+    c.locale = Some(locale.into());
+    c.contact_name = DisplayName::parse(if locale == "zh-CN" {
+        "王经理"
+    } else {
+        "Sofia Fischer"
+    })
+    .ok();
+    c.customer_since = "2018-03-01".parse().ok();
+    c.currency = Currency::parse(if locale == "zh-CN" { "CNY" } else { "USD" }).ok();
+    c.phone = Phone::parse("+49 30 1234567").ok();
+    if tier == Tier::Core {
+        c.account_manager = EmailAddress::parse("li.wei@orbit.example").ok();
+        c.account_manager_name = DisplayName::parse(if locale == "zh-CN" {
+            "李伟"
+        } else {
+            "Li Wei"
+        })
+        .ok();
+    }
+    c.prepaid = Some(Prepaid {
+        from: "2027-01-01".parse().unwrap(),
+        until: "2028-01-01".parse().unwrap(),
+        amount: "17520.00".parse().unwrap(),
+    });
+    let mut r = CustomerRecord::new(c.clone(), chrono_tz::Europe::Berlin);
+    r.status = status;
+    r.tier = Some(TierDecision {
+        tier,
+        score: 80,
+        explanation: "test".into(),
+    });
+    (r, c)
+}
+
+#[test]
+fn every_notice_fits_a_phone_and_a_desktop() {
+    let campaign = Campaign::from_toml(include_str!("../examples/orbit-crm.toml")).unwrap();
+    let signer = LinkSigner::new(vec![7; 32]);
+    let mut request = ExportRequest::new(
+        ExportId::generate(),
+        campaign.id.clone(),
+        CustomerId::parse("C000042").unwrap(),
+        chrono::Utc::now(),
+    );
+    request.status = ExportStatus::Ready;
+    request.bundle_files = Some(4);
+    request.bundle_bytes = Some(2_345_678);
+    use MigrationStatus::*;
+    let samples: Vec<(&str, &str, Tier, MigrationStatus, Message)> = vec![
+        (
+            "announcement-core-zh-CN",
+            "zh-CN",
+            Tier::Core,
+            Pending,
+            Message::Announcement,
+        ),
+        (
+            "announcement-core-en-US",
+            "en-US",
+            Tier::Core,
+            Pending,
+            Message::Announcement,
+        ),
+        (
+            "announcement-standard-en-GB",
+            "en-GB",
+            Tier::Standard,
+            Pending,
+            Message::Announcement,
+        ),
+        (
+            "announcement-low-zh-CN",
+            "zh-CN",
+            Tier::Low,
+            Pending,
+            Message::Announcement,
+        ),
+        (
+            "reminder-30-pending-en-US",
+            "en-US",
+            Tier::Standard,
+            Pending,
+            Message::Reminder(30),
+        ),
+        (
+            "reminder-1-declined-zh-CN",
+            "zh-CN",
+            Tier::Standard,
+            Declined,
+            Message::Reminder(1),
+        ),
+        (
+            "reminder-15-exported-en",
+            "en",
+            Tier::Low,
+            Exported,
+            Message::Reminder(15),
+        ),
+        (
+            "service-ended-zh-CN",
+            "zh-CN",
+            Tier::Standard,
+            Pending,
+            Message::ServiceEnded,
+        ),
+        (
+            "deletion-warning-en-US",
+            "en-US",
+            Tier::Standard,
+            Pending,
+            Message::DeletionWarning(7),
+        ),
+        (
+            "deadline-en-GB",
+            "en-GB",
+            Tier::Standard,
+            Pending,
+            Message::Deadline,
+        ),
+        (
+            "export-ready-zh-CN",
+            "zh-CN",
+            Tier::Standard,
+            Exported,
+            Message::ExportReady(&request),
+        ),
+        (
+            "deletion-done-en-US",
+            "en-US",
+            Tier::Standard,
+            Pending,
+            Message::DeletionDone(campaign.dates.export_deadline.succ_opt().unwrap()),
+        ),
+    ];
+    let dir = screenshots();
+    for (name, locale, tier, status, message) in samples {
+        let (record, c) = customer(locale, tier, status);
+        let rendered = notice::render(&campaign, &record, &c, message, &signer).unwrap();
+        assert!(
+            rendered.html.contains(&format!("<html lang=\"{locale}\">")),
+            "{name}: the page is not marked as {locale}"
+        );
+        let html_path = dir.join(format!("{name}.html"));
+        std::fs::write(&html_path, &rendered.html).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.txt")),
+            format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
+        )
+        .unwrap();
+        for width in [800, 390] {
+            let m = measure(&rendered.html, &dir, name, width);
+            assert!(!m.overflows, "{name} is wider than a {width} px screen");
+            let has_button = !matches!(message, Message::DeletionDone(_));
+            if has_button {
+                assert!(
+                    m.button_width >= 120,
+                    "{name} at {width} px: the action button is {} px wide",
+                    m.button_width
+                );
+            }
+            let png = dir.join(format!("{name}-{width}.png"));
+            std::fs::remove_file(&png).ok();
+            chromium_on(
+                &html_path,
+                width,
+                m.height.clamp(400, 6000),
+                &[format!("--screenshot={}", png.display())],
+            );
+            let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+            assert!(
+                size > 10_000,
+                "{name} at {width} px: no screenshot ({size} bytes)"
+            );
+        }
+    }
+    eprintln!("screenshots of every notice: {}", dir.display());
+}
