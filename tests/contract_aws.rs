@@ -35,6 +35,7 @@ contracts!(
     a_wave_sees_only_who_is_still_due_in_its_zone,
     tiers_and_scrubbing_keep_the_report_figures,
     events_are_kept_in_order_per_customer,
+    a_preview_is_what_the_stored_customer_would_get,
 );
 
 /// The plan, read back from Scheduler: every job at its time, with its

@@ -44,6 +44,7 @@ contracts!(
     scheduling_a_job_again_moves_it,
     the_mailer_answers_each_message_in_order,
     blobs_are_stored_listed_and_deleted_by_prefix,
+    a_preview_is_what_the_stored_customer_would_get,
 );
 
 #[tokio::test]

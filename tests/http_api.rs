@@ -1055,3 +1055,93 @@ async fn ses_events_posted_to_the_api_suppress_and_a_bad_batch_records_nothing()
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// The operator previews exactly what one customer would get, as JSON or
+/// as the part itself; the refusals are problems naming the field.
+#[tokio::test]
+async fn a_preview_shows_what_one_customer_would_get() {
+    let api = api();
+    create_and_import(&api).await;
+    launch(&api).await;
+    let base = "/v1/campaigns/orbit-crm-2027/preview";
+    let (s, body) = api
+        .admin(
+            "GET",
+            &format!("{base}?customer=c02&milestone=reminder-30"),
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let p = json(&body);
+    assert_eq!(p["to"], "xiaoming@wang.example");
+    assert_eq!(p["locale"], "zh-CN");
+    assert_eq!(p["tier"], "core");
+    assert_eq!(p["template"], "email/reminder.zh-CN");
+    assert!(p["subject"].as_str().unwrap().contains("还剩 30 天"), "{p}");
+    // What the customer would be mailed: the same subject and text the
+    // wave renders.
+    let (s, html) = api
+        .admin(
+            "GET",
+            &format!("{base}?customer=c02&milestone=announcement&format=html"),
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let html = String::from_utf8(html).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<html lang=\"zh-CN\">"));
+    let (s, text) = api
+        .admin(
+            "GET",
+            &format!("{base}?customer=c01&milestone=export-ready&format=text"),
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        String::from_utf8(text)
+            .unwrap()
+            .starts_with("Subject: Your Orbit CRM data export is ready")
+    );
+    for (query, status, field) in [
+        ("customer=c02&milestone=reminder-45", 422, "milestone"),
+        ("customer=c02&milestone=farewell", 422, "milestone"),
+        (
+            "customer=c02&milestone=announcement&channel=fax",
+            422,
+            "channel",
+        ),
+        (
+            "customer=c02&milestone=announcement&format=pdf",
+            422,
+            "format",
+        ),
+        ("customer=bad%20id&milestone=announcement", 422, "customer"),
+        ("customer=nobody&milestone=announcement", 404, ""),
+        ("milestone=announcement", 400, ""),
+    ] {
+        let (s, body) = api.admin("GET", &format!("{base}?{query}"), "", "").await;
+        assert_eq!(
+            s.as_u16(),
+            status,
+            "{query}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let problem = json(&body);
+        if !field.is_empty() {
+            assert_eq!(problem["field"], field, "{query}: {problem}");
+        }
+    }
+    let (s, _) = api
+        .open(
+            "GET",
+            &format!("{base}?customer=c02&milestone=announcement"),
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

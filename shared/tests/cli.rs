@@ -215,3 +215,99 @@ fn serve_drops_slow_header_clients_and_limits_connections() {
         String::from_utf8_lossy(&got)
     );
 }
+
+/// `sunset preview` before launch, straight from the files, and on a
+/// data directory; a customer who is not there is a clear error.
+#[test]
+fn preview_shows_one_customers_notice_from_the_files_or_a_data_directory() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/small");
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("c02.html");
+    let out = sunset()
+        .args(["preview", "--campaign"])
+        .arg(format!("{fixture}/campaign.toml"))
+        .arg("--customers")
+        .arg(format!("{fixture}/customers.csv"))
+        .args(["--customer", "c02", "--milestone", "reminder-30", "--html"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("To: xiaoming@wang.example\nSubject: 【提醒】"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Template: email/reminder.zh-CN (tier core, pending, zh-CN)"),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("<html lang=\"zh-CN\">")
+    );
+
+    let missing = sunset()
+        .args(["preview", "--campaign"])
+        .arg(format!("{fixture}/campaign.toml"))
+        .arg("--customers")
+        .arg(format!("{fixture}/customers.csv"))
+        .args(["--customer", "c99"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no customer c99"));
+
+    // A simulated run's data directory: the customer as the run left them.
+    let data = dir.path().join("run");
+    let run = sunset()
+        .args(["simulate", "--campaign"])
+        .arg(format!("{fixture}/campaign.toml"))
+        .arg("--customers")
+        .arg(format!("{fixture}/customers.csv"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let purged = sunset()
+        .args([
+            "preview",
+            "--campaign",
+            "orbit-crm-2027",
+            "--customer",
+            "c01",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!purged.status.success());
+    assert!(
+        String::from_utf8_lossy(&purged.stderr).contains("data was deleted"),
+        "{}",
+        String::from_utf8_lossy(&purged.stderr)
+    );
+    let nowhere = sunset()
+        .args([
+            "preview",
+            "--campaign",
+            "orbit-crm-2027",
+            "--customer",
+            "c01",
+            "--data",
+        ])
+        .arg(dir.path().join("nothing-here"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("holds no sunset store"));
+}

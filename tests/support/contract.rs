@@ -1312,3 +1312,58 @@ pub async fn an_extension_is_told_with_links_valid_to_the_new_day(deps: &Deps) {
         "the deadline notice is listed as sent: {json}"
     );
 }
+
+/// A preview renders what one stored customer would get: their tier,
+/// standing and locale, from the store of either runtime; the refusals
+/// name what is wrong.
+pub async fn a_preview_is_what_the_stored_customer_would_get(deps: &Deps) {
+    use sunset::services::preview::{self, PreviewError, Previewed};
+    let c = seeded(deps).await;
+    segment(deps, &c.id, &["a1"], Tier::Core).await;
+    segment(deps, &c.id, &["a2"], Tier::Low).await;
+    let now = deps.clock.now();
+    let show = |customer: &'static str, message: Previewed| {
+        let c = c.clone();
+        async move { preview::preview(deps, &c, &id(customer), message, now).await }
+    };
+    let core = show("a1", Previewed::Announcement).await.unwrap();
+    assert_eq!(
+        (core.tier, core.status, core.to.as_str()),
+        ("core", "pending", "a1@example.com")
+    );
+    assert!(core.subject.contains(&c.product), "{}", core.subject);
+    assert!(
+        core.template.starts_with("email/announcement."),
+        "{}",
+        core.template
+    );
+    let low = show("a2", Previewed::Announcement).await.unwrap();
+    assert_eq!(low.tier, "low");
+    assert!(
+        low.text.len() < core.text.len(),
+        "a low-tier announcement is the short one"
+    );
+    let offset = c.reminder_offsets()[0];
+    let reminder = show("a1", Previewed::Reminder(offset)).await.unwrap();
+    assert!(
+        reminder.subject.contains(&format!("{offset} days left")),
+        "{}",
+        reminder.subject
+    );
+    assert!(matches!(
+        show("a1", Previewed::Reminder(offset + 1)).await,
+        Err(PreviewError::NotPlanned { .. })
+    ));
+    assert!(matches!(
+        show("nobody", Previewed::Announcement).await,
+        Err(PreviewError::UnknownCustomer(_))
+    ));
+    deps.customers
+        .scrub_customers(&c.id, &[id("a3")], now)
+        .await
+        .unwrap();
+    assert!(matches!(
+        show("a3", Previewed::Announcement).await,
+        Err(PreviewError::Purged(_))
+    ));
+}

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use sunset::app::runner::{self, Ran};
-use sunset::app::{demo, serve, simulate};
+use sunset::app::{demo, preview, serve, simulate};
 
 // A run renders and frees hundreds of thousands of small strings; mimalloc
 // does that with less time in the allocator than the system's.
@@ -61,6 +62,37 @@ enum Command {
         /// A new directory for the store, outbox, bundles and reports.
         #[arg(long)]
         data: PathBuf,
+    },
+    /// Show exactly what one customer would get for one message: from a
+    /// data directory (`--data DIR --campaign ID`), or before launch from
+    /// the files (`--campaign FILE --customers FILE`).
+    Preview {
+        /// The campaign: its id with --data, else its file.
+        #[arg(long)]
+        campaign: String,
+        /// A `serve` or `simulate` data directory.
+        #[arg(
+            long,
+            conflicts_with = "customers",
+            required_unless_present = "customers"
+        )]
+        data: Option<PathBuf>,
+        /// The customers file (CSV, or JSON by extension).
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// announcement, reminder-<days>, service-ended, deletion-warning-<days>,
+        /// deadline, export-ready or deletion-done.
+        #[arg(long, default_value = "announcement")]
+        milestone: String,
+        /// What to print: text (subject and plain-text part), html, or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Also write the HTML part to this file, to open in a browser.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Serve the HTTP API on the embedded adapters, scheduler on the real clock.
     Serve {
@@ -187,6 +219,45 @@ fn print_outcome(
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
     match cli.command {
+        Command::Preview {
+            campaign,
+            data,
+            customers,
+            customer,
+            milestone,
+            format,
+            html,
+        } => {
+            let source = match (&data, &customers) {
+                (Some(dir), _) => preview::Source::Data {
+                    dir,
+                    campaign: &campaign,
+                },
+                (None, Some(customers)) => preview::Source::Files {
+                    campaign: std::path::Path::new(&campaign),
+                    customers,
+                },
+                (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
+            };
+            let p = preview::preview(source, &customer, &milestone).await?;
+            match format.as_str() {
+                "text" => {
+                    println!(
+                        "To: {}\nSubject: {}\nTemplate: {} (tier {}, {}, {})\n",
+                        p.to, p.subject, p.template, p.tier, p.status, p.locale
+                    );
+                    print!("{}", p.text);
+                }
+                "html" => print!("{}", p.html),
+                "json" => println!("{}", serde_json::to_string_pretty(&p)?),
+                other => anyhow::bail!("--format: '{other}' is not text, html or json"),
+            }
+            if let Some(path) = html {
+                std::fs::write(&path, &p.html)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("HTML part written to {}", path.display());
+            }
+        }
         Command::Demo {
             customers,
             data,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState, campaign_id, customer_id, is_json, load_campaign};
 use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
-use crate::services::{delivery_events, events, import, late_import, launch, report};
+use crate::services::{delivery_events, events, import, late_import, launch, preview, report};
 
 pub(super) async fn create_campaign(
     State(s): State<AppState>,
@@ -233,6 +233,68 @@ pub(super) async fn campaign_report(
     Ok(Json(
         report::report(&s.deps, &campaign, s.deps.clock.now()).await?,
     ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PreviewQuery {
+    customer: String,
+    milestone: String,
+    /// Only `email` so far.
+    channel: Option<String>,
+    /// `json` (the default: subject, both parts and what chose them),
+    /// `html` or `text` (the part itself, to look at).
+    format: Option<String>,
+}
+
+/// Exactly what one customer would get for one message.
+pub(super) async fn preview(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let customer = customer_id(&q.customer)?;
+    let message: preview::Previewed =
+        q.milestone
+            .parse()
+            .map_err(|e: crate::domain::ids::InvalidValue| ApiError::Invalid {
+                field: "milestone".into(),
+                reason: e.0,
+            })?;
+    match q.channel.as_deref() {
+        None | Some("email") => {}
+        Some(other) => {
+            return Err(ApiError::Invalid {
+                field: "channel".into(),
+                reason: format!(
+                    "'{}' is not a channel sunset sends on (email)",
+                    other.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+    }
+    let p = preview::preview(&s.deps, &campaign, &customer, message, s.deps.clock.now()).await?;
+    Ok(match q.format.as_deref() {
+        None | Some("json") => Json(p).into_response(),
+        Some("html") => axum::response::Html(p.html).into_response(),
+        Some("text") => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            format!("Subject: {}\n\n{}", p.subject, p.text),
+        )
+            .into_response(),
+        Some(other) => {
+            return Err(ApiError::Invalid {
+                field: "format".into(),
+                reason: format!(
+                    "'{}' is not json, html or text",
+                    other.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+    })
 }
 
 /// Resumes a campaign its reputation guard (or an operator) paused: the

@@ -168,6 +168,7 @@ fn admin_routes(state: AppState) -> Router {
             "/v1/campaigns/{campaign}/report",
             get(admin::campaign_report),
         )
+        .route("/v1/campaigns/{campaign}/preview", get(admin::preview))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn(problems_only))

@@ -14,6 +14,7 @@ use crate::services::events::EventError;
 use crate::services::export::ExportError;
 use crate::services::import::ImportError;
 use crate::services::launch::{LaunchError, Preflight};
+use crate::services::preview::PreviewError;
 
 #[derive(Debug, Serialize)]
 pub struct Problem {
@@ -109,6 +110,23 @@ impl From<ExportError> for ApiError {
             ExportError::Purged | ExportError::PastDeadline => ApiError::Gone(e.to_string()),
             ExportError::Port(p) => p.into(),
             other => ApiError::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<PreviewError> for ApiError {
+    fn from(e: PreviewError) -> Self {
+        match e {
+            PreviewError::UnknownCampaign(_) | PreviewError::UnknownCustomer(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            PreviewError::Purged(_) => ApiError::Gone(e.to_string()),
+            PreviewError::NotPlanned { .. } => ApiError::Invalid {
+                field: "milestone".into(),
+                reason: e.to_string(),
+            },
+            PreviewError::Port(p) => p.into(),
+            PreviewError::Render(r) => ApiError::Unexpected(r.into()),
         }
     }
 }

@@ -36,6 +36,8 @@ use crate::domain::tier::Tier;
 /// A rendered message: its subject and its two bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// The template that wrote it: the campaign's own or a built-in one.
+    pub template: String,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -160,6 +162,8 @@ pub struct Templates {
     env: Environment<'static>,
     /// Every template name (without its form) this set can render.
     names: HashSet<String>,
+    /// The names a campaign set over the built-in ones.
+    overrides: HashSet<String>,
 }
 
 impl Templates {
@@ -185,6 +189,7 @@ impl Templates {
         let mut t = Templates {
             env,
             names: HashSet::new(),
+            overrides: HashSet::new(),
         };
         for (name, source) in BUILT_IN {
             t.add(name, (*source).to_owned())
@@ -233,6 +238,7 @@ impl Templates {
             }
             t.add(&parsed.to_string(), source.clone())
                 .map_err(|e| fail(describe(&e)))?;
+            t.overrides.insert(parsed.to_string());
         }
         Ok(t)
     }
@@ -264,6 +270,11 @@ impl Templates {
         }
         sets.insert(key, built.clone());
         Ok(built)
+    }
+
+    /// Whether `name` is the campaign's own template.
+    pub fn is_override(&self, name: &str) -> bool {
+        self.overrides.contains(name)
     }
 
     /// The name of the template a message takes: the most specific there
@@ -335,6 +346,7 @@ impl Templates {
             .with_state_mut(|state| state.render_block("subject"))
             .map_err(fail(&name))?;
         Ok(Rendered {
+            template: name,
             subject: one_line(&subject),
             text: tidy(captured.output()),
             html,

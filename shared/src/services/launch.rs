@@ -12,8 +12,8 @@ use crate::domain::{
 };
 use crate::ports::{Deps, PortError};
 
-use super::notice;
 use super::segment::{self, SegmentSummary};
+use super::{lint, notice};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Preflight {
@@ -59,27 +59,41 @@ fn sample(locale: Locale) -> Customer {
 /// Checks the campaign and its customers before anything is sent.
 pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, PortError> {
     let mut p = Preflight::default();
-    // Every locale × notice renders with the five elements.
+    // Every locale × tier × notice renders with the five elements.
     for locale in Locale::ALL {
         let customer = sample(locale);
-        let record = CustomerRecord::new(customer.clone(), campaign.timezone);
-        let milestones = std::iter::once(Milestone::Announcement).chain(
-            campaign
-                .reminder_offsets()
-                .into_iter()
-                .map(Milestone::Reminder),
-        );
-        for m in milestones {
-            match notice::render_notice(campaign, &record, &customer, m, &deps.signer) {
-                Ok(rendered) => {
-                    for missing in notice::missing_elements(campaign, locale, m, &rendered) {
-                        p.errors
-                            .push(format!("the {locale} {m} notice lacks element {missing}"));
+        for tier in Tier::ALL {
+            let mut record = CustomerRecord::new(customer.clone(), campaign.timezone);
+            record.tier = Some(crate::domain::tier::TierDecision {
+                tier,
+                score: 0,
+                explanation: "preflight sample".into(),
+            });
+            let milestones = std::iter::once(Milestone::Announcement).chain(
+                campaign
+                    .reminder_offsets()
+                    .into_iter()
+                    .map(Milestone::Reminder),
+            );
+            for m in milestones {
+                let tier = tier.as_str();
+                match notice::render_notice(campaign, &record, &customer, m, &deps.signer) {
+                    Ok(rendered) => {
+                        let kind = match m {
+                            Milestone::Reminder(_) => crate::render::Kind::Reminder,
+                            _ => crate::render::Kind::Announcement,
+                        };
+                        for missing in lint::check(campaign, &record, &customer, kind, &rendered) {
+                            p.errors.push(format!(
+                                "the {locale} {m} notice to a {tier} customer ({}) lacks {missing}",
+                                rendered.template
+                            ));
+                        }
                     }
+                    Err(e) => p.errors.push(format!(
+                        "the {locale} {m} notice to a {tier} customer does not render: {e}"
+                    )),
                 }
-                Err(e) => p
-                    .errors
-                    .push(format!("the {locale} {m} notice does not render: {e}")),
             }
         }
     }

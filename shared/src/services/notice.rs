@@ -493,95 +493,6 @@ pub fn render_brief(campaign: &Campaign, lines: &[BriefLine]) -> Result<Rendered
     Ok(templates.email(Kind::Brief, None, Locale::En, &view)?)
 }
 
-/// Words that thank the reader, per language, for the five-element check.
-fn thanks_words(locale: Locale) -> &'static [&'static str] {
-    match locale.language() {
-        crate::domain::locale::Language::English => &["thank"],
-        crate::domain::locale::Language::Chinese => &["感谢", "谢谢"],
-    }
-}
-
-/// The seed's five elements (§四), checked on a rendered announcement.
-/// Returns what is missing; preflight refuses to launch a campaign whose
-/// notices miss any. A reminder says what is left and what to do, not the
-/// whole announcement again: it needs the title, the two dates that still
-/// matter, the export link and the help channels.
-pub fn missing_elements(
-    campaign: &Campaign,
-    locale: Locale,
-    milestone: Milestone,
-    rendered: &Rendered,
-) -> Vec<&'static str> {
-    let d = |date| format::date(locale, date);
-    let text = rendered.text.to_lowercase();
-    let has = |s: &str| text.contains(&s.to_lowercase());
-    let announcement = !matches!(milestone, Milestone::Reminder(_));
-    let mut missing = Vec::new();
-    if !(rendered.subject.contains(campaign.product.as_str())
-        && rendered.subject.contains(&d(campaign.dates.service_end)))
-    {
-        missing.push("1. title with product and end date");
-    }
-    if announcement
-        && !(thanks_words(locale).iter().any(|w| has(w))
-            && has(campaign.reason.get(locale, campaign.default_locale)))
-    {
-        missing.push("2. thanks and reason");
-    }
-    let dates: &[NaiveDate] = if announcement {
-        &[
-            campaign.dates.stop_new_signups,
-            campaign.dates.stop_renewals,
-            campaign.dates.service_end,
-            campaign.dates.export_deadline,
-        ]
-    } else {
-        &[campaign.dates.service_end, campaign.dates.export_deadline]
-    };
-    if !dates.iter().all(|x| has(&d(*x))) {
-        missing.push(if announcement {
-            "3. the four key dates"
-        } else {
-            "3. the end of service and the last day to export"
-        });
-    }
-    let export_link = format!(
-        "{}/v1/c/",
-        campaign.delivery.portal_url.as_str().trim_end_matches('/')
-    );
-    let alternatives_ok = campaign
-        .alternatives
-        .iter()
-        .all(|a| has(a.url.as_str()) && a.discount_code.as_ref().is_none_or(|c| has(c.as_str())));
-    let refund_ok = match campaign.refund.policy {
-        RefundPolicy::None => ["refund", "退还"].iter().any(|w| has(w)),
-        _ => ["refund", "credit", "prepaid", "预付"]
-            .iter()
-            .any(|w| has(w)),
-    };
-    if announcement
-        && !(has(campaign.links.migration_guide.as_str())
-            && has(&export_link)
-            && alternatives_ok
-            && refund_ok)
-    {
-        missing.push("4. next steps: migration guide, export, alternatives, prepaid refund");
-    }
-    if !announcement && !has(&export_link) {
-        missing.push("4. next steps: the export link");
-    }
-    let community_ok = campaign
-        .links
-        .community
-        .as_ref()
-        .is_none_or(|u| has(u.as_str()));
-    let help = campaign.support.for_locale(locale, campaign.default_locale);
-    if !(has(campaign.links.faq.as_str()) && has(help.email.as_str()) && community_ok) {
-        missing.push("5. help: FAQ, support contact, community");
-    }
-    missing
-}
-
 /// Renders every message a campaign's own templates write, for sample
 /// customers of every tier, standing and locale, with and without the
 /// optional values: a template that fails for any of them is refused when
@@ -621,12 +532,34 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
             };
             let view =
                 view(campaign, &record, &customer, message, &signer).map_err(|e| fail(&e))?;
-            templates
+            let rendered = templates
                 .email(message.kind(), tier, locale, &view)
                 .map_err(|e| match e {
                     TemplateError::Render { source, .. } => fail(&render::describe(&source)),
                     other => fail(&other),
                 })?;
+            let missing =
+                super::lint::check(campaign, &record, &customer, message.kind(), &rendered);
+            if let Some(first) = missing.first() {
+                // The campaign's template at fault: the notice's own, else
+                // the base it extends.
+                let name = if templates.is_override(&rendered.template) {
+                    rendered.template.clone()
+                } else {
+                    templates
+                        .resolve(render::Channel::Email, Kind::Base, None, locale)
+                        .unwrap_or_default()
+                };
+                return Err(OverrideError {
+                    name,
+                    reason: format!(
+                        "the {} {} for a {} customer lacks {first}",
+                        locale,
+                        message.kind(),
+                        record.tier.as_ref().map_or("standard", |t| t.tier.as_str())
+                    ),
+                });
+            }
         }
     }
     let line = BriefLine {
@@ -839,7 +772,7 @@ mod template_tests {
     fn a_campaign_template_replaces_the_built_in_one_for_its_tier_and_locale() {
         let c = campaign_with(
             "email/reminder.core.en",
-            "{% extends base %}\n{% block subject %}{{ product }}: {{ left }}{% endblock %}\n{% block body %}\n{{ self.greeting() }}\n\nA word from your team.\n{{ self.export_action() }}\n{% endblock %}\n",
+            "{% extends base %}\n{% block subject %}{{ product }}: {{ left }} to {{ dates.service_end }}{% endblock %}\n{% block body %}\n{{ self.greeting() }}\n\nA word from your team: it ends on {{ dates.service_end }}, your data is kept until {{ dates.export_deadline }}.\n{{ self.export_action() }}\n{{ self.help() }}\n{% endblock %}\n",
         )
         .unwrap();
         let signer = LinkSigner::new(vec![7; 32]);
@@ -859,13 +792,16 @@ mod template_tests {
             render(&c, &record, &customer, Message::Reminder(30), &signer).unwrap()
         };
         let core = tiered(Tier::Core);
-        assert_eq!(core.subject, "Orbit CRM: 30 days left");
+        assert_eq!(
+            core.subject,
+            "Orbit CRM: 30 days left to September 30, 2027"
+        );
         assert!(
-            core.text.contains("A word from your team."),
+            core.text.contains("A word from your team:"),
             "{}",
             core.text
         );
-        assert!(core.html.contains("A word from your team."));
+        assert!(core.html.contains("A word from your team:"));
         let standard = tiered(Tier::Standard);
         assert!(
             standard.subject.starts_with("Reminder:"),
