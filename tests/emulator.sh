@@ -4,7 +4,8 @@
 python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
 emulator_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-python3 -m moto.server -H 127.0.0.1 -p "$emulator_port" > target/moto.log 2>&1 &
+# tests/emulator.py: moto, with DynamoDB transactions isolated as on AWS.
+python3 tests/emulator.py -H 127.0.0.1 -p "$emulator_port" > target/moto.log 2>&1 &
 emulator_pid=$!
 # A busy moto may sit out SIGTERM: give it two seconds, then SIGKILL.
 stop_emulator() {
