@@ -93,13 +93,15 @@ struct Measure {
     button_width: u32,
 }
 
-fn measure(html: &str, dir: &Path, name: &str, width: u32) -> Measure {
+fn measure(html: &str, dir: &Path, name: &str, width: u32, button: &str) -> Measure {
     let probe = html.replace(
         "</body>",
-        "<script>addEventListener('load', () => { const d = document.documentElement; \
-         const b = document.querySelector('.button a'); \
+        &format!(
+            "<script>addEventListener('load', () => {{ const d = document.documentElement; \
+         const b = document.querySelector('{button}'); \
          document.body.dataset.measure = [d.scrollHeight, d.scrollWidth > innerWidth, \
-         b ? Math.round(b.getBoundingClientRect().width) : 0].join(' '); });</script></body>",
+         b ? Math.round(b.getBoundingClientRect().width) : 0].join(' '); }});</script></body>"
+        ),
     );
     let path = dir.join(format!("{name}.probe.html"));
     std::fs::write(&path, probe).unwrap();
@@ -168,6 +170,42 @@ fn customer(locale: &str, tier: Tier, status: MigrationStatus) -> (CustomerRecor
         explanation: "test".into(),
     });
     (r, c)
+}
+
+/// Opens `html` at 800 and 390 px: checks its language, that nothing is
+/// wider than the screen and that the `button` (a CSS selector) is there
+/// and wide enough to tap; keeps the HTML and a full-height screenshot.
+fn shoot(dir: &Path, name: &str, locale: &str, html: &str, button: Option<&str>) {
+    assert!(
+        html.contains(&format!("<html lang=\"{locale}\">")),
+        "{name}: the page is not marked as {locale}"
+    );
+    let html_path = dir.join(format!("{name}.html"));
+    std::fs::write(&html_path, html).unwrap();
+    for width in [800, 390] {
+        let m = measure(html, dir, name, width, button.unwrap_or(".button a"));
+        assert!(!m.overflows, "{name} is wider than a {width} px screen");
+        if button.is_some() {
+            assert!(
+                m.button_width >= 120,
+                "{name} at {width} px: the action button is {} px wide",
+                m.button_width
+            );
+        }
+        let png = dir.join(format!("{name}-{width}.png"));
+        std::fs::remove_file(&png).ok();
+        chromium_on(
+            &html_path,
+            width,
+            m.height.clamp(400, 6000),
+            &[format!("--screenshot={}", png.display())],
+        );
+        let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            size > 10_000,
+            "{name} at {width} px: no screenshot ({size} bytes)"
+        );
+    }
 }
 
 #[test]
@@ -274,42 +312,105 @@ fn every_notice_fits_a_phone_and_a_desktop() {
     for (name, locale, tier, status, message) in samples {
         let (record, c) = customer(locale, tier, status);
         let rendered = notice::render(&campaign, &record, &c, message, &signer).unwrap();
-        assert!(
-            rendered.html.contains(&format!("<html lang=\"{locale}\">")),
-            "{name}: the page is not marked as {locale}"
-        );
-        let html_path = dir.join(format!("{name}.html"));
-        std::fs::write(&html_path, &rendered.html).unwrap();
         std::fs::write(
             dir.join(format!("{name}.txt")),
             format!("Subject: {}\n\n{}", rendered.subject, rendered.text),
         )
         .unwrap();
-        for width in [800, 390] {
-            let m = measure(&rendered.html, &dir, name, width);
-            assert!(!m.overflows, "{name} is wider than a {width} px screen");
-            let has_button = !matches!(message, Message::DeletionDone(_));
-            if has_button {
-                assert!(
-                    m.button_width >= 120,
-                    "{name} at {width} px: the action button is {} px wide",
-                    m.button_width
-                );
-            }
-            let png = dir.join(format!("{name}-{width}.png"));
-            std::fs::remove_file(&png).ok();
-            chromium_on(
-                &html_path,
-                width,
-                m.height.clamp(400, 6000),
-                &[format!("--screenshot={}", png.display())],
-            );
-            let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
-            assert!(
-                size > 10_000,
-                "{name} at {width} px: no screenshot ({size} bytes)"
-            );
-        }
+        let button = if matches!(message, Message::DeletionDone(_)) {
+            None
+        } else {
+            Some(".button a")
+        };
+        shoot(&dir, name, locale, &rendered.html, button);
     }
     eprintln!("screenshots of every notice: {}", dir.display());
+}
+
+/// The customer's pages behind their link: their page through the life of
+/// their copy, in both languages, and the page for a failure.
+#[tokio::test]
+async fn the_customers_pages_fit_a_phone_and_a_desktop() {
+    use std::sync::Arc;
+    use sunset::adapters::embedded::Embedded;
+    use sunset::clock::SimulatedClock;
+    use sunset::services::{export, portal};
+
+    let scratch = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimulatedClock::new("2027-03-01T09:00:00Z".parse().unwrap()));
+    let emb = Embedded::open(scratch.path(), clock.clone()).unwrap();
+    let deps = &emb.deps;
+    let campaign = Campaign::from_toml(include_str!("../examples/orbit-crm.toml")).unwrap();
+    deps.campaigns.put_campaign(&campaign).await.unwrap();
+    let dir = screenshots();
+    for locale in ["zh-CN", "en-US"] {
+        let (mut record, mut c) = customer(locale, Tier::Standard, MigrationStatus::Pending);
+        let id = CustomerId::parse(&format!("C-{locale}")).unwrap();
+        c.id = id.clone();
+        record.id = id.clone();
+        record.profile = Some(c);
+        deps.customers
+            .insert_customers(&campaign.id, &[record])
+            .await
+            .unwrap();
+        let now = sunset::ports::Clock::now(clock.as_ref());
+        let html = portal::page(deps, &campaign, &id, "?exp=1&sig=00", false, now)
+            .await
+            .unwrap();
+        shoot(
+            &dir,
+            &format!("portal-none-{locale}"),
+            locale,
+            &html,
+            Some("form .button"),
+        );
+        export::request_export(deps, &campaign, &id, now)
+            .await
+            .unwrap();
+        let html = portal::page(deps, &campaign, &id, "?exp=1&sig=00", true, now)
+            .await
+            .unwrap();
+        shoot(
+            &dir,
+            &format!("portal-building-{locale}"),
+            locale,
+            &html,
+            None,
+        );
+        let open = deps
+            .exports
+            .exports_of(&campaign.id, &id)
+            .await
+            .unwrap()
+            .remove(0);
+        export::build_export(deps, &campaign, &id, &open.id, now)
+            .await
+            .unwrap();
+        export::download(deps, &campaign, &id, None, now)
+            .await
+            .unwrap();
+        let html = portal::page(deps, &campaign, &id, "?exp=1&sig=00", false, now)
+            .await
+            .unwrap();
+        assert!(html.contains("status downloaded"), "{html}");
+        shoot(
+            &dir,
+            &format!("portal-downloaded-{locale}"),
+            locale,
+            &html,
+            Some("a.button"),
+        );
+    }
+    let deleted = portal::error_page(
+        portal::Failure::Deleted(Some("2027-11-01T07:00:00Z".parse().unwrap())),
+        Some(&campaign),
+    );
+    shoot(&dir, "page-deleted", "en", &deleted, None);
+    shoot(
+        &dir,
+        "page-bad-link",
+        "en",
+        &portal::error_page(portal::Failure::BadLink, None),
+        None,
+    );
 }

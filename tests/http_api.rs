@@ -951,19 +951,15 @@ async fn links_already_sent_work_until_the_extended_last_day() {
         .advance_to("2027-11-02T10:00:00Z".parse().unwrap());
     let (s, _) = api.open("GET", &old_c01, "text/html", "").await;
     assert_eq!(s, StatusCode::OK, "the old link works to the extended day");
+    // An expired link is gone (410), with a page that says so.
     let (s, page) = api.open("GET", &old_c10, "text/html", "").await;
-    assert_eq!(
-        s,
-        StatusCode::FORBIDDEN,
-        "{}",
-        String::from_utf8_lossy(&page)
-    );
-    assert!(String::from_utf8_lossy(&page).contains("expired"));
+    assert_eq!(s, StatusCode::GONE, "{}", String::from_utf8_lossy(&page));
+    assert!(String::from_utf8_lossy(&page).contains("This link has expired"));
     // After the extended day, the old link stops too.
     api.clock
         .advance_to("2027-12-16T10:00:00Z".parse().unwrap());
     let (s, _) = api.open("GET", &old_c01, "text/html", "").await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::GONE);
 }
 
 /// SES events posted to the API (how the embedded runtime takes bounces):
@@ -1144,4 +1140,130 @@ async fn a_preview_shows_what_one_customer_would_get() {
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// The customer's page behind their link, in their language, through the
+/// life of their copy (none, being built, ready, downloaded), and a page
+/// for every way the link can fail: never JSON.
+#[tokio::test]
+async fn the_customers_page_follows_their_copy_and_every_failure_is_a_page() {
+    let api = api();
+    create_and_import(&api).await;
+    launch(&api).await;
+    let deps = &api.emb.deps;
+    let campaign = deps
+        .campaigns
+        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let page = |s: StatusCode, body: &[u8], status: u16| {
+        let html = String::from_utf8_lossy(body).into_owned();
+        assert_eq!(s.as_u16(), status, "{html}");
+        assert!(html.starts_with("<!DOCTYPE html>"), "not a page: {html}");
+        assert!(html.contains("name=\"viewport\""));
+        assert!(
+            !html.contains("src=\"http") && !html.contains("href=\"//"),
+            "no external asset"
+        );
+        html
+    };
+    // c02 reads Chinese.
+    let path = link_path(
+        deps,
+        &campaign,
+        "c02",
+        sunset::domain::link::LinkPurpose::RequestExport,
+    )
+    .await;
+    let (s, body) = api.open("GET", &path, "text/html", "").await;
+    let html = page(s, &body, 200);
+    assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+    assert!(
+        html.contains("2027年9月30日") && html.contains("2027年10月31日"),
+        "{html}"
+    );
+    assert!(
+        html.contains("尚未申请") && html.contains("申请导出您的全部数据"),
+        "{html}"
+    );
+    let (s, body) = api.open("POST", &path, "text/plain", "").await;
+    let html = page(s, &body, 202);
+    assert!(
+        html.contains("正在生成") && html.contains("感谢您的申请"),
+        "{html}"
+    );
+    runner::run_due(&api.emb, deps.clock.now()).await.unwrap();
+    let (s, body) = api.open("GET", &path, "text/html", "").await;
+    let html = page(s, &body, 200);
+    assert!(
+        html.contains("已就绪") && html.contains("/export/download?"),
+        "{html}"
+    );
+    let download = html
+        .split("href=\"")
+        .find_map(|h| {
+            h.split('"')
+                .next()
+                .filter(|h| h.contains("/export/download?"))
+        })
+        .unwrap()
+        .replace("&amp;", "&")
+        .trim_start_matches("http://127.0.0.1:8080")
+        .to_owned();
+    let (s, _) = api.open("GET", &download, "text/plain", "").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = api.open("GET", &path, "text/html", "").await;
+    let html = page(s, &body, 200);
+    assert!(
+        html.contains("已下载") && html.contains("重新生成数据副本"),
+        "{html}"
+    );
+
+    // Two more copies today, then a page saying when to ask again.
+    for _ in 0..2 {
+        let (s, _) = api.open("POST", &path, "text/plain", "").await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        runner::run_due(&api.emb, deps.clock.now()).await.unwrap();
+    }
+    let (s, body) = api.open("POST", &path, "text/plain", "").await;
+    let html = page(s, &body, 429);
+    assert!(
+        html.contains("Too many requests") && html.contains("请求过于频繁"),
+        "{html}"
+    );
+
+    // A changed signature, a link cut short, an address that is none.
+    let (s, body) = api
+        .open("GET", &path.replace("sig=", "sig=00"), "text/html", "")
+        .await;
+    let html = page(s, &body, 403);
+    assert!(
+        html.contains("This link does not work") && html.contains("此链接无法使用"),
+        "{html}"
+    );
+    let cut = path.split("&sig=").next().unwrap();
+    let (s, body) = api.open("GET", cut, "text/html", "").await;
+    assert!(page(s, &body, 400).contains("This link is incomplete"));
+    let (s, body) = api
+        .open("GET", "/v1/c/orbit-crm-2027/c02/nothing", "text/html", "")
+        .await;
+    assert!(page(s, &body, 404).contains("There is no page at this address"));
+
+    // After the purge: the day their data went.
+    deps.customers
+        .scrub_customers(
+            &campaign.id,
+            &[sunset::domain::CustomerId::parse("c02").unwrap()],
+            deps.clock.now(),
+        )
+        .await
+        .unwrap();
+    let (s, body) = api.open("GET", &path, "text/html", "").await;
+    let html = page(s, &body, 410);
+    assert!(
+        html.contains("Your data was deleted on 1 March 2027"),
+        "{html}"
+    );
+    assert!(html.contains("您的数据已于 2027年3月1日 删除"), "{html}");
 }

@@ -1,18 +1,21 @@
 //! The customer's routes, each authorised by the signed link a notice
-//! carried. Every answer is a page a person can read, errors included.
+//! carried. Every answer is a page a person can read, in their language
+//! where it is known, errors included: never JSON, never a framework's
+//! refusal.
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{ApiError, AppState, campaign_id, customer_id, load_campaign};
+use super::AppState;
 use crate::domain::export::ExportId;
 use crate::domain::link::{LinkError, LinkPurpose};
-use crate::domain::{Campaign, CustomerId};
-use crate::services::export;
-use crate::services::notice::{self, PageForm, PageView, Paragraph};
+use crate::domain::{Campaign, CampaignId, CustomerId};
+use crate::ports::PortError;
+use crate::services::export::{self, ExportError};
+use crate::services::portal::{self, Failure, PortalError};
 
 #[derive(Deserialize)]
 pub(super) struct Signed {
@@ -23,114 +26,184 @@ pub(super) struct Signed {
     request: Option<String>,
 }
 
+/// A customer route's failure: the page that says it, with the campaign
+/// when the link named a real one (its product, help address and default
+/// language).
+pub(super) struct Page(Failure, Option<Campaign>);
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let Page(failure, campaign) = self;
+        let status = match failure {
+            Failure::BadLink => StatusCode::FORBIDDEN,
+            Failure::Expired | Failure::Deleted(_) => StatusCode::GONE,
+            Failure::Incomplete => StatusCode::BAD_REQUEST,
+            Failure::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Failure::NotReady | Failure::NotFound => StatusCode::NOT_FOUND,
+            Failure::Server => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let mut response =
+            (status, Html(portal::error_page(failure, campaign.as_ref()))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Failure::TooMany(Some(minutes)) = failure {
+            if let Ok(v) = HeaderValue::from_str(&(minutes.max(1) * 60).to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+fn server(e: impl std::fmt::Display, campaign: Option<Campaign>) -> Page {
+    tracing::error!(error = %e, "customer page failed");
+    Page(Failure::Server, campaign)
+}
+
+fn from_port(e: PortError, campaign: &Campaign) -> Page {
+    server(e, Some(campaign.clone()))
+}
+
+fn from_export(e: ExportError, campaign: &Campaign) -> Page {
+    let c = Some(campaign.clone());
+    match e {
+        ExportError::UnknownCustomer(_) => Page(Failure::BadLink, c),
+        ExportError::Purged => Page(Failure::Deleted(None), c),
+        ExportError::PastDeadline => Page(Failure::Expired, c),
+        ExportError::UnknownRequest(_) => Page(Failure::NotReady, c),
+        ExportError::TooMany { retry_at, now } => Page(
+            Failure::TooMany(Some((retry_at - now).num_minutes() + 1)),
+            c,
+        ),
+        other => server(other, c),
+    }
+}
+
+/// The campaign and customer a link names, once its signature is checked.
 async fn verified(
     s: &AppState,
     purpose: LinkPurpose,
     campaign: &str,
     customer: &str,
     q: &Signed,
-) -> Result<(Campaign, CustomerId), ApiError> {
-    let campaign_id = campaign_id(campaign)?;
-    let customer = customer_id(customer)?;
+) -> Result<(Campaign, CustomerId), Page> {
+    let bad = || Page(Failure::BadLink, None);
+    let campaign_id = CampaignId::parse(campaign).map_err(|_| bad())?;
+    let customer = CustomerId::parse(customer).map_err(|_| bad())?;
     let now = s.deps.clock.now();
-    match s
+    // The signature first: a forged link costs no read of the store.
+    let signed = s
         .deps
         .signer
-        .verify(purpose, &campaign_id, &customer, q.exp, &q.sig, now)
-    {
-        Ok(()) => Ok((load_campaign(&s.deps, campaign).await?, customer)),
-        // A genuine link past the expiry it was signed with still works
-        // while the customer's own last day lasts: an extension moves the
-        // day, and the links they already have keep working to it.
-        Err(LinkError::Expired) => {
-            let campaign = load_campaign(&s.deps, campaign).await?;
-            let record = s.deps.customers.customer(&campaign.id, &customer).await?;
-            match record {
-                Some(r) if now < r.deadline_ends(campaign.dates.export_deadline) => {
-                    Ok((campaign, customer))
-                }
-                _ => Err(LinkError::Expired.into()),
-            }
+        .verify(purpose, &campaign_id, &customer, q.exp, &q.sig, now);
+    match signed {
+        Ok(()) | Err(LinkError::Expired) => {}
+        Err(LinkError::BadSignature) => return Err(bad()),
+        Err(e @ LinkError::NoKey) => return Err(server(e, None)),
+    }
+    // Signed by us for a campaign that is no more: nothing to show.
+    let campaign = s
+        .deps
+        .campaigns
+        .campaign(&campaign_id)
+        .await
+        .map_err(|e| server(e, None))?
+        .ok_or(Page(Failure::NotFound, None))?;
+    if signed.is_ok() {
+        return Ok((campaign, customer));
+    }
+    // A genuine link past the expiry it was signed with still works while
+    // the customer's own last day lasts: an extension moves the day, and
+    // the links they already have keep working to it.
+    let record = s
+        .deps
+        .customers
+        .customer(&campaign.id, &customer)
+        .await
+        .map_err(|e| from_port(e, &campaign))?;
+    match record {
+        Some(r) if r.purged_at.is_some() => {
+            Err(Page(Failure::Deleted(r.purged_at), Some(campaign)))
         }
-        Err(e) => Err(e.into()),
+        Some(r) if now < r.deadline_ends(campaign.dates.export_deadline) => {
+            Ok((campaign, customer))
+        }
+        _ => Err(Page(Failure::Expired, Some(campaign))),
     }
 }
 
-/// A page in English (the portal in the customer's language comes with the
-/// customer-surfaces work).
-fn page(
-    title: &str,
-    paragraphs: Vec<Paragraph>,
-    form: Option<PageForm>,
-) -> Result<Html<String>, ApiError> {
-    let view = PageView {
-        lang: "en",
-        title: title.to_owned(),
-        paragraphs,
-        form,
-    };
-    notice::render_page(&view)
-        .map(Html)
-        .map_err(|e| ApiError::Unexpected(e.into()))
+/// The customer's page, or the page saying why there is none.
+async fn portal_page(
+    s: &AppState,
+    campaign: &Campaign,
+    customer: &CustomerId,
+    q: &Signed,
+    just_requested: bool,
+) -> Result<Html<String>, Page> {
+    let sig: String = q.sig.chars().filter(char::is_ascii_hexdigit).collect();
+    let action = format!("?exp={}&sig={sig}", q.exp);
+    match portal::page(
+        &s.deps,
+        campaign,
+        customer,
+        &action,
+        just_requested,
+        s.deps.clock.now(),
+    )
+    .await
+    {
+        Ok(html) => Ok(Html(html)),
+        Err(PortalError::UnknownCustomer(_)) => Err(Page(Failure::BadLink, Some(campaign.clone()))),
+        Err(PortalError::Purged(at)) => Err(Page(Failure::Deleted(at), Some(campaign.clone()))),
+        Err(e) => Err(server(e, Some(campaign.clone()))),
+    }
 }
 
-/// The link in the e-mail opens a confirmation page; only its button (a
+/// The link in the e-mail opens the customer's page; only its button (a
 /// POST) starts an export, so mail scanners that follow links start none.
 pub(super) async fn export_page(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
     Query(q): Query<Signed>,
-) -> Result<Html<String>, ApiError> {
-    let (campaign, _) = verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
-    let title = format!("Export your {} data", campaign.product);
-    let sig: String = q.sig.chars().filter(char::is_ascii_hexdigit).collect();
-    page(
-        &title,
-        vec![Paragraph::new(
-            "We will bundle all your data into one archive and e-mail you a download link.",
-        )],
-        Some(PageForm {
-            action: format!("?exp={}&sig={sig}", q.exp),
-            button: "Export my data".into(),
-        }),
-    )
+) -> Result<Response, Page> {
+    let (campaign, customer) =
+        verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
+    let page = portal_page(&s, &campaign, &customer, &q, false).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], page).into_response())
 }
 
+/// The button: a copy is being built; the page says so (202).
 pub(super) async fn export_request(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
     Query(q): Query<Signed>,
-) -> Result<(StatusCode, Html<String>), ApiError> {
+) -> Result<Response, Page> {
     let (campaign, customer) =
         verified(&s, LinkPurpose::RequestExport, &campaign, &customer, &q).await?;
-    export::request_export(&s.deps, &campaign, &customer, s.deps.clock.now()).await?;
-    let page = page(
-        "Your export is being prepared",
-        vec![Paragraph::new(format!(
-            "We are bundling your {} data now and will e-mail you a download link, usually within minutes.",
-            campaign.product
-        ))],
-        None,
-    )?;
-    Ok((StatusCode::ACCEPTED, page))
+    export::request_export(&s.deps, &campaign, &customer, s.deps.clock.now())
+        .await
+        .map_err(|e| from_export(e, &campaign))?;
+    let page = portal_page(&s, &campaign, &customer, &q, true).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::CACHE_CONTROL, "no-store")],
+        page,
+    )
+        .into_response())
 }
 
 pub(super) async fn export_download(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
     Query(q): Query<Signed>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Page> {
     let (campaign, customer) =
         verified(&s, LinkPurpose::Download, &campaign, &customer, &q).await?;
-    let request = q
-        .request
-        .as_deref()
-        .map(ExportId::parse)
-        .transpose()
-        .map_err(|e| ApiError::Invalid {
-            field: "request".into(),
-            reason: e.0,
-        })?;
+    let request = match q.request.as_deref().map(ExportId::parse) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return Err(Page(Failure::Incomplete, Some(campaign))),
+    };
     let Some((request, download)) = export::download(
         &s.deps,
         &campaign,
@@ -138,9 +211,10 @@ pub(super) async fn export_download(
         request.as_ref(),
         s.deps.clock.now(),
     )
-    .await?
+    .await
+    .map_err(|e| from_export(e, &campaign))?
     else {
-        return Err(ApiError::NotFound("no export is ready yet".into()));
+        return Err(Page(Failure::NotReady, Some(campaign)));
     };
     Ok(match download {
         // A short-lived URL straight to the object store; the link was
@@ -171,43 +245,15 @@ pub(super) async fn export_download(
     })
 }
 
-/// An error as a page: the same status, words a customer can act on, in
-/// English and Chinese (the link does not say which they read).
-pub(super) fn error_page(status: StatusCode, detail: &str) -> Response {
-    let (title, zh) = match status {
-        StatusCode::FORBIDDEN => ("This link does not work", "此链接无法使用"),
-        StatusCode::NOT_FOUND => ("Not found", "未找到"),
-        StatusCode::GONE => ("No longer available", "已不再提供"),
-        StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "请求过于频繁"),
-        s if s.is_server_error() => ("Something went wrong on our side", "我们这边出了问题"),
-        _ => ("This request cannot be completed", "无法完成此请求"),
-    };
-    // A service's reason reads as a sentence here ("the link has expired").
-    let mut sentence: String = detail.trim().to_owned();
-    if let Some(first) = sentence.chars().next() {
-        sentence.replace_range(..first.len_utf8(), &first.to_uppercase().to_string());
-    }
-    if !sentence.ends_with(['.', '!', '?']) {
-        sentence.push('.');
-    }
-    let paragraphs = vec![
-        Paragraph::new(sentence),
-        Paragraph::new("If you need help, reply to the e-mail that brought you here."),
-        Paragraph {
-            lang: Some("zh-CN"),
-            text: format!("{zh}。如需帮助，请直接回复您收到的邮件。"),
-        },
-    ];
-    let mut response = match page(title, paragraphs, None) {
-        Ok(html) => html.into_response(),
-        Err(e) => e.into_response(),
-    };
-    *response.status_mut() = status;
-    response
+/// A page for an address that is none of the customer routes.
+pub(super) fn not_found() -> Response {
+    Page(Failure::NotFound, None).into_response()
 }
 
-/// Every error of a customer route as a page, whatever produced it (a
-/// refused link, a framework's refusal such as a link missing `sig`).
+/// Every error of a customer route as a page, whatever produced it: a
+/// framework's refusal (a link missing `sig` is a 400 from the query
+/// extractor, a method the route does not take a 405) becomes the page
+/// for it.
 pub(super) async fn pages_only(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
@@ -218,17 +264,15 @@ pub(super) async fn pages_only(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_page {
         return response;
     }
-    let text = super::refusal_text(response).await;
-    let detail = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|p| p["detail"].as_str().map(str::to_owned))
-        .filter(|_| !status.is_server_error())
-        .unwrap_or_else(|| match status {
-            StatusCode::BAD_REQUEST => {
-                "The link is incomplete: copy the whole link from the e-mail.".into()
-            }
-            s if s.is_server_error() => "Please try again in a few minutes.".into(),
-            _ => "This address is not one of ours.".into(),
-        });
-    error_page(status, &detail)
+    let failure = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Failure::Incomplete,
+        s if s.is_server_error() => Failure::Server,
+        _ => Failure::NotFound,
+    };
+    let mut page = Page(failure, None).into_response();
+    // The framework's status stands (a 405 stays a 405).
+    if status != StatusCode::BAD_REQUEST && !status.is_server_error() {
+        *page.status_mut() = status;
+    }
+    page
 }

@@ -124,7 +124,14 @@ const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     admin_routes(state.clone())
         .merge(customer_routes(state))
-        .fallback(no_such_route)
+        .fallback(|uri: axum::http::Uri| async move {
+            // Under a customer's prefix, a page; else a problem.
+            if uri.path().starts_with("/v1/c/") {
+                customer::not_found()
+            } else {
+                no_such_route().await.into_response()
+            }
+        })
 }
 
 /// Operator routes, behind the admin check (the intake function).
@@ -135,9 +142,7 @@ pub fn admin_router(state: AppState) -> Router {
 /// Customer routes, each authorised by its signed link (the
 /// export-request function).
 pub fn customer_router(state: AppState) -> Router {
-    customer_routes(state).fallback(|| async {
-        customer::error_page(StatusCode::NOT_FOUND, "There is no page at this address.")
-    })
+    customer_routes(state).fallback(|| async { customer::not_found() })
 }
 
 fn admin_routes(state: AppState) -> Router {

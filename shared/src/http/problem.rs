@@ -39,6 +39,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Gone(String),
+    #[error("{0}")]
+    TooMany(String),
     #[error("authentication required")]
     Unauthorized,
     #[error("{0}")]
@@ -108,6 +110,7 @@ impl From<ExportError> for ApiError {
                 ApiError::NotFound(e.to_string())
             }
             ExportError::Purged | ExportError::PastDeadline => ApiError::Gone(e.to_string()),
+            ExportError::TooMany { .. } => ApiError::TooMany(e.to_string()),
             ExportError::Port(p) => p.into(),
             other => ApiError::Unexpected(other.into()),
         }
@@ -165,6 +168,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Gone(_) => (StatusCode::GONE, "gone"),
+            ApiError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too many requests"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Preflight(_) => (StatusCode::UNPROCESSABLE_ENTITY, "preflight failed"),

@@ -140,6 +140,22 @@ const BUILT_IN: &[(&str, &str)] = &[
         "email/brief.en",
         include_str!("../templates/email/brief.en.j2"),
     ),
+    (
+        "page/portal.en",
+        include_str!("../templates/page/portal.en.j2"),
+    ),
+    (
+        "page/portal.zh-CN",
+        include_str!("../templates/page/portal.zh-CN.j2"),
+    ),
+    (
+        "page/error.en",
+        include_str!("../templates/page/error.en.j2"),
+    ),
+    (
+        "page/error.zh-CN",
+        include_str!("../templates/page/error.zh-CN.j2"),
+    ),
 ];
 
 /// Layouts, page shells: one form each, named with it.
@@ -152,7 +168,10 @@ const LAYOUTS: &[(&str, &str)] = &[
         "layout/email.txt",
         include_str!("../templates/layout/email.txt"),
     ),
-    ("page.html", include_str!("../templates/page.html")),
+    (
+        "layout/page.html",
+        include_str!("../templates/layout/page.html"),
+    ),
 ];
 
 /// The forms one template source is rendered in.
@@ -182,6 +201,23 @@ impl Templates {
             }
         });
         helpers::register(&mut env);
+        // Escapes what HTML needs and no more: a URL keeps its slashes
+        // (`https://…`, not `https:&#x2f;&#x2f;…`), as in the helpers'
+        // output, so the source of a mail reads as it was written.
+        env.set_formatter(|out, state, value| {
+            if matches!(state.auto_escape(), AutoEscape::Html)
+                && !value.is_safe()
+                && !value.is_none()
+                && !value.is_undefined()
+            {
+                out.write_str(&helpers::escape(&value.to_string()))
+                    .map_err(|e| {
+                        minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                    })
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
         for (name, source) in LAYOUTS {
             env.add_template(name, source)
                 .expect("built-in layouts parse");
@@ -353,15 +389,89 @@ impl Templates {
         })
     }
 
-    /// A page a customer's browser shows.
-    pub fn page<S: Serialize>(&self, view: &S) -> Result<String, TemplateError> {
+    /// A page a customer's browser shows, in their language.
+    pub fn page<S: Serialize>(
+        &self,
+        kind: Kind,
+        locale: Locale,
+        view: &S,
+    ) -> Result<String, TemplateError> {
+        self.page_with(kind, locale, Value::from_serialize(view), Value::from(""))
+    }
+
+    fn page_with(
+        &self,
+        kind: Kind,
+        locale: Locale,
+        view: Value,
+        also: Value,
+    ) -> Result<String, TemplateError> {
+        let name = self.resolve(Channel::Page, kind, None, locale)?;
         self.env
-            .get_template("page.html")
-            .and_then(|t| t.render(view))
+            .get_template(&format!("{name}.html"))
+            .and_then(|t| {
+                t.render(context! {
+                    layout => "layout/page.html",
+                    also => also,
+                    ..view
+                })
+            })
             .map_err(|source| TemplateError::Render {
-                template: "page.html".into(),
+                template: name,
                 source,
             })
+    }
+
+    /// A page in several languages: the first's page, and under it each
+    /// other's title and message (when the reader's language is not
+    /// known, a page both can read). Each view is formatted for its own
+    /// language.
+    pub fn multilingual_page(
+        &self,
+        kind: Kind,
+        views: &[(Locale, Value)],
+    ) -> Result<String, TemplateError> {
+        let Some(((first, first_view), others)) = views.split_first() else {
+            return Err(TemplateError::Missing(format!("{}/{kind}", Channel::Page)));
+        };
+        let mut also = String::new();
+        for (locale, view) in others {
+            let name = self.resolve(Channel::Page, kind, None, *locale)?;
+            let fail = |source| TemplateError::Render {
+                template: name.clone(),
+                source,
+            };
+            let template = self
+                .env
+                .get_template(&format!("{name}.html"))
+                .map_err(fail)?;
+            let mut captured = template
+                .render_captured(context! {
+                    layout => "layout/page.html",
+                    also => "",
+                    ..view.clone()
+                })
+                .map_err(fail)?;
+            let (title, message) = captured
+                .with_state_mut(|state| {
+                    Ok::<_, minijinja::Error>((
+                        state.render_block("title")?,
+                        state.render_block("message")?,
+                    ))
+                })
+                .map_err(fail)?;
+            also.push_str(&format!(
+                "<section lang=\"{locale}\">\n<h2>{}</h2>\n{}\n</section>\n",
+                title.trim(),
+                message.trim()
+            ));
+        }
+        self.page_with(
+            kind,
+            *first,
+            first_view.clone(),
+            Value::from_safe_string(also),
+        )
     }
 }
 
@@ -404,6 +514,12 @@ pub fn describe(e: &minijinja::Error) -> String {
     let mut text = e
         .detail()
         .map_or_else(|| e.kind().to_string(), str::to_owned);
+    // The expression at fault, as the operator wrote it.
+    if let (Some(range), Some(source)) = (e.range(), e.template_source()) {
+        if let Some(snippet) = source.get(range).filter(|s| !s.is_empty() && s.len() <= 80) {
+            text = format!("{text} in `{}`", snippet.trim());
+        }
+    }
     if let Some(line) = e.line() {
         text = format!("line {line}: {text}");
     }

@@ -13,14 +13,17 @@ pub const MAX_SOURCE: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
     Email,
+    /// The pages a customer's signed link opens.
+    Page,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 1] = [Channel::Email];
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Page];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
+            Channel::Page => "page",
         }
     }
 }
@@ -52,10 +55,14 @@ pub enum Kind {
     DeletionDone,
     /// To an account manager: their core customers before the announcement.
     Brief,
+    /// The customer's page: where they stand, their copy of their data.
+    Portal,
+    /// A customer's link that does not work, as a page.
+    Error,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Base,
         Kind::Announcement,
         Kind::Reminder,
@@ -65,6 +72,8 @@ impl Kind {
         Kind::ExportReady,
         Kind::DeletionDone,
         Kind::Brief,
+        Kind::Portal,
+        Kind::Error,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,12 +87,22 @@ impl Kind {
             Kind::ExportReady => "export-ready",
             Kind::DeletionDone => "deletion-done",
             Kind::Brief => "brief",
+            Kind::Portal => "portal",
+            Kind::Error => "error",
+        }
+    }
+
+    /// Where the kind is read.
+    pub fn channel(self) -> Channel {
+        match self {
+            Kind::Portal | Kind::Error => Channel::Page,
+            _ => Channel::Email,
         }
     }
 
     /// Whether the kind goes to customers (and so may differ per tier).
     pub fn to_customers(self) -> bool {
-        !matches!(self, Kind::Base | Kind::Brief)
+        self.channel() == Channel::Email && !matches!(self, Kind::Base | Kind::Brief)
     }
 }
 
@@ -125,7 +144,11 @@ impl TemplateName {
         let channel = Channel::ALL
             .into_iter()
             .find(|c| c.as_str() == channel)
-            .ok_or_else(|| fail(format!("the channel '{channel}' is not one of: email")))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "the channel '{channel}' is not one of: email, page"
+                ))
+            })?;
         let parts: Vec<&str> = rest.split('.').collect();
         let (kind, tier, locale) = match parts.as_slice() {
             [kind, locale] => (*kind, None, *locale),
@@ -141,6 +164,12 @@ impl TemplateName {
                     Kind::ALL.map(Kind::as_str).join(", ")
                 ))
             })?;
+        if kind.channel() != channel {
+            return Err(fail(format!(
+                "{kind} templates are for {}, not {channel}",
+                kind.channel()
+            )));
+        }
         let tier = match tier {
             None => None,
             Some(t) if kind.to_customers() => Some(Tier::parse(t).ok_or_else(|| {
@@ -193,6 +222,13 @@ mod tests {
         }
         let why = |n: &str| TemplateName::parse(n).unwrap_err().to_string();
         assert!(why("sms/reminder.en").contains("channel 'sms'"));
+        assert!(why("page/reminder.en").contains("reminder templates are for email"));
+        assert_eq!(
+            TemplateName::parse("page/portal.zh-CN")
+                .unwrap()
+                .to_string(),
+            "page/portal.zh-CN"
+        );
         assert!(why("email/reminder.vip.en").contains("tier 'vip'"));
         assert!(why("email/reminder.de").contains("locale 'de'"));
         assert!(why("email/reminder.en_us").contains("locale 'en_us'"));

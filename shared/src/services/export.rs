@@ -28,6 +28,14 @@ pub enum ExportError {
     Purged,
     #[error("the export deadline has passed")]
     PastDeadline,
+    /// The customer asked for more copies than a day allows.
+    #[error(
+        "{MAX_REQUESTS_PER_DAY} copies were asked for in the last day; the next can be asked for at {retry_at}"
+    )]
+    TooMany {
+        retry_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
     /// No request of that id for this customer (there may be one for
     /// another customer: it is not theirs to see).
     #[error("no export request {0} for this customer")]
@@ -66,8 +74,13 @@ async fn live_customer(
     Ok(record)
 }
 
+/// Copies a customer may ask for in a day: each is a full bundle built and
+/// stored, and a reader needs one, or one more after a change.
+pub const MAX_REQUESTS_PER_DAY: usize = 3;
+
 /// Records a request and schedules its build now. A request still being
-/// built is returned instead of a second one.
+/// built is returned instead of a second one; past
+/// [`MAX_REQUESTS_PER_DAY`] in the last 24 hours, none is made.
 pub async fn request_export(
     deps: &Deps,
     campaign: &Campaign,
@@ -80,10 +93,24 @@ pub async fn request_export(
     }
     let existing = deps.exports.exports_of(&campaign.id, customer).await?;
     if let Some(open) = existing
-        .into_iter()
+        .iter()
         .find(|r| r.status == ExportStatus::Requested)
     {
-        return Ok(open);
+        return Ok(open.clone());
+    }
+    let day_ago = now - chrono::Duration::hours(24);
+    let mut today: Vec<DateTime<Utc>> = existing
+        .iter()
+        .map(|r| r.requested_at)
+        .filter(|at| *at > day_ago)
+        .collect();
+    if today.len() >= MAX_REQUESTS_PER_DAY {
+        today.sort();
+        let oldest = today[today.len() - MAX_REQUESTS_PER_DAY];
+        return Err(ExportError::TooMany {
+            retry_at: oldest + chrono::Duration::hours(24),
+            now,
+        });
     }
     let request = ExportRequest::new(
         ExportId::generate(),

@@ -14,6 +14,7 @@ pub mod notice;
 pub mod pacing;
 mod paging;
 pub mod plan;
+pub mod portal;
 pub mod preview;
 pub mod purge;
 pub mod report;

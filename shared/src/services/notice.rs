@@ -29,43 +29,6 @@ pub enum RenderError {
     Link(#[from] crate::domain::link::LinkError),
 }
 
-/// A page a customer's browser shows (their link's pages, its errors).
-#[derive(Debug, Clone, Serialize)]
-pub struct PageView {
-    pub lang: &'static str,
-    pub title: String,
-    pub paragraphs: Vec<Paragraph>,
-    pub form: Option<PageForm>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Paragraph {
-    /// Set when the paragraph is in another language than the page.
-    pub lang: Option<&'static str>,
-    pub text: String,
-}
-
-impl Paragraph {
-    pub fn new(text: impl Into<String>) -> Self {
-        Self {
-            lang: None,
-            text: text.into(),
-        }
-    }
-}
-
-/// A button that posts to `action`.
-#[derive(Debug, Clone, Serialize)]
-pub struct PageForm {
-    pub action: String,
-    pub button: String,
-}
-
-/// Renders a page with the same engine as every notice, HTML-escaped.
-pub fn render_page(view: &PageView) -> Result<String, RenderError> {
-    Ok(Templates::built_in().page(view)?)
-}
-
 /// What a customer is told.
 #[derive(Debug, Clone, Copy)]
 pub enum Message<'a> {
@@ -562,6 +525,41 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
             }
         }
     }
+    // The customer's pages: their portal with no copy and with one, and
+    // every failure's page.
+    let page_error = |kind: Kind, locale: Locale, e: RenderError| OverrideError {
+        name: templates
+            .resolve(render::Channel::Page, kind, None, locale)
+            .unwrap_or_default(),
+        reason: match e {
+            RenderError::Template(TemplateError::Render { source, .. }) => {
+                render::describe(&source)
+            }
+            other => other.to_string(),
+        },
+    };
+    let now = request.requested_at;
+    for (record, customer) in samples::customers(campaign).into_iter().step_by(2) {
+        let locale = customer.notice_locale(campaign.default_locale);
+        for exports in [&[][..], std::slice::from_ref(&request)] {
+            super::portal::render(
+                campaign,
+                &record,
+                &customer,
+                exports,
+                None,
+                "?exp=0&sig=00",
+                false,
+                now,
+                &signer,
+            )
+            .map_err(|e| page_error(Kind::Portal, locale, e))?;
+        }
+    }
+    for failure in super::portal::FAILURES {
+        super::portal::try_error_page(failure, Some(campaign))
+            .map_err(|e| page_error(Kind::Error, campaign.default_locale, e))?;
+    }
     let line = BriefLine {
         name: "Sample GmbH".into(),
         id: "sample".into(),
@@ -837,6 +835,20 @@ mod template_tests {
         )
         .unwrap_err();
         assert!(script.contains("is not an http(s)"), "{script}");
+        let page = campaign_with(
+            "page/portal.en",
+            "{% extends layout %}{% block title %}x{% endblock %}{% block body %}{{ export.status }}{% endblock %}",
+        )
+        .unwrap_err();
+        assert!(
+            page.contains("templates.page/portal.en") && page.contains("status"),
+            "{page}"
+        );
+        campaign_with(
+            "page/portal.en",
+            "{% extends layout %}{% block title %}Your data{% endblock %}{% block body %}{{ export.state }}{% endblock %}",
+        )
+        .unwrap();
         let name = campaign_with("email/reminder.fr", "x").unwrap_err();
         assert!(name.contains("locale 'fr'"), "{name}");
         // A manager's name in a template that forgets a customer may have none.
