@@ -148,3 +148,30 @@ async fn an_import_in_chunks_that_fails_in_a_later_chunk_leaves_nothing() {
         .unwrap();
     assert!(left.is_empty(), "left behind: {} customers", left.len());
 }
+
+/// Texts through the emulator's SNS: what it recorded as published, to
+/// this test's numbers, since the test began.
+#[tokio::test]
+async fn reminders_follow_the_rules_on_every_channel_once() {
+    let deps = aws_deps().await;
+    let ours = |data: serde_json::Value| -> Vec<(String, String)> {
+        data["sns"]["SMS"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let (to, text) = (m["phone_number"].as_str()?, m["message"].as_str()?);
+                to.starts_with("+49151")
+                    .then(|| (to.to_owned(), text.to_owned()))
+            })
+            .collect()
+    };
+    let before = ours(sunset_e2e::emulator_data()).len();
+    contract::reminders_follow_the_rules_on_every_channel_once(&deps, || {
+        ours(sunset_e2e::emulator_data())
+            .into_iter()
+            .skip(before)
+            .collect()
+    })
+    .await;
+}

@@ -58,3 +58,25 @@ async fn product_data_is_read_whole_and_erased() {
     })
     .await;
 }
+
+/// Texts into the SMS outbox, with the opted-out number in the data
+/// directory's opt-out list.
+#[tokio::test]
+async fn reminders_follow_the_rules_on_every_channel_once() {
+    let (dir, emb) = fresh();
+    std::fs::write(
+        dir.path().join("sms-opt-out.txt"),
+        format!("# answered STOP\n{}\n", contract::OPTED_OUT),
+    )
+    .unwrap();
+    let outbox = sunset::adapters::embedded::SmsOutbox::open(dir.path()).unwrap();
+    contract::reminders_follow_the_rules_on_every_channel_once(&emb.deps, || {
+        outbox
+            .read()
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.to, l.text))
+            .collect()
+    })
+    .await;
+}

@@ -1014,7 +1014,11 @@ async fn ses_events_posted_to_the_api_suppress_and_a_bad_batch_records_nothing()
         String::from_utf8_lossy(&body)
     );
     let tallies = api.emb.deps.ledger.tallies(&campaign).await.unwrap();
-    assert_eq!(tallies["announcement"].bounced, 0, "nothing recorded");
+    assert_eq!(
+        tallies[&sunset::domain::ledger::Channel::Email]["announcement"].bounced,
+        0,
+        "nothing recorded"
+    );
 
     let (s, body) = api
         .admin(
@@ -1102,8 +1106,38 @@ async fn a_preview_shows_what_one_customer_would_get() {
             .unwrap()
             .starts_with("Subject: Your Orbit CRM data export is ready")
     );
+    // The same reminder as the text Ada's mobile would get: from T-30 the
+    // default rules send one to those still pending.
+    let (s, body) = api
+        .admin(
+            "GET",
+            &format!("{base}?customer=c01&milestone=reminder-30&channel=sms"),
+            "",
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let p = json(&body);
+    assert_eq!(p["channel"], "sms");
+    assert_eq!(p["to"], "+49305550101");
+    assert_eq!(p["template"], "sms/reminder.en");
+    assert_eq!(p["sent_by_rules"], true);
+    assert!(p["segments"].as_u64().unwrap() <= 2, "{p}");
+    assert!(p["text"].as_str().unwrap().contains("in 30 days"), "{p}");
+    assert_eq!(p["html"], "");
     for (query, status, field) in [
         ("customer=c02&milestone=reminder-45", 422, "milestone"),
+        // Wang has no phone; export-ready is not a text.
+        (
+            "customer=c02&milestone=announcement&channel=sms",
+            422,
+            "channel",
+        ),
+        (
+            "customer=c01&milestone=export-ready&channel=sms",
+            422,
+            "channel",
+        ),
         ("customer=c02&milestone=farewell", 422, "milestone"),
         (
             "customer=c02&milestone=announcement&channel=fax",

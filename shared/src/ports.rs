@@ -14,7 +14,7 @@ use crate::domain::customer::Suppression;
 use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::event::CustomerEvent;
 use crate::domain::export::{ExportId, ExportRequest};
-use crate::domain::ids::Mailbox;
+use crate::domain::ids::{Mailbox, MobileNumber};
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease};
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::tier::TierDecision;
@@ -126,7 +126,9 @@ pub trait CustomerStore: Send + Sync {
         limit: usize,
     ) -> PortResult<Vec<CustomerRecord>>;
     /// Customers in `zone` who are segmented (have a tier) and not purged;
-    /// with `only_pending`, also not migrated; paged like `customers_page`.
+    /// with `only_pending`, also not migrated (the campaign's rules send
+    /// the milestone to no migrated customer); paged like
+    /// `customers_page`.
     /// Segmentation is what puts a customer in the waves (a late import
     /// joins them when the campaign is launched again). It may leave out
     /// customers whose `milestone` was sent or missed (the embedded store
@@ -206,8 +208,8 @@ pub trait DeliveryLedger: Send + Sync {
     ) -> PortResult<OutcomeRecorded>;
     /// Whether each key's message was sent (not only claimed).
     async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>>;
-    /// Messages sent and missed, per milestone name.
-    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>>;
+    /// Messages sent and missed, per channel and milestone name.
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<Tallies>;
     async fn deliveries_to(
         &self,
         campaign: &CampaignId,
@@ -230,6 +232,9 @@ pub enum OutcomeRecorded {
 
 /// One milestone's messages, as the ledger counts them: what went out,
 /// and what the provider's events said of it.
+/// A campaign's ledger figures: per channel, per milestone name.
+pub type Tallies = BTreeMap<Channel, BTreeMap<String, Tally>>;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Tally {
     pub sent: u64,
@@ -389,9 +394,27 @@ pub struct OutgoingEmail {
     pub message_id: String,
 }
 
+/// A text message ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingSms {
+    pub to: MobileNumber,
+    pub text: String,
+    /// The name the message shows as from, where the country allows one
+    /// (`[sms] sender_id`).
+    pub sender_id: Option<String>,
+    /// The number it is sent from, where the country needs one.
+    pub origination_number: Option<MobileNumber>,
+    pub key: DeliveryKey,
+    pub message_id: String,
+}
+
 /// Why a message did not go out.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    /// The recipient asked to receive no more (a text answered STOP): it
+    /// is not sent, now or later.
+    #[error("the recipient opted out of these messages")]
+    OptedOut,
     /// The provider refused it for the rate: slow down, try again.
     #[error("the provider throttled the message: {0:#}")]
     Throttled(#[source] anyhow::Error),
@@ -413,6 +436,14 @@ pub trait Mailer: Send + Sync {
         let _ = (address, outcome);
         Ok(())
     }
+}
+
+/// Sends text messages.
+#[async_trait]
+pub trait Texter: Send + Sync {
+    /// Sends one text unless its number opted out (`SendError::OptedOut`);
+    /// returns the provider's message id.
+    async fn send(&self, sms: &OutgoingSms) -> Result<String, SendError>;
 }
 
 /// A provider's sending limits on a channel, as it reports them now.
@@ -505,6 +536,7 @@ pub struct Deps {
     pub audit: Arc<dyn AuditLog>,
     pub scheduler: Arc<dyn Scheduler>,
     pub mailer: Arc<dyn Mailer>,
+    pub texter: Arc<dyn Texter>,
     /// Every send waits its turn here (`services::pacing`).
     pub pacer: Arc<crate::services::pacing::Pacer>,
     pub blobs: Arc<dyn BlobStore>,

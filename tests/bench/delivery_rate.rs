@@ -183,7 +183,11 @@ async fn main() -> anyhow::Result<()> {
     let duplicates: usize = received.values().map(|k| k - 1).sum();
     let announced = received.keys().filter(|(_, m)| m == "announcement").count();
     let tallies = rig.deps.ledger.tallies(&c.id).await?;
-    let missed: u64 = tallies.values().map(|t| t.missed).sum();
+    let missed: u64 = tallies
+        .values()
+        .flat_map(|m| m.values())
+        .map(|t| t.missed)
+        .sum();
 
     let per = |units: f64| units / messages.max(1) as f64;
     println!(

@@ -384,7 +384,7 @@ pub async fn a_delivery_is_claimed_once_until_released(deps: &Deps) {
         "a sent message is never taken again"
     );
     assert_eq!(
-        deps.ledger.tallies(&c.id).await.unwrap()["announcement"],
+        deps.ledger.tallies(&c.id).await.unwrap()[&sunset::domain::ledger::Channel::Email]["announcement"],
         Tally {
             sent: 1,
             ..Tally::default()
@@ -1317,6 +1317,7 @@ pub async fn an_extension_is_told_with_links_valid_to_the_new_day(deps: &Deps) {
 /// standing and locale, from the store of either runtime; the refusals
 /// name what is wrong.
 pub async fn a_preview_is_what_the_stored_customer_would_get(deps: &Deps) {
+    use sunset::domain::ledger::Channel;
     use sunset::services::preview::{self, PreviewError, Previewed};
     let c = seeded(deps).await;
     segment(deps, &c.id, &["a1"], Tier::Core).await;
@@ -1324,7 +1325,7 @@ pub async fn a_preview_is_what_the_stored_customer_would_get(deps: &Deps) {
     let now = deps.clock.now();
     let show = |customer: &'static str, message: Previewed| {
         let c = c.clone();
-        async move { preview::preview(deps, &c, &id(customer), message, now).await }
+        async move { preview::preview(deps, &c, &id(customer), message, Channel::Email, now).await }
     };
     let core = show("a1", Previewed::Announcement).await.unwrap();
     assert_eq!(
@@ -1366,4 +1367,129 @@ pub async fn a_preview_is_what_the_stored_customer_would_get(deps: &Deps) {
         show("a3", Previewed::Announcement).await,
         Err(PreviewError::Purged(_))
     ));
+}
+
+/// A number in E.164 form that has answered STOP: the emulator's SNS
+/// treats every number ending in 99 so, and the embedded runtime's
+/// opt-out file lists it (`contract_embedded.rs`).
+pub const OPTED_OUT: &str = "+4915100000099";
+
+/// The campaign's rules, applied when a reminder goes out (the status
+/// read then): the default rules send the 30-day reminder by e-mail to
+/// everyone not migrated and as a text to those still pending with a
+/// mobile number, one of each per customer even when two runs of the
+/// wave start at the same instant; an opted-out number gets no text.
+/// `texts` reads what the texter sent: (number, text) pairs.
+pub async fn reminders_follow_the_rules_on_every_channel_once(
+    deps: &Deps,
+    texts: impl Fn() -> Vec<(String, String)>,
+) {
+    use sunset::domain::ids::Phone;
+    use sunset::domain::ledger::Channel;
+    use sunset::domain::milestone::local_instant;
+    use sunset::services::dispatch::{Wave, notice_wave};
+    use sunset::services::jobs::Budget;
+    let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let berlin = chrono_tz::Europe::Berlin;
+    let with_phone = |c: &str, phone: &str| {
+        let mut r = record(c, berlin);
+        if let Some(p) = r.profile.as_mut() {
+            p.phone = Some(Phone::parse(phone).unwrap());
+        }
+        r
+    };
+    let records = vec![
+        with_phone("pending-mobile", "+49 151 12345678"),
+        with_phone("pending-local", "0151 12345678"),
+        with_phone("declined", "+49 151 22222222"),
+        with_phone("migrated", "+49 151 33333333"),
+        with_phone("opted-out", OPTED_OUT),
+    ];
+    deps.customers
+        .insert_customers(&c.id, &records)
+        .await
+        .unwrap();
+    let all: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    segment(deps, &c.id, &all, Tier::Standard).await;
+    for (who, status, kind) in [
+        (
+            "declined",
+            MigrationStatus::Declined,
+            CustomerEventKind::Declined("too expensive".into()),
+        ),
+        (
+            "migrated",
+            MigrationStatus::Migrated,
+            CustomerEventKind::Migrated,
+        ),
+    ] {
+        let mut r = stored(deps, &c.id, who).await;
+        r.status = status;
+        let event = CustomerEvent {
+            at: t("2027-06-01T10:00:00Z"),
+            customer: id(who),
+            kind,
+        };
+        deps.events
+            .record_events(&c.id, &[(event, Some(r))])
+            .await
+            .unwrap();
+    }
+    let wave = |milestone: Milestone| {
+        let day = c.reminder_date(match milestone {
+            Milestone::Reminder(n) => n,
+            _ => unreachable!(),
+        });
+        Wave {
+            milestone,
+            zone: berlin,
+            now: local_instant(day, c.send_time(), berlin),
+            resume: None,
+        }
+    };
+    let budget = Budget::unlimited();
+    // Before T-30: e-mail only.
+    notice_wave(deps, &c, wave(Milestone::Reminder(60)), &budget)
+        .await
+        .unwrap();
+    assert!(texts().is_empty(), "no text before T-30: {:?}", texts());
+    // T-30, two runs at the same instant.
+    let (a, b) = tokio::join!(
+        notice_wave(deps, &c, wave(Milestone::Reminder(30)), &budget),
+        notice_wave(deps, &c, wave(Milestone::Reminder(30)), &budget),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // Four e-mails (not the migrated customer) and one text.
+    assert_eq!(a.sent + b.sent, 5, "{a:?} {b:?}");
+    let sent = texts();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "+4915112345678");
+    assert!(sent[0].1.contains("Reply STOP"), "{}", sent[0].1);
+    assert!(sent[0].1.contains("in 30 days"), "{}", sent[0].1);
+    // Everyone's ledger, per channel.
+    for (who, email, sms) in [
+        ("pending-mobile", true, true),
+        ("pending-local", true, false),
+        ("declined", true, false),
+        ("migrated", false, false),
+        ("opted-out", true, false),
+    ] {
+        let told = deps.ledger.deliveries_to(&c.id, &id(who)).await.unwrap();
+        let on = |channel| {
+            told.iter().any(|d| {
+                d.key.milestone == Milestone::Reminder(30)
+                    && d.key.channel == channel
+                    && d.sent_at.is_some()
+            })
+        };
+        assert_eq!(on(Channel::Email), email, "{who} by e-mail");
+        assert_eq!(on(Channel::Sms), sms, "{who} by text");
+    }
+    // A run after the fact sends nothing again.
+    let again = notice_wave(deps, &c, wave(Milestone::Reminder(30)), &budget)
+        .await
+        .unwrap();
+    assert_eq!(again.sent, 0, "{again:?}");
+    assert_eq!(texts().len(), 1);
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sunset::clock::SimulatedClock;
-use sunset::domain::ledger::LEASE;
+use sunset::domain::ledger::{Channel, LEASE};
 use sunset::domain::tier::{Tier, TierDecision};
 use sunset::domain::{Campaign, CampaignId, CustomerRecord, Job, Milestone};
 use sunset::ports::Deps;
@@ -289,7 +289,7 @@ pub async fn every_event_three_times_at_once_sends_each_notice_once(rig: &Rig, n
     assert_eq!(everyone_received(&received, 0..n, "announcement"), 0);
     assert_eq!(received.values().sum::<usize>(), n);
     let tallies = rig.deps.ledger.tallies(&c.id).await.unwrap();
-    assert_eq!(tallies["announcement"].sent, n as u64);
+    assert_eq!(tallies[&Channel::Email]["announcement"].sent, n as u64);
 }
 
 /// A run dies right after its `after`-th claim, send or mark: once the
@@ -322,7 +322,7 @@ pub async fn a_crash_at_any_step_loses_no_notice(rig: &Rig, n: usize, step: Step
         "{extra} sent twice after a crash at {step:?}"
     );
     let tallies = rig.deps.ledger.tallies(&c.id).await.unwrap();
-    assert_eq!(tallies["announcement"].sent, berlin as u64);
+    assert_eq!(tallies[&Channel::Email]["announcement"].sent, berlin as u64);
 }
 
 /// 30 % of sends throttled, then the day's quota used up mid-wave: the

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use sunset::domain::delivery_event::DeliveryOutcome;
 use sunset::domain::ledger::{Claimed, Delivery, DeliveryKey, Lease};
 use sunset::domain::{CampaignId, CustomerId};
-use sunset::ports::{DeliveryLedger, Mailer, OutgoingEmail, PortResult, SendError, Tally};
+use sunset::ports::{DeliveryLedger, Mailer, OutgoingEmail, PortResult, SendError};
 
 /// Where a run can die.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -458,7 +458,7 @@ impl DeliveryLedger for FaultyLedger {
     async fn sent(&self, keys: &[DeliveryKey]) -> PortResult<Vec<bool>> {
         self.inner.sent(keys).await
     }
-    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>> {
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<sunset::ports::Tallies> {
         self.inner.tallies(campaign).await
     }
     async fn deliveries_to(

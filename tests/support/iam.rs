@@ -33,6 +33,7 @@ fn actions(service: &str, operation: &str, body: Option<&[u8]>) -> Vec<String> {
         "S3" => "s3",
         "Scheduler" => "scheduler",
         "SESv2" => "ses",
+        "SNS" => "sns",
         other => panic!("unmapped service {other}"),
     };
     let names: Vec<String> = match (prefix, operation) {

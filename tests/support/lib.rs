@@ -261,6 +261,7 @@ pub async fn aws_settings(config: &aws_config::SdkConfig) -> sunset::adapters::a
                 ..Default::default()
             },
         }),
+        sns: Some(sunset::adapters::aws::SnsSettings { per_second: 100.0 }),
         scheduler: Some(sunset::adapters::aws::ScheduleTargets {
             group,
             role_arn: "arn:aws:iam::123456789012:role/sunset-scheduler".into(),

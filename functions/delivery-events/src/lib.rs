@@ -11,6 +11,7 @@ use sunset::services::delivery_events::{self, EventsError};
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
     s3: false,
     ses: true,
+    sns: false,
     scheduler: false,
     link_key: false,
 };

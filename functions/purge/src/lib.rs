@@ -9,6 +9,7 @@ use sunset::ports::Deps;
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
     s3: true,
     ses: false,
+    sns: false,
     scheduler: true,
     link_key: false,
 };

@@ -10,6 +10,7 @@ use sunset::ports::Deps;
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
     s3: true,
     ses: true,
+    sns: true,
     scheduler: true,
     link_key: true,
 };

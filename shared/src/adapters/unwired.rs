@@ -8,8 +8,8 @@ use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::milestone::ScheduledJob;
 use crate::domain::{CampaignId, CustomerId, EmailAddress};
 use crate::ports::{
-    BlobStore, Erased, Mailer, OutgoingEmail, PortError, PortResult, ProductData, ProductFile,
-    Scheduler, SendError,
+    BlobStore, Erased, Mailer, OutgoingEmail, OutgoingSms, PortError, PortResult, ProductData,
+    ProductFile, Scheduler, SendError, Texter,
 };
 
 /// A port this function was wired without; names what it stands for.
@@ -34,6 +34,13 @@ impl Scheduler for Unwired {
     }
     async fn scheduled(&self, _: &CampaignId) -> PortResult<Vec<ScheduledJob>> {
         Err(self.error())
+    }
+}
+
+#[async_trait]
+impl Texter for Unwired {
+    async fn send(&self, _: &OutgoingSms) -> Result<String, SendError> {
+        Err(self.error().into())
     }
 }
 

@@ -167,10 +167,25 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
         } else {
             (String::new(), "")
         };
-        let phone = if rng.random_bool(0.5) {
-            format!("+49 30 {:07}", rng.random_range(0..9_999_999))
-        } else {
-            String::new()
+        // Half give a mobile number; one in ten of those writes it the
+        // local way, without the country code (imported with a warning:
+        // no text can reach it).
+        let phone = match (rng.random_bool(0.5), rng.random_bool(0.1), chinese) {
+            (false, _, _) => String::new(),
+            (true, false, true) => format!(
+                "+86 13{} {:04} {:04}",
+                rng.random_range(0..10),
+                rng.random_range(0..10_000),
+                rng.random_range(0..10_000)
+            ),
+            (true, true, true) => format!(
+                "13{} {:04} {:04}",
+                rng.random_range(0..10),
+                rng.random_range(0..10_000),
+                rng.random_range(0..10_000)
+            ),
+            (true, false, false) => format!("+49 151 {:08}", rng.random_range(0..100_000_000)),
+            (true, true, false) => format!("0151 {:08}", rng.random_range(0..100_000_000)),
         };
         let (p_from, p_until, p_amount) = if rng.random_bool(0.3) {
             let from = end - chrono::Days::new(rng.random_range(30..330));

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::adapters::embedded::Embedded;
 use crate::clock::SystemClock;
+use crate::domain::ledger::Channel;
 use crate::domain::{CampaignId, CustomerId};
 use crate::services::preview::{self, Preview, Previewed};
 use crate::services::{import, segment};
@@ -27,7 +28,15 @@ pub enum Source<'a> {
     },
 }
 
-pub async fn preview(source: Source<'_>, customer: &str, message: &str) -> anyhow::Result<Preview> {
+pub async fn preview(
+    source: Source<'_>,
+    customer: &str,
+    message: &str,
+    channel: &str,
+) -> anyhow::Result<Preview> {
+    let channel: Channel = channel
+        .parse()
+        .map_err(|e: crate::domain::ids::InvalidValue| anyhow::anyhow!("--channel: {}", e.0))?;
     let customer =
         CustomerId::parse(customer).map_err(|e| anyhow::anyhow!("--customer: {}", e.0))?;
     let message: Previewed = message
@@ -51,7 +60,7 @@ pub async fn preview(source: Source<'_>, customer: &str, message: &str) -> anyho
                 .await?
                 .with_context(|| format!("no campaign {id} in {}", dir.display()))?;
             let now = emb.deps.clock.now();
-            Ok(preview::preview(&emb.deps, &campaign, &customer, message, now).await?)
+            Ok(preview::preview(&emb.deps, &campaign, &customer, message, channel, now).await?)
         }
         Source::Files {
             campaign,
@@ -88,7 +97,7 @@ pub async fn preview(source: Source<'_>, customer: &str, message: &str) -> anyho
             )
             .await?;
             segment::segment(c, emb.deps.customers.as_ref(), emb.deps.audit.as_ref(), now).await?;
-            Ok(preview::preview(&emb.deps, c, &customer, message, now).await?)
+            Ok(preview::preview(&emb.deps, c, &customer, message, channel, now).await?)
         }
     }
 }

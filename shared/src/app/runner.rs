@@ -365,10 +365,15 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             b.sent, b.core_customers
         ),
         JobOutcome::Wave(w) => format!(
-            "{local}  {:<18} {:>7} sent in {} ({:?}{}{})",
+            "{local}  {:<18} {:>7} sent in {}{} ({:?}{}{})",
             w.milestone.to_string(),
             w.sent,
             w.zone,
+            if w.texts > 0 {
+                format!(", {} of them as texts", w.texts)
+            } else {
+                String::new()
+            },
             w.state,
             if w.late { ", late" } else { "" },
             if w.missed > 0 {

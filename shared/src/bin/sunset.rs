@@ -87,6 +87,9 @@ enum Command {
         /// deadline, export-ready or deletion-done.
         #[arg(long, default_value = "announcement")]
         milestone: String,
+        /// email, or sms (the announcement and the reminders).
+        #[arg(long, default_value = "email")]
+        channel: String,
         /// What to print: text (subject and plain-text part), html, or json.
         #[arg(long, default_value = "text")]
         format: String,
@@ -190,6 +193,10 @@ fn print_outcome(
         data.display(),
         data.display()
     );
+    println!(
+        "  {}/sms-outbox.jsonl   every text sent (one JSON line each: number, text, segments)",
+        data.display()
+    );
     println!("  {}/report.json        the retrospective", data.display());
     println!(
         "  {}/audit-trail.json   the audit chain with the deletion certificates",
@@ -225,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             customers,
             customer,
             milestone,
+            channel,
             format,
             html,
         } => {
@@ -239,8 +247,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
             };
-            let p = preview::preview(source, &customer, &milestone).await?;
+            let p = preview::preview(source, &customer, &milestone, &channel).await?;
+            if !p.sent_by_rules {
+                eprintln!(
+                    "Note: the campaign's rules do not send the {} by {} to this customer as they stand ({}, {}).",
+                    p.message, p.channel, p.tier, p.status
+                );
+            }
             match format.as_str() {
+                "text" if p.segments.is_some() => {
+                    println!(
+                        "To: {}\nTemplate: {} (tier {}, {}, {}; {} segments)\n",
+                        p.to,
+                        p.template,
+                        p.tier,
+                        p.status,
+                        p.locale,
+                        p.segments.unwrap_or_default()
+                    );
+                    println!("{}", p.text);
+                }
                 "text" => {
                     println!(
                         "To: {}\nSubject: {}\nTemplate: {} (tier {}, {}, {})\n",

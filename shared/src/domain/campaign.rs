@@ -9,8 +9,9 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::audience::Rules;
 use super::bounds::{CAMPAIGN_YEARS, check_year};
-use super::ids::{CampaignId, EmailAddress, Mailbox, Phone, Url};
+use super::ids::{CampaignId, EmailAddress, Mailbox, MobileNumber, Phone, Url};
 use super::locale::{Locale, LocalizedText};
 use super::tier::SegmentationPolicy;
 
@@ -161,6 +162,18 @@ pub struct Sender {
     pub reply_to: Option<EmailAddress>,
 }
 
+/// How texts are sent; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSettings {
+    /// The name texts show as from, where the country allows one: 3 to 11
+    /// letters and digits, at least one letter (`ORBIT`).
+    pub sender_id: Option<String>,
+    /// The number texts are sent from, where the country needs one
+    /// (E.164: `+4930123456`).
+    pub origination_number: Option<MobileNumber>,
+}
+
 /// When and how customers are contacted; every field has a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -224,7 +237,13 @@ pub struct Campaign {
     #[serde(default)]
     pub delivery: Delivery,
     #[serde(default)]
+    pub sms: SmsSettings,
+    #[serde(default)]
     pub segmentation: SegmentationPolicy,
+    /// Who gets which notice on which channel (`domain::audience`); the
+    /// guide's rules unless the campaign gives its own.
+    #[serde(default)]
+    pub rules: Rules,
     /// The campaign's own templates over the built-in ones, by name
     /// (`email/announcement.core.zh-CN`): checked when the campaign is
     /// saved.
@@ -411,6 +430,21 @@ impl Campaign {
                 return Err(field(
                     "reminders.days_before_end",
                     format!("the {n}-day reminder would fall on or before the announcement"),
+                ));
+            }
+        }
+        self.rules
+            .validate(offsets)
+            .map_err(|e| field(&e.field, e.reason))?;
+        if let Some(id) = &self.sms.sender_id {
+            let letters = id.chars().any(|c| c.is_ascii_alphabetic());
+            if !(3..=11).contains(&id.len())
+                || !id.chars().all(|c| c.is_ascii_alphanumeric())
+                || !letters
+            {
+                return Err(field(
+                    "sms.sender_id",
+                    "must be 3 to 11 letters and digits, at least one a letter (carriers refuse others)",
                 ));
             }
         }

@@ -88,7 +88,7 @@ impl Customer {
 }
 
 /// How far the customer is with moving off the product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MigrationStatus {
     /// Not migrated yet: reminders keep coming.
@@ -113,15 +113,15 @@ impl MigrationStatus {
         }
     }
 
+    pub const ALL: [MigrationStatus; 4] = [
+        Self::Pending,
+        Self::Exported,
+        Self::Declined,
+        Self::Migrated,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Exported,
-            Self::Migrated,
-            Self::Declined,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 

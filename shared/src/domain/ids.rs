@@ -219,6 +219,47 @@ fn parse_phone(raw: &str) -> Result<String, InvalidValue> {
     Ok(s.to_owned())
 }
 
+impl Phone {
+    /// The number in E.164 form, if it is written internationally (a
+    /// `+`, the country code and the number): what an SMS provider
+    /// dials. A number without its country code cannot be texted; which
+    /// country it is in is not guessed.
+    pub fn mobile(&self) -> Option<MobileNumber> {
+        MobileNumber::parse(self.as_str()).ok()
+    }
+}
+
+string_newtype!(
+    /// A phone number in E.164 form: `+`, then 8 to 15 digits, the first
+    /// not 0 (`+8613800138000`). Spaces and `- ( ) .` are dropped.
+    MobileNumber,
+    parse_mobile
+);
+
+fn parse_mobile(raw: &str) -> Result<String, InvalidValue> {
+    let s = raw.trim();
+    let Some(rest) = s.strip_prefix('+') else {
+        return Err(invalid(
+            "is not in international form: write + and the country code (+86 138 0013 8000)",
+        ));
+    };
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -().".contains(c))
+    {
+        return Err(invalid(
+            "holds characters other than digits, spaces and - ( ) .",
+        ));
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return Err(invalid(
+            "is not an international number (a country code, then 8 to 15 digits in all)",
+        ));
+    }
+    Ok(format!("+{digits}"))
+}
+
 string_newtype!(
     /// A person's or company's name as shown in a greeting: 1 to 200
     /// characters, no control characters.

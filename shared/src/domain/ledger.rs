@@ -15,17 +15,40 @@ use serde::{Deserialize, Serialize};
 use super::ids::{CampaignId, CustomerId, InvalidValue};
 use super::milestone::Milestone;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A channel a message is pushed on. Each has its own ledger entry per
+/// customer and milestone, and its own lane at the pacer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email,
+    /// A text message to the customer's mobile number.
+    Sms,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Sms];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
 }
 
 impl fmt::Display for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Channel::Email => "email",
-        })
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| InvalidValue(format!("'{s}' is not a channel (email, sms)")))
     }
 }
 
@@ -62,11 +85,21 @@ pub struct DeliveryKey {
 
 impl DeliveryKey {
     pub fn once(campaign: &CampaignId, recipient: Recipient, milestone: Milestone) -> Self {
+        Self::on(campaign, recipient, milestone, Channel::Email)
+    }
+
+    /// The key of a milestone sent once per customer on `channel`.
+    pub fn on(
+        campaign: &CampaignId,
+        recipient: Recipient,
+        milestone: Milestone,
+        channel: Channel,
+    ) -> Self {
         Self {
             campaign: campaign.clone(),
             recipient,
             milestone,
-            channel: Channel::Email,
+            channel,
             occurrence: String::new(),
         }
     }

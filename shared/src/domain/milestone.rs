@@ -34,12 +34,6 @@ impl Milestone {
     pub fn name(self) -> String {
         self.to_string()
     }
-
-    /// Whether the milestone goes to every customer (announcement) or only
-    /// to those who have not migrated (reminders).
-    pub fn only_pending(self) -> bool {
-        matches!(self, Milestone::Reminder(_))
-    }
 }
 
 impl fmt::Display for Milestone {

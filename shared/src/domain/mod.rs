@@ -1,6 +1,7 @@
 //! Domain types, parsed at the edge, and the pure rules of a sunset
 //! (scoring, planning, refunds). No I/O and no SDK types here.
 
+pub mod audience;
 pub mod audit;
 pub mod bounds;
 pub mod campaign;

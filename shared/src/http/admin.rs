@@ -239,7 +239,7 @@ pub(super) async fn campaign_report(
 pub(super) struct PreviewQuery {
     customer: String,
     milestone: String,
-    /// Only `email` so far.
+    /// `email` (the default) or `sms`.
     channel: Option<String>,
     /// `json` (the default: subject, both parts and what chose them),
     /// `html` or `text` (the part itself, to look at).
@@ -261,19 +261,25 @@ pub(super) async fn preview(
                 field: "milestone".into(),
                 reason: e.0,
             })?;
-    match q.channel.as_deref() {
-        None | Some("email") => {}
-        Some(other) => {
-            return Err(ApiError::Invalid {
-                field: "channel".into(),
-                reason: format!(
-                    "'{}' is not a channel sunset sends on (email)",
-                    other.chars().take(40).collect::<String>()
-                ),
-            });
-        }
-    }
-    let p = preview::preview(&s.deps, &campaign, &customer, message, s.deps.clock.now()).await?;
+    let channel = match q.channel.as_deref() {
+        None => crate::domain::ledger::Channel::Email,
+        Some(c) => c.parse().map_err(|_| ApiError::Invalid {
+            field: "channel".into(),
+            reason: format!(
+                "'{}' is not a channel sunset sends on (email, sms)",
+                c.chars().take(40).collect::<String>()
+            ),
+        })?,
+    };
+    let p = preview::preview(
+        &s.deps,
+        &campaign,
+        &customer,
+        message,
+        channel,
+        s.deps.clock.now(),
+    )
+    .await?;
     Ok(match q.format.as_deref() {
         None | Some("json") => Json(p).into_response(),
         Some("html") => axum::response::Html(p.html).into_response(),

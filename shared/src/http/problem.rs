@@ -128,6 +128,10 @@ impl From<PreviewError> for ApiError {
                 field: "milestone".into(),
                 reason: e.to_string(),
             },
+            PreviewError::NotOnChannel(_) | PreviewError::NoMobile(_) => ApiError::Invalid {
+                field: "channel".into(),
+                reason: e.to_string(),
+            },
             PreviewError::Port(p) => p.into(),
             PreviewError::Render(r) => ApiError::Unexpected(r.into()),
         }

@@ -18,6 +18,7 @@
 pub mod format;
 mod helpers;
 mod names;
+pub mod sms;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,6 +57,17 @@ pub enum TemplateError {
     },
     #[error("no template {0} (neither the campaign's nor a built-in one)")]
     Missing(String),
+    /// A text message longer than two segments.
+    #[error(
+        "template {template}: the text takes {segments} segments ({units} {encoding} units); \
+         keep it to 2 (306 characters, or 134 when it holds Chinese)"
+    )]
+    TooLong {
+        template: String,
+        segments: u32,
+        units: u32,
+        encoding: &'static str,
+    },
 }
 
 /// An operator's template that cannot be saved: which one and why.
@@ -72,6 +84,22 @@ const FUEL: u64 = 2_000_000;
 
 /// The built-in templates, in the binary.
 const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "sms/announcement.en",
+        include_str!("../templates/sms/announcement.en.j2"),
+    ),
+    (
+        "sms/announcement.zh-CN",
+        include_str!("../templates/sms/announcement.zh-CN.j2"),
+    ),
+    (
+        "sms/reminder.en",
+        include_str!("../templates/sms/reminder.en.j2"),
+    ),
+    (
+        "sms/reminder.zh-CN",
+        include_str!("../templates/sms/reminder.zh-CN.j2"),
+    ),
     (
         "email/base.en",
         include_str!("../templates/email/base.en.j2"),
@@ -387,6 +415,38 @@ impl Templates {
             text: tidy(captured.output()),
             html,
         })
+    }
+
+    /// A text message: the template's text form on one line (a text's
+    /// line breaks cost characters), refused when it would take more than
+    /// [`sms::MAX_SEGMENTS`] segments.
+    pub fn sms<S: Serialize>(
+        &self,
+        kind: Kind,
+        tier: Option<Tier>,
+        locale: Locale,
+        view: &S,
+    ) -> Result<String, TemplateError> {
+        let name = self.resolve(Channel::Sms, kind, tier, locale)?;
+        let text = self
+            .env
+            .get_template(&format!("{name}.txt"))
+            .and_then(|t| t.render(Value::from_serialize(view)))
+            .map_err(|source| TemplateError::Render {
+                template: name.clone(),
+                source,
+            })?;
+        let text = sms::one_line(&text);
+        let segments = sms::Segments::of(&text);
+        if segments.count > sms::MAX_SEGMENTS {
+            return Err(TemplateError::TooLong {
+                template: name,
+                segments: segments.count,
+                units: segments.units,
+                encoding: segments.encoding.as_str(),
+            });
+        }
+        Ok(text)
     }
 
     /// A page a customer's browser shows, in their language.

@@ -15,15 +15,18 @@ pub enum Channel {
     Email,
     /// The pages a customer's signed link opens.
     Page,
+    /// A text message: one or two segments, plain text.
+    Sms,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Page];
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Page, Channel::Sms];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Page => "page",
+            Channel::Sms => "sms",
         }
     }
 }
@@ -92,17 +95,18 @@ impl Kind {
         }
     }
 
-    /// Where the kind is read.
-    pub fn channel(self) -> Channel {
+    /// Where the kind is read: the countdown's notices also as texts.
+    pub fn channels(self) -> &'static [Channel] {
         match self {
-            Kind::Portal | Kind::Error => Channel::Page,
-            _ => Channel::Email,
+            Kind::Portal | Kind::Error => &[Channel::Page],
+            Kind::Announcement | Kind::Reminder => &[Channel::Email, Channel::Sms],
+            _ => &[Channel::Email],
         }
     }
 
     /// Whether the kind goes to customers (and so may differ per tier).
     pub fn to_customers(self) -> bool {
-        self.channel() == Channel::Email && !matches!(self, Kind::Base | Kind::Brief)
+        !matches!(self, Kind::Base | Kind::Brief | Kind::Portal | Kind::Error)
     }
 }
 
@@ -146,7 +150,7 @@ impl TemplateName {
             .find(|c| c.as_str() == channel)
             .ok_or_else(|| {
                 fail(format!(
-                    "the channel '{channel}' is not one of: email, page"
+                    "the channel '{channel}' is not one of: email, page, sms"
                 ))
             })?;
         let parts: Vec<&str> = rest.split('.').collect();
@@ -164,10 +168,11 @@ impl TemplateName {
                     Kind::ALL.map(Kind::as_str).join(", ")
                 ))
             })?;
-        if kind.channel() != channel {
+        if !kind.channels().contains(&channel) {
+            let are_for: Vec<&str> = kind.channels().iter().map(|c| c.as_str()).collect();
             return Err(fail(format!(
                 "{kind} templates are for {}, not {channel}",
-                kind.channel()
+                are_for.join(" and ")
             )));
         }
         let tier = match tier {
@@ -221,8 +226,15 @@ mod tests {
             assert_eq!(TemplateName::parse(name).unwrap().to_string(), name);
         }
         let why = |n: &str| TemplateName::parse(n).unwrap_err().to_string();
-        assert!(why("sms/reminder.en").contains("channel 'sms'"));
-        assert!(why("page/reminder.en").contains("reminder templates are for email"));
+        assert!(why("fax/reminder.en").contains("channel 'fax'"));
+        assert_eq!(
+            TemplateName::parse("sms/reminder.core.zh-CN")
+                .unwrap()
+                .to_string(),
+            "sms/reminder.core.zh-CN"
+        );
+        assert!(why("sms/export-ready.en").contains("export-ready templates are for email"));
+        assert!(why("page/reminder.en").contains("reminder templates are for email and sms"));
         assert_eq!(
             TemplateName::parse("page/portal.zh-CN")
                 .unwrap()

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::domain::milestone::local_instant;
 
+use crate::domain::audience::RuleLine;
+use crate::domain::ledger::Channel;
 use crate::domain::milestone::ScheduledJob;
 use crate::domain::{
     Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Milestone, Tier,
@@ -20,6 +22,18 @@ pub struct Preflight {
     /// Launch is refused while there are errors.
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// Who gets which notice on which channel under the campaign's rules,
+    /// and how many of its customers that is today (their status now;
+    /// on a channel that can reach them).
+    pub audience: Vec<Audience>,
+}
+
+/// One notice on one channel: the rule, and how many it reaches today.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audience {
+    #[serde(flatten)]
+    pub rule: RuleLine,
+    pub customers: u64,
 }
 
 /// How late a first launch may come: on the announcement day or the day
@@ -76,6 +90,16 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
                     .map(Milestone::Reminder),
             );
             for m in milestones {
+                if campaign.rules.uses(m, Channel::Sms) {
+                    if let Err(e) =
+                        notice::render_sms(campaign, &record, &customer, m, &deps.signer)
+                    {
+                        p.errors.push(format!(
+                            "the {locale} {m} text to a {} customer does not render: {e}",
+                            tier.as_str()
+                        ));
+                    }
+                }
                 let tier = tier.as_str();
                 match notice::render_notice(campaign, &record, &customer, m, &deps.signer) {
                     Ok(rendered) => {
@@ -97,6 +121,15 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
             }
         }
     }
+    let offsets = campaign.reminder_offsets();
+    let notices: Vec<Milestone> = std::iter::once(Milestone::Announcement)
+        .chain(offsets.iter().copied().map(Milestone::Reminder))
+        .collect();
+    let mut reached: std::collections::BTreeMap<(String, Channel), u64> = Default::default();
+    let texts = notices
+        .iter()
+        .any(|&m| campaign.rules.uses(m, Channel::Sms));
+    let mut not_textable = 0u64;
     let mut pages = super::paging::Pages::new(1000);
     let (mut total, mut untiered, mut core_without_owner) = (0u64, 0u64, 0u64);
     while let Some(after) = pages.start() {
@@ -109,6 +142,23 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
         }
         for r in page.iter().filter(|r| r.profile.is_some()) {
             total += 1;
+            let tier = r.tier.as_ref().map_or(Tier::Standard, |t| t.tier);
+            let phone = r.profile.as_ref().and_then(|c| c.phone.as_ref());
+            let mobile = phone.and_then(|p| p.mobile()).is_some();
+            if texts && phone.is_some() && !mobile {
+                not_textable += 1;
+            }
+            for &m in &notices {
+                for channel in campaign.rules.channels(m, tier, r.status) {
+                    let reachable = match channel {
+                        Channel::Email => r.mailable().is_some(),
+                        Channel::Sms => mobile,
+                    };
+                    if reachable {
+                        *reached.entry((m.name(), channel)).or_default() += 1;
+                    }
+                }
+            }
             match &r.tier {
                 None => untiered += 1,
                 Some(t)
@@ -130,6 +180,24 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
     if untiered > 0 {
         p.errors.push(format!("{untiered} customers have no tier"));
     }
+    if not_textable > 0 {
+        p.warnings.push(format!(
+            "{not_textable} customers have a phone number without its country code (+…): \
+             the rules send texts, and none can reach them"
+        ));
+    }
+    p.audience = campaign
+        .rules
+        .describe(&offsets)
+        .into_iter()
+        .map(|rule| {
+            let customers = reached
+                .get(&(rule.notice.clone(), rule.channel))
+                .copied()
+                .unwrap_or_default();
+            Audience { rule, customers }
+        })
+        .collect();
     if core_without_owner > 0 {
         p.warnings.push(format!(
             "{core_without_owner} core customers have no account manager; their 1:1 brief goes to {}",

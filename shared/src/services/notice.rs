@@ -338,6 +338,26 @@ pub fn render_notice(
     render(campaign, record, customer, message, signer)
 }
 
+/// The announcement or a reminder as a text message: at most two
+/// segments (a template that writes more fails here, and when saved).
+pub fn render_sms(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    milestone: Milestone,
+    signer: &LinkSigner,
+) -> Result<String, RenderError> {
+    let message = match milestone {
+        Milestone::Reminder(n) => Message::Reminder(n),
+        _ => Message::Announcement,
+    };
+    let templates = Templates::for_overrides(&campaign.templates)?;
+    let locale = customer.notice_locale(campaign.default_locale);
+    let tier = record.tier.as_ref().map(|t| t.tier);
+    let view = view(campaign, record, customer, &message, signer)?;
+    Ok(templates.sms(message.kind(), tier, locale, &view)?)
+}
+
 /// The notice that a customer's last day moved (an extension, a legal hold
 /// released): the new day, and a fresh export link valid to its end in
 /// their zone.
@@ -461,11 +481,14 @@ pub fn render_brief(campaign: &Campaign, lines: &[BriefLine]) -> Result<Rendered
 /// optional values: a template that fails for any of them is refused when
 /// the campaign is saved, naming it and why.
 pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
+    let templates = Templates::with_overrides(&campaign.templates)?;
+    let signer = LinkSigner::new(vec![0; 32]);
+    // Texts are checked whoever wrote them: the built-in ones too run
+    // over two segments with a long enough product name.
+    check_texts(campaign, &templates, &signer)?;
     if campaign.templates.is_empty() {
         return Ok(());
     }
-    let templates = Templates::with_overrides(&campaign.templates)?;
-    let signer = LinkSigner::new(vec![0; 32]);
     let request = samples::export_request(campaign);
     let messages = [
         Message::Announcement,
@@ -577,6 +600,58 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
             other => other.to_string(),
         },
     })?;
+    Ok(())
+}
+
+/// Every text the campaign's rules send, for every sample customer: each
+/// renders, in at most two segments.
+fn check_texts(
+    campaign: &Campaign,
+    templates: &Templates,
+    signer: &LinkSigner,
+) -> Result<(), OverrideError> {
+    use crate::domain::ledger::Channel as Push;
+    let notices = std::iter::once(Milestone::Announcement).chain(
+        campaign
+            .reminder_offsets()
+            .into_iter()
+            .map(Milestone::Reminder),
+    );
+    for milestone in notices.filter(|&m| campaign.rules.uses(m, Push::Sms)) {
+        let message = match milestone {
+            Milestone::Reminder(n) => Message::Reminder(n),
+            _ => Message::Announcement,
+        };
+        for (record, customer) in samples::customers(campaign) {
+            let locale = customer.notice_locale(campaign.default_locale);
+            let tier = record.tier.as_ref().map(|t| t.tier);
+            let fail = |reason: String| OverrideError {
+                name: templates
+                    .resolve(render::Channel::Sms, message.kind(), tier, locale)
+                    .unwrap_or_default(),
+                reason,
+            };
+            let view = view(campaign, &record, &customer, &message, signer)
+                .map_err(|e| fail(e.to_string()))?;
+            templates
+                .sms(message.kind(), tier, locale, &view)
+                .map_err(|e| match e {
+                    TemplateError::Render { source, .. } => fail(render::describe(&source)),
+                    TemplateError::TooLong {
+                        segments,
+                        units,
+                        encoding,
+                        ..
+                    } => fail(format!(
+                        "the {milestone} text for a {} {locale} customer takes {segments} \
+                         segments ({units} {encoding} units); keep it to 2 (306 characters, \
+                         or 134 when it holds Chinese) — a shorter product name or template",
+                        tier.map_or("standard", Tier::as_str),
+                    )),
+                    other => fail(other.to_string()),
+                })?;
+        }
+    }
     Ok(())
 }
 

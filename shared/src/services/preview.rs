@@ -11,8 +11,11 @@ use serde::Serialize;
 
 use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
 use crate::domain::ids::InvalidValue;
-use crate::domain::{Campaign, CustomerId};
+use crate::domain::ledger::Channel;
+use crate::domain::{Campaign, CustomerId, Milestone, Tier};
 use crate::ports::{Deps, PortError};
+use crate::render::Templates;
+use crate::render::sms::Segments;
 
 use super::notice::{self, Message, RenderError};
 
@@ -81,17 +84,25 @@ impl fmt::Display for Previewed {
 pub struct Preview {
     pub customer: CustomerId,
     pub message: String,
-    pub channel: &'static str,
-    /// The address it would go to.
+    pub channel: Channel,
+    /// Whether the campaign's rules send this message on this channel to
+    /// this customer as they stand now (a preview renders it either way).
+    pub sent_by_rules: bool,
+    /// The address (or number) it would go to.
     pub to: String,
     /// The template that wrote it (the campaign's own, or a built-in).
     pub template: String,
     pub locale: &'static str,
     pub tier: &'static str,
     pub status: &'static str,
+    /// Empty for a text.
     pub subject: String,
     pub text: String,
+    /// Empty for a text.
     pub html: String,
+    /// A text's segments (what it is billed as).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +116,11 @@ pub enum PreviewError {
     /// A reminder the campaign does not send.
     #[error("the campaign sends no {asked}; its reminders are {planned}")]
     NotPlanned { asked: String, planned: String },
+    /// Only the announcement and the reminders go out as texts.
+    #[error("the {0} is sent by e-mail only; the announcement and the reminders are also texts")]
+    NotOnChannel(String),
+    #[error("customer {0} has no mobile number with its country code (+…): no text can reach them")]
+    NoMobile(CustomerId),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -117,8 +133,17 @@ pub async fn preview(
     campaign: &Campaign,
     customer: &CustomerId,
     message: Previewed,
+    channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<Preview, PreviewError> {
+    let milestone = match message {
+        Previewed::Announcement => Some(Milestone::Announcement),
+        Previewed::Reminder(n) => Some(Milestone::Reminder(n)),
+        _ => None,
+    };
+    if channel == Channel::Sms && milestone.is_none() {
+        return Err(PreviewError::NotOnChannel(message.to_string()));
+    }
     if let Previewed::Reminder(n) = message {
         let planned = campaign.reminder_offsets();
         if !planned.contains(&n) {
@@ -174,23 +199,72 @@ pub async fn preview(
         Previewed::DeletionDone => Message::DeletionDone(deleted_on),
     };
     let locale = profile.notice_locale(campaign.default_locale);
-    let rendered = notice::render(campaign, &record, &profile, m, &deps.signer)?;
+    let tier = record.tier.as_ref().map(|t| t.tier);
+    let sent_by_rules = match milestone {
+        Some(m) => campaign
+            .rules
+            .channels(m, tier.unwrap_or(Tier::Standard), record.status)
+            .contains(&channel),
+        // The customer's own messages (export-ready, deadline...) go by
+        // e-mail to whoever they concern.
+        None => channel == Channel::Email,
+    };
+    let (to, template, subject, text, html, segments) = match (channel, milestone) {
+        (Channel::Sms, Some(m)) => {
+            let mobile = profile
+                .phone
+                .as_ref()
+                .and_then(|p| p.mobile())
+                .ok_or_else(|| PreviewError::NoMobile(customer.clone()))?;
+            let text = notice::render_sms(campaign, &record, &profile, m, &deps.signer)?;
+            let template = Templates::for_overrides(&campaign.templates)
+                .map_err(RenderError::from)?
+                .resolve(crate::render::Channel::Sms, m_kind(m), tier, locale)
+                .map_err(RenderError::from)?;
+            let segments = Segments::of(&text).count;
+            (
+                mobile.to_string(),
+                template,
+                String::new(),
+                text,
+                String::new(),
+                Some(segments),
+            )
+        }
+        _ => {
+            let r = notice::render(campaign, &record, &profile, m, &deps.signer)?;
+            (
+                profile.email.to_string(),
+                r.template,
+                r.subject,
+                r.text,
+                r.html,
+                None,
+            )
+        }
+    };
     Ok(Preview {
         customer: customer.clone(),
         message: message.to_string(),
-        channel: "email",
-        to: profile.email.to_string(),
-        template: rendered.template.clone(),
+        channel,
+        sent_by_rules,
+        to,
+        template,
         locale: locale.tag(),
-        tier: record
-            .tier
-            .as_ref()
-            .map_or("unsegmented", |t| t.tier.as_str()),
+        tier: tier.map_or("unsegmented", Tier::as_str),
         status: record.status.as_str(),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
+        subject,
+        text,
+        html,
+        segments,
     })
+}
+
+fn m_kind(m: Milestone) -> crate::render::Kind {
+    match m {
+        Milestone::Reminder(_) => crate::render::Kind::Reminder,
+        _ => crate::render::Kind::Announcement,
+    }
 }
 
 #[cfg(test)]

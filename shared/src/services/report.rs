@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::domain::event::CustomerEventKind;
 use crate::domain::export::ExportStatus;
+use crate::domain::ledger::Channel;
 use crate::domain::milestone::day_ends;
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CustomerId, CustomerRecord};
@@ -45,9 +46,13 @@ pub struct Report {
     pub product: String,
     pub generated_at: DateTime<Utc>,
     pub customers: u64,
+    /// E-mails per milestone.
     pub milestones: BTreeMap<String, MilestoneFigures>,
+    /// Texts per milestone (SMS).
+    pub texts: BTreeMap<String, MilestoneFigures>,
     pub tiers: BTreeMap<String, TierFigures>,
-    /// Reach per channel: the share of customers the announcement reached.
+    /// Per channel: sent, missed, and the share of customers the
+    /// announcement reached on it.
     pub channels: BTreeMap<String, ChannelFigures>,
     pub declined: u64,
     pub exports: ExportFigures,
@@ -158,12 +163,34 @@ pub async fn report(
         milestones.insert(format!("reminder-{n}"), none);
     }
     milestones.insert("export-ready".into(), none);
-    for (name, tally) in &tallies {
+    let empty = BTreeMap::new();
+    let emails = tallies.get(&Channel::Email).unwrap_or(&empty);
+    for (name, tally) in emails {
         milestones.insert(name.clone(), *tally);
     }
-    let total_sent = tallies.values().map(|t| t.sent).sum();
-    let missed = tallies.values().map(|t| t.missed).sum();
-    let announced = tallies.get("announcement").map_or(0, |t| t.sent);
+    let texts: BTreeMap<String, MilestoneFigures> =
+        tallies.get(&Channel::Sms).cloned().unwrap_or_default();
+    let reach = |sent: u64| {
+        if customers == 0 {
+            0.0
+        } else {
+            (sent as f64 / customers as f64 * 10_000.0).round() / 10_000.0
+        }
+    };
+    let channels: BTreeMap<String, ChannelFigures> = Channel::ALL
+        .into_iter()
+        .map(|channel| {
+            let figures = tallies.get(&channel).unwrap_or(&empty);
+            (
+                channel.to_string(),
+                ChannelFigures {
+                    sent: figures.values().map(|t| t.sent).sum(),
+                    missed: figures.values().map(|t| t.missed).sum(),
+                    announcement_reach: reach(figures.get("announcement").map_or(0, |t| t.sent)),
+                },
+            )
+        })
+        .collect();
 
     let mut tickets: BTreeMap<String, TicketFigures> = BTreeMap::new();
     let mut open: HashMap<(String, String), VecDeque<DateTime<Utc>>> = HashMap::new();
@@ -231,18 +258,8 @@ pub async fn report(
                 )
             })
             .collect(),
-        channels: BTreeMap::from([(
-            "email".to_owned(),
-            ChannelFigures {
-                sent: total_sent,
-                missed,
-                announcement_reach: if customers == 0 {
-                    0.0
-                } else {
-                    (announced as f64 / customers as f64 * 10_000.0).round() / 10_000.0
-                },
-            },
-        )]),
+        channels,
+        texts,
         declined,
         exports: ExportFigures {
             requested: exports.len() as u64,

@@ -26,7 +26,7 @@
 //! ledger transition is a conditional write: a claim takes an entry that does not exist, or one
 //! neither sent nor missed whose lease has ended; a release only deletes an entry not yet sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -50,7 +50,7 @@ use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CampaignId, CustomerId, Milestone};
 use crate::ports::{
     AuditLog, CampaignStore, DeliveryLedger, ExportStore, OutcomeRecorded, PortError, PortResult,
-    Tally,
+    Tallies, Tally,
 };
 
 /// The table's adapter; cheap to clone.
@@ -487,7 +487,7 @@ impl DeliveryLedger for DynamoStore {
         }
     }
 
-    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>> {
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<Tallies> {
         // The ledger's shards are read whole: a report costs as much as the
         // messages it counts, and sending pays nothing extra for it.
         let entries = self
@@ -497,7 +497,7 @@ impl DeliveryLedger for DynamoStore {
                 )
             })
             .await?;
-        let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+        let mut tallies = Tallies::new();
         for item in &entries {
             let has = |name: &str| u64::from(item.contains_key(name));
             let bounce = get_s(item, "bounce");
@@ -515,8 +515,16 @@ impl DeliveryLedger for DynamoStore {
                 continue;
             }
             let sk = get_s(item, "sk").unwrap_or_default();
-            if let Some(milestone) = sk.split('#').nth(1) {
-                tallies.entry(milestone.to_owned()).or_default().add(&tally);
+            let mut parts = sk.split('#').skip(1);
+            if let (Some(milestone), Some(Ok(channel))) =
+                (parts.next(), parts.next().map(str::parse::<Channel>))
+            {
+                tallies
+                    .entry(channel)
+                    .or_default()
+                    .entry(milestone.to_owned())
+                    .or_default()
+                    .add(&tally);
             }
         }
         Ok(tallies)
@@ -540,21 +548,21 @@ impl DeliveryLedger for DynamoStore {
         for item in self.query_all(query).await? {
             let sk = get_s(&item, "sk").unwrap_or_default();
             let mut parts = sk.splitn(4, '#').skip(1);
-            let (Some(m), Some(_channel), Some(occurrence)) =
+            let (Some(m), Some(channel), Some(occurrence)) =
                 (parts.next(), parts.next(), parts.next())
             else {
                 continue;
             };
-            let milestone: Milestone =
-                m.parse().map_err(|e: crate::domain::ids::InvalidValue| {
-                    PortError::permanent(anyhow::anyhow!(e.0))
-                })?;
+            let unreadable =
+                |e: crate::domain::ids::InvalidValue| PortError::permanent(anyhow::anyhow!(e.0));
+            let milestone: Milestone = m.parse().map_err(unreadable)?;
+            let channel: Channel = channel.parse().map_err(unreadable)?;
             out.push(Delivery {
                 key: DeliveryKey {
                     campaign: campaign.clone(),
                     recipient: recipient.clone(),
                     milestone,
-                    channel: Channel::Email,
+                    channel,
                     occurrence: occurrence.to_owned(),
                 },
                 claimed_at: parse_ts(get_s(&item, "claimed_at")).unwrap_or_default(),

@@ -11,6 +11,8 @@ pub mod s3;
 pub mod scheduler;
 #[cfg(feature = "aws-ses")]
 pub mod ses;
+#[cfg(feature = "aws-sns")]
+pub mod sns;
 
 pub use dynamo::DynamoStore;
 #[cfg(feature = "aws-s3")]
@@ -19,6 +21,8 @@ pub use s3::{S3BlobStore, S3ProductData};
 pub use scheduler::EventBridgeScheduler;
 #[cfg(feature = "aws-ses")]
 pub use ses::{SesMailer, SesSendRate};
+#[cfg(feature = "aws-sns")]
+pub use sns::SnsTexter;
 
 /// Where each kind of job goes, and how Scheduler may deliver it.
 #[derive(Debug, Clone)]
@@ -137,7 +141,7 @@ use aws_sdk_dynamodb::config::SharedInterceptor;
 use super::unwired::Unwired;
 use crate::clock::SystemClock;
 use crate::domain::link::LinkSigner;
-use crate::ports::{BlobStore, Clock, Deps, Mailer, ProductData, Scheduler};
+use crate::ports::{BlobStore, Clock, Deps, Mailer, ProductData, Scheduler, Texter};
 use crate::services::pacing::{Pacer, PacingSettings};
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -152,7 +156,8 @@ fn env_opt(name: &str) -> Option<String> {
 /// rest are [`Unwired`]: no client is built for them, none of their
 /// environment variables is read, and its role needs none of their
 /// permissions. The matching cargo features (`aws-s3`, `aws-ses`,
-/// `aws-scheduler`, `aws-secrets`) keep the unused SDKs out of its binary.
+/// `aws-sns`, `aws-scheduler`, `aws-secrets`) keep the unused SDKs out of
+/// its binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
     /// Export bundles and the product's data.
@@ -160,6 +165,8 @@ pub struct Needs {
     /// Sending mail (paced to the account's limits) and SES's
     /// suppression list.
     pub ses: bool,
+    /// Sending texts through SNS.
+    pub sns: bool,
     /// Scheduling jobs (continuations, follow-ups, export builds).
     pub scheduler: bool,
     /// Signing or checking customers' links.
@@ -171,6 +178,7 @@ impl Needs {
     pub const ALL: Needs = Needs {
         s3: true,
         ses: true,
+        sns: true,
         scheduler: true,
         link_key: true,
     };
@@ -195,6 +203,14 @@ pub struct SesSettings {
     pub pacing: PacingSettings,
 }
 
+/// How texts go out through SNS.
+#[derive(Debug, Clone)]
+pub struct SnsSettings {
+    /// Texts a second (`SUNSET_SMS_RATE`, default 20: SNS's default
+    /// account limit); SNS reports no rate to pace by.
+    pub per_second: f64,
+}
+
 /// Where everything a function uses lives on AWS; every field has its
 /// environment variable (README, "Environment"), read only when the
 /// function needs that part (`None`: not wired).
@@ -203,6 +219,7 @@ pub struct AwsSettings {
     pub table: String,
     pub s3: Option<S3Settings>,
     pub ses: Option<SesSettings>,
+    pub sns: Option<SnsSettings>,
     pub scheduler: Option<ScheduleTargets>,
     /// The link-signing key, at least 32 bytes.
     pub link_key: Option<Vec<u8>>,
@@ -280,6 +297,14 @@ impl AwsSettings {
                 })
             })
             .transpose()?;
+        let sns = needs
+            .sns
+            .then(|| -> anyhow::Result<SnsSettings> {
+                Ok(SnsSettings {
+                    per_second: positive_number("SUNSET_SMS_RATE")?.unwrap_or(20.0),
+                })
+            })
+            .transpose()?;
         let scheduler = needs
             .scheduler
             .then(|| -> anyhow::Result<ScheduleTargets> {
@@ -301,6 +326,7 @@ impl AwsSettings {
             table: env("SUNSET_TABLE")?,
             s3,
             ses,
+            sns,
             scheduler,
             link_key,
         })
@@ -380,10 +406,13 @@ impl AwsSettings {
                     aws_sdk_sesv2::config::Builder::from(config)
                         .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
                 ));
+                let sms_rate = self.sns.as_ref().map(|s| s.per_second);
                 (
                     Arc::new(SesMailer::new(client.clone(), ses.configuration_set)),
                     Arc::new(Pacer::new(
-                        Arc::new(SesSendRate::new(client, (*dynamo).clone())),
+                        Arc::new(
+                            SesSendRate::new(client, (*dynamo).clone()).with_sms_rate(sms_rate),
+                        ),
                         ses.pacing,
                     )),
                 )
@@ -396,7 +425,20 @@ impl AwsSettings {
                 )),
             ),
         };
+        let texter: Arc<dyn Texter> = match self.sns {
+            #[cfg(feature = "aws-sns")]
+            Some(_) => {
+                // As for SES: a throttled text tries again through the pacer.
+                let client = aws_sdk_sns::Client::from_conf(observed!(
+                    aws_sdk_sns::config::Builder::from(config)
+                        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+                ));
+                Arc::new(SnsTexter::new(client))
+            }
+            _ => unwired("SNS"),
+        };
         Deps {
+            texter,
             campaigns: dynamo.clone(),
             customers: dynamo.clone(),
             ledger: dynamo.clone(),
@@ -418,17 +460,19 @@ impl AwsSettings {
 
 /// `SUNSET_EMAIL_RATE` (a cap, messages a second) and
 /// `SUNSET_EMAIL_RATE_SHARE` (of SES's rate, default 0.9).
+fn positive_number(name: &str) -> anyhow::Result<Option<f64>> {
+    env_opt(name)
+        .map(|v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n > 0.0)
+                .with_context(|| format!("{name} must be a positive number, not '{v}'"))
+        })
+        .transpose()
+}
+
 fn pacing_from_env() -> anyhow::Result<PacingSettings> {
-    let number = |name: &str| -> anyhow::Result<Option<f64>> {
-        env_opt(name)
-            .map(|v| {
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite() && *n > 0.0)
-                    .with_context(|| format!("{name} must be a positive number, not '{v}'"))
-            })
-            .transpose()
-    };
+    let number = positive_number;
     let share = number("SUNSET_EMAIL_RATE_SHARE")?.unwrap_or(0.9);
     anyhow::ensure!(share <= 1.0, "SUNSET_EMAIL_RATE_SHARE must be at most 1");
     Ok(PacingSettings {

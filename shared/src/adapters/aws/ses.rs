@@ -124,6 +124,8 @@ pub struct SesSendRate {
     /// The timeline's next free slot as this process last saw it: the
     /// reservation's condition, right unless another process moved it.
     known: std::sync::Mutex<Option<u64>>,
+    /// Texts a second (SNS reports no rate); `None`: texts are not wired.
+    sms_per_second: Option<f64>,
 }
 
 impl SesSendRate {
@@ -132,15 +134,25 @@ impl SesSendRate {
             client,
             timeline,
             known: std::sync::Mutex::new(None),
+            sms_per_second: None,
         }
+    }
+
+    /// Paces texts too, at `per_second`, on their own timeline.
+    pub fn with_sms_rate(mut self, per_second: Option<f64>) -> Self {
+        self.sms_per_second = per_second;
+        self
     }
 }
 
 #[async_trait]
 impl SendRate for SesSendRate {
     async fn limits(&self, channel: Channel) -> PortResult<SendLimits> {
-        match channel {
-            Channel::Email => {}
+        if channel == Channel::Sms {
+            return Ok(SendLimits {
+                per_second: self.sms_per_second,
+                remaining_today: None,
+            });
         }
         let account = self.client.get_account().send().await.map_err(|e| {
             super::classify(e, "SES", &["TooManyRequestsException", "InternalFailure"])

@@ -3,12 +3,15 @@
 //! ```text
 //! DIR/sunset.db       SQLite store (campaigns, customers, ledger, jobs, audit)
 //! DIR/outbox/         Maildir: every e-mail sent
+//! DIR/sms-outbox.jsonl every text message sent, one JSON line each
+//! DIR/sms-opt-out.txt numbers that answered STOP (kept by the operator)
 //! DIR/blobs/exports/  export bundles (zip), by campaign and customer
 //! DIR/product-data/   the retiring product's data, one directory per customer
 //! ```
 
 pub mod files;
 pub mod maildir;
+pub mod sms;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use crate::services::pacing::{LocalSendRate, Pacer, PacingSettings};
 
 pub use files::{DirBlobStore, DirProductData};
 pub use maildir::MaildirOutbox;
+pub use sms::SmsOutbox;
 pub use sqlite::SqliteStore;
 
 /// The embedded adapters of one data directory.
@@ -51,6 +55,7 @@ impl Embedded {
             mailer: Arc::new(
                 MaildirOutbox::open(&dir.join("outbox")).context("cannot create the outbox")?,
             ),
+            texter: Arc::new(SmsOutbox::open(dir).context("cannot create the SMS outbox")?),
             blobs: Arc::new(
                 DirBlobStore::open(&dir.join("blobs"))
                     .context("cannot create the blobs directory")?,

@@ -8,11 +8,11 @@
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::{DispatchError, email};
+use super::{DispatchError, email, message_id};
 use crate::domain::ledger::{Channel, Claimed, DeliveryKey, Lease, Recipient};
 use crate::domain::reputation::DeliveryCounts;
 use crate::domain::{Campaign, CustomerRecord, EmailAddress, Milestone};
-use crate::ports::{Deps, OutgoingEmail, PortError, SendError};
+use crate::ports::{Deps, OutgoingEmail, OutgoingSms, PortError, SendError};
 use crate::services::notice::{self, RenderError, Rendered};
 use crate::services::pacing::Turn;
 
@@ -24,48 +24,83 @@ pub(crate) const IN_FLIGHT: usize = 16;
 /// between tries, 3.2 at most.
 const MAX_THROTTLED: u32 = 10;
 
+/// A message on its channel.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    Email(OutgoingEmail),
+    Sms(OutgoingSms),
+}
+
+impl Outgoing {
+    fn channel(&self) -> Channel {
+        match self {
+            Outgoing::Email(_) => Channel::Email,
+            Outgoing::Sms(_) => Channel::Sms,
+        }
+    }
+
+    async fn send(&self, deps: &Deps) -> Result<String, SendError> {
+        match self {
+            Outgoing::Email(mail) => deps.mailer.send(mail).await,
+            Outgoing::Sms(sms) => deps.texter.send(sms).await,
+        }
+    }
+}
+
 /// What sending a batch came to.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sent {
     pub sent: u64,
+    /// E-mails among `sent` (what the reputation guard counts).
+    pub emails: u64,
+    /// Not sent: the number opted out of texts.
+    pub opted_out: u64,
     /// The quota ran out: what was not sent waits until then (its claims
     /// were given back).
     pub deferred_until: Option<DateTime<Utc>>,
 }
 
 enum One {
-    Sent,
+    Sent(Channel),
     Deferred(DateTime<Utc>),
+    OptedOut,
 }
 
-async fn send_one(deps: &Deps, key: DeliveryKey, mail: OutgoingEmail) -> Result<One, PortError> {
+async fn send_one(deps: &Deps, key: DeliveryKey, message: Outgoing) -> Result<One, PortError> {
+    let channel = message.channel();
     let mut throttled = 0;
     loop {
         let now = deps.clock.now();
-        if let Turn::Defer(until) = deps.pacer.turn(Channel::Email, now).await? {
+        if let Turn::Defer(until) = deps.pacer.turn(channel, now).await? {
             deps.ledger.release(&key).await?;
             return Ok(One::Deferred(until));
         }
-        match deps.mailer.send(&mail).await {
+        match message.send(deps).await {
             Ok(provider_id) => {
                 deps.ledger
                     .mark_sent(&[(key, provider_id)], deps.clock.now())
                     .await?;
-                return Ok(One::Sent);
+                return Ok(One::Sent(channel));
+            }
+            Err(SendError::OptedOut) => {
+                // Never to be sent: the claim goes back, and each later
+                // run finds the number opted out again.
+                deps.ledger.release(&key).await?;
+                return Ok(One::OptedOut);
             }
             Err(SendError::Throttled(e)) => {
                 throttled += 1;
-                deps.pacer.throttled(Channel::Email).await;
+                deps.pacer.throttled(channel).await;
                 if throttled == MAX_THROTTLED {
                     deps.ledger.release(&key).await?;
                     return Err(PortError::retryable(e.context("throttled again and again")));
                 }
-                tracing::warn!(campaign = %key.campaign, milestone = %key.milestone, throttled, "throttled; slowing down");
+                tracing::warn!(campaign = %key.campaign, milestone = %key.milestone, %channel, throttled, "throttled; slowing down");
                 let backoff = std::time::Duration::from_millis(100 << (throttled - 1).min(5));
                 tokio::time::sleep(backoff).await;
             }
             Err(SendError::QuotaExhausted(_)) => {
-                let until = deps.pacer.quota_exhausted(Channel::Email, now).await;
+                let until = deps.pacer.quota_exhausted(channel, now).await;
                 deps.ledger.release(&key).await?;
                 return Ok(One::Deferred(until));
             }
@@ -82,7 +117,7 @@ async fn send_one(deps: &Deps, key: DeliveryKey, mail: OutgoingEmail) -> Result<
 /// settled.
 pub(crate) async fn send_claimed(
     deps: &Deps,
-    batch: Vec<(DeliveryKey, OutgoingEmail)>,
+    batch: Vec<(DeliveryKey, Outgoing)>,
 ) -> Result<Sent, PortError> {
     let Some(batch_campaign) = batch.first().map(|(k, _)| k.campaign.clone()) else {
         return Ok(Sent::default());
@@ -94,7 +129,11 @@ pub(crate) async fn send_claimed(
     let mut first_error = None;
     while let Some(outcome) = outcomes.next().await {
         match outcome {
-            Ok(One::Sent) => sent.sent += 1,
+            Ok(One::Sent(channel)) => {
+                sent.sent += 1;
+                sent.emails += u64::from(channel == Channel::Email);
+            }
+            Ok(One::OptedOut) => sent.opted_out += 1,
             Ok(One::Deferred(until)) => {
                 sent.deferred_until = Some(sent.deferred_until.map_or(until, |u| u.max(until)))
             }
@@ -103,8 +142,9 @@ pub(crate) async fn send_claimed(
             }
         }
     }
-    if sent.sent > 0 {
-        // The reputation guard's denominator. Counted per batch, not per
+    if sent.emails > 0 {
+        // The reputation guard's denominator (e-mail bounces and
+        // complaints per e-mail sent). Counted per batch, not per
         // message (a write each); a crash before this undercounts, which
         // only makes the guard stricter.
         let campaign = &batch_campaign;
@@ -112,7 +152,7 @@ pub(crate) async fn send_claimed(
             .count_delivery(
                 campaign,
                 DeliveryCounts {
-                    sent: sent.sent,
+                    sent: sent.emails,
                     ..DeliveryCounts::default()
                 },
             )
@@ -153,7 +193,7 @@ pub(crate) async fn send_one_claimed(
             return Err(e.into());
         }
     };
-    let mail = email(campaign, to, &key, rendered, now);
+    let mail = Outgoing::Email(email(campaign, to, &key, rendered, now));
     let sent = send_claimed(deps, vec![(key, mail)]).await?;
     match sent.deferred_until {
         Some(until) => Err(DispatchError::Deferred(until)),
@@ -181,7 +221,7 @@ pub(super) struct Chunk {
     pub held: u64,
     pub held_until: Option<DateTime<Utc>>,
     pub deferred_until: Option<DateTime<Utc>>,
-    /// Not sent: the address is suppressed.
+    /// Not sent: the address is suppressed, or the number opted out.
     pub suppressed: u64,
 }
 
@@ -199,15 +239,50 @@ pub(super) async fn send_notices(
     let (mut chunk, batch) = prepare_notices(deps, campaign, milestone, records, now).await?;
     let sent = send_claimed(deps, batch).await?;
     chunk.sent = sent.sent;
+    chunk.suppressed += sent.opted_out;
     chunk.deferred_until = sent.deferred_until;
     Ok(chunk)
 }
 
 /// Claimed messages, rendered, ready to send.
-pub(super) type Batch = Vec<(DeliveryKey, OutgoingEmail)>;
+pub(super) type Batch = Vec<(DeliveryKey, Outgoing)>;
+
+/// The channels the campaign's rules send `milestone` on to this
+/// customer, as they stand now (their stored status), and that can reach
+/// them: an e-mail address not suppressed, a mobile number in E.164 form.
+/// `None` for a channel the rules name that cannot reach them.
+pub(super) fn channels_for(
+    campaign: &Campaign,
+    milestone: Milestone,
+    record: &CustomerRecord,
+) -> Vec<(Channel, bool)> {
+    let tier = record
+        .tier
+        .as_ref()
+        .map_or(crate::domain::Tier::Standard, |t| t.tier);
+    campaign
+        .rules
+        .channels(milestone, tier, record.status)
+        .into_iter()
+        .map(|channel| {
+            let reachable = match channel {
+                Channel::Email => record.mailable().is_some(),
+                Channel::Sms => record
+                    .profile
+                    .as_ref()
+                    .and_then(|p| p.phone.as_ref())
+                    .and_then(|p| p.mobile())
+                    .is_some(),
+            };
+            (channel, reachable)
+        })
+        .collect()
+}
 
 /// The first half of `send_notices`: claims and renders; what it found,
-/// and the messages this run now holds and must send or give back.
+/// and the messages this run now holds and must send or give back. Each
+/// customer gets the milestone on every channel the rules give them, one
+/// ledger entry per channel.
 pub(super) async fn prepare_notices(
     deps: &Deps,
     campaign: &Campaign,
@@ -215,44 +290,67 @@ pub(super) async fn prepare_notices(
     records: &[CustomerRecord],
     now: DateTime<Utc>,
 ) -> Result<(Chunk, Batch), DispatchError> {
-    let keys: Vec<DeliveryKey> = records
-        .iter()
-        .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
-        .collect();
-    let claimed = deps.ledger.claim(&keys, Lease::starting(now)).await?;
     let mut chunk = Chunk::default();
-    let mut mine = Vec::with_capacity(records.len());
-    for ((record, key), claimed) in records.iter().zip(keys).zip(claimed) {
-        match (claimed, &record.profile) {
-            (Claimed::Taken, _) => match record.mailable() {
+    let mut wanted = Vec::with_capacity(records.len());
+    for record in records {
+        for (channel, reachable) in channels_for(campaign, milestone, record) {
+            if reachable {
+                let key = DeliveryKey::on(
+                    &campaign.id,
+                    Recipient::Customer(record.id.clone()),
+                    milestone,
+                    channel,
+                );
+                wanted.push((record, key));
+            } else if channel == Channel::Email && record.suppressed.is_some() {
+                // The address bounced or complained: counted, not claimed.
+                chunk.suppressed += 1;
+            }
+        }
+    }
+    let keys: Vec<DeliveryKey> = wanted.iter().map(|(_, k)| k.clone()).collect();
+    let claimed = deps.ledger.claim(&keys, Lease::starting(now)).await?;
+    let mut mine = Vec::with_capacity(wanted.len());
+    for ((record, key), claimed) in wanted.into_iter().zip(claimed) {
+        match claimed {
+            Claimed::Taken => match &record.profile {
                 Some(profile) => mine.push((record, profile, key)),
-                None => {
-                    // Purged, or the address bounced or complained.
-                    if record.suppressed.is_some() {
-                        chunk.suppressed += 1;
-                    }
-                    release_all(deps, std::iter::once(&key)).await?
-                }
+                // Purged since the page was read.
+                None => release_all(deps, std::iter::once(&key)).await?,
             },
-            (Claimed::Sent | Claimed::Missed, _) => chunk.already_sent += 1,
-            (Claimed::Held { until }, _) => {
+            Claimed::Sent | Claimed::Missed => chunk.already_sent += 1,
+            Claimed::Held { until } => {
                 chunk.held += 1;
                 chunk.held_until = chunk.held_until.max(Some(until));
             }
         }
     }
     // Rendering is the CPU part of a wave: a chunk renders on all cores.
-    let rendered = crate::parallel::map(&mine, |(record, profile, _)| {
-        notice::render_notice(campaign, record, profile, milestone, &deps.signer)
+    let rendered = crate::parallel::map(&mine, |(record, profile, key)| match key.channel {
+        Channel::Email => notice::render_notice(campaign, record, profile, milestone, &deps.signer)
+            .map(|r| Outgoing::Email(email(campaign, &profile.email, key, r, now))),
+        Channel::Sms => {
+            notice::render_sms(campaign, record, profile, milestone, &deps.signer).map(|text| {
+                Outgoing::Sms(OutgoingSms {
+                    to: profile
+                        .phone
+                        .as_ref()
+                        .and_then(|p| p.mobile())
+                        .expect("only customers with a mobile number are claimed for texts"),
+                    text,
+                    sender_id: campaign.sms.sender_id.clone(),
+                    origination_number: campaign.sms.origination_number.clone(),
+                    key: key.clone(),
+                    message_id: message_id(key),
+                })
+            })
+        }
     });
     let mut batch = Vec::with_capacity(mine.len());
     let (mut unrendered, mut failed) = (Vec::new(), None);
-    for ((_, profile, key), result) in mine.into_iter().zip(rendered) {
+    for ((_, _, key), result) in mine.into_iter().zip(rendered) {
         match result {
-            Ok(r) => {
-                let mail = email(campaign, &profile.email, &key, r, now);
-                batch.push((key, mail));
-            }
+            Ok(message) => batch.push((key, message)),
             Err(e) => {
                 unrendered.push(key);
                 failed.get_or_insert(e);

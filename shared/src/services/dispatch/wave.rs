@@ -20,7 +20,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 
 use super::DispatchError;
-use super::send::{Batch, Chunk, prepare_notices, release_all, send_claimed};
+use super::send::{Batch, Chunk, channels_for, prepare_notices, release_all, send_claimed};
 use crate::domain::ledger::{Claimed, DeliveryKey, LEASE, Recipient};
 use crate::domain::milestone::{
     Resume, ScheduledJob, continuation_name, day_ends, local_instant, milestone_date,
@@ -55,7 +55,10 @@ pub struct WaveReport {
     pub state: WaveState,
     /// Which part of the wave this run was (0: the first).
     pub part: u32,
+    /// Messages sent, on every channel.
     pub sent: u64,
+    /// Of `sent`, the texts (SMS).
+    pub texts: u64,
     /// Sent by an earlier run: not sent again.
     pub already_sent: u64,
     /// Claimed by another run still within its lease: the next part
@@ -146,7 +149,7 @@ async fn due_after(
             &campaign.id,
             wave.milestone,
             wave.zone,
-            wave.milestone.only_pending(),
+            campaign.rules.only_unmigrated(wave.milestone),
             after,
             PAGE,
         )
@@ -154,8 +157,9 @@ async fn due_after(
 }
 
 /// Sends the wave's milestone (the announcement or a reminder) to the
-/// customers in its zone who are due it, within `budget`. Reminders skip
-/// customers who have migrated.
+/// customers in its zone who are due it, within `budget`, on the channels
+/// the campaign's rules give each (by default, reminders skip customers
+/// who have migrated).
 pub async fn notice_wave(
     deps: &Deps,
     campaign: &Campaign,
@@ -173,6 +177,7 @@ pub async fn notice_wave(
         state: WaveState::Done,
         part,
         sent: 0,
+        texts: 0,
         already_sent: 0,
         held: 0,
         missed: 0,
@@ -277,6 +282,8 @@ pub async fn notice_wave(
             (Ok(_), Err(e)) => return Err(e),
         };
         report.sent += sent.sent;
+        report.texts += sent.sent - sent.emails;
+        report.suppressed += sent.opted_out;
         if let Some(until) = sent.deferred_until {
             // What was not sent went back; so does the next chunk.
             if let Some((_, batch, _)) = ready.take() {
@@ -348,7 +355,19 @@ async fn record_missed(
         let page = due_after(deps, campaign, wave, cursor.as_ref()).await?;
         let keys: Vec<DeliveryKey> = page
             .iter()
-            .map(|r| DeliveryKey::once(&campaign.id, Recipient::Customer(r.id.clone()), milestone))
+            .flat_map(|r| {
+                channels_for(campaign, milestone, r)
+                    .into_iter()
+                    .filter(|(_, reachable)| *reachable)
+                    .map(|(channel, _)| {
+                        DeliveryKey::on(
+                            &campaign.id,
+                            Recipient::Customer(r.id.clone()),
+                            milestone,
+                            channel,
+                        )
+                    })
+            })
             .collect();
         let recorded = deps.ledger.mark_missed(&keys, wave.now).await?;
         for r in recorded {

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use super::read::{Cell, RawRow};
 use crate::domain::bounds::{self, Amount};
 use crate::domain::customer::Prepaid;
-use crate::domain::ids::{Currency, DisplayName, Phone};
+use crate::domain::ids::{Currency, DisplayName, MobileNumber, Phone};
 use crate::domain::{Campaign, Customer, CustomerId, EmailAddress};
 
 /// A field's problem: which field, and what happened.
@@ -254,6 +254,14 @@ pub fn parse_row(raw: &RawRow, campaign: &Campaign) -> RowOutcome {
     let phone = row.parsed("phone", "no text messages can reach the customer", |s| {
         Phone::parse(s).map_err(|e| e.0)
     });
+    // Kept as written either way; only a number with its country code can
+    // be texted.
+    if let Some(Err(e)) = phone.as_ref().map(|p| MobileNumber::parse(p.as_str())) {
+        row.warnings.push((
+            "phone",
+            format!("{e}: no text messages can reach the customer"),
+        ));
+    }
     let no_refund = "no prepaid refund is stated for this customer";
     let prepaid_from = row.parsed("prepaid_from", no_refund, date);
     let prepaid_until = row.parsed("prepaid_until", no_refund, date);
@@ -377,6 +385,21 @@ mod tests {
         warnings
             .iter()
             .any(|(f, why)| *f == field && why.contains(says))
+    }
+
+    #[test]
+    fn a_phone_without_its_country_code_is_kept_but_cannot_be_texted() {
+        let (c, w) = imported(&[("phone", "138 0013 8000")]);
+        assert!(warned(&w, "phone", "international form"), "{w:?}");
+        assert!(warned(&w, "phone", "no text messages"), "{w:?}");
+        let phone = c.phone.expect("kept as written");
+        assert_eq!(phone.as_str(), "138 0013 8000");
+        assert_eq!(phone.mobile(), None);
+
+        let (c, w) = imported(&[("phone", "+86 138-0013-8000")]);
+        assert!(w.is_empty(), "{w:?}");
+        let mobile = c.phone.and_then(|p| p.mobile()).expect("textable");
+        assert_eq!(mobile.as_str(), "+8613800138000");
     }
 
     #[test]

@@ -167,10 +167,16 @@ impl CustomerStore for SqliteStore {
                  WHERE c.campaign_id = ?1 AND c.zone = ?2 AND c.customer_id > ?3
                    AND c.purged_at IS NULL AND c.tier IS NOT NULL
                    AND (?4 = 0 OR c.status <> 'migrated')
-                   AND NOT EXISTS (SELECT 1 FROM deliveries d
+                   AND (NOT EXISTS (SELECT 1 FROM deliveries d
                         WHERE d.campaign_id = c.campaign_id AND d.recipient = c.customer_id
                           AND d.milestone = ?5 AND d.channel = 'email' AND d.occurrence = ''
                           AND (d.sent_at IS NOT NULL OR d.missed_at IS NOT NULL))
+                     -- A customer with a phone may still be due the text.
+                     OR (json_extract(c.profile, '$.phone') IS NOT NULL
+                         AND NOT EXISTS (SELECT 1 FROM deliveries d
+                        WHERE d.campaign_id = c.campaign_id AND d.recipient = c.customer_id
+                          AND d.milestone = ?5 AND d.channel = 'sms' AND d.occurrence = ''
+                          AND (d.sent_at IS NOT NULL OR d.missed_at IS NOT NULL))))
                  ORDER BY c.customer_id LIMIT ?6"
             ))?;
             stmt.query_map(

@@ -1,7 +1,5 @@
 //! The delivery ledger: one row per message, claimed before it is sent.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -10,11 +8,17 @@ use super::{SqliteStore, parse_ts, ts};
 use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::ledger::{Claimed, Delivery, DeliveryKey, Lease, Recipient};
 use crate::domain::{CampaignId, CustomerId, Milestone};
-use crate::ports::{DeliveryLedger, OutcomeRecorded, PortResult, Tally};
+use crate::ports::{DeliveryLedger, OutcomeRecorded, PortResult, Tallies, Tally};
 
 fn milestone_of(s: &str) -> rusqlite::Result<Milestone> {
     s.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn channel_of(s: &str) -> rusqlite::Result<crate::domain::ledger::Channel> {
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
@@ -174,16 +178,17 @@ impl DeliveryLedger for SqliteStore {
         })
     }
 
-    async fn tallies(&self, campaign: &CampaignId) -> PortResult<BTreeMap<String, Tally>> {
-        self.with(|c| {
+    async fn tallies(&self, campaign: &CampaignId) -> PortResult<Tallies> {
+        let rows: Vec<(crate::domain::ledger::Channel, String, Tally)> = self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT milestone, COUNT(sent_at), COUNT(missed_at), COUNT(delivered_at),
                         COUNT(CASE WHEN bounce = 'hard' THEN 1 END), COUNT(CASE WHEN bounce = 'soft' THEN 1 END),
-                        COUNT(complained_at), COUNT(opened_at), COUNT(clicked_at)
-                 FROM deliveries WHERE campaign_id = ?1 GROUP BY milestone",
+                        COUNT(complained_at), COUNT(opened_at), COUNT(clicked_at), channel
+                 FROM deliveries WHERE campaign_id = ?1 GROUP BY channel, milestone",
             )?;
             stmt.query_map(params![campaign.as_str()], |r| {
                 Ok((
+                    channel_of(&r.get::<_, String>(9)?)?,
                     r.get::<_, String>(0)?,
                     Tally {
                         sent: r.get(1)?,
@@ -197,9 +202,14 @@ impl DeliveryLedger for SqliteStore {
                     },
                 ))
             })?
-            .filter(|row| !matches!(row, Ok((_, t)) if *t == Tally::default()))
+            .filter(|row| !matches!(row, Ok((_, _, t)) if *t == Tally::default()))
             .collect()
-        })
+        })?;
+        let mut tallies = Tallies::new();
+        for (channel, milestone, tally) in rows {
+            tallies.entry(channel).or_default().insert(milestone, tally);
+        }
+        Ok(tallies)
     }
 
     async fn record_outcome(
@@ -274,7 +284,7 @@ impl DeliveryLedger for SqliteStore {
     ) -> PortResult<Vec<Delivery>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT milestone, occurrence, claimed_at, sent_at, message_id, lease_until FROM deliveries
+                "SELECT milestone, occurrence, claimed_at, sent_at, message_id, lease_until, channel FROM deliveries
                  WHERE campaign_id = ?1 AND recipient = ?2 ORDER BY claimed_at",
             )?;
             stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| {
@@ -283,7 +293,7 @@ impl DeliveryLedger for SqliteStore {
                         campaign: campaign.clone(),
                         recipient: Recipient::Customer(customer.clone()),
                         milestone: milestone_of(&r.get::<_, String>(0)?)?,
-                        channel: crate::domain::ledger::Channel::Email,
+                        channel: channel_of(&r.get::<_, String>(6)?)?,
                         occurrence: r.get(1)?,
                     },
                     claimed_at: parse_ts(r.get(2)?).unwrap_or_default(),
