@@ -2,11 +2,14 @@
 # The test command: lints the SAM template (cfn-lint), installs Chromium
 # (Debian's) when missing, starts the AWS emulator (moto) on a free loopback
 # port, runs every test against it, the embedded adapters and the browser,
-# and stops it again, whatever happens. cfn-lint and moto come from PyPI
-# and are installed when missing.
+# and stops it again, whatever happens. cfn-lint, moto and aiosmtpd (the
+# SMTP server tests/smtp.rs starts) come from PyPI and are installed when
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import cfnlint' 2>/dev/null || python3 -m pip install --quiet cfn-lint
+# The local SMTP server the SMTP mailer's tests send to (tests/smtp.rs).
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 # The deployment template first: it is cheap and says what the functions need.
 python3 -c "import sys; from cfnlint.runner import main; sys.argv = ['cfn-lint', 'infra/template.yaml']; sys.exit(main())"
 # The e-mails are checked in a real browser (tests/browser.rs): Debian's

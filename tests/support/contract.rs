@@ -730,9 +730,10 @@ pub async fn scheduling_a_job_again_moves_it(deps: &Deps) {
     assert_eq!(jobs, vec![job("2027-12-01T00:00:00Z")]);
 }
 
-pub async fn the_mailer_answers_each_message_in_order(deps: &Deps) {
+/// A small e-mail, numbered.
+pub fn sample_mail(n: u32) -> OutgoingEmail {
     let c = campaign();
-    let mail = |n: u32| OutgoingEmail {
+    OutgoingEmail {
         from: Mailbox::parse("Orbit <no-reply@orbit.example>").unwrap(),
         reply_to: None,
         to: EmailAddress::parse(&format!("to{n}@example.com")).unwrap(),
@@ -748,10 +749,13 @@ pub async fn the_mailer_answers_each_message_in_order(deps: &Deps) {
             Milestone::Announcement,
         ),
         message_id: format!("announcement.{n}"),
-    };
+    }
+}
+
+pub async fn the_mailer_answers_each_message_in_order(deps: &Deps) {
     let mut ids = Vec::new();
     for n in 1..=3 {
-        ids.push(deps.mailer.send(&mail(n)).await.unwrap());
+        ids.push(deps.mailer.send(&sample_mail(n)).await.unwrap());
     }
     assert!(ids.iter().all(|id| !id.is_empty()), "{ids:?}");
     ids.dedup();
@@ -1492,4 +1496,38 @@ pub async fn reminders_follow_the_rules_on_every_channel_once(
         .unwrap();
     assert_eq!(again.sent, 0, "{again:?}");
     assert_eq!(texts().len(), 1);
+}
+
+/// Three customers, the announcement wave run twice at the same instant:
+/// each is told once. Returns how many were sent.
+pub async fn an_announcement_wave_twice_at_once_tells_everyone_once(deps: &Deps) -> u64 {
+    use sunset::domain::milestone::local_instant;
+    use sunset::services::dispatch::{Wave, notice_wave};
+    use sunset::services::jobs::Budget;
+    let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let berlin = chrono_tz::Europe::Berlin;
+    let records: Vec<_> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|w| record(w, berlin))
+        .collect();
+    deps.customers
+        .insert_customers(&c.id, &records)
+        .await
+        .unwrap();
+    segment(deps, &c.id, &["w1", "w2", "w3"], Tier::Standard).await;
+    let wave = || Wave {
+        milestone: Milestone::Announcement,
+        zone: berlin,
+        now: local_instant(c.dates.announce, c.send_time(), berlin),
+        resume: None,
+    };
+    let budget = Budget::unlimited();
+    let (a, b) = tokio::join!(
+        notice_wave(deps, &c, wave(), &budget),
+        notice_wave(deps, &c, wave(), &budget)
+    );
+    let sent = a.unwrap().sent + b.unwrap().sent;
+    assert_eq!(sent, 3);
+    sent
 }

@@ -199,13 +199,26 @@ pub async fn serve_connections(
     }
 }
 
+/// How `serve` sends e-mail: into the Maildir outbox (the default), or
+/// through an SMTP server, at most `per_second` a second.
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    pub smtp: Option<String>,
+    pub per_second: Option<f64>,
+}
+
 pub async fn serve(
     addr: SocketAddr,
     data: &Path,
     admin_token: Option<String>,
     limits: ConnectionLimits,
+    mail: MailSettings,
 ) -> anyhow::Result<()> {
-    let emb = Arc::new(Embedded::open(data, Arc::new(SystemClock))?);
+    let mut emb = Embedded::open(data, Arc::new(SystemClock))?.with_send_rate(mail.per_second);
+    if let Some(url) = &mail.smtp {
+        emb = emb.with_smtp(url)?;
+    }
+    let emb = Arc::new(emb);
     let token = match admin_token {
         Some(t) if t.len() >= 16 => t,
         Some(_) => anyhow::bail!("SUNSET_ADMIN_TOKEN must be at least 16 characters"),

@@ -109,6 +109,15 @@ enum Command {
         /// Connections served at once.
         #[arg(long, default_value_t = 256)]
         max_connections: usize,
+        /// Send e-mail through this SMTP server instead of the outbox:
+        /// smtp://host:25, smtp://user:pass@host:587?tls=required (STARTTLS)
+        /// or smtps://user:pass@host:465. Default: SUNSET_SMTP_URL, else the
+        /// Maildir outbox.
+        #[arg(long)]
+        smtp: Option<String>,
+        /// At most this many e-mails a second (your relay's limit).
+        #[arg(long)]
+        send_rate: Option<f64>,
     },
 }
 
@@ -347,7 +356,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             header_timeout,
             max_connections,
+            smtp,
+            send_rate,
         } => {
+            if let Some(rate) = send_rate {
+                anyhow::ensure!(
+                    rate.is_finite() && rate > 0.0,
+                    "--send-rate must be a positive number of e-mails a second"
+                );
+            }
+            let mail = serve::MailSettings {
+                smtp: smtp.or_else(|| {
+                    std::env::var("SUNSET_SMTP_URL")
+                        .ok()
+                        .filter(|v| !v.is_empty())
+                }),
+                per_second: send_rate,
+            };
             let limits = serve::ConnectionLimits {
                 header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
                 max_connections: max_connections.max(1),
@@ -357,6 +382,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 &data,
                 std::env::var("SUNSET_ADMIN_TOKEN").ok(),
                 limits,
+                mail,
             )
             .await?;
         }

@@ -12,6 +12,7 @@
 pub mod files;
 pub mod maildir;
 pub mod sms;
+pub mod smtp;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use crate::services::pacing::{LocalSendRate, Pacer, PacingSettings};
 pub use files::{DirBlobStore, DirProductData};
 pub use maildir::MaildirOutbox;
 pub use sms::SmsOutbox;
+pub use smtp::SmtpMailer;
 pub use sqlite::SqliteStore;
 
 /// The embedded adapters of one data directory.
@@ -73,6 +75,13 @@ impl Embedded {
             store,
             deps,
         })
+    }
+
+    /// Sends e-mail through the SMTP server at `url` instead of writing
+    /// the outbox.
+    pub fn with_smtp(mut self, url: &str) -> anyhow::Result<Self> {
+        self.deps.mailer = Arc::new(SmtpMailer::from_url(url)?);
+        Ok(self)
     }
 
     /// Paces every send to at most `per_second` messages a second (an SMTP
