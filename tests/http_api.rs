@@ -88,6 +88,17 @@ fn json(bytes: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(bytes)))
 }
 
+/// The example campaign as the store holds it.
+async fn stored_campaign(api: &Api) -> sunset::domain::Campaign {
+    api.emb
+        .deps
+        .campaigns
+        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
+        .await
+        .unwrap()
+        .expect("created")
+}
+
 async fn create_and_import(api: &Api) {
     let toml = std::fs::read_to_string(fixture("small").join("campaign.toml")).unwrap();
     let (s, _) = api
@@ -180,12 +191,7 @@ async fn a_customer_exports_through_their_signed_link_and_nobody_else_can() {
 
     // The link as a notice would carry it.
     let deps = &api.emb.deps;
-    let campaign = deps
-        .campaigns
-        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let campaign = stored_campaign(&api).await;
     let c05 = sunset::domain::CustomerId::parse("c05").unwrap();
     let path = &link_path(
         deps,
@@ -911,12 +917,7 @@ async fn links_already_sent_work_until_the_extended_last_day() {
     create_and_import(&api).await;
     launch(&api).await;
     let deps = &api.emb.deps;
-    let campaign = deps
-        .campaigns
-        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let campaign = stored_campaign(&api).await;
     use sunset::domain::link::LinkPurpose;
     let old_c01 = link_path(deps, &campaign, "c01", LinkPurpose::RequestExport).await;
     let old_c10 = link_path(deps, &campaign, "c10", LinkPurpose::RequestExport).await;
@@ -1185,12 +1186,7 @@ async fn the_customers_page_follows_their_copy_and_every_failure_is_a_page() {
     create_and_import(&api).await;
     launch(&api).await;
     let deps = &api.emb.deps;
-    let campaign = deps
-        .campaigns
-        .campaign(&sunset::domain::CampaignId::parse("orbit-crm-2027").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let campaign = stored_campaign(&api).await;
     let page = |s: StatusCode, body: &[u8], status: u16| {
         let html = String::from_utf8_lossy(body).into_owned();
         assert_eq!(s.as_u16(), status, "{html}");

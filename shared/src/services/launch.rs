@@ -103,10 +103,7 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
                 let tier = tier.as_str();
                 match notice::render_notice(campaign, &record, &customer, m, &deps.signer) {
                     Ok(rendered) => {
-                        let kind = match m {
-                            Milestone::Reminder(_) => crate::render::Kind::Reminder,
-                            _ => crate::render::Kind::Announcement,
-                        };
+                        let kind = notice::Message::notice(m).kind();
                         for missing in lint::check(campaign, &record, &customer, kind, &rendered) {
                             p.errors.push(format!(
                                 "the {locale} {m} notice to a {tier} customer ({}) lacks {missing}",

@@ -45,6 +45,17 @@ pub enum Message<'a> {
     DeletionDone(NaiveDate),
 }
 
+impl Message<'static> {
+    /// The notice a wave sends for `milestone`: the announcement, or the
+    /// reminder that many days before the end.
+    pub fn notice(milestone: Milestone) -> Self {
+        match milestone {
+            Milestone::Reminder(n) => Message::Reminder(n),
+            _ => Message::Announcement,
+        }
+    }
+}
+
 impl Message<'_> {
     pub fn kind(&self) -> Kind {
         match self {
@@ -331,11 +342,13 @@ pub fn render_notice(
     milestone: Milestone,
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
-    let message = match milestone {
-        Milestone::Reminder(n) => Message::Reminder(n),
-        _ => Message::Announcement,
-    };
-    render(campaign, record, customer, message, signer)
+    render(
+        campaign,
+        record,
+        customer,
+        Message::notice(milestone),
+        signer,
+    )
 }
 
 /// The announcement or a reminder as a text message: at most two
@@ -347,10 +360,7 @@ pub fn render_sms(
     milestone: Milestone,
     signer: &LinkSigner,
 ) -> Result<String, RenderError> {
-    let message = match milestone {
-        Milestone::Reminder(n) => Message::Reminder(n),
-        _ => Message::Announcement,
-    };
+    let message = Message::notice(milestone);
     let templates = Templates::for_overrides(&campaign.templates)?;
     let locale = customer.notice_locale(campaign.default_locale);
     let tier = record.tier.as_ref().map(|t| t.tier);
@@ -618,10 +628,7 @@ fn check_texts(
             .map(Milestone::Reminder),
     );
     for milestone in notices.filter(|&m| campaign.rules.uses(m, Push::Sms)) {
-        let message = match milestone {
-            Milestone::Reminder(n) => Message::Reminder(n),
-            _ => Message::Announcement,
-        };
+        let message = Message::notice(milestone);
         for (record, customer) in samples::customers(campaign) {
             let locale = customer.notice_locale(campaign.default_locale);
             let tier = record.tier.as_ref().map(|t| t.tier);

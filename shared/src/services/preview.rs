@@ -219,7 +219,12 @@ pub async fn preview(
             let text = notice::render_sms(campaign, &record, &profile, m, &deps.signer)?;
             let template = Templates::for_overrides(&campaign.templates)
                 .map_err(RenderError::from)?
-                .resolve(crate::render::Channel::Sms, m_kind(m), tier, locale)
+                .resolve(
+                    crate::render::Channel::Sms,
+                    Message::notice(m).kind(),
+                    tier,
+                    locale,
+                )
                 .map_err(RenderError::from)?;
             let segments = Segments::of(&text).count;
             (
@@ -258,13 +263,6 @@ pub async fn preview(
         html,
         segments,
     })
-}
-
-fn m_kind(m: Milestone) -> crate::render::Kind {
-    match m {
-        Milestone::Reminder(_) => crate::render::Kind::Reminder,
-        _ => crate::render::Kind::Announcement,
-    }
 }
 
 #[cfg(test)]
