@@ -34,6 +34,14 @@ pub use names::{Channel, Kind, NameError, TemplateName};
 use crate::domain::Locale;
 use crate::domain::tier::Tier;
 
+/// A rendered text message and the template that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    pub template: String,
+    pub text: String,
+    pub segments: sms::Segments,
+}
+
 /// A rendered message: its subject and its two bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -426,7 +434,7 @@ impl Templates {
         tier: Option<Tier>,
         locale: Locale,
         view: &S,
-    ) -> Result<String, TemplateError> {
+    ) -> Result<Text, TemplateError> {
         let name = self.resolve(Channel::Sms, kind, tier, locale)?;
         let text = self
             .env
@@ -446,7 +454,11 @@ impl Templates {
                 encoding: segments.encoding.as_str(),
             });
         }
-        Ok(text)
+        Ok(Text {
+            template: name,
+            text,
+            segments,
+        })
     }
 
     /// A page a customer's browser shows, in their language.

@@ -327,11 +327,24 @@ pub fn render(
     message: Message<'_>,
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
+    let (templates, tier, locale, view) = prepare(campaign, record, customer, &message, signer)?;
+    Ok(templates.email(message.kind(), tier, locale, &view)?)
+}
+
+/// What every rendering of a message for a customer starts from: the
+/// campaign's templates, the reader's tier and locale, and the view.
+fn prepare(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    message: &Message<'_>,
+    signer: &LinkSigner,
+) -> Result<(std::sync::Arc<Templates>, Option<Tier>, Locale, NoticeView), RenderError> {
     let templates = Templates::for_overrides(&campaign.templates)?;
     let locale = customer.notice_locale(campaign.default_locale);
     let tier = record.tier.as_ref().map(|t| t.tier);
-    let view = view(campaign, record, customer, &message, signer)?;
-    Ok(templates.email(message.kind(), tier, locale, &view)?)
+    let view = view(campaign, record, customer, message, signer)?;
+    Ok((templates, tier, locale, view))
 }
 
 /// The announcement or a reminder for one customer.
@@ -359,12 +372,9 @@ pub fn render_sms(
     customer: &Customer,
     milestone: Milestone,
     signer: &LinkSigner,
-) -> Result<String, RenderError> {
+) -> Result<render::Text, RenderError> {
     let message = Message::notice(milestone);
-    let templates = Templates::for_overrides(&campaign.templates)?;
-    let locale = customer.notice_locale(campaign.default_locale);
-    let tier = record.tier.as_ref().map(|t| t.tier);
-    let view = view(campaign, record, customer, &message, signer)?;
+    let (templates, tier, locale, view) = prepare(campaign, record, customer, &message, signer)?;
     Ok(templates.sms(message.kind(), tier, locale, &view)?)
 }
 

@@ -14,8 +14,6 @@ use crate::domain::ids::InvalidValue;
 use crate::domain::ledger::Channel;
 use crate::domain::{Campaign, CustomerId, Milestone, Tier};
 use crate::ports::{Deps, PortError};
-use crate::render::Templates;
-use crate::render::sms::Segments;
 
 use super::notice::{self, Message, RenderError};
 
@@ -216,22 +214,13 @@ pub async fn preview(
                 .as_ref()
                 .and_then(|p| p.mobile())
                 .ok_or_else(|| PreviewError::NoMobile(customer.clone()))?;
-            let text = notice::render_sms(campaign, &record, &profile, m, &deps.signer)?;
-            let template = Templates::for_overrides(&campaign.templates)
-                .map_err(RenderError::from)?
-                .resolve(
-                    crate::render::Channel::Sms,
-                    Message::notice(m).kind(),
-                    tier,
-                    locale,
-                )
-                .map_err(RenderError::from)?;
-            let segments = Segments::of(&text).count;
+            let t = notice::render_sms(campaign, &record, &profile, m, &deps.signer)?;
+            let segments = t.segments.count;
             (
                 mobile.to_string(),
-                template,
+                t.template,
                 String::new(),
-                text,
+                t.text,
                 String::new(),
                 Some(segments),
             )

@@ -330,14 +330,14 @@ pub(super) async fn prepare_notices(
         Channel::Email => notice::render_notice(campaign, record, profile, milestone, &deps.signer)
             .map(|r| Outgoing::Email(email(campaign, &profile.email, key, r, now))),
         Channel::Sms => {
-            notice::render_sms(campaign, record, profile, milestone, &deps.signer).map(|text| {
+            notice::render_sms(campaign, record, profile, milestone, &deps.signer).map(|t| {
                 Outgoing::Sms(OutgoingSms {
                     to: profile
                         .phone
                         .as_ref()
                         .and_then(|p| p.mobile())
                         .expect("only customers with a mobile number are claimed for texts"),
-                    text,
+                    text: t.text,
                     sender_id: campaign.sms.sender_id.clone(),
                     origination_number: campaign.sms.origination_number.clone(),
                     key: key.clone(),
