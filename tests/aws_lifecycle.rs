@@ -49,7 +49,7 @@ async fn import_through_intake(
 ) -> serde_json::Value {
     let intake = sunset::http::admin_router(sunset::http::AppState::new(
         deps.clone(),
-        sunset::http::AdminAuth::Gateway,
+        sunset::http::Credential::Gateway,
     ));
     let csv = format!("customer_id,name,email,timezone\n{id},Late Comer,{email},Europe/Berlin\n");
     let response = tower::ServiceExt::oneshot(
@@ -306,12 +306,14 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     )
     .await;
     recorder.take();
-    let app = sunset::http::customer_router(sunset::http::AppState::new(
-        deps.clone(),
-        sunset::http::AdminAuth::Gateway,
-    ));
+    // The export-request function's router: API Gateway has checked the
+    // product's scope on the banner route.
+    let app = sunset::http::customer_router(
+        sunset::http::AppState::new(deps.clone(), sunset::http::Credential::Gateway)
+            .with_product(sunset::http::Credential::Gateway),
+    );
     let response = tower::ServiceExt::oneshot(
-        app,
+        app.clone(),
         axum::http::Request::get(path)
             .body(axum::body::Body::empty())
             .unwrap(),
@@ -333,6 +335,40 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     let bundle = http_get_bytes(&location);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
     assert!(zip.by_name("product-data/files/invoices.csv").is_ok());
+
+    // The retiring product asks for c05's banner, and anyone reads the
+    // public announcement, from DynamoDB through the same function.
+    for (uri, content_type) in [
+        (
+            format!("/v1/campaigns/{}/customers/c05/banner", campaign.id),
+            "application/json",
+        ),
+        (
+            format!("/v1/public/{}/zh-CN", campaign.id),
+            "text/html; charset=utf-8",
+        ),
+        (
+            format!("/v1/public/{}/dates.ics", campaign.id),
+            "text/calendar; charset=utf-8",
+        ),
+    ] {
+        let response = tower::ServiceExt::oneshot(
+            app.clone(),
+            axum::http::Request::get(&uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::OK, "{uri}");
+        assert_eq!(
+            response.headers()[axum::http::header::CONTENT_TYPE],
+            content_type
+        );
+    }
+    used.entry("export-request")
+        .or_default()
+        .extend(recorder.take());
 
     // The purge, after the deadline: nothing of a purged customer remains.
     let purge_job = schedules

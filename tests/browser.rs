@@ -18,7 +18,7 @@ use sunset::domain::export::{ExportId, ExportRequest, ExportStatus};
 use sunset::domain::ids::{Currency, CustomerId, DisplayName, EmailAddress, Phone};
 use sunset::domain::link::LinkSigner;
 use sunset::domain::tier::{Tier, TierDecision};
-use sunset::domain::{Campaign, Customer, CustomerRecord};
+use sunset::domain::{Campaign, Customer, CustomerRecord, Locale};
 use sunset::services::notice::{self, Message};
 
 fn chromium() -> PathBuf {
@@ -413,4 +413,17 @@ async fn the_customers_pages_fit_a_phone_and_a_desktop() {
         &portal::error_page(portal::Failure::BadLink, None),
         None,
     );
+}
+
+/// The public announcement, in both languages, at both widths.
+#[test]
+fn the_public_announcement_fits_a_phone_and_a_desktop() {
+    use sunset::services::public;
+    let campaign = Campaign::from_toml(include_str!("../examples/orbit-crm.toml")).unwrap();
+    let now = "2027-03-01T09:00:00Z".parse().unwrap();
+    let dir = screenshots();
+    for locale in ["zh-CN", "en-GB"] {
+        let html = public::page(&campaign, Locale::parse(locale).unwrap(), now).unwrap();
+        shoot(&dir, &format!("public-{locale}"), locale, &html, None);
+    }
 }

@@ -45,6 +45,8 @@ contracts!(
     the_mailer_answers_each_message_in_order,
     blobs_are_stored_listed_and_deleted_by_prefix,
     a_preview_is_what_the_stored_customer_would_get,
+    the_banner_rises_toward_the_end_behind_the_products_own_key,
+    the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
 );
 
 #[tokio::test]

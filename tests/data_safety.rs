@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use sunset::app::serve::{SchedulerHealth, spawn_scheduler};
 use sunset::domain::CampaignId;
-use sunset::http::{AdminAuth, AppState, HealthCheck, router};
+use sunset::http::{AppState, Credential, HealthCheck, router};
 use sunset::ports::{Mailer, OutgoingEmail, PortError, SendError};
 use tower::ServiceExt;
 
@@ -336,7 +336,7 @@ async fn a_failing_or_panicking_job_is_held_back_alone_and_shows() {
         std::time::Duration::from_secs(3600),
     );
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let mut state = AppState::new(emb.deps.clone(), AdminAuth::Token("t".repeat(20)));
+    let mut state = AppState::new(emb.deps.clone(), Credential::Token("t".repeat(20)));
     state.health = health.clone();
     let res = router(state.clone())
         .oneshot(

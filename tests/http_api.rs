@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use sunset::adapters::embedded::Embedded;
 use sunset::app::runner;
 use sunset::clock::SimulatedClock;
-use sunset::http::{AdminAuth, AppState, router};
+use sunset::http::{AppState, Credential, router};
 use sunset_e2e::{contains, fixture, link_path, read_outbox};
 use tower::ServiceExt;
 
@@ -30,7 +30,7 @@ fn api() -> Api {
     let emb = Embedded::open(dir.path(), clock.clone()).unwrap();
     let app = router(AppState::new(
         emb.deps.clone(),
-        AdminAuth::Token(TOKEN.into()),
+        Credential::Token(TOKEN.into()),
     ));
     Api {
         _dir: dir,
@@ -515,7 +515,7 @@ async fn a_panicking_handler_answers_a_500_problem_and_the_server_goes_on() {
     let api = api();
     let mut deps = api.emb.deps.clone();
     deps.campaigns = Arc::new(PanickingCampaigns);
-    let app = router(AppState::new(deps, AdminAuth::Token(TOKEN.into())));
+    let app = router(AppState::new(deps, Credential::Token(TOKEN.into())));
     for uri in [
         "/v1/campaigns/orbit-crm-2027/report",
         "/v1/campaigns/orbit-crm-2027",

@@ -157,10 +157,12 @@ proptest! {
                 "2027-01-15T09:00:00Z".parse().unwrap(),
             ));
             let emb = sunset::adapters::embedded::Embedded::open(dir.path(), clock).unwrap();
-            let app = sunset::http::router(sunset::http::AppState::new(
-                emb.deps.clone(),
-                sunset::http::AdminAuth::Token("no-panic-admin-token".into()),
-            ));
+            // One key for the operator and the product: this is about
+            // what a route does with its input, not who may call it.
+            let key = || sunset::http::Credential::Token("no-panic-admin-token".into());
+            let app = sunset::http::router(
+                sunset::http::AppState::new(emb.deps.clone(), key()).with_product(key()),
+            );
             let (body, ctype) = if as_json {
                 (serde_json::to_vec(&table).unwrap(), "application/json")
             } else {
@@ -176,6 +178,11 @@ proptest! {
             let customer_path = utf8_percent_encode(&customer);
             statuses.push(("event", call(&app, "POST", &format!("{base}/customers/{customer_path}/events"), "application/json", event).await));
             statuses.push(("report", call(&app, "GET", &format!("{base}/report"), "application/json", vec![]).await));
+            statuses.push(("banner", call(&app, "GET", &format!("{base}/customers/{customer_path}/banner"), "application/json", vec![]).await));
+            for doc in ["", "/en", "/zh-CN", "/feed.atom", "/sunset.json", "/dates.ics?lang=zh-CN"] {
+                let public = format!("/v1/public/{}{doc}", utf8_percent_encode(&id));
+                statuses.push(("public", call(&app, "GET", &public, "text/html", vec![]).await));
+            }
             // A link signed with the store's key gets past the signature,
             // into the export services; else a forged one.
             let query = |purpose| {

@@ -26,6 +26,7 @@ async fn ses_receives_the_same_mime_message_with_sender_recipient_and_headers() 
             Milestone::Reminder(30),
         ),
         message_id: "reminder-30.check".into(),
+        attachments: Vec::new(),
     };
     let id = deps.mailer.send(&email).await.unwrap();
     assert!(!id.is_empty());

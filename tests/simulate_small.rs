@@ -133,6 +133,50 @@ fn the_announcement_reaches_every_valid_customer_exactly_once() {
     );
 }
 
+/// The announcement brings the key dates as a calendar file, in the
+/// reader's language, with their own last day; no other notice carries a
+/// file.
+#[test]
+fn the_announcement_carries_the_key_dates_as_a_calendar() {
+    for m in &run().outbox {
+        if m.milestone != "announcement" {
+            assert!(m.attachments.is_empty(), "{} carries a file", m.milestone);
+            continue;
+        }
+        let [(name, bytes)] = m.attachments.as_slice() else {
+            panic!(
+                "the announcement to {} has {} files",
+                m.to,
+                m.attachments.len()
+            );
+        };
+        assert_eq!(name, &format!("{}.ics", m.campaign));
+        let ics = String::from_utf8(bytes.clone()).unwrap();
+        let lines: Vec<String> = ics
+            .replace("\r\n ", "")
+            .split("\r\n")
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines[0], "BEGIN:VCALENDAR");
+        assert_eq!(lines.iter().filter(|l| *l == "BEGIN:VEVENT").count(), 4);
+        assert!(lines.contains(&"DTSTART;VALUE=DATE:20270930".to_owned()));
+        let chinese = m
+            .subject
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let end = if chinese {
+            "SUMMARY:Orbit CRM停止服务"
+        } else {
+            "SUMMARY:Orbit CRM stops working"
+        };
+        assert!(
+            lines.iter().any(|l| l == end),
+            "{} lacks {end}: {ics}",
+            m.to
+        );
+    }
+}
+
 /// Only an unreachable or ambiguous customer is refused (no address, a
 /// repeated id, a row whose fields do not match the header); a messy field
 /// is a warning and the customer is imported.

@@ -56,8 +56,8 @@ fn mailbox(m: &Mailbox) -> String {
     }
 }
 
-fn base64_lines(body: &str) -> String {
-    let encoded = B64.encode(body.as_bytes());
+fn base64_lines(body: &[u8]) -> String {
+    let encoded = B64.encode(body);
     let mut out = String::with_capacity(encoded.len() + encoded.len() / 76 * 2 + 2);
     for line in encoded.as_bytes().chunks(76) {
         out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
@@ -100,18 +100,38 @@ pub fn render(email: &OutgoingEmail) -> Vec<u8> {
     header("Auto-Submitted", "auto-generated");
     header("X-Sunset-Campaign", email.key.campaign.as_str());
     header("X-Sunset-Milestone", &email.key.milestone.name());
-    header(
-        "Content-Type",
-        &format!("multipart/alternative; boundary=\"{boundary}\""),
-    );
-    m.push_str("\r\n");
+    // With files: multipart/mixed around the two bodies, then each file.
+    let mixed = (!email.attachments.is_empty()).then(|| format!("{boundary}_mixed"));
+    if let Some(mixed) = &mixed {
+        header(
+            "Content-Type",
+            &format!("multipart/mixed; boundary=\"{mixed}\""),
+        );
+        m.push_str(&format!("\r\n--{mixed}\r\n"));
+    }
+    m.push_str(&format!(
+        "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
+    ));
     for (kind, body) in [("text/plain", &email.text), ("text/html", &email.html)] {
         m.push_str(&format!(
             "--{boundary}\r\nContent-Type: {kind}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
         ));
-        m.push_str(&base64_lines(body));
+        m.push_str(&base64_lines(body.as_bytes()));
     }
     m.push_str(&format!("--{boundary}--\r\n"));
+    if let Some(mixed) = &mixed {
+        for file in &email.attachments {
+            let name = clean(&file.filename).replace(['"', '\\'], "");
+            m.push_str(&format!(
+                "--{mixed}\r\nContent-Type: {}; name=\"{name}\"\r\n\
+                 Content-Disposition: attachment; filename=\"{name}\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n",
+                clean(&file.content_type)
+            ));
+            m.push_str(&base64_lines(&file.bytes));
+        }
+        m.push_str(&format!("--{mixed}--\r\n"));
+    }
     m.into_bytes()
 }
 
@@ -136,6 +156,7 @@ mod tests {
                 Milestone::Reminder(30),
             ),
             message_id: "abc".into(),
+            attachments: Vec::new(),
         }
     }
 
@@ -155,6 +176,28 @@ mod tests {
         for line in String::from_utf8(raw).unwrap().split("\r\n") {
             assert!(line.len() <= 998);
         }
+    }
+
+    #[test]
+    fn a_calendar_travels_as_an_attachment_beside_both_bodies() {
+        use mail_parser::MimeHeaders;
+        let mut mail = email("Orbit CRM 停止服务");
+        let ics = "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n";
+        mail.attachments.push(crate::render::Attachment {
+            filename: "orbit.ics".into(),
+            content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+            bytes: ics.as_bytes().to_vec(),
+        });
+        let raw = render(&mail);
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(parsed.body_text(0).unwrap(), "你好 <b>");
+        assert_eq!(parsed.body_html(0).unwrap(), "<p>你好 &lt;b&gt;</p>");
+        assert_eq!(parsed.attachment_count(), 1);
+        let file = parsed.attachment(0).unwrap();
+        assert_eq!(file.attachment_name(), Some("orbit.ics"));
+        assert_eq!(file.contents(), ics.as_bytes());
+        let ct = file.content_type().unwrap();
+        assert_eq!((ct.ctype(), ct.subtype()), ("text", Some("calendar")));
     }
 
     #[test]

@@ -392,6 +392,7 @@ pub struct OutgoingEmail {
     pub key: DeliveryKey,
     /// Stable id derived from the ledger key, without personal data.
     pub message_id: String,
+    pub attachments: Vec<crate::render::Attachment>,
 }
 
 /// A text message ready to send.

@@ -749,6 +749,7 @@ pub fn sample_mail(n: u32) -> OutgoingEmail {
             Milestone::Announcement,
         ),
         message_id: format!("announcement.{n}"),
+        attachments: Vec::new(),
     }
 }
 
@@ -1531,3 +1532,8 @@ pub async fn an_announcement_wave_twice_at_once_tells_everyone_once(deps: &Deps)
     assert_eq!(sent, 3);
     sent
 }
+
+pub use crate::in_app::{
+    the_banner_rises_toward_the_end_behind_the_products_own_key,
+    the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
+};

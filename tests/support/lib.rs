@@ -6,6 +6,7 @@ pub mod contract;
 pub mod delivery;
 pub mod faults;
 pub mod iam;
+pub mod in_app;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,8 @@ pub struct Mail {
     pub text: String,
     pub html: String,
     pub header_names: Vec<String>,
+    /// Each attached file: its name and its bytes.
+    pub attachments: Vec<(String, Vec<u8>)>,
 }
 
 pub fn read_outbox(data: &Path) -> Vec<Mail> {
@@ -63,6 +66,16 @@ pub fn read_outbox(data: &Path) -> Vec<Mail> {
                 text: msg.body_text(0).expect("a text part").into_owned(),
                 html: msg.body_html(0).expect("an HTML part").into_owned(),
                 header_names: msg.headers().iter().map(|h| h.name().to_owned()).collect(),
+                attachments: msg
+                    .attachments()
+                    .map(|a| {
+                        use mail_parser::MimeHeaders;
+                        (
+                            a.attachment_name().unwrap_or_default().to_owned(),
+                            a.contents().to_vec(),
+                        )
+                    })
+                    .collect(),
                 raw,
                 file,
             }

@@ -1,8 +1,8 @@
-//! The customer-facing export endpoints behind API Gateway: the signed link
-//! from a notice asks for an export; the one from the export-ready mail
-//! downloads it.
+//! The customer-facing endpoints behind API Gateway: the signed link from a
+//! notice asks for an export, the one from the export-ready mail downloads
+//! it; and the retiring product's in-app banner, under its own JWT scope.
 
-use sunset::http::{AdminAuth, AppState};
+use sunset::http::{AppState, Credential};
 use sunset::ports::Deps;
 
 /// What this function wires (the customer's export pages: signed links, a scheduled build, a presigned download); the rest is unwired.
@@ -16,5 +16,9 @@ pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
 
 /// The shared router's customer routes; each checks its signed link.
 pub fn app(deps: Deps) -> axum::Router {
-    sunset::http::customer_router(AppState::new(deps, AdminAuth::Gateway))
+    // API Gateway checks the operator's and the product's JWT scopes on
+    // their routes before this function runs.
+    sunset::http::customer_router(
+        AppState::new(deps, Credential::Gateway).with_product(Credential::Gateway),
+    )
 }

@@ -1,7 +1,7 @@
 //! The admin API behind API Gateway: create a campaign, import customers,
 //! launch, record customer events, read the report.
 
-use sunset::http::{AdminAuth, AppState};
+use sunset::http::{AppState, Credential};
 use sunset::ports::Deps;
 
 /// What this function wires (the admin API: imports, launches, events and
@@ -18,5 +18,5 @@ pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
 /// The shared router's admin routes; API Gateway's JWT authorizer has
 /// already checked the caller.
 pub fn app(deps: Deps) -> axum::Router {
-    sunset::http::admin_router(AppState::new(deps, AdminAuth::Gateway))
+    sunset::http::admin_router(AppState::new(deps, Credential::Gateway))
 }

@@ -14,7 +14,7 @@ use futures::FutureExt;
 
 use crate::adapters::embedded::{Embedded, SqliteStore};
 use crate::clock::SystemClock;
-use crate::http::{AdminAuth, AppState, Health, HealthCheck, HealthStatus, router};
+use crate::http::{AppState, Credential, Health, HealthCheck, HealthStatus, router};
 
 use super::runner;
 
@@ -207,10 +207,30 @@ pub struct MailSettings {
     pub per_second: Option<f64>,
 }
 
+/// The keys `serve` takes: the operator's and the retiring product's (for
+/// the banner). One not given is made up and printed once.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    pub admin: Option<String>,
+    pub product: Option<String>,
+}
+
+fn key(given: Option<String>, variable: &str, whose: &str) -> anyhow::Result<String> {
+    match given {
+        Some(t) if t.len() >= 16 => Ok(t),
+        Some(_) => anyhow::bail!("{variable} must be at least 16 characters"),
+        None => {
+            let t = hex::encode(rand::random::<[u8; 24]>());
+            eprintln!("{whose} (set {variable} to choose your own): {t}");
+            Ok(t)
+        }
+    }
+}
+
 pub async fn serve(
     addr: SocketAddr,
     data: &Path,
-    admin_token: Option<String>,
+    keys: ApiKeys,
     limits: ConnectionLimits,
     mail: MailSettings,
 ) -> anyhow::Result<()> {
@@ -219,17 +239,11 @@ pub async fn serve(
         emb = emb.with_smtp(url)?;
     }
     let emb = Arc::new(emb);
-    let token = match admin_token {
-        Some(t) if t.len() >= 16 => t,
-        Some(_) => anyhow::bail!("SUNSET_ADMIN_TOKEN must be at least 16 characters"),
-        None => {
-            let t = hex::encode(rand::random::<[u8; 24]>());
-            eprintln!("admin token (set SUNSET_ADMIN_TOKEN to choose your own): {t}");
-            t
-        }
-    };
+    let admin = key(keys.admin, "SUNSET_ADMIN_TOKEN", "admin token")?;
+    let product = key(keys.product, "SUNSET_PRODUCT_KEY", "product key")?;
     let health = Arc::new(SchedulerHealth::new(emb.store.clone()));
-    let mut state = AppState::new(emb.deps.clone(), AdminAuth::Token(token));
+    let mut state = AppState::new(emb.deps.clone(), Credential::Token(admin))
+        .with_product(Credential::Token(product));
     state.health = health.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -380,7 +380,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::serve(
                 addr,
                 &data,
-                std::env::var("SUNSET_ADMIN_TOKEN").ok(),
+                serve::ApiKeys {
+                    admin: std::env::var("SUNSET_ADMIN_TOKEN").ok(),
+                    product: std::env::var("SUNSET_PRODUCT_KEY").ok(),
+                },
                 limits,
                 mail,
             )

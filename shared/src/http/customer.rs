@@ -29,7 +29,7 @@ pub(super) struct Signed {
 /// A customer route's failure: the page that says it, with the campaign
 /// when the link named a real one (its product, help address and default
 /// language).
-pub(super) struct Page(Failure, Option<Campaign>);
+pub(super) struct Page(pub(super) Failure, pub(super) Option<Campaign>);
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
@@ -55,7 +55,7 @@ impl IntoResponse for Page {
     }
 }
 
-fn server(e: impl std::fmt::Display, campaign: Option<Campaign>) -> Page {
+pub(super) fn server(e: impl std::fmt::Display, campaign: Option<Campaign>) -> Page {
     tracing::error!(error = %e, "customer page failed");
     Page(Failure::Server, campaign)
 }

@@ -3,11 +3,17 @@
 //! API Gateway.
 //!
 //! Admin routes (`/v1/campaigns/...`) need a bearer token (local) or are
-//! authorised by API Gateway's JWT authorizer (AWS). Customer routes
-//! (`/v1/c/...`) are authorised by their signed link instead.
+//! authorised by API Gateway's JWT authorizer (AWS). The retiring
+//! product's route (the banner) takes its own key, never the operator's.
+//! Customer routes (`/v1/c/...`) are authorised by their signed link
+//! instead.
 mod admin;
+mod cache;
 mod customer;
+pub mod deprecation;
 mod problem;
+mod product;
+mod public;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,11 +30,12 @@ use serde::Serialize;
 use crate::domain::{Campaign, CampaignId, CustomerId};
 use crate::ports::Deps;
 
+pub use deprecation::{DeprecationHeaders, SunsetLayer};
 pub use problem::{ApiError, Problem};
 
-/// How admin routes are authorised.
+/// How a caller's routes are authorised.
 #[derive(Clone)]
-pub enum AdminAuth {
+pub enum Credential {
     /// `Authorization: Bearer <token>` must match.
     Token(String),
     /// An API Gateway authorizer has already checked the caller.
@@ -38,7 +45,10 @@ pub enum AdminAuth {
 #[derive(Clone)]
 pub struct AppState {
     pub deps: Deps,
-    pub admin: AdminAuth,
+    pub admin: Credential,
+    /// The retiring product's key; without one its routes refuse every
+    /// call.
+    pub product: Option<Credential>,
     /// What `/healthz` checks beyond "the process answers".
     pub health: Arc<dyn HealthCheck>,
 }
@@ -46,12 +56,19 @@ pub struct AppState {
 impl AppState {
     /// The state of a process whose health is answering at all (the
     /// Lambda functions: their platform watches the rest).
-    pub fn new(deps: Deps, admin: AdminAuth) -> Self {
+    pub fn new(deps: Deps, admin: Credential) -> Self {
         Self {
             deps,
             admin,
+            product: None,
             health: Arc::new(Answering),
         }
+    }
+
+    /// With the retiring product's own credential.
+    pub fn with_product(mut self, product: Credential) -> Self {
+        self.product = Some(product);
+        self
     }
 }
 
@@ -123,10 +140,11 @@ const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 /// Every route: what `sunset serve` runs.
 pub fn router(state: AppState) -> Router {
     admin_routes(state.clone())
+        .merge(product_routes(state.clone()))
         .merge(customer_routes(state))
         .fallback(|uri: axum::http::Uri| async move {
             // Under a customer's prefix, a page; else a problem.
-            if uri.path().starts_with("/v1/c/") {
+            if uri.path().starts_with("/v1/c/") || uri.path().starts_with("/v1/public/") {
                 customer::not_found()
             } else {
                 no_such_route().await.into_response()
@@ -139,10 +157,27 @@ pub fn admin_router(state: AppState) -> Router {
     admin_routes(state).fallback(no_such_route)
 }
 
-/// Customer routes, each authorised by its signed link (the
-/// export-request function).
+/// Customer routes, each authorised by its signed link, and the retiring
+/// product's, with its key (the export-request function).
 pub fn customer_router(state: AppState) -> Router {
-    customer_routes(state).fallback(|| async { customer::not_found() })
+    product_routes(state.clone())
+        .merge(customer_routes(state))
+        .fallback(|| async { customer::not_found() })
+}
+
+fn product_routes(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/campaigns/{campaign}/customers/{customer}/banner",
+            get(product::banner),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_product,
+        ))
+        .layer(middleware::from_fn(problems_only))
+        .layer(middleware::from_fn(catch_panic))
+        .with_state(state)
 }
 
 fn admin_routes(state: AppState) -> Router {
@@ -191,6 +226,8 @@ fn customer_routes(state: AppState) -> Router {
             "/v1/c/{campaign}/{customer}/export/download",
             get(customer::export_download),
         )
+        .route("/v1/public/{campaign}", get(public::choose_language))
+        .route("/v1/public/{campaign}/{document}", get(public::document))
         .layer(middleware::from_fn(customer::pages_only))
         .layer(middleware::from_fn(catch_panic))
         .with_state(state)
@@ -262,24 +299,45 @@ async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let AdminAuth::Token(expected) = &state.admin {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let same = given.len() == expected.len()
-            && given
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same {
-            return Err(ApiError::Unauthorized);
-        }
+    if !presents(&request, &state.admin) {
+        return Err(ApiError::Unauthorized);
     }
     Ok(next.run(request).await)
+}
+
+async fn require_product(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if !state
+        .product
+        .as_ref()
+        .is_some_and(|c| presents(&request, c))
+    {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(next.run(request).await)
+}
+
+/// Whether the request carries `credential` (`Authorization: Bearer`,
+/// compared in constant time), or API Gateway has checked it already.
+fn presents(request: &Request, credential: &Credential) -> bool {
+    let Credential::Token(expected) = credential else {
+        return true;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 pub(super) fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {

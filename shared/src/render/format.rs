@@ -17,6 +17,14 @@ pub fn date(locale: Locale, d: NaiveDate) -> String {
     }
 }
 
+/// A phone number as a `tel:` URI's digits: `+` and digits only.
+pub fn tel_uri(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect()
+}
+
 /// When something happens, counted in whole days from today: "today",
 /// "tomorrow", "in 30 days" (the reader never sees "1 days").
 pub fn in_days(locale: Locale, days: u32) -> String {

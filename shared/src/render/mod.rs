@@ -15,8 +15,10 @@
 //! the most specific template there is: the tier and the reader's own
 //! locale, then their language, then the built-in one.
 
+pub mod atom;
 pub mod format;
 mod helpers;
+pub mod ics;
 mod names;
 pub mod sms;
 
@@ -42,7 +44,8 @@ pub struct Text {
     pub segments: sms::Segments,
 }
 
-/// A rendered message: its subject and its two bodies.
+/// A rendered message: its subject, its two bodies and any file it
+/// carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     /// The template that wrote it: the campaign's own or a built-in one.
@@ -50,6 +53,16 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a message: the announcement's calendar of key dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// The MIME type with its parameters: `text/calendar; charset=utf-8; method=PUBLISH`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +196,22 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "page/portal.zh-CN",
         include_str!("../templates/page/portal.zh-CN.j2"),
+    ),
+    (
+        "in-app/banner.en",
+        include_str!("../templates/in-app/banner.en.j2"),
+    ),
+    (
+        "in-app/banner.zh-CN",
+        include_str!("../templates/in-app/banner.zh-CN.j2"),
+    ),
+    (
+        "page/public.en",
+        include_str!("../templates/page/public.en.j2"),
+    ),
+    (
+        "page/public.zh-CN",
+        include_str!("../templates/page/public.zh-CN.j2"),
     ),
     (
         "page/error.en",
@@ -422,6 +451,7 @@ impl Templates {
             subject: one_line(&subject),
             text: tidy(captured.output()),
             html,
+            attachments: Vec::new(),
         })
     }
 
@@ -459,6 +489,40 @@ impl Templates {
             text,
             segments,
         })
+    }
+
+    /// The named blocks of a plain-text template, each on one line (the
+    /// in-app banner's title, message and link labels), with the name of
+    /// the template that wrote them.
+    pub fn blocks<S: Serialize, const N: usize>(
+        &self,
+        channel: Channel,
+        kind: Kind,
+        tier: Option<Tier>,
+        locale: Locale,
+        view: &S,
+        blocks: [&str; N],
+    ) -> Result<(String, [String; N]), TemplateError> {
+        let name = self.resolve(channel, kind, tier, locale)?;
+        let fail = |source| TemplateError::Render {
+            template: name.clone(),
+            source,
+        };
+        let template = self
+            .env
+            .get_template(&format!("{name}.txt"))
+            .map_err(fail)?;
+        let mut captured = template
+            .render_captured(Value::from_serialize(view))
+            .map_err(fail)?;
+        let mut out: [String; N] = std::array::from_fn(|_| String::new());
+        for (slot, block) in out.iter_mut().zip(blocks) {
+            *slot = captured
+                .with_state_mut(|state| state.render_block(block))
+                .map(|text| sms::one_line(&text))
+                .map_err(fail)?;
+        }
+        Ok((name, out))
     }
 
     /// A page a customer's browser shows, in their language.

@@ -17,16 +17,20 @@ pub enum Channel {
     Page,
     /// A text message: one or two segments, plain text.
     Sms,
+    /// The banner the retiring product shows its signed-in customer:
+    /// plain text, which the product's own page escapes.
+    InApp,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Page, Channel::Sms];
+    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Page, Channel::Sms, Channel::InApp];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Page => "page",
             Channel::Sms => "sms",
+            Channel::InApp => "in-app",
         }
     }
 }
@@ -62,10 +66,14 @@ pub enum Kind {
     Portal,
     /// A customer's link that does not work, as a page.
     Error,
+    /// The in-app banner: a title, a message and its links' labels.
+    Banner,
+    /// The public announcement page: no customer's data.
+    Public,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Base,
         Kind::Announcement,
         Kind::Reminder,
@@ -77,6 +85,8 @@ impl Kind {
         Kind::Brief,
         Kind::Portal,
         Kind::Error,
+        Kind::Banner,
+        Kind::Public,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,13 +102,16 @@ impl Kind {
             Kind::Brief => "brief",
             Kind::Portal => "portal",
             Kind::Error => "error",
+            Kind::Banner => "banner",
+            Kind::Public => "public",
         }
     }
 
     /// Where the kind is read: the countdown's notices also as texts.
     pub fn channels(self) -> &'static [Channel] {
         match self {
-            Kind::Portal | Kind::Error => &[Channel::Page],
+            Kind::Portal | Kind::Error | Kind::Public => &[Channel::Page],
+            Kind::Banner => &[Channel::InApp],
             Kind::Announcement | Kind::Reminder => &[Channel::Email, Channel::Sms],
             _ => &[Channel::Email],
         }
@@ -106,7 +119,10 @@ impl Kind {
 
     /// Whether the kind goes to customers (and so may differ per tier).
     pub fn to_customers(self) -> bool {
-        !matches!(self, Kind::Base | Kind::Brief | Kind::Portal | Kind::Error)
+        !matches!(
+            self,
+            Kind::Base | Kind::Brief | Kind::Portal | Kind::Error | Kind::Public
+        )
     }
 }
 
@@ -150,7 +166,8 @@ impl TemplateName {
             .find(|c| c.as_str() == channel)
             .ok_or_else(|| {
                 fail(format!(
-                    "the channel '{channel}' is not one of: email, page, sms"
+                    "the channel '{channel}' is not one of: {}",
+                    Channel::ALL.map(Channel::as_str).join(", ")
                 ))
             })?;
         let parts: Vec<&str> = rest.split('.').collect();

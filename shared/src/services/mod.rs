@@ -1,5 +1,6 @@
 //! Use cases, one module each, over the ports they need.
 
+pub mod banner;
 pub mod deadline;
 pub mod delivery_events;
 pub mod dispatch;
@@ -16,6 +17,7 @@ mod paging;
 pub mod plan;
 pub mod portal;
 pub mod preview;
+pub mod public;
 pub mod purge;
 pub mod report;
 pub mod segment;

@@ -43,6 +43,9 @@ pub enum Message<'a> {
     ExportReady(&'a ExportRequest),
     /// Their data was deleted on this day.
     DeletionDone(NaiveDate),
+    /// The in-app banner, this many days before the last day of service
+    /// (none once it has ended).
+    Banner(Option<u32>),
 }
 
 impl Message<'static> {
@@ -66,6 +69,7 @@ impl Message<'_> {
             Message::Deadline => Kind::Deadline,
             Message::ExportReady(_) => Kind::ExportReady,
             Message::DeletionDone(_) => Kind::DeletionDone,
+            Message::Banner(_) => Kind::Banner,
         }
     }
 
@@ -73,6 +77,7 @@ impl Message<'_> {
     fn days(&self) -> Option<u32> {
         match self {
             Message::Reminder(n) | Message::DeletionWarning(n) => Some(*n),
+            Message::Banner(days) => *days,
             _ => None,
         }
     }
@@ -328,7 +333,17 @@ pub fn render(
     signer: &LinkSigner,
 ) -> Result<Rendered, RenderError> {
     let (templates, tier, locale, view) = prepare(campaign, record, customer, &message, signer)?;
-    Ok(templates.email(message.kind(), tier, locale, &view)?)
+    let mut rendered = templates.email(message.kind(), tier, locale, &view)?;
+    if let Message::Announcement = message {
+        // The key dates for their calendar, their own last day among them.
+        let deadline = record.effective_deadline(campaign.dates.export_deadline);
+        rendered.attachments.push(render::Attachment {
+            filename: format!("{}.ics", campaign.id),
+            content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+            bytes: super::public::calendar(campaign, locale, deadline)?.into_bytes(),
+        });
+    }
+    Ok(rendered)
 }
 
 /// What every rendering of a message for a customer starts from: the
@@ -376,6 +391,62 @@ pub fn render_sms(
     let message = Message::notice(milestone);
     let (templates, tier, locale, view) = prepare(campaign, record, customer, &message, signer)?;
     Ok(templates.sms(message.kind(), tier, locale, &view)?)
+}
+
+/// The in-app banner's words: a title, a message and its two links'
+/// labels, one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BannerText {
+    pub template: String,
+    pub title: String,
+    pub message: String,
+    pub export_label: String,
+    pub guide_label: String,
+    pub announcement_label: String,
+}
+
+/// The banner for one customer, `days_to_end` days before the service ends
+/// (none once it has ended).
+pub fn render_banner(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    days_to_end: Option<u32>,
+    signer: &LinkSigner,
+) -> Result<BannerText, RenderError> {
+    let message = Message::Banner(days_to_end);
+    let (templates, tier, locale, view) = prepare(campaign, record, customer, &message, signer)?;
+    let (
+        template,
+        [
+            title,
+            message,
+            export_label,
+            guide_label,
+            announcement_label,
+        ],
+    ) = templates.blocks(
+        render::Channel::InApp,
+        Kind::Banner,
+        tier,
+        locale,
+        &view,
+        [
+            "title",
+            "message",
+            "export_label",
+            "guide_label",
+            "announcement_label",
+        ],
+    )?;
+    Ok(BannerText {
+        template,
+        title,
+        message,
+        export_label,
+        guide_label,
+        announcement_label,
+    })
 }
 
 /// The notice that a customer's last day moved (an extension, a legal hold
@@ -566,6 +637,30 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
                     ),
                 });
             }
+        }
+    }
+    // The banner, far from the end, on its eve and after it.
+    for (record, customer) in samples::customers(campaign) {
+        for days in [Some(90), Some(1), None] {
+            render_banner(campaign, &record, &customer, days, &signer).map_err(|e| {
+                let locale = customer.notice_locale(campaign.default_locale);
+                OverrideError {
+                    name: templates
+                        .resolve(
+                            render::Channel::InApp,
+                            Kind::Banner,
+                            record.tier.as_ref().map(|t| t.tier),
+                            locale,
+                        )
+                        .unwrap_or_default(),
+                    reason: match e {
+                        RenderError::Template(TemplateError::Render { source, .. }) => {
+                            render::describe(&source)
+                        }
+                        other => other.to_string(),
+                    },
+                }
+            })?;
         }
     }
     // The customer's pages: their portal with no copy and with one, and

@@ -188,7 +188,8 @@ pub fn render(
         lang: locale.tag(),
         product: campaign.product.clone(),
         name: profile.greeted().map(ToString::to_string),
-        ended: today >= campaign.dates.service_end,
+        // The last day of service is `service_end`; it has ended after.
+        ended: today > campaign.dates.service_end,
         dates: Dates {
             service_end: format::date(locale, campaign.dates.service_end),
             export_deadline: format::date(locale, deadline),
@@ -218,12 +219,7 @@ pub fn render(
         help: Help {
             email: help.email.to_string(),
             phone: help.phone.map(ToString::to_string),
-            phone_uri: help.phone.map(|p| {
-                p.as_str()
-                    .chars()
-                    .filter(|c| c.is_ascii_digit() || *c == '+')
-                    .collect()
-            }),
+            phone_uri: help.phone.map(|p| format::tel_uri(p.as_str())),
             hours: help.hours.map(str::to_owned),
         },
     };

@@ -124,6 +124,7 @@ mod tests {
                 Milestone::Announcement,
             ),
             message_id: "announcement.abc".into(),
+            attachments: Vec::new(),
         };
         let id = outbox.send(&email).await.unwrap();
         assert_eq!(id, "announcement.abc");

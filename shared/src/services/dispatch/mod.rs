@@ -87,5 +87,6 @@ pub(crate) fn email(
         date: now,
         key: key.clone(),
         message_id: message_id(key),
+        attachments: rendered.attachments,
     }
 }
