@@ -353,7 +353,9 @@ fn each_customer_reads_their_locale_with_fallback_to_the_default() {
         .into_iter()
         .find(|m| m.milestone == "announcement")
         .unwrap();
-    assert!(zh.subject.starts_with("【重要通知】"), "{}", zh.subject);
+    // A core customer, told by their account manager first: the mail
+    // confirms it in writing.
+    assert!(zh.subject.starts_with("【书面确认】"), "{}", zh.subject);
     assert!(zh.text.contains("尊敬的王小明："), "{}", zh.text);
     // `de` has no built-in texts: the campaign's default, English.
     let de = customer_mails("c04")

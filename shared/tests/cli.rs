@@ -38,6 +38,28 @@ fn demo_runs_the_whole_lifecycle_and_says_where_to_look() {
         data.join("report.json").exists()
             && data.join("outbox/new").read_dir().unwrap().next().is_some()
     );
+    // One sample per tier, language and channel, and they differ by tier.
+    assert!(stdout.contains("samples/index.html"), "{stdout}");
+    let samples = data.join("samples");
+    let index = std::fs::read_to_string(samples.join("index.html")).unwrap();
+    assert!(!samples.join(".store").exists(), "the scratch store is gone");
+    for lang in ["en", "zh-CN"] {
+        let subject = |tier: &str| {
+            let file = samples.join(format!("email-announcement-{tier}-{lang}.txt"));
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            text.lines().next().unwrap().to_owned()
+        };
+        let subjects: std::collections::BTreeSet<String> =
+            ["core", "standard", "low"].map(subject).into();
+        assert_eq!(subjects.len(), 3, "each tier its own subject: {subjects:?}");
+        for tier in ["core", "standard", "low"] {
+            let banner = samples.join(format!("in-app-banner-{tier}-{lang}.json"));
+            let banner: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(banner).unwrap()).unwrap();
+            assert!(index.contains(banner["title"].as_str().unwrap()));
+        }
+    }
     // Running it again replaces its own earlier output.
     let again = sunset()
         .args(["demo", "--customers", "20", "--data"])

@@ -3,5 +3,6 @@
 pub mod demo;
 pub mod preview;
 pub mod runner;
+pub mod samples;
 pub mod serve;
 pub mod simulate;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use sunset::app::runner::{self, Ran};
-use sunset::app::{demo, preview, serve, simulate};
+use sunset::app::{demo, preview, samples, serve, simulate};
 
 // A run renders and frees hundreds of thousands of small strings; mimalloc
 // does that with less time in the allocator than the system's.
@@ -302,6 +302,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Generating {customers} customers in {} ...", data.display());
             let inputs = demo::generate(&data, customers, seed)?;
             println!("Generated in {:.1} s.", started.elapsed().as_secs_f64());
+            let samples = samples::write(&data, &inputs).await?;
             let campaign = inputs.campaign.clone();
             println!(
                 "Running the {} sunset on a simulated clock:",
@@ -319,6 +320,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "  {}/input/             the generated campaign, customers and events",
                 data.display()
+            );
+            println!(
+                "  {}  what each tier reads on each channel, side by side",
+                samples.display()
             );
         }
         Command::Simulate {
