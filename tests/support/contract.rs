@@ -730,6 +730,29 @@ pub async fn scheduling_a_job_again_moves_it(deps: &Deps) {
     assert_eq!(jobs, vec![job("2027-12-01T00:00:00Z")]);
 }
 
+/// Runs of the same wave upsert and cancel one schedule name at the same
+/// instant (two deliveries of one event, each moving and then cancelling
+/// its watchdog): every call succeeds, whatever the order.
+pub async fn upserts_and_cancels_of_one_schedule_at_once_all_succeed(deps: &Deps) {
+    let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let job = ScheduledJob {
+        name: format!("{}.announcement.Europe_Berlin.part1", c.id),
+        due: t("2027-02-01T09:30:00Z"),
+        job: Job::Purge {
+            campaign: c.id.clone(),
+        },
+    };
+    let runs = (0..8).map(|_| async {
+        deps.scheduler.upsert(&job).await?;
+        deps.scheduler.cancel(&c.id, &job.name).await
+    });
+    for result in futures::future::join_all(runs).await {
+        result.unwrap();
+    }
+    assert!(deps.scheduler.scheduled(&c.id).await.unwrap().is_empty());
+}
+
 /// A small e-mail, numbered.
 pub fn sample_mail(n: u32) -> OutgoingEmail {
     let c = campaign();

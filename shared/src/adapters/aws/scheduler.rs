@@ -99,6 +99,10 @@ impl EventBridgeScheduler {
     }
 }
 
+/// Creates or updates before an upsert gives up (a retryable error): each
+/// try loses only to another run's create or delete of the same name.
+const UPSERT_TRIES: usize = 8;
+
 #[async_trait]
 impl Scheduler for EventBridgeScheduler {
     async fn upsert(&self, job: &ScheduledJob) -> PortResult<()> {
@@ -114,40 +118,52 @@ impl Scheduler for EventBridgeScheduler {
             .build()
             .map_err(PortError::permanent)?;
         let target = self.target(job)?;
-        let created = self
-            .client
-            .create_schedule()
-            .name(&name)
-            .group_name(&self.targets.group)
-            .schedule_expression(at.expression())
-            .schedule_expression_timezone(at.zone())
-            .flexible_time_window(window.clone())
-            .target(target.clone())
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conflict_exception()) =>
-            {
-                self.client
-                    .update_schedule()
-                    .name(&name)
-                    .group_name(&self.targets.group)
-                    .schedule_expression(at.expression())
-                    .schedule_expression_timezone(at.zone())
-                    .flexible_time_window(window)
-                    .target(target)
-                    .action_after_completion(ActionAfterCompletion::Delete)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                Ok(())
+        // Create, or update the one there is. Another run may delete it in
+        // between (a wave finishing cancels its watchdog while a second
+        // delivery of the same event upserts it): then create again.
+        for _ in 0..UPSERT_TRIES {
+            let created = self
+                .client
+                .create_schedule()
+                .name(&name)
+                .group_name(&self.targets.group)
+                .schedule_expression(at.expression())
+                .schedule_expression_timezone(at.zone())
+                .flexible_time_window(window.clone())
+                .target(target.clone())
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .send()
+                .await;
+            match created {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conflict_exception()) => {}
+                Err(e) => return Err(sdk_err(e)),
             }
-            Err(e) => Err(sdk_err(e)),
+            let updated = self
+                .client
+                .update_schedule()
+                .name(&name)
+                .group_name(&self.targets.group)
+                .schedule_expression(at.expression())
+                .schedule_expression_timezone(at.zone())
+                .flexible_time_window(window.clone())
+                .target(target.clone())
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .send()
+                .await;
+            match updated {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+                Err(e) => return Err(sdk_err(e)),
+            }
         }
+        Err(PortError::retryable(anyhow::anyhow!(
+            "schedule {name} was deleted under each of {UPSERT_TRIES} tries by other runs"
+        )))
     }
 
     async fn cancel(&self, _campaign: &CampaignId, name: &str) -> PortResult<()> {
