@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use sunset::clock::SimulatedClock;
-use sunset::domain::{CampaignId, CustomerId, Job};
+use sunset::domain::{CampaignId, CustomerId, Job, Milestone};
 use sunset::services::{export, import};
 use sunset_e2e::iam::{ActionRecorder, assert_granted};
 use sunset_e2e::{aws_settings, emulator_data, emulator_s3, fixture, link_path};
@@ -61,11 +61,17 @@ async fn import_through_intake(
     )
     .await
     .unwrap();
-    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let status = response.status();
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
         .to_bytes();
+    assert_eq!(
+        status,
+        axum::http::StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     serde_json::from_slice(&body).unwrap()
 }
 
@@ -164,9 +170,18 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     // Each briefing/announcement/reminder schedule fires at its time, with its own payload.
     let before = emulator_data();
     recorder.take();
+    let after_the_end = |job: &Job| {
+        matches!(
+            job,
+            Job::Notice {
+                milestone: Milestone::ServiceEnded | Milestone::DeletionWarning(_),
+                ..
+            }
+        )
+    };
     for s in schedules
         .iter()
-        .filter(|s| !matches!(s.job, Job::Purge { .. }))
+        .filter(|s| !matches!(s.job, Job::Purge { .. }) && !after_the_end(&s.job))
     {
         clock.advance_to(s.due);
         let payload = serde_json::to_value(&s.job).unwrap();
@@ -370,7 +385,33 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         .or_default()
         .extend(recorder.take());
 
-    // The purge, after the deadline: nothing of a purged customer remains.
+    // After the end: that it ended, and the warning before the data goes,
+    // each from its own schedule.
+    let before = emulator_data();
+    for s in schedules.iter().filter(|s| after_the_end(&s.job)) {
+        clock.advance_to(s.due);
+        let payload = serde_json::to_value(&s.job).unwrap();
+        let answer =
+            reminder_dispatch::handle(&deps, LambdaEvent::new(payload, Context::default()))
+                .await
+                .unwrap();
+        assert_eq!(answer["state"], "done", "{} -> {answer}", s.name);
+    }
+    used.entry("reminder-dispatch")
+        .or_default()
+        .extend(recorder.take());
+    let after = emulator_data();
+    let new_to = |who: &str| sent_to(&after, who) - sent_to(&before, who);
+    assert_eq!(
+        new_to("grete@gruendlich.example"),
+        2,
+        "that the service ended, and the deletion warning"
+    );
+    assert_eq!(new_to("ada@lovelace.example"), 0, "her address bounced");
+
+    // The purge, after the deadline: nothing of a purged customer remains;
+    // each is told so once it is done.
+    let before = emulator_data();
     let purge_job = schedules
         .iter()
         .find(|s| matches!(s.job, Job::Purge { .. }))
@@ -388,6 +429,13 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     .unwrap();
     used.entry("purge").or_default().extend(recorder.take());
     assert_eq!(answer["purged"], 16, "{answer}");
+    assert_eq!(answer["farewells_missed"], 0, "{answer}");
+    let after = emulator_data();
+    assert_eq!(
+        sent_to(&after, "grete@gruendlich.example") - sent_to(&before, "grete@gruendlich.example"),
+        1,
+        "the farewell"
+    );
     let c05_after = deps
         .customers
         .customer(&campaign.id, &c05)

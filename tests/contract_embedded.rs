@@ -47,6 +47,7 @@ contracts!(
     a_preview_is_what_the_stored_customer_would_get,
     the_banner_rises_toward_the_end_behind_the_products_own_key,
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
+    the_notices_after_the_end_reach_whom_they_should_once,
     upserts_and_cancels_of_one_schedule_at_once_all_succeed,
 );
 

@@ -56,3 +56,11 @@ async fn delivery_events_are_counted_and_suppress_what_bounced() {
 async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed() {
     delivery::a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(&Rig::aws().await).await;
 }
+
+#[tokio::test]
+async fn a_used_up_quota_at_the_purge_costs_farewells_not_deletions() {
+    // Fewer customers: each purge batch is a DynamoDB write per customer
+    // on the emulator's one-at-a-time store.
+    delivery::a_used_up_quota_at_the_purge_costs_farewells_not_deletions(&Rig::aws().await, 40)
+        .await;
+}

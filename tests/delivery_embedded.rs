@@ -100,3 +100,12 @@ async fn a_paused_campaign_ends_a_simulation_for_the_operator() {
         .any(|s| matches!(s.outcome, sunset::services::jobs::JobOutcome::Purge(_)));
     assert!(purged, "the purge still ran");
 }
+
+#[tokio::test]
+async fn a_used_up_quota_at_the_purge_costs_farewells_not_deletions() {
+    delivery::a_used_up_quota_at_the_purge_costs_farewells_not_deletions(
+        &Rig::embedded(),
+        CUSTOMERS,
+    )
+    .await;
+}

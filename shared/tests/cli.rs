@@ -42,7 +42,10 @@ fn demo_runs_the_whole_lifecycle_and_says_where_to_look() {
     assert!(stdout.contains("samples/index.html"), "{stdout}");
     let samples = data.join("samples");
     let index = std::fs::read_to_string(samples.join("index.html")).unwrap();
-    assert!(!samples.join(".store").exists(), "the scratch store is gone");
+    assert!(
+        !samples.join(".store").exists(),
+        "the scratch store is gone"
+    );
     for lang in ["en", "zh-CN"] {
         let subject = |tier: &str| {
             let file = samples.join(format!("email-announcement-{tier}-{lang}.txt"));

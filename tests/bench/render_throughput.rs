@@ -22,7 +22,13 @@ use sunset::domain::{Campaign, Customer, CustomerId, CustomerRecord, Milestone};
 use sunset::services::notice;
 
 fn customers(n: usize) -> Vec<CustomerRecord> {
-    let tiers = [Tier::Core, Tier::Standard, Tier::Standard, Tier::Low, Tier::Low];
+    let tiers = [
+        Tier::Core,
+        Tier::Standard,
+        Tier::Standard,
+        Tier::Low,
+        Tier::Low,
+    ];
     let statuses = [
         MigrationStatus::Pending,
         MigrationStatus::Pending,
@@ -98,7 +104,9 @@ where
     let bytes: usize = records.iter().map(&render).sum();
     let one_core = started.elapsed();
     let started = Instant::now();
-    let parallel: usize = sunset::parallel::map(records, |r| render(r)).into_iter().sum();
+    let parallel: usize = sunset::parallel::map(records, |r| render(r))
+        .into_iter()
+        .sum();
     let all_cores = started.elapsed();
     assert_eq!(bytes, parallel);
     Figures {
@@ -122,13 +130,15 @@ fn main() {
     let profile = |r: &CustomerRecord| r.profile.clone().expect("a profile");
     let figures = [
         measure("e-mail: announcement (+ .ics)", &records, |r| {
-            let m = notice::render_notice(&campaign, r, &profile(r), Milestone::Announcement, &signer)
-                .expect("renders");
+            let m =
+                notice::render_notice(&campaign, r, &profile(r), Milestone::Announcement, &signer)
+                    .expect("renders");
             m.html.len() + m.text.len() + m.attachments.iter().map(|a| a.bytes.len()).sum::<usize>()
         }),
         measure("e-mail: reminder-30", &records, |r| {
-            let m = notice::render_notice(&campaign, r, &profile(r), Milestone::Reminder(30), &signer)
-                .expect("renders");
+            let m =
+                notice::render_notice(&campaign, r, &profile(r), Milestone::Reminder(30), &signer)
+                    .expect("renders");
             m.html.len() + m.text.len()
         }),
         measure("sms: reminder-30", &records, |r| {

@@ -1560,3 +1560,115 @@ pub use crate::in_app::{
     the_banner_rises_toward_the_end_behind_the_products_own_key,
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
 };
+
+/// After the end: the notice that the service ended goes to everyone who
+/// has not migrated, the deletion warning to those whose data is deleted
+/// at the campaign's deadline (not the held, not the extended), each once
+/// though every wave runs twice at the same instant; at the purge, each
+/// told customer whose data is deleted gets the farewell, once.
+pub async fn the_notices_after_the_end_reach_whom_they_should_once(deps: &Deps) {
+    use sunset::domain::milestone::{day_ends_everywhere, local_instant};
+    use sunset::services::dispatch::{Wave, notice_wave};
+    use sunset::services::jobs::Budget;
+    use sunset::services::purge;
+    let c = campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let berlin = chrono_tz::Europe::Berlin;
+    let who = ["pending", "exported", "migrated", "held", "extended"];
+    let records: Vec<_> = who.iter().map(|w| record(w, berlin)).collect();
+    deps.customers
+        .insert_customers(&c.id, &records)
+        .await
+        .unwrap();
+    segment(deps, &c.id, &who, Tier::Standard).await;
+    let wave = |milestone: Milestone| Wave {
+        milestone,
+        zone: berlin,
+        now: local_instant(
+            sunset::domain::milestone::milestone_date(&c, milestone).unwrap(),
+            c.send_time(),
+            berlin,
+        ),
+        resume: None,
+    };
+    let budget = Budget::unlimited();
+    notice_wave(deps, &c, wave(Milestone::Announcement), &budget)
+        .await
+        .unwrap();
+    let later = c.dates.export_deadline + chrono::Days::new(30);
+    for (w, change) in [
+        ("exported", CustomerEventKind::Migrated),
+        ("migrated", CustomerEventKind::Migrated),
+        ("held", CustomerEventKind::LegalHold("litigation".into())),
+        ("extended", CustomerEventKind::Extension(later)),
+    ] {
+        let mut r = stored(deps, &c.id, w).await;
+        match w {
+            "exported" => r.status = MigrationStatus::Exported,
+            "migrated" => r.status = MigrationStatus::Migrated,
+            "held" => r.legal_hold = true,
+            _ => r.extended_until = Some(later),
+        }
+        let event = CustomerEvent {
+            at: t("2027-06-01T10:00:00Z"),
+            customer: id(w),
+            kind: change,
+        };
+        deps.events
+            .record_events(&c.id, &[(event, Some(r))])
+            .await
+            .unwrap();
+    }
+    let campaign_id = &c.id;
+    let got = |milestone: Milestone| async move {
+        let mut got = Vec::new();
+        for w in who {
+            let told = deps
+                .ledger
+                .deliveries_to(campaign_id, &id(w))
+                .await
+                .unwrap();
+            if told
+                .iter()
+                .any(|d| d.key.milestone == milestone && d.sent_at.is_some())
+            {
+                got.push(w);
+            }
+        }
+        got
+    };
+    for (milestone, expected) in [
+        (
+            Milestone::ServiceEnded,
+            vec!["pending", "exported", "held", "extended"],
+        ),
+        (Milestone::DeletionWarning(7), vec!["pending", "exported"]),
+    ] {
+        let (a, b) = tokio::join!(
+            notice_wave(deps, &c, wave(milestone), &budget),
+            notice_wave(deps, &c, wave(milestone), &budget),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(
+            a.sent + b.sent,
+            expected.len() as u64,
+            "{milestone}: {a:?} {b:?}"
+        );
+        assert_eq!(got(milestone).await, expected, "{milestone}");
+    }
+    // The purge: the held and the extended stay; the others are deleted
+    // and told so, once, though the purge runs twice.
+    let due = day_ends_everywhere(c.dates.export_deadline) + chrono::Duration::minutes(1);
+    let first = purge::purge_due(deps, &c, due).await.unwrap();
+    let again = purge::purge_due(deps, &c, due).await.unwrap();
+    assert_eq!(first.purged, 3, "{first:?}");
+    assert_eq!((first.farewells_sent, first.farewells_missed), (3, 0));
+    assert_eq!((again.purged, again.farewells_sent), (0, 0), "{again:?}");
+    assert_eq!(
+        got(Milestone::DeletionDone).await,
+        ["pending", "exported", "migrated"]
+    );
+    for w in ["pending", "exported", "migrated"] {
+        assert!(stored(deps, &c.id, w).await.profile.is_none(), "{w}");
+    }
+}

@@ -684,3 +684,61 @@ pub async fn a_bounce_rate_past_its_limit_pauses_the_waves_until_resumed(rig: &R
     let actions: Vec<&str> = trail.iter().map(|e| e.entry.action.as_str()).collect();
     assert!(actions.contains(&"campaign-paused") && actions.contains(&"campaign-resumed"));
 }
+
+/// The provider's quota runs out during the purge: every customer is
+/// deleted all the same; those whose farewell did not go out are recorded
+/// as missed (nobody can send it later), and none is sent twice.
+pub async fn a_used_up_quota_at_the_purge_costs_farewells_not_deletions(rig: &Rig, n: usize) {
+    use sunset::domain::ledger::{DeliveryKey, Lease, Recipient};
+    use sunset::domain::milestone::day_ends_everywhere;
+    let c = rig.campaign(n).await;
+    // Everyone was told (the purge deletes only the told).
+    let keys: Vec<DeliveryKey> = (0..n)
+        .map(|i| {
+            DeliveryKey::once(
+                &c.id,
+                Recipient::Customer(
+                    sunset::domain::CustomerId::parse(&format!("c{i:04}")).unwrap(),
+                ),
+                Milestone::Announcement,
+            )
+        })
+        .collect();
+    let now = rig.clock.now_utc();
+    rig.deps
+        .ledger
+        .claim(&keys, Lease::starting(now))
+        .await
+        .unwrap();
+    let sent: Vec<_> = keys
+        .iter()
+        .map(|k| (k.clone(), "told".to_owned()))
+        .collect();
+    rig.deps.ledger.mark_sent(&sent, now).await.unwrap();
+    let quota = (n / 4) as u64;
+    rig.faults.quota(Some(quota));
+    let due = day_ends_everywhere(c.dates.export_deadline) + chrono::Duration::minutes(1);
+    rig.clock.advance_to(due);
+    let first = sunset::services::purge::purge_due(&rig.deps, &c, due)
+        .await
+        .unwrap();
+    assert_eq!(first.purged, n as u64, "{first:?}");
+    assert_eq!(first.farewells_sent + first.farewells_missed, n as u64);
+    assert!(first.farewells_sent <= quota, "{first:?}");
+    assert!(first.farewells_missed >= n as u64 - quota, "{first:?}");
+    rig.faults.quota(None);
+    let again = sunset::services::purge::purge_due(&rig.deps, &c, due)
+        .await
+        .unwrap();
+    assert_eq!((again.purged, again.farewells_sent), (0, 0), "{again:?}");
+    let farewells: usize = rig
+        .received(&c.id)
+        .iter()
+        .filter(|((_, milestone), _)| milestone == "deletion-done")
+        .map(|(_, times)| {
+            assert_eq!(*times, 1, "a farewell sent twice");
+            *times
+        })
+        .sum();
+    assert_eq!(farewells as u64, first.farewells_sent);
+}

@@ -1,17 +1,20 @@
-//! Purges customers whose export deadline has passed, invoked by the schedule the day after each deadline.
+//! Purges customers whose export deadline has passed, invoked by the schedule the day after each deadline,
+//! and tells each one their data was deleted (the farewell, by e-mail).
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use sunset::domain::Job;
 use sunset::ports::Deps;
 
-/// What this function wires (erasing bundles and product data, follow-up purges); the rest is unwired.
+/// What this function wires (erasing bundles and product data, follow-up
+/// purges, the farewell mail, whose help section carries the customer's
+/// signed link like every notice); the rest is unwired.
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
     s3: true,
-    ses: false,
+    ses: true,
     sns: false,
     scheduler: true,
-    link_key: false,
+    link_key: true,
 };
 
 /// Whether this function runs `job`.

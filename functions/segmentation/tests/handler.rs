@@ -23,6 +23,7 @@ async fn a_segment_job_tiers_every_customer_and_plans_the_schedule() {
         + tiers["standard"].as_u64().unwrap()
         + tiers["low"].as_u64().unwrap();
     assert_eq!(total, 14);
-    // brief + (announcement + 5 reminders) × 4 zones (Berlin, London, New York, Shanghai) + purge
-    assert_eq!(answer["jobs"], 1 + 6 * 4 + 1);
+    // brief + (announcement + 5 reminders + service ended + deletion
+    // warning) × 4 zones (Berlin, London, New York, Shanghai) + purge
+    assert_eq!(answer["jobs"], 1 + 8 * 4 + 1);
 }

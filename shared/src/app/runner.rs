@@ -13,6 +13,7 @@ use crate::adapters::embedded::Embedded;
 use crate::clock::SimulatedClock;
 use crate::domain::delivery_event::DeliveryEvent;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::milestone::ScheduledJob;
 use crate::domain::{Campaign, Job};
 use crate::ports::JobFailure;
 use crate::services::jobs::{self, JobError, JobOutcome};
@@ -223,12 +224,23 @@ pub async fn run_to_end(
                     .scheduled(&campaign.id)
                     .await
                     .map_err(store_err)?;
-                if left
+                let is_wave = |j: &ScheduledJob| matches!(j.job, Job::Notice { .. });
+                let next_other = left
                     .iter()
-                    .filter(|j| j.due > now)
-                    .all(|j| matches!(j.job, Job::Notice { .. }))
-                {
+                    .filter(|j| j.due > now && !is_wave(j))
+                    .map(|j| j.due)
+                    .min();
+                let Some(next_other) = next_other else {
                     break;
+                };
+                // Nothing resumes a campaign in a run: every hourly check
+                // of its waves until the next other job (the purge, say)
+                // would find it paused. They check once more then, so the
+                // run gets there in a step per wave.
+                for wave in left.iter().filter(|j| is_wave(j) && j.due < next_other) {
+                    let mut later = wave.clone();
+                    later.due = next_other + Duration::seconds(1);
+                    emb.deps.scheduler.upsert(&later).await.map_err(store_err)?;
                 }
             }
         }
@@ -408,10 +420,16 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             c.sent
         ),
         JobOutcome::Purge(p) => format!(
-            "{local}  purge              {} purged ({}, {}), {} on legal hold, {} held as never told, {} not yet due",
+            "{local}  purge              {} purged ({}, {}; {} told it is done{}), {} on legal hold, {} held as never told, {} not yet due",
             p.purged,
             counted(p.product_files, "file", "files"),
             counted(p.bundles, "bundle", "bundles"),
+            p.farewells_sent,
+            if p.farewells_missed > 0 {
+                format!(", {} could not be told", p.farewells_missed)
+            } else {
+                String::new()
+            },
             p.legal_hold,
             p.never_told,
             p.not_due
@@ -470,6 +488,8 @@ mod tests {
             job: "orbit-crm-2027.purge.2027-11-30".into(),
             outcome: JobOutcome::Purge(PurgeReport {
                 purged: 1,
+                farewells_sent: 1,
+                farewells_missed: 0,
                 legal_hold: 0,
                 never_told: 0,
                 not_due: 0,
@@ -479,6 +499,6 @@ mod tests {
             }),
         };
         let line = describe(&step, &campaign);
-        assert!(line.contains("1 purged (1 file, 2 bundles)"), "{line}");
+        assert!(line.contains("1 purged (1 file, 2 bundles; "), "{line}");
     }
 }

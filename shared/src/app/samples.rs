@@ -97,7 +97,13 @@ pub async fn write(dir: &Path, inputs: &Inputs) -> anyhow::Result<PathBuf> {
             import::ImportOptions::default(),
         )
         .await?;
-        segment::segment(campaign, deps.customers.as_ref(), deps.audit.as_ref(), announced).await?;
+        segment::segment(
+            campaign,
+            deps.customers.as_ref(),
+            deps.audit.as_ref(),
+            announced,
+        )
+        .await?;
         let chosen = choose(deps, campaign).await?;
         let before_end = local_instant(
             campaign.dates.service_end - chrono::Days::new(u64::from(reminder)),
@@ -106,7 +112,12 @@ pub async fn write(dir: &Path, inputs: &Inputs) -> anyhow::Result<PathBuf> {
         );
         let mut samples = Vec::new();
         for ((tier, language), record) in chosen {
-            samples.push(sample(deps, campaign, &record, tier, language, reminder, before_end, &out).await?);
+            samples.push(
+                sample(
+                    deps, campaign, &record, tier, language, reminder, before_end, &out,
+                )
+                .await?,
+            );
         }
         samples
     };
@@ -160,7 +171,10 @@ async fn choose(
                 tier.tier,
                 profile.notice_locale(campaign.default_locale).language(),
             );
-            if chosen.get(&key).is_none_or(|had| shows(&record) > shows(had)) {
+            if chosen
+                .get(&key)
+                .is_none_or(|had| shows(&record) > shows(had))
+            {
                 chosen.insert(key, record);
             }
         }
@@ -198,8 +212,17 @@ async fn sample(
             })
         }
     };
-    let at_announcement = local_instant(campaign.dates.announce, campaign.send_time(), campaign.timezone);
-    let announcement = mail(Previewed::Announcement, "email-announcement", at_announcement).await?;
+    let at_announcement = local_instant(
+        campaign.dates.announce,
+        campaign.send_time(),
+        campaign.timezone,
+    );
+    let announcement = mail(
+        Previewed::Announcement,
+        "email-announcement",
+        at_announcement,
+    )
+    .await?;
     let reminder_mail = mail(
         Previewed::Reminder(reminder),
         &format!("email-reminder-{reminder}"),
@@ -244,7 +267,10 @@ async fn sample(
             })
         })
         .transpose()?;
-    let profile = record.profile.as_ref().context("a sample customer has a profile")?;
+    let profile = record
+        .profile
+        .as_ref()
+        .context("a sample customer has a profile")?;
     Ok(Sample {
         tier: tier.as_str(),
         lang,

@@ -10,13 +10,19 @@
 //! deadline, and the reminder they read says so rather than "finish
 //! moving".
 //!
-//! A campaign that gives `[[rules]]` replaces the defaults with its own.
-//! Rules add up: a customer gets a notice on a channel when any rule
-//! for it names their tier and status. The status is the one stored when
-//! the notice is sent, not when the campaign was planned.
+//! After the end, the notice that the service has ended and the warnings
+//! before the data is deleted go by e-mail to everyone who has not
+//! migrated (their data is still there, and about to go).
+//!
+//! A campaign that gives `[[rules]]` replaces the defaults with its own;
+//! the notices after the end keep theirs while its rules name none of
+//! them. Rules add up: a customer gets a notice on a channel when any
+//! rule for it names their tier and status. The status is the one stored
+//! when the notice is sent, not when the campaign was planned.
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +41,10 @@ pub enum NoticeSelector {
     Reminders,
     /// The reminder this many days before the end.
     Reminder(u32),
+    /// The day after the last day of service: it has ended.
+    ServiceEnded,
+    /// Every warning before the data is deleted.
+    DeletionWarning,
 }
 
 impl NoticeSelector {
@@ -43,6 +53,8 @@ impl NoticeSelector {
             (NoticeSelector::Announcement, Milestone::Announcement) => true,
             (NoticeSelector::Reminders, Milestone::Reminder(_)) => true,
             (NoticeSelector::Reminder(n), Milestone::Reminder(m)) => n == m,
+            (NoticeSelector::ServiceEnded, Milestone::ServiceEnded) => true,
+            (NoticeSelector::DeletionWarning, Milestone::DeletionWarning(_)) => true,
             _ => false,
         }
     }
@@ -54,6 +66,8 @@ impl fmt::Display for NoticeSelector {
             NoticeSelector::Announcement => f.write_str("announcement"),
             NoticeSelector::Reminders => f.write_str("reminders"),
             NoticeSelector::Reminder(n) => write!(f, "reminder-{n}"),
+            NoticeSelector::ServiceEnded => f.write_str("service-ended"),
+            NoticeSelector::DeletionWarning => f.write_str("deletion-warning"),
         }
     }
 }
@@ -64,11 +78,14 @@ impl TryFrom<String> for NoticeSelector {
         match s.as_str() {
             "announcement" => Ok(NoticeSelector::Announcement),
             "reminders" => Ok(NoticeSelector::Reminders),
+            "service-ended" => Ok(NoticeSelector::ServiceEnded),
+            "deletion-warning" => Ok(NoticeSelector::DeletionWarning),
             _ => match s.strip_prefix("reminder-").map(str::parse::<u32>) {
                 Some(Ok(n)) if n > 0 => Ok(NoticeSelector::Reminder(n)),
                 _ => Err(InvalidValue(format!(
-                    "'{s}' is not a notice: write announcement, reminders (every reminder) \
-                     or reminder-N (the one N days before the end)"
+                    "'{s}' is not a notice: write announcement, reminders (every reminder), \
+                     reminder-N (the one N days before the end), service-ended or \
+                     deletion-warning"
                 ))),
             },
         }
@@ -155,6 +172,25 @@ impl Default for Rules {
     }
 }
 
+/// The notices after the end, while a campaign's rules name none of them:
+/// by e-mail, to everyone who has not migrated.
+static AFTER_THE_END: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    use MigrationStatus::*;
+    [
+        NoticeSelector::ServiceEnded,
+        NoticeSelector::DeletionWarning,
+    ]
+    .into_iter()
+    .map(|notice| Rule {
+        notice,
+        within_days: None,
+        channels: vec![Channel::Email],
+        tiers: every_tier(),
+        statuses: vec![Pending, Exported, Declined],
+    })
+    .collect()
+});
+
 /// A rule set that cannot be used: the rule (by index) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
@@ -163,6 +199,20 @@ pub struct RuleError {
 }
 
 impl Rules {
+    /// The rules for `milestone`: the campaign's, or for a notice after
+    /// the end that they do not name, its defaults.
+    fn covering(&self, milestone: Milestone) -> Vec<&Rule> {
+        let own: Vec<&Rule> = self.0.iter().filter(|r| r.covers(milestone)).collect();
+        if own.is_empty() {
+            AFTER_THE_END
+                .iter()
+                .filter(|r| r.covers(milestone))
+                .collect()
+        } else {
+            own
+        }
+    }
+
     /// The channels `milestone` goes to a customer of `tier` and `status`
     /// on (before asking whether they can be reached there).
     pub fn channels(
@@ -171,9 +221,9 @@ impl Rules {
         tier: Tier,
         status: MigrationStatus,
     ) -> BTreeSet<Channel> {
-        self.0
-            .iter()
-            .filter(|r| r.covers(milestone) && r.reaches(tier, status))
+        self.covering(milestone)
+            .into_iter()
+            .filter(|r| r.reaches(tier, status))
             .flat_map(|r| r.channels.iter().copied())
             .collect()
     }
@@ -182,16 +232,16 @@ impl Rules {
     /// then reads only the customers who have not migrated.
     pub fn only_unmigrated(&self, milestone: Milestone) -> bool {
         !self
-            .0
+            .covering(milestone)
             .iter()
-            .any(|r| r.covers(milestone) && r.statuses.contains(&MigrationStatus::Migrated))
+            .any(|r| r.statuses.contains(&MigrationStatus::Migrated))
     }
 
     /// Whether any rule sends `milestone` on `channel`.
     pub fn uses(&self, milestone: Milestone, channel: Channel) -> bool {
-        self.0
+        self.covering(milestone)
             .iter()
-            .any(|r| r.covers(milestone) && r.channels.contains(&channel))
+            .any(|r| r.channels.contains(&channel))
     }
 
     /// Checks the rules against the campaign's reminders. The one rule
@@ -229,6 +279,21 @@ impl Rules {
                     i,
                     "statuses",
                     "names no status (pending, exported, declined, migrated)".into(),
+                ));
+            }
+            let after_the_end = matches!(
+                rule.notice,
+                NoticeSelector::ServiceEnded | NoticeSelector::DeletionWarning
+            );
+            if after_the_end && rule.channels.contains(&Channel::Sms) {
+                return Err(fail(
+                    i,
+                    "channels",
+                    format!(
+                        "the {} notice goes by e-mail only; texts go with the announcement \
+                         and the reminders",
+                        rule.notice
+                    ),
                 ));
             }
             match (rule.notice, rule.within_days) {
@@ -274,11 +339,9 @@ impl Rules {
 
     /// The rules as the operator reads them in preflight: per notice, per
     /// channel, who gets it.
-    pub fn describe(&self, reminder_offsets: &[u32]) -> Vec<RuleLine> {
-        let notices = std::iter::once(Milestone::Announcement)
-            .chain(reminder_offsets.iter().copied().map(Milestone::Reminder));
+    pub fn describe(&self, notices: &[Milestone]) -> Vec<RuleLine> {
         let mut lines = Vec::new();
-        for milestone in notices {
+        for &milestone in notices {
             for channel in Channel::ALL {
                 let mut to = Vec::new();
                 for tier in Tier::ALL {
@@ -365,6 +428,41 @@ mod tests {
         }
         assert!(rules.only_unmigrated(Milestone::Reminder(7)));
         assert!(!rules.only_unmigrated(Milestone::Announcement));
+        // After the end: by e-mail, to everyone who has not migrated.
+        for m in [Milestone::ServiceEnded, Milestone::DeletionWarning(7)] {
+            for status in [Pending, Exported, Declined] {
+                assert_eq!(rules.channels(m, Tier::Low, status), email, "{m}");
+            }
+            assert!(rules.channels(m, Tier::Core, Migrated).is_empty());
+            assert!(rules.only_unmigrated(m));
+        }
+    }
+
+    #[test]
+    fn rules_that_name_a_notice_after_the_end_replace_its_default() {
+        let rules = rule(
+            r#"
+            [[rules]]
+            notice = "announcement"
+            channels = ["email"]
+            [[rules]]
+            notice = "deletion-warning"
+            channels = ["email"]
+            statuses = ["pending"]
+            "#,
+        );
+        rules.validate(&OFFSETS).unwrap();
+        let warning = Milestone::DeletionWarning(3);
+        assert!(rules.channels(warning, Tier::Low, Declined).is_empty());
+        assert_eq!(
+            rules.channels(warning, Tier::Low, Pending),
+            [Channel::Email].into()
+        );
+        // Not named: the default stands.
+        assert_eq!(
+            rules.channels(Milestone::ServiceEnded, Tier::Low, Declined),
+            [Channel::Email].into()
+        );
     }
 
     #[test]
@@ -466,6 +564,16 @@ mod tests {
                 "rules[0].statuses",
                 "no status",
             ),
+            (
+                r#"[[rules]]
+                notice = "announcement"
+                channels = ["email"]
+                [[rules]]
+                notice = "service-ended"
+                channels = ["sms"]"#,
+                "rules[1].channels",
+                "e-mail only",
+            ),
         ];
         for (toml, field, says) in cases {
             let e = rule(toml).validate(&OFFSETS).unwrap_err();
@@ -488,7 +596,13 @@ mod tests {
 
     #[test]
     fn preflight_reads_who_gets_what() {
-        let lines = Rules::default().describe(&[30, 7]);
+        let lines = Rules::default().describe(&[
+            Milestone::Announcement,
+            Milestone::Reminder(30),
+            Milestone::Reminder(7),
+            Milestone::ServiceEnded,
+            Milestone::DeletionWarning(7),
+        ]);
         let names: Vec<_> = lines
             .iter()
             .map(|l| format!("{} {}", l.notice, l.channel))
@@ -501,7 +615,9 @@ mod tests {
                 "reminder-30 email",
                 "reminder-30 sms",
                 "reminder-7 email",
-                "reminder-7 sms"
+                "reminder-7 sms",
+                "service-ended email",
+                "deletion-warning-7 email"
             ]
         );
         let sms30 = &lines[3];

@@ -49,6 +49,11 @@ pub struct KeyDates {
 pub struct Reminders {
     #[serde(default = "default_offsets")]
     pub days_before_end: Vec<u32>,
+    /// Warnings before the export deadline that the data is about to be
+    /// deleted (the day after the service ended, a notice says so too).
+    /// Unset: a week before, when the export window is longer than that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_before_deletion: Option<Vec<u32>>,
 }
 
 fn default_offsets() -> Vec<u32> {
@@ -59,6 +64,7 @@ impl Default for Reminders {
     fn default() -> Self {
         Self {
             days_before_end: default_offsets(),
+            days_before_deletion: None,
         }
     }
 }
@@ -433,6 +439,30 @@ impl Campaign {
                 ));
             }
         }
+        let warnings = self
+            .reminders
+            .days_before_deletion
+            .as_deref()
+            .unwrap_or_default();
+        for (i, &n) in warnings.iter().enumerate() {
+            let fail = |reason: String| Err(field("reminders.days_before_deletion", reason));
+            if n == 0 {
+                return fail("offsets must be at least 1 day".into());
+            }
+            if warnings[..i].contains(&n) {
+                return fail(format!("{n} is listed twice"));
+            }
+            // After the service-ended notice (the day after the last day
+            // of service), before the deadline.
+            // (In days, not dates: a huge offset is no date at all.)
+            if i64::from(n) + 1 >= (d.export_deadline - d.service_end).num_days() {
+                return fail(format!(
+                    "the {n}-day warning would fall on or before the day after the service \
+                     ends; the export deadline is {} days after it",
+                    (d.export_deadline - d.service_end).num_days()
+                ));
+            }
+        }
         self.rules
             .validate(offsets)
             .map_err(|e| field(&e.field, e.reason))?;
@@ -524,6 +554,40 @@ impl Campaign {
 
     pub fn reminder_date(&self, days_before_end: u32) -> NaiveDate {
         self.dates.service_end - chrono::Days::new(u64::from(days_before_end))
+    }
+
+    /// Every notice a wave sends, in the order they come: the announcement,
+    /// the reminders, that the service ended, the deletion warnings.
+    pub fn notices(&self) -> Vec<super::Milestone> {
+        use super::Milestone;
+        std::iter::once(Milestone::Announcement)
+            .chain(self.reminder_offsets().into_iter().map(Milestone::Reminder))
+            .chain(std::iter::once(Milestone::ServiceEnded))
+            .chain(
+                self.deletion_warning_offsets()
+                    .into_iter()
+                    .map(Milestone::DeletionWarning),
+            )
+            .collect()
+    }
+
+    /// The deletion warnings' offsets, the earliest first: the campaign's,
+    /// else a week before the deadline when the service-ended notice comes
+    /// earlier than that.
+    pub fn deletion_warning_offsets(&self) -> Vec<u32> {
+        const DEFAULT: u32 = 7;
+        let window = (self.dates.export_deadline - self.dates.service_end).num_days();
+        let mut offsets = match &self.reminders.days_before_deletion {
+            Some(offsets) => offsets.clone(),
+            None if i64::from(DEFAULT) + 1 < window => vec![DEFAULT],
+            None => Vec::new(),
+        };
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        offsets
+    }
+
+    pub fn deletion_warning_date(&self, days_before_deadline: u32) -> NaiveDate {
+        self.dates.export_deadline - chrono::Days::new(u64::from(days_before_deadline))
     }
 
     pub fn brief_date(&self) -> NaiveDate {

@@ -22,6 +22,15 @@ pub enum Milestone {
     Announcement,
     /// `days_before_end` days before the service ends.
     Reminder(u32),
+    /// The day after the last day of service: it has ended; the data is
+    /// kept until the export deadline.
+    ServiceEnded,
+    /// This many days before the export deadline: the data is about to
+    /// be deleted.
+    DeletionWarning(u32),
+    /// Sent at the purge, before the customer's address is erased: their
+    /// data was deleted.
+    DeletionDone,
     /// A requested export bundle is ready to download.
     ExportReady,
     /// The customer's last day moved (an extension, a legal hold released).
@@ -34,6 +43,17 @@ impl Milestone {
     pub fn name(self) -> String {
         self.to_string()
     }
+
+    /// Whether a wave sends it to customers on its day, zone by zone.
+    pub fn is_notice(self) -> bool {
+        matches!(
+            self,
+            Milestone::Announcement
+                | Milestone::Reminder(_)
+                | Milestone::ServiceEnded
+                | Milestone::DeletionWarning(_)
+        )
+    }
 }
 
 impl fmt::Display for Milestone {
@@ -42,6 +62,9 @@ impl fmt::Display for Milestone {
             Milestone::OutreachBrief => f.write_str("outreach-brief"),
             Milestone::Announcement => f.write_str("announcement"),
             Milestone::Reminder(n) => write!(f, "reminder-{n}"),
+            Milestone::ServiceEnded => f.write_str("service-ended"),
+            Milestone::DeletionWarning(n) => write!(f, "deletion-warning-{n}"),
+            Milestone::DeletionDone => f.write_str("deletion-done"),
             Milestone::ExportReady => f.write_str("export-ready"),
             Milestone::Deadline => f.write_str("deadline"),
             Milestone::Purge => f.write_str("purge"),
@@ -58,10 +81,16 @@ impl FromStr for Milestone {
             "export-ready" => Milestone::ExportReady,
             "deadline" => Milestone::Deadline,
             "purge" => Milestone::Purge,
-            _ => match s.strip_prefix("reminder-").map(str::parse::<u32>) {
-                Some(Ok(n)) if n > 0 => Milestone::Reminder(n),
-                _ => return Err(InvalidValue(format!("'{s}' is not a milestone"))),
-            },
+            "service-ended" => Milestone::ServiceEnded,
+            "deletion-done" => Milestone::DeletionDone,
+            _ => {
+                let days = |prefix| s.strip_prefix(prefix).map(str::parse::<u32>);
+                match (days("reminder-"), days("deletion-warning-")) {
+                    (Some(Ok(n)), _) if n > 0 => Milestone::Reminder(n),
+                    (_, Some(Ok(n))) if n > 0 => Milestone::DeletionWarning(n),
+                    _ => return Err(InvalidValue(format!("'{s}' is not a milestone"))),
+                }
+            }
         })
     }
 }
@@ -192,7 +221,12 @@ pub fn milestone_date(campaign: &Campaign, milestone: Milestone) -> Option<Naive
         Milestone::OutreachBrief => Some(campaign.brief_date()),
         Milestone::Announcement => Some(campaign.dates.announce),
         Milestone::Reminder(n) => Some(campaign.reminder_date(n)),
-        Milestone::ExportReady | Milestone::Deadline | Milestone::Purge => None,
+        Milestone::ServiceEnded => campaign.dates.service_end.succ_opt(),
+        Milestone::DeletionWarning(n) => Some(campaign.deletion_warning_date(n)),
+        Milestone::ExportReady
+        | Milestone::Deadline
+        | Milestone::Purge
+        | Milestone::DeletionDone => None,
     }
 }
 
@@ -243,13 +277,7 @@ pub fn plan(
             campaign: id.clone(),
         },
     }];
-    let notices = std::iter::once(Milestone::Announcement).chain(
-        campaign
-            .reminder_offsets()
-            .into_iter()
-            .map(Milestone::Reminder),
-    );
-    for milestone in notices {
+    for milestone in campaign.notices() {
         let date = milestone_date(campaign, milestone).expect("notice milestones have dates");
         for &zone in zones {
             jobs.push(ScheduledJob {
@@ -296,10 +324,15 @@ mod tests {
             Milestone::Reminder(60),
             Milestone::ExportReady,
             Milestone::Purge,
+            Milestone::ServiceEnded,
+            Milestone::DeletionWarning(7),
+            Milestone::DeletionDone,
         ] {
             assert_eq!(m.name().parse::<Milestone>().unwrap(), m);
         }
         assert!("reminder-0".parse::<Milestone>().is_err());
+        assert!("deletion-warning-0".parse::<Milestone>().is_err());
+        assert!("deletion-warning-x".parse::<Milestone>().is_err());
     }
 
     #[test]
@@ -307,8 +340,20 @@ mod tests {
         let c = Campaign::from_toml(EXAMPLE).unwrap();
         let zones = [chrono_tz::Asia::Shanghai, chrono_tz::Europe::Berlin];
         let jobs = plan(&c, &zones, &BTreeSet::new());
-        // brief + (announcement + 5 reminders) x 2 zones + purge
-        assert_eq!(jobs.len(), 1 + 6 * 2 + 1);
+        // brief + (announcement + 5 reminders + service ended + deletion
+        // warning) x 2 zones + purge
+        assert_eq!(jobs.len(), 1 + 8 * 2 + 1);
+        let warning = jobs
+            .iter()
+            .find(|j| j.name == "orbit-crm-2027.deletion-warning-7.Europe_Berlin")
+            .unwrap();
+        // 24 October 2027, 10:00 in Berlin (summer time).
+        assert_eq!(warning.due.to_rfc3339(), "2027-10-24T08:00:00+00:00");
+        let ended = jobs
+            .iter()
+            .find(|j| j.name == "orbit-crm-2027.service-ended.Asia_Shanghai")
+            .unwrap();
+        assert_eq!(ended.due.to_rfc3339(), "2027-10-01T02:00:00+00:00");
         let shanghai_60 = jobs
             .iter()
             .find(|j| j.name == "orbit-crm-2027.reminder-60.Asia_Shanghai")

@@ -9,9 +9,7 @@ use crate::domain::milestone::local_instant;
 use crate::domain::audience::RuleLine;
 use crate::domain::ledger::Channel;
 use crate::domain::milestone::ScheduledJob;
-use crate::domain::{
-    Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Milestone, Tier,
-};
+use crate::domain::{Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Tier};
 use crate::ports::{Deps, PortError};
 
 use super::segment::{self, SegmentSummary};
@@ -83,13 +81,7 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
                 score: 0,
                 explanation: "preflight sample".into(),
             });
-            let milestones = std::iter::once(Milestone::Announcement).chain(
-                campaign
-                    .reminder_offsets()
-                    .into_iter()
-                    .map(Milestone::Reminder),
-            );
-            for m in milestones {
+            for m in campaign.notices() {
                 if campaign.rules.uses(m, Channel::Sms) {
                     if let Err(e) =
                         notice::render_sms(campaign, &record, &customer, m, &deps.signer)
@@ -118,10 +110,7 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
             }
         }
     }
-    let offsets = campaign.reminder_offsets();
-    let notices: Vec<Milestone> = std::iter::once(Milestone::Announcement)
-        .chain(offsets.iter().copied().map(Milestone::Reminder))
-        .collect();
+    let notices = campaign.notices();
     let mut reached: std::collections::BTreeMap<(String, Channel), u64> = Default::default();
     let texts = notices
         .iter()
@@ -185,7 +174,7 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
     }
     p.audience = campaign
         .rules
-        .describe(&offsets)
+        .describe(&notices)
         .into_iter()
         .map(|rule| {
             let customers = reached

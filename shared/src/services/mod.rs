@@ -13,6 +13,7 @@ pub mod launch;
 pub mod lint;
 pub mod notice;
 pub mod pacing;
+mod page_view;
 mod paging;
 pub mod plan;
 pub mod portal;

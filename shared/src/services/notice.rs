@@ -49,11 +49,13 @@ pub enum Message<'a> {
 }
 
 impl Message<'static> {
-    /// The notice a wave sends for `milestone`: the announcement, or the
-    /// reminder that many days before the end.
+    /// The notice a wave sends for `milestone`: the announcement, a
+    /// reminder, that the service ended, or a deletion warning.
     pub fn notice(milestone: Milestone) -> Self {
         match milestone {
             Milestone::Reminder(n) => Message::Reminder(n),
+            Milestone::ServiceEnded => Message::ServiceEnded,
+            Milestone::DeletionWarning(n) => Message::DeletionWarning(n),
             _ => Message::Announcement,
         }
     }
@@ -698,6 +700,38 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
         super::portal::try_error_page(failure, Some(campaign))
             .map_err(|e| page_error(Kind::Error, campaign.default_locale, e))?;
     }
+    // The public announcement in each language, and the feed made from
+    // its blocks: on the announcement day, and once the data is deleted.
+    let announced = crate::domain::milestone::local_instant(
+        campaign.dates.announce,
+        campaign.send_time(),
+        campaign.timezone,
+    );
+    let deleted = crate::domain::milestone::day_ends_everywhere(campaign.dates.export_deadline);
+    for locale in super::public::page_locales(campaign) {
+        // The feed reads every language's page: the template at fault is
+        // the one the error names.
+        let public = |e: super::public::PublicError| match e {
+            super::public::PublicError::Template(TemplateError::Render { template, source }) => {
+                OverrideError {
+                    name: template,
+                    reason: render::describe(&source),
+                }
+            }
+            other => OverrideError {
+                name: templates
+                    .resolve(render::Channel::Page, Kind::Public, None, locale)
+                    .unwrap_or_default(),
+                reason: other.to_string(),
+            },
+        };
+        for at in [announced, deleted] {
+            super::public::page(campaign, locale, at).map_err(public)?;
+            super::public::feed(campaign, at).map_err(public)?;
+        }
+        super::public::calendar(campaign, locale, campaign.dates.export_deadline)
+            .map_err(|e| page_error(Kind::Public, locale, e))?;
+    }
     let line = BriefLine {
         name: "Sample GmbH".into(),
         id: "sample".into(),
@@ -1036,6 +1070,26 @@ mod template_tests {
             "{% extends layout %}{% block title %}Your data{% endblock %}{% block body %}{{ export.state }}{% endblock %}",
         )
         .unwrap();
+        // The public page and the banner are the campaign's to word too,
+        // and checked the same way.
+        let public = campaign_with(
+            "page/public.zh-CN",
+            "{% extends layout %}{% block title %}x{% endblock %}{% block body %}{{ customer_id }}{% endblock %}",
+        )
+        .unwrap_err();
+        assert!(
+            public.contains("templates.page/public.zh-CN") && public.contains("customer_id"),
+            "{public}"
+        );
+        let banner = campaign_with(
+            "in-app/banner.low.en",
+            "{% block title %}{{ product }}{% endblock %}{% block message %}{{ dates.last_day }}{% endblock %}",
+        )
+        .unwrap_err();
+        assert!(
+            banner.contains("templates.in-app/banner.low.en"),
+            "{banner}"
+        );
         let name = campaign_with("email/reminder.fr", "x").unwrap_err();
         assert!(name.contains("locale 'fr'"), "{name}");
         // A manager's name in a template that forgets a customer may have none.

@@ -15,6 +15,7 @@ use crate::ports::{Deps, PortError};
 use crate::render::{Kind, Templates, format};
 
 use super::notice::{self, RenderError};
+use super::page_view;
 
 #[derive(Serialize)]
 struct PortalView {
@@ -28,8 +29,8 @@ struct PortalView {
     export: ExportView,
     just_requested: bool,
     links: Links,
-    alternatives: Vec<Alternative>,
-    help: Help,
+    alternatives: Vec<page_view::Alternative>,
+    help: page_view::Help,
 }
 
 #[derive(Serialize)]
@@ -56,22 +57,6 @@ struct Links {
     download: Option<String>,
     guide: String,
     faq: String,
-}
-
-#[derive(Serialize)]
-struct Alternative {
-    name: String,
-    url: String,
-    offer: Option<String>,
-    code: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Help {
-    email: String,
-    phone: Option<String>,
-    phone_uri: Option<String>,
-    hours: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,10 +165,6 @@ pub fn render(
         )),
         None => None,
     };
-    let text = |t: &crate::domain::locale::LocalizedText| {
-        t.get(locale, campaign.default_locale).to_owned()
-    };
-    let help = campaign.support.for_locale(locale, campaign.default_locale);
     let view = PortalView {
         lang: locale.tag(),
         product: campaign.product.clone(),
@@ -206,22 +187,8 @@ pub fn render(
             guide: campaign.links.migration_guide.to_string(),
             faq: campaign.links.faq.to_string(),
         },
-        alternatives: campaign
-            .alternatives
-            .iter()
-            .map(|a| Alternative {
-                name: a.name.clone(),
-                url: a.url.to_string(),
-                offer: a.offer.as_ref().map(text),
-                code: a.discount_code.clone(),
-            })
-            .collect(),
-        help: Help {
-            email: help.email.to_string(),
-            phone: help.phone.map(ToString::to_string),
-            phone_uri: help.phone.map(|p| format::tel_uri(p.as_str())),
-            hours: help.hours.map(str::to_owned),
-        },
+        alternatives: page_view::alternatives(campaign, locale),
+        help: page_view::help(campaign, locale),
     };
     let templates = Templates::for_overrides(&campaign.templates)?;
     Ok(templates.page(Kind::Portal, locale, &view)?)

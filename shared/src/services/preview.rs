@@ -112,7 +112,7 @@ pub enum PreviewError {
     #[error("customer {0}'s data was deleted: there is nothing to render for them")]
     Purged(CustomerId),
     /// A reminder the campaign does not send.
-    #[error("the campaign sends no {asked}; its reminders are {planned}")]
+    #[error("the campaign sends no {asked}; it sends {planned}")]
     NotPlanned { asked: String, planned: String },
     /// Only the announcement and the reminders go out as texts.
     #[error("the {0} is sent by e-mail only; the announcement and the reminders are also texts")]
@@ -134,13 +134,34 @@ pub async fn preview(
     channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<Preview, PreviewError> {
+    // The notices waves send (their rules say who gets them); the rest
+    // are each customer's own.
     let milestone = match message {
         Previewed::Announcement => Some(Milestone::Announcement),
         Previewed::Reminder(n) => Some(Milestone::Reminder(n)),
+        Previewed::ServiceEnded => Some(Milestone::ServiceEnded),
+        Previewed::DeletionWarning(n) => Some(Milestone::DeletionWarning(n)),
         _ => None,
     };
-    if channel == Channel::Sms && milestone.is_none() {
+    let textable = matches!(
+        milestone,
+        Some(Milestone::Announcement | Milestone::Reminder(_))
+    );
+    if channel == Channel::Sms && !textable {
         return Err(PreviewError::NotOnChannel(message.to_string()));
+    }
+    if let Previewed::DeletionWarning(n) = message {
+        let planned = campaign.deletion_warning_offsets();
+        if !planned.contains(&n) {
+            return Err(PreviewError::NotPlanned {
+                asked: message.to_string(),
+                planned: planned
+                    .iter()
+                    .map(|d| format!("deletion-warning-{d}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
     }
     if let Previewed::Reminder(n) = message {
         let planned = campaign.reminder_offsets();

@@ -15,6 +15,7 @@ use crate::domain::{Campaign, Locale};
 use crate::http::deprecation::{DeprecationHeaders, public_url};
 use crate::render::{Channel, Kind, TemplateError, Templates, atom, format, ics};
 use crate::services::notice::RenderError;
+use crate::services::page_view;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublicError {
@@ -93,10 +94,10 @@ struct PublicView {
     ended: bool,
     dates: Dates,
     links: Links,
-    alternatives: Vec<Alternative>,
+    alternatives: Vec<page_view::Alternative>,
     /// `prorata`, `credit` or `none`.
     refund: &'static str,
-    help: Help,
+    help: page_view::Help,
 }
 
 #[derive(Serialize)]
@@ -126,28 +127,11 @@ struct PageLink {
     href: String,
 }
 
-#[derive(Serialize)]
-struct Alternative {
-    name: String,
-    url: String,
-    offer: Option<String>,
-    code: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Help {
-    email: String,
-    phone: Option<String>,
-    phone_uri: Option<String>,
-    hours: Option<String>,
-}
-
 fn view(campaign: &Campaign, locale: Locale, now: DateTime<Utc>) -> PublicView {
     let d = |day| format::date(locale, day);
     let text = |t: &crate::domain::locale::LocalizedText| {
         t.get(locale, campaign.default_locale).to_owned()
     };
-    let help = campaign.support.for_locale(locale, campaign.default_locale);
     let base = base_url(campaign);
     PublicView {
         layout: "layout/page.html",
@@ -182,27 +166,13 @@ fn view(campaign: &Campaign, locale: Locale, now: DateTime<Utc>) -> PublicView {
                 })
                 .collect(),
         },
-        alternatives: campaign
-            .alternatives
-            .iter()
-            .map(|a| Alternative {
-                name: a.name.clone(),
-                url: a.url.to_string(),
-                offer: a.offer.as_ref().map(text),
-                code: a.discount_code.clone(),
-            })
-            .collect(),
+        alternatives: page_view::alternatives(campaign, locale),
         refund: match campaign.refund.policy {
             RefundPolicy::Prorata => "prorata",
             RefundPolicy::Credit => "credit",
             RefundPolicy::None => "none",
         },
-        help: Help {
-            email: help.email.to_string(),
-            phone: help.phone.map(ToString::to_string),
-            phone_uri: help.phone.map(|p| format::tel_uri(p.as_str())),
-            hours: help.hours.map(str::to_owned),
-        },
+        help: page_view::help(campaign, locale),
     }
 }
 

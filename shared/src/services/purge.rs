@@ -15,6 +15,7 @@ use crate::domain::ledger::{DeliveryKey, Recipient};
 use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
 use crate::ports::{Deps, PortError};
+use crate::services::dispatch::farewell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PurgeError {
@@ -49,6 +50,10 @@ pub struct PurgeReport {
     pub product_files: u64,
     pub product_bytes: u64,
     pub bundles: u64,
+    /// The notices that their data was deleted: sent once it was, or
+    /// missed (they cannot be sent later).
+    pub farewells_sent: u64,
+    pub farewells_missed: u64,
 }
 
 /// Customers per purge batch: one shred flush, one store write and one
@@ -178,38 +183,22 @@ async fn purge_batch(
         .iter()
         .map(|id| ExportRequest::customer_prefix(&campaign.id, id))
         .collect();
-    let erased = deps.product_data.erase(&ids).await?;
-    let bundles = deps.blobs.delete_prefixes(&prefixes).await?;
-    // Verify before recording: the certificate must be true. The files go
-    // first, so a failure leaves the customer unpurged and retried whole.
-    let data_left = deps.product_data.any_left(&ids).await?;
-    let bundles_left = deps.blobs.any_under(&prefixes).await?;
-    for ((record, data), bundle) in records.iter().zip(data_left).zip(bundles_left) {
-        let what = match (data, bundle) {
-            (true, _) => "product data",
-            (_, true) => "export bundles",
-            _ => continue,
-        };
-        return Err(PurgeError::NotVerified {
-            customer: record.id.to_string(),
-            what,
-        });
-    }
-    deps.customers
-        .scrub_customers(&campaign.id, &ids, now)
-        .await?;
+    // Their farewell is written while their address and language are
+    // here, and sent once the deletion is verified.
+    let farewells = farewell::prepare(deps, campaign, records, now).await?;
+    let deleted = delete_verified(deps, campaign, records, &ids, &prefixes, now).await;
+    let (erased, bundles) = match deleted {
+        Ok(done) => done,
+        Err(e) => {
+            farewells.release(deps).await?;
+            return Err(e);
+        }
+    };
+    let farewelled = farewells.send(deps).await?;
+    report.farewells_sent += farewelled.sent;
+    report.farewells_missed += farewelled.missed;
     let mut certificates = Vec::with_capacity(records.len());
     for ((record, erased), bundles) in records.iter().zip(erased).zip(bundles) {
-        let after = deps.customers.customer(&campaign.id, &record.id).await?;
-        if after
-            .as_ref()
-            .is_none_or(|r| r.profile.is_some() || r.purged_at.is_none())
-        {
-            return Err(PurgeError::NotVerified {
-                customer: record.id.to_string(),
-                what: "personal data in the store",
-            });
-        }
         certificates.push(AuditEntry {
             at: now,
             campaign: campaign.id.clone(),
@@ -236,4 +225,49 @@ async fn purge_batch(
     }
     deps.audit.append_all(certificates).await?;
     Ok(())
+}
+
+/// Deletes the batch's product data, bundles and personal fields, and
+/// checks nothing is left: what each customer's deletion erased.
+async fn delete_verified(
+    deps: &Deps,
+    campaign: &Campaign,
+    records: &[&CustomerRecord],
+    ids: &[CustomerId],
+    prefixes: &[String],
+    now: DateTime<Utc>,
+) -> Result<(Vec<crate::ports::Erased>, Vec<u64>), PurgeError> {
+    let erased = deps.product_data.erase(ids).await?;
+    let bundles = deps.blobs.delete_prefixes(prefixes).await?;
+    // Verify before recording: the certificate must be true. The files go
+    // first, so a failure leaves the customer unpurged and retried whole.
+    let data_left = deps.product_data.any_left(ids).await?;
+    let bundles_left = deps.blobs.any_under(prefixes).await?;
+    for ((record, data), bundle) in records.iter().zip(data_left).zip(bundles_left) {
+        let what = match (data, bundle) {
+            (true, _) => "product data",
+            (_, true) => "export bundles",
+            _ => continue,
+        };
+        return Err(PurgeError::NotVerified {
+            customer: record.id.to_string(),
+            what,
+        });
+    }
+    deps.customers
+        .scrub_customers(&campaign.id, ids, now)
+        .await?;
+    for record in records {
+        let after = deps.customers.customer(&campaign.id, &record.id).await?;
+        if after
+            .as_ref()
+            .is_none_or(|r| r.profile.is_some() || r.purged_at.is_none())
+        {
+            return Err(PurgeError::NotVerified {
+                customer: record.id.to_string(),
+                what: "personal data in the store",
+            });
+        }
+    }
+    Ok((erased, bundles))
 }

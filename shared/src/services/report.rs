@@ -12,7 +12,7 @@ use crate::domain::export::ExportStatus;
 use crate::domain::ledger::Channel;
 use crate::domain::milestone::day_ends;
 use crate::domain::reputation::{DeliveryCounts, Pause};
-use crate::domain::{Campaign, CustomerId, CustomerRecord};
+use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone};
 use crate::ports::{Deps, JobFailure, PortError, TierCount};
 
 /// A milestone's messages: sent, and missed (a wave past its grace).
@@ -158,11 +158,11 @@ pub async fn report(
     let mut milestones: BTreeMap<String, MilestoneFigures> = BTreeMap::new();
     let none = MilestoneFigures::default();
     milestones.insert("outreach-brief".into(), none);
-    milestones.insert("announcement".into(), none);
-    for n in campaign.reminder_offsets() {
-        milestones.insert(format!("reminder-{n}"), none);
+    for notice in campaign.notices() {
+        milestones.insert(notice.name(), none);
     }
     milestones.insert("export-ready".into(), none);
+    milestones.insert(Milestone::DeletionDone.name(), none);
     let empty = BTreeMap::new();
     let emails = tallies.get(&Channel::Email).unwrap_or(&empty);
     for (name, tally) in emails {

@@ -6,6 +6,7 @@
 
 mod briefs;
 mod catch_up;
+pub(crate) mod farewell;
 mod send;
 mod wave;
 

@@ -256,6 +256,15 @@ pub(super) fn channels_for(
     milestone: Milestone,
     record: &CustomerRecord,
 ) -> Vec<(Channel, bool)> {
+    // A deletion warning counts down to the campaign's deadline: a
+    // customer on legal hold, or with a later last day, is not deleted
+    // then (the notice of their extension gave them their own day).
+    if let Milestone::DeletionWarning(_) = milestone {
+        let deadline = campaign.dates.export_deadline;
+        if record.legal_hold || record.effective_deadline(deadline) != deadline {
+            return Vec::new();
+        }
+    }
     let tier = record
         .tier
         .as_ref()

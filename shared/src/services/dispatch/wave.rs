@@ -1,4 +1,5 @@
-//! A wave: the announcement or a reminder to every customer due it in one
+//! A wave: a customer notice — the announcement, a reminder, that the
+//! service ended, a deletion warning — to every customer due it in one
 //! zone, at the local send hour of its day.
 //!
 //! A wave is a loop that may stop anywhere — Lambda's 15 minutes, a crash,
@@ -156,10 +157,9 @@ async fn due_after(
         .await
 }
 
-/// Sends the wave's milestone (the announcement or a reminder) to the
-/// customers in its zone who are due it, within `budget`, on the channels
-/// the campaign's rules give each (by default, reminders skip customers
-/// who have migrated).
+/// Sends the wave's notice to the customers in its zone who are due it,
+/// within `budget`, on the channels the campaign's rules give each (by
+/// default, reminders skip customers who have migrated).
 pub async fn notice_wave(
     deps: &Deps,
     campaign: &Campaign,
@@ -167,7 +167,7 @@ pub async fn notice_wave(
     budget: &Budget,
 ) -> Result<WaveReport, DispatchError> {
     let milestone = wave.milestone;
-    if !matches!(milestone, Milestone::Announcement | Milestone::Reminder(_)) {
+    if !milestone.is_notice() {
         return Err(DispatchError::NotANotice(milestone));
     }
     let (part, start) = wave.resume.clone().map_or((0, None), |r| (r.part, r.after));
