@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod campaign;
 pub mod customer;
 pub mod delivery_event;
+pub mod deprecation;
 pub mod event;
 pub mod export;
 pub mod ids;

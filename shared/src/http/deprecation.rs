@@ -1,87 +1,17 @@
-//! What the retiring product says on every answer of its own API: the
-//! `Deprecation` header (RFC 9745: since when the product is deprecated,
-//! a structured-field date), the `Sunset` header (RFC 8594: when it stops
-//! answering, an HTTP-date) and a `Link` with `rel="sunset"` to the public
-//! announcement. [`SunsetLayer`] is the tower layer a Rust service adds to
-//! set them; the banner route hands the same values to any other service.
+//! [`SunsetLayer`]: the tower layer a Rust service adds to send the
+//! retiring product's `Sunset`, `Deprecation` and `Link: rel="sunset"`
+//! headers ([`DeprecationHeaders`]) with every answer.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::http::{HeaderName, HeaderValue, Request, Response};
-use chrono::{DateTime, NaiveTime, Utc};
-use serde::Serialize;
 use tower::{Layer, Service};
 
-use crate::domain::milestone::local_instant;
-use crate::domain::{Campaign, Locale};
+pub use crate::domain::deprecation::{DeprecationHeaders, http_date, public_url};
 
 pub const SUNSET: HeaderName = HeaderName::from_static("sunset");
 pub const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
-
-/// The three header values for one campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeprecationHeaders {
-    /// `Sunset`: when the service has ended (the end of its last day, in
-    /// the campaign's zone; from then on it does not answer), as an
-    /// IMF-fixdate.
-    pub sunset: String,
-    /// `Deprecation`: the start of the announcement day, as `@<seconds>`.
-    pub deprecation: String,
-    /// `Link`: the public announcement, `rel="sunset"`.
-    pub link: String,
-}
-
-impl DeprecationHeaders {
-    /// The values for `campaign`, linking its public page in `locale`.
-    pub fn for_campaign(campaign: &Campaign, locale: Locale) -> Self {
-        let start = |day| local_instant(day, NaiveTime::MIN, campaign.timezone);
-        Self::new(
-            start(campaign.dates.announce),
-            campaign.service_ended_at(),
-            &public_url(campaign, locale),
-        )
-    }
-
-    pub fn new(deprecated: DateTime<Utc>, sunset: DateTime<Utc>, link: &str) -> Self {
-        DeprecationHeaders {
-            sunset: http_date(sunset),
-            deprecation: format!("@{}", deprecated.timestamp()),
-            // A URL (ours, parsed when the campaign was saved) has no `>`;
-            // the formatting keeps it that way for any string.
-            link: format!(
-                "<{}>; rel=\"sunset\"; type=\"text/html\"",
-                link.replace(['<', '>', '"'], "")
-            ),
-        }
-    }
-
-    fn pairs(&self) -> Vec<(HeaderName, HeaderValue)> {
-        [
-            (SUNSET, &self.sunset),
-            (DEPRECATION, &self.deprecation),
-            (axum::http::header::LINK, &self.link),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name, v)))
-        .collect()
-    }
-}
-
-/// The public announcement page of a campaign in one locale.
-pub fn public_url(campaign: &Campaign, locale: Locale) -> String {
-    format!(
-        "{}/v1/public/{}/{}",
-        campaign.delivery.portal_url.as_str().trim_end_matches('/'),
-        campaign.id,
-        locale.tag()
-    )
-}
-
-/// RFC 9110's preferred HTTP-date: `Thu, 30 Sep 2027 16:00:00 GMT`.
-pub fn http_date(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
 
 /// Adds `Sunset`, `Deprecation` and `Link: rel="sunset"` to every response
 /// of the service it wraps (a header the service set itself is kept):
@@ -90,6 +20,17 @@ pub fn http_date(t: DateTime<Utc>) -> String {
 /// let headers = DeprecationHeaders::for_campaign(&campaign, Locale::En);
 /// let app = my_router.layer(SunsetLayer::new(&headers));
 /// ```
+fn pairs(values: &DeprecationHeaders) -> Vec<(HeaderName, HeaderValue)> {
+    [
+        (SUNSET, &values.sunset),
+        (DEPRECATION, &values.deprecation),
+        (axum::http::header::LINK, &values.link),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| HeaderValue::from_str(value).ok().map(|v| (name, v)))
+    .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct SunsetLayer {
     headers: Arc<[(HeaderName, HeaderValue)]>,
@@ -98,7 +39,7 @@ pub struct SunsetLayer {
 impl SunsetLayer {
     pub fn new(headers: &DeprecationHeaders) -> Self {
         SunsetLayer {
-            headers: headers.pairs().into(),
+            headers: pairs(headers).into(),
         }
     }
 }
@@ -173,8 +114,10 @@ where
 mod tests {
     use super::*;
     use crate::domain::campaign::tests::EXAMPLE;
+    use crate::domain::{Campaign, Locale};
     use axum::body::Body;
     use axum::routing::get;
+    use chrono::{DateTime, Utc};
     use tower::ServiceExt;
 
     #[tokio::test]

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::cache::cached;
 use super::customer::{Page, server};
+use crate::domain::deprecation::public_url;
 use crate::domain::{Campaign, CampaignId, Locale};
-use crate::http::deprecation::public_url;
 use crate::services::portal::Failure;
 use crate::services::public::{self, PublicError};
 

@@ -7,9 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::domain::customer::MigrationStatus;
+use crate::domain::deprecation::{DeprecationHeaders, public_url};
 use crate::domain::link::LinkPurpose;
 use crate::domain::{Campaign, CustomerId, Locale};
-use crate::http::deprecation::{DeprecationHeaders, public_url};
 use crate::ports::{Deps, PortError};
 
 use super::notice::{self, RenderError};

@@ -655,12 +655,7 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
                             locale,
                         )
                         .unwrap_or_default(),
-                    reason: match e {
-                        RenderError::Template(TemplateError::Render { source, .. }) => {
-                            render::describe(&source)
-                        }
-                        other => other.to_string(),
-                    },
+                    reason: why(e),
                 }
             })?;
         }
@@ -671,12 +666,7 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
         name: templates
             .resolve(render::Channel::Page, kind, None, locale)
             .unwrap_or_default(),
-        reason: match e {
-            RenderError::Template(TemplateError::Render { source, .. }) => {
-                render::describe(&source)
-            }
-            other => other.to_string(),
-        },
+        reason: why(e),
     };
     let now = request.requested_at;
     for (record, customer) in samples::customers(campaign).into_iter().step_by(2) {
@@ -742,14 +732,18 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
     };
     render_brief(campaign, &[line]).map_err(|e| OverrideError {
         name: "email/brief.en".into(),
-        reason: match e {
-            RenderError::Template(TemplateError::Render { source, .. }) => {
-                render::describe(&source)
-            }
-            other => other.to_string(),
-        },
+        reason: why(e),
     })?;
     Ok(())
+}
+
+/// Why a message did not render, as the operator saving the template
+/// reads it: the template's line and the value at fault.
+fn why(e: RenderError) -> String {
+    match e {
+        RenderError::Template(TemplateError::Render { source, .. }) => render::describe(&source),
+        other => other.to_string(),
+    }
 }
 
 /// Every text the campaign's rules send, for every sample customer: each
@@ -760,13 +754,11 @@ fn check_texts(
     signer: &LinkSigner,
 ) -> Result<(), OverrideError> {
     use crate::domain::ledger::Channel as Push;
-    let notices = std::iter::once(Milestone::Announcement).chain(
-        campaign
-            .reminder_offsets()
-            .into_iter()
-            .map(Milestone::Reminder),
-    );
-    for milestone in notices.filter(|&m| campaign.rules.uses(m, Push::Sms)) {
+    let notices = campaign.notices();
+    for milestone in notices
+        .into_iter()
+        .filter(|&m| campaign.rules.uses(m, Push::Sms))
+    {
         let message = Message::notice(milestone);
         for (record, customer) in samples::customers(campaign) {
             let locale = customer.notice_locale(campaign.default_locale);

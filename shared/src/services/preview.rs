@@ -150,27 +150,18 @@ pub async fn preview(
     if channel == Channel::Sms && !textable {
         return Err(PreviewError::NotOnChannel(message.to_string()));
     }
-    if let Previewed::DeletionWarning(n) = message {
-        let planned = campaign.deletion_warning_offsets();
-        if !planned.contains(&n) {
+    // A countdown notice the campaign does not send: say which it does.
+    if let Some(m @ (Milestone::Reminder(_) | Milestone::DeletionWarning(_))) = milestone {
+        let notices = campaign.notices();
+        if !notices.contains(&m) {
+            let same_kind =
+                |n: &&Milestone| std::mem::discriminant(*n) == std::mem::discriminant(&m);
             return Err(PreviewError::NotPlanned {
                 asked: message.to_string(),
-                planned: planned
+                planned: notices
                     .iter()
-                    .map(|d| format!("deletion-warning-{d}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    if let Previewed::Reminder(n) = message {
-        let planned = campaign.reminder_offsets();
-        if !planned.contains(&n) {
-            return Err(PreviewError::NotPlanned {
-                asked: message.to_string(),
-                planned: planned
-                    .iter()
-                    .map(|d| format!("reminder-{d}"))
+                    .filter(same_kind)
+                    .map(|n| n.name())
                     .collect::<Vec<_>>()
                     .join(", "),
             });

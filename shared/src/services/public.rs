@@ -10,9 +10,9 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::domain::campaign::RefundPolicy;
+use crate::domain::deprecation::{DeprecationHeaders, public_url};
 use crate::domain::milestone::{day_ends_everywhere, local_instant};
 use crate::domain::{Campaign, Locale};
-use crate::http::deprecation::{DeprecationHeaders, public_url};
 use crate::render::{Channel, Kind, TemplateError, Templates, atom, format, ics};
 use crate::services::notice::RenderError;
 use crate::services::page_view;
