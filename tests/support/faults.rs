@@ -157,7 +157,9 @@ impl Faults {
             }
         };
         if die {
-            panic!("{CRASH} after {name}");
+            // Unwind without the panic hook: the crash is the test's own
+            // doing, and its backtrace would bury a real failure's message.
+            std::panic::resume_unwind(Box::new(format!("{CRASH} after {name}")));
         }
     }
 

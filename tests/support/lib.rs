@@ -187,22 +187,40 @@ pub fn unique(what: &str) -> String {
 /// Everything the emulator holds (`/moto-api/data.json`): what its SES
 /// recorded as sent, among the rest.
 pub fn emulator_data() -> serde_json::Value {
+    // The emulator serialises its whole state while other tests change
+    // it; a dump that meets a change fails with a 500. Ask again.
+    let mut last = String::new();
+    for attempt in 0..10 {
+        match emulator_data_once() {
+            Ok(data) => return data,
+            Err(why) => last = why,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50 * (attempt + 1)));
+    }
+    panic!("the emulator's state could not be read: {last}")
+}
+
+fn emulator_data_once() -> Result<serde_json::Value, String> {
     use std::io::{Read, Write};
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("set by tests/run.sh");
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
     write!(
         s,
         "GET /moto-api/data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .map_err(|e| e.to_string())?;
     let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    s.read_to_string(&mut raw).map_err(|e| e.to_string())?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.lines().next().unwrap_or_default();
+    if !status.contains(" 200") {
+        return Err(status.to_owned());
+    }
     // Chunked or not, the JSON object is the outermost braces.
-    let start = body.find('{').unwrap_or(0);
-    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
-    serde_json::from_str(&body[start..end]).unwrap_or(serde_json::Value::Null)
+    let start = body.find('{').ok_or("no JSON in the dump")?;
+    let end = body.rfind('}').ok_or("no JSON in the dump")? + 1;
+    serde_json::from_str(&body[start..end]).map_err(|e| e.to_string())
 }
 
 /// S3 on the emulator, which serves every bucket on one host (path style).
