@@ -49,6 +49,8 @@ contracts!(
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
     the_notices_after_the_end_reach_whom_they_should_once,
     upserts_and_cancels_of_one_schedule_at_once_all_succeed,
+    three_date_changes_leave_exactly_the_planned_schedules,
+    pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
 );
 
 #[tokio::test]

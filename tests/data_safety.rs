@@ -394,11 +394,15 @@ async fn a_failing_or_panicking_job_is_held_back_alone_and_shows() {
     );
     // The given-up job waits for the operator: planning again revives it.
     assert!(runner::run_due(&emb, later).await.unwrap().steps.is_empty());
-    sunset::services::plan::plan(
-        &campaign,
-        emb.deps.customers.as_ref(),
-        emb.deps.events.as_ref(),
-        emb.deps.scheduler.as_ref(),
+    sunset::services::plan::replan(
+        &emb.deps,
+        sunset::services::plan::PlanFor {
+            campaign: &campaign,
+            before: None,
+            notices: true,
+            revive: true,
+            now: later,
+        },
     )
     .await
     .unwrap();

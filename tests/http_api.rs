@@ -505,6 +505,22 @@ impl sunset::ports::CampaignStore for PanickingCampaigns {
     ) -> sunset::ports::PortResult<Option<sunset::domain::reputation::Pause>> {
         panic!("a bug in the store")
     }
+    async fn cancel(
+        &self,
+        _: &sunset::domain::CampaignId,
+        _: &sunset::domain::lifecycle::Cancellation,
+    ) -> sunset::ports::PortResult<()> {
+        panic!("a bug in the store")
+    }
+    async fn status(
+        &self,
+        _: &sunset::domain::CampaignId,
+    ) -> sunset::ports::PortResult<Option<sunset::domain::lifecycle::CampaignStatus>> {
+        panic!("a bug in the store")
+    }
+    async fn campaign_ids(&self) -> sunset::ports::PortResult<Vec<sunset::domain::CampaignId>> {
+        panic!("a bug in the store")
+    }
 }
 
 /// A handler that panics answers 500 with a problem body (no panic text)
@@ -569,9 +585,8 @@ fn campaign_dated(announce: &str, renewals: &str, end: &str, deadline: &str) -> 
 }
 
 /// A first launch long after the announcement day is refused, naming the
-/// field; nothing is planned or sent. The operator moves the dates (a
-/// campaign not launched yet can be replaced) and launches; a launched
-/// campaign is not replaced.
+/// field; nothing is planned or sent. The operator moves the dates and
+/// launches; the same campaign sent again changes no schedule.
 #[tokio::test]
 async fn a_late_first_launch_is_refused_until_the_dates_move() {
     let api = api();
@@ -651,6 +666,7 @@ async fn a_late_first_launch_is_refused_until_the_dates_move() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    // Launched, the same campaign again re-plans nothing.
     let (s, body) = api
         .admin(
             "PUT",
@@ -659,12 +675,11 @@ async fn a_late_first_launch_is_refused_until_the_dates_move() {
             moved,
         )
         .await;
-    assert_eq!(
-        s,
-        StatusCode::CONFLICT,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let replanned = &json(&body)["replanned"];
+    assert_eq!(replanned["added"], 0, "{replanned}");
+    assert_eq!(replanned["moved"], 0, "{replanned}");
+    assert_eq!(replanned["removed"], 0, "{replanned}");
 }
 
 /// After the service ended an import is refused with the reason (a notice

@@ -16,6 +16,7 @@ use crate::domain::event::CustomerEvent;
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ids::{Mailbox, MobileNumber};
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease};
+use crate::domain::lifecycle::{CampaignStatus, Cancellation};
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::tier::TierDecision;
 use crate::domain::{
@@ -70,6 +71,13 @@ pub trait CampaignStore: Send + Sync {
     /// Pauses the campaign's remaining waves (`Some`) or resumes them.
     async fn set_paused(&self, id: &CampaignId, pause: Option<&Pause>) -> PortResult<()>;
     async fn paused(&self, id: &CampaignId) -> PortResult<Option<Pause>>;
+    /// Records that the campaign was cancelled; a later call keeps the
+    /// first cancellation.
+    async fn cancel(&self, id: &CampaignId, cancellation: &Cancellation) -> PortResult<()>;
+    /// Launch, pause and cancellation in one read; `None`: no campaign.
+    async fn status(&self, id: &CampaignId) -> PortResult<Option<CampaignStatus>>;
+    /// Every campaign's id, in order.
+    async fn campaign_ids(&self) -> PortResult<Vec<CampaignId>>;
 }
 
 /// Per-tier figures that survive the purge.

@@ -1560,6 +1560,10 @@ pub use crate::in_app::{
     the_banner_rises_toward_the_end_behind_the_products_own_key,
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
 };
+pub use crate::operator::{
+    pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
+    three_date_changes_leave_exactly_the_planned_schedules,
+};
 
 /// After the end: the notice that the service ended goes to everyone who
 /// has not migrated, the deletion warning to those whose data is deleted

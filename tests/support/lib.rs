@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod faults;
 pub mod iam;
 pub mod in_app;
+pub mod operator;
 
 use std::path::{Path, PathBuf};
 

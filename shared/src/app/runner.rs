@@ -398,6 +398,9 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
                 String::new()
             }
         ),
+        JobOutcome::Cancelled { .. } => {
+            format!("{local}  cancelled          not run: the campaign was cancelled")
+        }
         JobOutcome::Launched { tiers, jobs } => format!(
             "{local}  launch             {} core, {} standard, {} low; {jobs} jobs planned",
             tiers.core, tiers.standard, tiers.low

@@ -189,6 +189,19 @@ impl Job {
             | Job::CatchUp { campaign, .. } => campaign,
         }
     }
+
+    /// Whether the job tells someone about the sunset (a customer, or an
+    /// account manager in their brief): what a cancelled campaign no
+    /// longer runs. Exports asked for, and the purge, still run.
+    pub fn tells(&self) -> bool {
+        match self {
+            Job::OutreachBriefs { .. }
+            | Job::Notice { .. }
+            | Job::DeadlineNotice { .. }
+            | Job::CatchUp { .. } => true,
+            Job::Segment { .. } | Job::BuildExport { .. } | Job::Purge { .. } => false,
+        }
+    }
 }
 
 /// A job with its time and a name derived from what it does, so planning

@@ -12,6 +12,7 @@ pub mod event;
 pub mod export;
 pub mod ids;
 pub mod ledger;
+pub mod lifecycle;
 pub mod link;
 pub mod locale;
 pub mod milestone;

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState, campaign_id, customer_id, is_json, load_campaign};
 use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
-use crate::services::{delivery_events, events, import, late_import, launch, preview, report};
+use crate::services::{
+    delivery_events, events, import, late_import, launch, lifecycle, preview, report,
+};
 
 pub(super) async fn create_campaign(
     State(s): State<AppState>,
@@ -44,34 +46,168 @@ fn campaign_body(headers: &HeaderMap, body: &[u8]) -> Result<Campaign, ApiError>
     })
 }
 
-/// Replaces a campaign not launched yet: how an operator moves the dates
-/// of a campaign whose launch was refused as too late. A launched campaign
-/// is not replaced (its schedules would need re-planning).
+/// Replaces a campaign's content and dates, validated as on create; a
+/// launched campaign's schedules are re-planned (moved, deleted, none
+/// doubled).
 pub(super) async fn replace_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<lifecycle::Updated>, ApiError> {
     let id = campaign_id(&id)?;
     let campaign = campaign_body(&headers, &body)?;
+    update(&s, id, campaign).await
+}
+
+async fn update(
+    s: &AppState,
+    id: crate::domain::CampaignId,
+    campaign: Campaign,
+) -> Result<Json<lifecycle::Updated>, ApiError> {
     if campaign.id != id {
         return Err(ApiError::Invalid {
             field: "id".into(),
             reason: format!("is {}, the path names {id}", campaign.id),
         });
     }
-    if s.deps.campaigns.campaign(&id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no campaign {id}")));
+    Ok(Json(
+        lifecycle::update(&s.deps, campaign, s.deps.clock.now()).await?,
+    ))
+}
+
+/// Changes part of a campaign: a JSON merge patch (RFC 7396) on the
+/// campaign as `GET` returns it (`{"dates": {"service_end": "…"}}`), the
+/// result validated and re-planned as a `PUT` is.
+pub(super) async fn patch_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<lifecycle::Updated>, ApiError> {
+    let stored = load_campaign(&s.deps, &id).await?;
+    let patch: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    if !patch.is_object() {
+        return Err(ApiError::BadRequest(
+            "a merge patch is a JSON object of the fields to change".into(),
+        ));
     }
-    if let Some(at) = s.deps.campaigns.launched_at(&id).await? {
-        return Err(ApiError::Conflict(format!(
-            "campaign {id} was launched at {at}; a launched campaign cannot be replaced"
-        )));
+    let mut doc = serde_json::to_value(&stored)
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("campaign to JSON: {e}")))?;
+    merge_patch(&mut doc, patch);
+    let campaign = Campaign::from_json(&doc.to_string())?;
+    update(&s, stored.id, campaign).await
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else
+/// replaces.
+fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
+    match patch {
+        serde_json::Value::Object(fields) => {
+            if !target.is_object() {
+                *target = serde_json::Value::Object(Default::default());
+            }
+            let map = target.as_object_mut().expect("an object");
+            for (k, v) in fields {
+                if v.is_null() {
+                    map.remove(&k);
+                } else {
+                    merge_patch(map.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        other => *target = other,
     }
-    s.deps.campaigns.put_campaign(&campaign).await?;
-    tracing::info!(campaign = %campaign.id, "campaign replaced before launch");
-    Ok(Json(serde_json::json!({ "id": campaign.id })))
+}
+
+/// Every campaign and where it stands.
+pub(super) async fn list_campaigns(
+    State(s): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let campaigns = lifecycle::list(&s.deps).await?;
+    Ok(Json(serde_json::json!({ "campaigns": campaigns })))
+}
+
+/// Where one campaign stands: draft, running, paused or cancelled.
+pub(super) async fn campaign_status(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let status = s
+        .deps
+        .campaigns
+        .status(&campaign.id)
+        .await?
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({
+        "id": campaign.id,
+        "phase": status.phase(),
+        "status": status,
+    })))
+}
+
+/// Who acts and why: what a pause or a cancellation records.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Decision {
+    by: String,
+    reason: String,
+}
+
+impl Decision {
+    fn checked(self) -> Result<Self, ApiError> {
+        for (field, value) in [("by", &self.by), ("reason", &self.reason)] {
+            let chars = value.trim().chars().count();
+            if chars == 0 || chars > 500 {
+                return Err(ApiError::Invalid {
+                    field: field.into(),
+                    reason: "is required: 1 to 500 characters".into(),
+                });
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The operator's pause: due waves wait, nothing is lost.
+pub(super) async fn pause_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<crate::domain::lifecycle::CampaignStatus>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let d = json_body::<Decision>(&body)?.checked()?;
+    Ok(Json(
+        lifecycle::pause(
+            &s.deps,
+            &campaign.id,
+            d.by.trim(),
+            d.reason.trim(),
+            s.deps.clock.now(),
+        )
+        .await?,
+    ))
+}
+
+/// No further notices; the data deadline and the purge stay.
+pub(super) async fn cancel_campaign(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<lifecycle::Cancelled>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let d = json_body::<Decision>(&body)?.checked()?;
+    Ok(Json(
+        lifecycle::cancel(
+            &s.deps,
+            &campaign.id,
+            d.by.trim(),
+            d.reason.trim(),
+            s.deps.clock.now(),
+        )
+        .await?,
+    ))
 }
 
 pub(super) async fn get_campaign(
@@ -311,7 +447,7 @@ pub(super) async fn resume_campaign(
 ) -> Result<Json<delivery_events::Resumed>, ApiError> {
     let campaign = load_campaign(&s.deps, &id).await?;
     Ok(Json(
-        delivery_events::resume(&s.deps, &campaign.id, "admin API").await?,
+        lifecycle::resume(&s.deps, &campaign.id, "admin API").await?,
     ))
 }
 

@@ -182,10 +182,27 @@ fn product_routes(state: AppState) -> Router {
 
 fn admin_routes(state: AppState) -> Router {
     Router::new()
-        .route("/v1/campaigns", post(admin::create_campaign))
+        .route(
+            "/v1/campaigns",
+            post(admin::create_campaign).get(admin::list_campaigns),
+        )
         .route(
             "/v1/campaigns/{campaign}",
-            get(admin::get_campaign).put(admin::replace_campaign),
+            get(admin::get_campaign)
+                .put(admin::replace_campaign)
+                .patch(admin::patch_campaign),
+        )
+        .route(
+            "/v1/campaigns/{campaign}/status",
+            get(admin::campaign_status),
+        )
+        .route(
+            "/v1/campaigns/{campaign}/pause",
+            post(admin::pause_campaign),
+        )
+        .route(
+            "/v1/campaigns/{campaign}/cancel",
+            post(admin::cancel_campaign),
         )
         .route(
             "/v1/campaigns/{campaign}/customers",

@@ -14,6 +14,7 @@ use crate::services::events::EventError;
 use crate::services::export::ExportError;
 use crate::services::import::ImportError;
 use crate::services::launch::{LaunchError, Preflight};
+use crate::services::lifecycle::LifecycleError;
 use crate::services::preview::PreviewError;
 
 #[derive(Debug, Serialize)]
@@ -98,7 +99,19 @@ impl From<LaunchError> for ApiError {
                 field: field.into(),
                 reason,
             },
+            LaunchError::Cancelled(_) => ApiError::Conflict(e.to_string()),
             LaunchError::Port(p) => p.into(),
+        }
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            LifecycleError::Field { field, reason } => ApiError::Invalid { field, reason },
+            LifecycleError::Conflict(c) => ApiError::Conflict(c),
+            LifecycleError::Port(p) => p.into(),
         }
     }
 }

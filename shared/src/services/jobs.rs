@@ -49,7 +49,9 @@ impl JobError {
     pub fn retryable(&self) -> bool {
         match self {
             JobError::UnknownCampaign(_) => false,
-            JobError::Launch(LaunchError::Preflight(_) | LaunchError::TooLate { .. }) => false,
+            JobError::Launch(
+                LaunchError::Preflight(_) | LaunchError::TooLate { .. } | LaunchError::Cancelled(_),
+            ) => false,
             JobError::Launch(LaunchError::Port(e)) => e.retryable,
             JobError::Dispatch(e) => e.retryable(),
             JobError::Export(e) => e.retryable(),
@@ -134,6 +136,11 @@ pub enum JobOutcome {
         tiers: SegmentSummary,
         jobs: usize,
     },
+    /// The campaign was cancelled: the job would have told someone, and
+    /// did not run.
+    Cancelled {
+        at: DateTime<Utc>,
+    },
     Briefs(BriefReport),
     Wave(WaveReport),
     ExportReady {
@@ -193,6 +200,12 @@ async fn run_once(
         .campaign(id)
         .await?
         .ok_or_else(|| JobError::UnknownCampaign(id.clone()))?;
+    if job.tells() {
+        if let Some(c) = deps.campaigns.status(id).await?.and_then(|s| s.cancelled) {
+            tracing::info!(campaign = %id, "job not run: the campaign was cancelled");
+            return Ok(JobOutcome::Cancelled { at: c.at });
+        }
+    }
     Ok(match job {
         Job::Segment { .. } => {
             let launched = launch::launch(deps, &campaign).await?;

@@ -44,6 +44,8 @@ pub const LAUNCH_GRACE_DAYS: u64 = 1;
 pub enum LaunchError {
     #[error("campaign field `{field}`: {reason}")]
     TooLate { field: &'static str, reason: String },
+    #[error("campaign {0} was cancelled; it is not launched again")]
+    Cancelled(crate::domain::CampaignId),
     #[error("preflight failed: {}", .0.errors.join("; "))]
     Preflight(Preflight),
     #[error(transparent)]
@@ -223,7 +225,15 @@ fn check_not_late(campaign: &Campaign, now: DateTime<Utc>) -> Result<(), LaunchE
 /// a first launch after the announcement's grace is refused.
 pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, LaunchError> {
     let now = deps.clock.now();
-    if deps.campaigns.launched_at(&campaign.id).await?.is_none() {
+    let status = deps
+        .campaigns
+        .status(&campaign.id)
+        .await?
+        .unwrap_or_default();
+    if status.cancelled.is_some() {
+        return Err(LaunchError::Cancelled(campaign.id.clone()));
+    }
+    if status.launched_at.is_none() {
         check_not_late(campaign, now)?;
     }
     let tiers =
@@ -232,13 +242,18 @@ pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, La
     if !preflight.errors.is_empty() {
         return Err(LaunchError::Preflight(preflight));
     }
-    let jobs = super::plan::plan(
-        campaign,
-        deps.customers.as_ref(),
-        deps.events.as_ref(),
-        deps.scheduler.as_ref(),
+    let jobs = super::plan::replan(
+        deps,
+        super::plan::PlanFor {
+            campaign,
+            before: None,
+            notices: true,
+            revive: true,
+            now,
+        },
     )
-    .await?;
+    .await?
+    .jobs;
     deps.campaigns.mark_launched(&campaign.id, now).await?;
     Ok(LaunchReport {
         tiers,

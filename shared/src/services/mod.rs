@@ -10,6 +10,7 @@ pub mod import;
 pub mod jobs;
 pub mod late_import;
 pub mod launch;
+pub mod lifecycle;
 pub mod lint;
 pub mod notice;
 pub mod pacing;

@@ -70,6 +70,13 @@ pub async fn purge_due(
 ) -> Result<PurgeReport, PurgeError> {
     let mut report = PurgeReport::default();
     let mut next_due: Option<DateTime<Utc>> = None;
+    // A cancelled campaign still deletes the data it said it would, and
+    // sends no farewell: it sends no further notices.
+    let farewell = deps
+        .campaigns
+        .status(&campaign.id)
+        .await?
+        .is_none_or(|s| s.cancelled.is_none());
     let mut pages = super::paging::Pages::new(PAGE);
     while let Some(after) = pages.start() {
         let page = deps
@@ -108,7 +115,7 @@ pub async fn purge_due(
             })
             .collect();
         if !due.is_empty() {
-            purge_batch(deps, campaign, &due, now, &mut report).await?;
+            purge_batch(deps, campaign, &due, now, farewell, &mut report).await?;
         }
     }
     if let Some(due) = next_due {
@@ -176,6 +183,7 @@ async fn purge_batch(
     campaign: &Campaign,
     records: &[&CustomerRecord],
     now: DateTime<Utc>,
+    farewell: bool,
     report: &mut PurgeReport,
 ) -> Result<(), PurgeError> {
     let ids: Vec<CustomerId> = records.iter().map(|r| r.id.clone()).collect();
@@ -185,7 +193,11 @@ async fn purge_batch(
         .collect();
     // Their farewell is written while their address and language are
     // here, and sent once the deletion is verified.
-    let farewells = farewell::prepare(deps, campaign, records, now).await?;
+    let farewells = if farewell {
+        farewell::prepare(deps, campaign, records, now).await?
+    } else {
+        farewell::Farewells::none()
+    };
     let deleted = delete_verified(deps, campaign, records, &ids, &prefixes, now).await;
     let (erased, bundles) = match deleted {
         Ok(done) => done,

@@ -4,7 +4,7 @@
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON); `launched_at` once launched |
+//! | campaign | `CAMPAIGN#{id}` | `META` | `spec` (JSON); `launched_at` once launched; `paused`, `cancelled` (JSON); `gsi1pk` = `CAMPAIGNS`, `gsi1sk` = `{id}` |
 //! | ledger entry | `DLV#{campaign}#{shard of recipient}` | `{recipient}#{milestone}#{channel}#{occurrence}` | `claimed_at`, `lease_until` while unsent; once sent: `sent_at`, `message_id`; past its grace: `missed_at` |
 //! | export request | `EXP#{campaign}#{customer}` | `{request id}` | `request` (JSON); `gsi1pk` = `EXPORTS#{campaign}`, `gsi1sk` = `{request id}` |
 //! | audit head | `AUDIT#{campaign}` | `HEAD` | `seq`, `hash` of the newest entry |
@@ -46,6 +46,7 @@ use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
 use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease, Recipient};
+use crate::domain::lifecycle::{CampaignStatus, Cancellation};
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CampaignId, CustomerId, Milestone};
 use crate::ports::{
@@ -239,8 +240,12 @@ impl CampaignStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(format!("CAMPAIGN#{}", campaign.id)))
             .key("sk", s("META"))
-            .update_expression("SET spec = :spec")
+            // In the sparse index under `CAMPAIGNS`: the operator's list is
+            // one query.
+            .update_expression("SET spec = :spec, gsi1pk = :all, gsi1sk = :id")
             .expression_attribute_values(":spec", s(spec))
+            .expression_attribute_values(":all", s(CAMPAIGNS))
+            .expression_attribute_values(":id", s(campaign.id.as_str()))
             .send()
             .await
             .map_err(sdk_err)?;
@@ -345,7 +350,70 @@ impl CampaignStore for DynamoStore {
             .map(|p| serde_json::from_str(p).map_err(PortError::permanent))
             .transpose()
     }
+
+    async fn cancel(&self, id: &CampaignId, cancellation: &Cancellation) -> PortResult<()> {
+        let json = serde_json::to_string(cancellation).map_err(PortError::permanent)?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CAMPAIGN#{id}")))
+            .key("sk", s("META"))
+            .update_expression("SET cancelled = if_not_exists(cancelled, :c)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":c", s(json))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    async fn status(&self, id: &CampaignId) -> PortResult<Option<CampaignStatus>> {
+        let Some(item) = self.get(format!("CAMPAIGN#{id}"), "META").await? else {
+            return Ok(None);
+        };
+        let launched_at = match get_s(&item, "launched_at") {
+            None => None,
+            Some(t) => Some(parse_ts(Some(t)).ok_or_else(|| {
+                PortError::permanent(anyhow::anyhow!("campaign {id} has a bad launched_at"))
+            })?),
+        };
+        let json = |name: &str| -> PortResult<Option<String>> {
+            Ok(get_s(&item, name).map(str::to_owned))
+        };
+        Ok(Some(CampaignStatus {
+            launched_at,
+            paused: json("paused")?
+                .map(|p| serde_json::from_str(&p).map_err(PortError::permanent))
+                .transpose()?,
+            cancelled: json("cancelled")?
+                .map(|c| serde_json::from_str(&c).map_err(PortError::permanent))
+                .transpose()?,
+        }))
+    }
+
+    async fn campaign_ids(&self) -> PortResult<Vec<CampaignId>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :g")
+            .expression_attribute_values(":g", s(CAMPAIGNS));
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|i| {
+                let id = get_s(i, "gsi1sk").unwrap_or_default();
+                CampaignId::parse(id).map_err(|e| {
+                    PortError::permanent(anyhow::anyhow!("a stored campaign id: {}", e.0))
+                })
+            })
+            .collect()
+    }
 }
+
+/// The index partition every campaign is listed under.
+const CAMPAIGNS: &str = "CAMPAIGNS";
 
 #[async_trait]
 impl DeliveryLedger for DynamoStore {

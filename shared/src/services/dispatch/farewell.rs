@@ -75,6 +75,11 @@ pub(crate) async fn prepare(
 }
 
 impl Farewells {
+    /// None to send: a cancelled campaign's purge tells no one.
+    pub(crate) fn none() -> Self {
+        Self { batch: Vec::new() }
+    }
+
     /// The deletion failed: the claims go back, for the run that retries.
     pub(crate) async fn release(self, deps: &Deps) -> Result<(), PortError> {
         release_all(deps, self.batch.iter().map(|(k, _)| k)).await

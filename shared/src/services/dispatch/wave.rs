@@ -47,6 +47,9 @@ pub enum WaveState {
     /// The campaign is paused (its reputation guard, or the operator): the
     /// next part looks again in an hour, or at once when it is resumed.
     Paused,
+    /// The campaign was cancelled while the wave ran: it stopped, and has
+    /// no next part.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -297,10 +300,25 @@ pub async fn notice_wave(
         if since_checkpoint == PAGE / CHUNK {
             since_checkpoint = 0;
             let from = held_from.clone().unwrap_or_else(|| cursor.clone());
-            if deps.campaigns.paused(&campaign.id).await?.is_some() {
+            let status = deps
+                .campaigns
+                .status(&campaign.id)
+                .await?
+                .unwrap_or_default();
+            if status.paused.is_some() || status.cancelled.is_some() {
                 if let Some((_, batch, _)) = ready.take() {
                     release_all(deps, batch.iter().map(|(k, _)| k)).await?;
                 }
+            }
+            if status.cancelled.is_some() {
+                // No next part: a cancelled campaign sends nothing more.
+                let name = continuation_name(&campaign.id, milestone, wave.zone, part + 1);
+                deps.scheduler.cancel(&campaign.id, &name).await?;
+                report.state = WaveState::Cancelled;
+                tracing::info!(campaign = %campaign.id, %milestone, zone = wave.zone.name(), sent = report.sent, "wave stopped: the campaign was cancelled");
+                return Ok(report);
+            }
+            if status.paused.is_some() {
                 let next = checkpoint(from, now + PAUSE_RECHECK);
                 return stop(deps, report, WaveState::Paused, next).await;
             }

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::domain::lifecycle::{CampaignStatus, Cancellation};
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CampaignId};
 use crate::ports::{CampaignStore, PortError, PortResult};
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
     spec TEXT NOT NULL,
     launched_at TEXT,
     paused TEXT,
+    cancelled TEXT,
     sent_count INTEGER NOT NULL DEFAULT 0,
     hard_bounces INTEGER NOT NULL DEFAULT 0,
     complaints INTEGER NOT NULL DEFAULT 0
@@ -171,6 +173,8 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE campaigns ADD COLUMN sent_count INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE campaigns ADD COLUMN hard_bounces INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE campaigns ADD COLUMN complaints INTEGER NOT NULL DEFAULT 0;",
+    // 6: an operator's cancellation (no further notices; the purge stays).
+    "ALTER TABLE campaigns ADD COLUMN cancelled TEXT;",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
@@ -414,6 +418,55 @@ impl CampaignStore for SqliteStore {
         json.flatten()
             .map(|j| serde_json::from_str(&j).map_err(json_err))
             .transpose()
+    }
+
+    async fn cancel(&self, id: &CampaignId, cancellation: &Cancellation) -> PortResult<()> {
+        let json = serde_json::to_string(cancellation).map_err(json_err)?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE campaigns SET cancelled = COALESCE(cancelled, ?2) WHERE id = ?1",
+                params![id.as_str(), json],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn status(&self, id: &CampaignId) -> PortResult<Option<CampaignStatus>> {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = self.with(|c| {
+            c.query_row(
+                "SELECT launched_at, paused, cancelled FROM campaigns WHERE id = ?1",
+                params![id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })?;
+        let Some((launched_at, paused, cancelled)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(CampaignStatus {
+            launched_at: parse_ts(launched_at),
+            paused: paused
+                .map(|j| serde_json::from_str(&j).map_err(json_err))
+                .transpose()?,
+            cancelled: cancelled
+                .map(|j| serde_json::from_str(&j).map_err(json_err))
+                .transpose()?,
+        }))
+    }
+
+    async fn campaign_ids(&self) -> PortResult<Vec<CampaignId>> {
+        let ids: Vec<String> = self.with(|c| {
+            c.prepare_cached("SELECT id FROM campaigns ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })?;
+        ids.into_iter()
+            .map(|id| {
+                CampaignId::parse(&id).map_err(|e| {
+                    PortError::permanent(anyhow::anyhow!("a stored campaign id: {}", e.0))
+                })
+            })
+            .collect()
     }
 }
 
