@@ -42,6 +42,7 @@ contracts!(
     upserts_and_cancels_of_one_schedule_at_once_all_succeed,
     three_date_changes_leave_exactly_the_planned_schedules,
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
+    the_plan_preview_is_what_is_then_sent,
 );
 
 /// The plan, read back from Scheduler: every job at its time, with its

@@ -1564,6 +1564,7 @@ pub use crate::operator::{
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     three_date_changes_leave_exactly_the_planned_schedules,
 };
+pub use crate::plan_check::the_plan_preview_is_what_is_then_sent;
 
 /// After the end: the notice that the service ended goes to everyone who
 /// has not migrated, the deletion warning to those whose data is deleted

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod iam;
 pub mod in_app;
 pub mod operator;
+pub mod plan_check;
 
 use std::path::{Path, PathBuf};
 

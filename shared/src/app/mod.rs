@@ -1,6 +1,7 @@
 //! The embedded runtime behind the `sunset` command.
 
 pub mod demo;
+pub mod plan;
 pub mod preview;
 pub mod runner;
 pub mod samples;

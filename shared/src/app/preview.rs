@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::adapters::embedded::Embedded;
 use crate::clock::SystemClock;
 use crate::domain::ledger::Channel;
-use crate::domain::{CampaignId, CustomerId};
+use crate::domain::{Campaign, CampaignId, CustomerId};
 use crate::services::preview::{self, Preview, Previewed};
 use crate::services::{import, segment};
 
@@ -42,6 +42,22 @@ pub async fn preview(
     let message: Previewed = message
         .parse()
         .map_err(|e: crate::domain::ids::InvalidValue| anyhow::anyhow!("--milestone: {}", e.0))?;
+    let opened = open(source).await?;
+    let deps = &opened.emb.deps;
+    let now = deps.clock.now();
+    Ok(preview::preview(deps, &opened.campaign, &customer, message, channel, now).await?)
+}
+
+/// A campaign and its customers, stored: the data directory's, or the
+/// files' imported and segmented in a scratch store as a launch would.
+pub(crate) struct Opened {
+    pub emb: Embedded,
+    pub campaign: Campaign,
+    /// The scratch store, removed with this.
+    _scratch: Option<Scratch>,
+}
+
+pub(crate) async fn open(source: Source<'_>) -> anyhow::Result<Opened> {
     match source {
         Source::Data { dir, campaign } => {
             if !dir.join("sunset.db").is_file() {
@@ -59,8 +75,11 @@ pub async fn preview(
                 .campaign(&id)
                 .await?
                 .with_context(|| format!("no campaign {id} in {}", dir.display()))?;
-            let now = emb.deps.clock.now();
-            Ok(preview::preview(&emb.deps, &campaign, &customer, message, channel, now).await?)
+            Ok(Opened {
+                emb,
+                campaign,
+                _scratch: None,
+            })
         }
         Source::Files {
             campaign,
@@ -74,12 +93,10 @@ pub async fn preview(
                 product_data: None,
                 data: Default::default(),
             })?;
-            // A scratch store, gone when the preview is: the customers are
-            // imported and segmented exactly as a launch would.
             let scratch = Scratch::new()?;
             let emb = Embedded::open(&scratch.0, Arc::new(SystemClock))?;
-            let c = &inputs.campaign;
-            emb.deps.campaigns.put_campaign(c).await?;
+            let c = inputs.campaign;
+            emb.deps.campaigns.put_campaign(&c).await?;
             let file = if inputs.customers_are_json {
                 import::parse_json(&inputs.customers)
             } else {
@@ -88,7 +105,7 @@ pub async fn preview(
             .context("the customers file cannot be imported")?;
             let now = emb.deps.clock.now();
             import::import(
-                c,
+                &c,
                 file,
                 emb.deps.customers.as_ref(),
                 emb.deps.audit.as_ref(),
@@ -96,8 +113,18 @@ pub async fn preview(
                 import::ImportOptions::default(),
             )
             .await?;
-            segment::segment(c, emb.deps.customers.as_ref(), emb.deps.audit.as_ref(), now).await?;
-            Ok(preview::preview(&emb.deps, c, &customer, message, channel, now).await?)
+            segment::segment(
+                &c,
+                emb.deps.customers.as_ref(),
+                emb.deps.audit.as_ref(),
+                now,
+            )
+            .await?;
+            Ok(Opened {
+                emb,
+                campaign: c,
+                _scratch: Some(scratch),
+            })
         }
     }
 }

@@ -97,6 +97,31 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
+    /// Show the plan: per day and channel, how many customers get which
+    /// notice; or one customer's whole sequence, dated in their zone. From
+    /// a data directory (`--data DIR --campaign ID`), or before launch from
+    /// the files (`--campaign FILE --customers FILE`).
+    Plan {
+        /// The campaign: its id with --data, else its file.
+        #[arg(long)]
+        campaign: String,
+        /// A `serve` or `simulate` data directory.
+        #[arg(
+            long,
+            conflicts_with = "customers",
+            required_unless_present = "customers"
+        )]
+        data: Option<PathBuf>,
+        /// The customers file (CSV, or JSON by extension).
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// One customer's sequence instead of the whole plan.
+        #[arg(long)]
+        customer: Option<String>,
+        /// What to print: table, or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Serve the HTTP API on the embedded adapters, scheduler on the real clock.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -235,6 +260,31 @@ fn print_outcome(
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
     match cli.command {
+        Command::Plan {
+            campaign,
+            data,
+            customers,
+            customer,
+            format,
+        } => {
+            let source = match (&data, &customers) {
+                (Some(dir), _) => preview::Source::Data {
+                    dir,
+                    campaign: &campaign,
+                },
+                (None, Some(customers)) => preview::Source::Files {
+                    campaign: std::path::Path::new(&campaign),
+                    customers,
+                },
+                (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
+            };
+            let printed = sunset::app::plan::plan(source, customer.as_deref()).await?;
+            match format.as_str() {
+                "table" => print!("{}", printed.table()),
+                "json" => println!("{}", printed.json()),
+                other => anyhow::bail!("--format: '{other}' is not table or json"),
+            }
+        }
         Command::Preview {
             campaign,
             data,

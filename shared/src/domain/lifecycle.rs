@@ -40,6 +40,17 @@ pub enum Phase {
     Cancelled,
 }
 
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Draft => "draft",
+            Phase::Running => "running",
+            Phase::Paused => "paused",
+            Phase::Cancelled => "cancelled",
+        }
+    }
+}
+
 impl CampaignStatus {
     pub fn phase(&self) -> Phase {
         if self.cancelled.is_some() {

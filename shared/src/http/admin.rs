@@ -12,7 +12,7 @@ use super::{ApiError, AppState, campaign_id, customer_id, is_json, load_campaign
 use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::services::{
-    delivery_events, events, import, late_import, launch, lifecycle, preview, report,
+    delivery_events, events, import, late_import, launch, lifecycle, plan_preview, preview, report,
 };
 
 pub(super) async fn create_campaign(
@@ -487,4 +487,29 @@ pub(super) async fn record_delivery_events(
         });
     }
     Ok(Json(serde_json::json!({ "results": results })))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PlanQuery {
+    /// One customer's sequence instead of the whole plan.
+    customer: Option<String>,
+}
+
+/// The plan: per day and channel, how many customers get which notice; or
+/// one customer's whole sequence.
+pub(super) async fn campaign_plan(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PlanQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let now = s.deps.clock.now();
+    Ok(match q.customer {
+        Some(c) => {
+            let customer = super::customer_id(&c)?;
+            Json(plan_preview::for_customer(&s.deps, &campaign, &customer, now).await?)
+                .into_response()
+        }
+        None => Json(plan_preview::preview(&s.deps, &campaign, now).await?).into_response(),
+    })
 }

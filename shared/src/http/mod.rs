@@ -226,6 +226,7 @@ fn admin_routes(state: AppState) -> Router {
             get(admin::campaign_report),
         )
         .route("/v1/campaigns/{campaign}/preview", get(admin::preview))
+        .route("/v1/campaigns/{campaign}/plan", get(admin::campaign_plan))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn(problems_only))

@@ -15,6 +15,7 @@ use crate::services::export::ExportError;
 use crate::services::import::ImportError;
 use crate::services::launch::{LaunchError, Preflight};
 use crate::services::lifecycle::LifecycleError;
+use crate::services::plan_preview::PlanPreviewError;
 use crate::services::preview::PreviewError;
 
 #[derive(Debug, Serialize)]
@@ -101,6 +102,15 @@ impl From<LaunchError> for ApiError {
             },
             LaunchError::Cancelled(_) => ApiError::Conflict(e.to_string()),
             LaunchError::Port(p) => p.into(),
+        }
+    }
+}
+
+impl From<PlanPreviewError> for ApiError {
+    fn from(e: PlanPreviewError) -> Self {
+        match e {
+            PlanPreviewError::UnknownCustomer(_) => ApiError::NotFound(e.to_string()),
+            PlanPreviewError::Port(p) => p.into(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod pacing;
 mod page_view;
 mod paging;
 pub mod plan;
+pub mod plan_preview;
 pub mod portal;
 pub mod preview;
 pub mod public;

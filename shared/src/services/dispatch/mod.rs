@@ -21,7 +21,7 @@ use super::notice::{RenderError, Rendered};
 
 pub use briefs::{BriefReport, outreach_briefs};
 pub use catch_up::{CatchUpReport, catch_up};
-pub(crate) use send::send_one_claimed;
+pub(crate) use send::{channels_for, send_one_claimed};
 pub use wave::{Wave, WaveReport, WaveState, notice_wave};
 
 #[derive(Debug, thiserror::Error)]

@@ -251,7 +251,7 @@ pub(super) type Batch = Vec<(DeliveryKey, Outgoing)>;
 /// customer, as they stand now (their stored status), and that can reach
 /// them: an e-mail address not suppressed, a mobile number in E.164 form.
 /// `None` for a channel the rules name that cannot reach them.
-pub(super) fn channels_for(
+pub(crate) fn channels_for(
     campaign: &Campaign,
     milestone: Milestone,
     record: &CustomerRecord,
