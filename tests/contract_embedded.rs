@@ -52,6 +52,7 @@ contracts!(
     three_date_changes_leave_exactly_the_planned_schedules,
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     the_plan_preview_is_what_is_then_sent,
+    the_operator_lists_filters_and_reads_each_customer,
 );
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 pub mod arbitrary;
 pub mod contract;
+pub mod customers_view;
 pub mod delivery;
 pub mod faults;
 pub mod iam;

@@ -68,6 +68,24 @@ impl Operator {
         }
     }
 
+    /// A call without a body, its answer as it came.
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+        (parts.status, parts.headers, bytes)
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         sunset::ports::Clock::now(self.clock.as_ref())
     }

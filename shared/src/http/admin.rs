@@ -12,7 +12,8 @@ use super::{ApiError, AppState, campaign_id, customer_id, is_json, load_campaign
 use crate::domain::Campaign;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::services::{
-    delivery_events, events, import, late_import, launch, lifecycle, plan_preview, preview, report,
+    customers, delivery_events, events, import, late_import, launch, lifecycle, plan_preview,
+    preview, report,
 };
 
 pub(super) async fn create_campaign(
@@ -512,4 +513,176 @@ pub(super) async fn campaign_plan(
         }
         None => Json(plan_preview::preview(&s.deps, &campaign, now).await?).into_response(),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CustomersQuery {
+    tier: Option<String>,
+    status: Option<String>,
+    zone: Option<String>,
+    locale: Option<String>,
+    account_manager: Option<String>,
+    has_phone: Option<bool>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+    /// `json` (the default) or `csv` (for the account team).
+    format: Option<String>,
+}
+
+fn invalid(field: &str, reason: String) -> ApiError {
+    ApiError::Invalid {
+        field: field.into(),
+        reason,
+    }
+}
+
+fn shown(v: &str) -> String {
+    v.chars().take(60).collect()
+}
+
+impl CustomersQuery {
+    fn filter(&self) -> Result<customers::Filter, ApiError> {
+        use crate::domain::customer::MigrationStatus;
+        Ok(customers::Filter {
+            tier: self
+                .tier
+                .as_deref()
+                .map(|t| {
+                    crate::domain::Tier::parse(t).ok_or_else(|| {
+                        invalid(
+                            "tier",
+                            format!("'{}' is not core, standard or low", shown(t)),
+                        )
+                    })
+                })
+                .transpose()?,
+            status: self
+                .status
+                .as_deref()
+                .map(|s| {
+                    MigrationStatus::parse(s).ok_or_else(|| {
+                        invalid(
+                            "status",
+                            format!(
+                                "'{}' is not pending, exported, declined or migrated",
+                                shown(s)
+                            ),
+                        )
+                    })
+                })
+                .transpose()?,
+            zone: self
+                .zone
+                .as_deref()
+                .map(|z| {
+                    z.parse::<chrono_tz::Tz>().map_err(|_| {
+                        invalid("zone", format!("'{}' is not an IANA time zone", shown(z)))
+                    })
+                })
+                .transpose()?,
+            locale: self
+                .locale
+                .as_deref()
+                .map(|l| crate::domain::Locale::parse(l).map_err(|e| invalid("locale", e.0)))
+                .transpose()?,
+            account_manager: self
+                .account_manager
+                .as_deref()
+                .map(|m| {
+                    crate::domain::EmailAddress::parse(m)
+                        .map_err(|e| invalid("account_manager", e.0))
+                })
+                .transpose()?,
+            has_phone: self.has_phone,
+        })
+    }
+}
+
+/// The campaign's customers, filtered, a page at a time (`next` is the
+/// cursor of the page after); as CSV with `format=csv` (the next page's
+/// link in the `Link` header).
+pub(super) async fn list_customers(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<CustomersQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let filter = q.filter()?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            customers::Cursor::decode(c).ok_or_else(|| {
+                invalid(
+                    "cursor",
+                    "is not a cursor this listing gave (pass `next` as it came)".into(),
+                )
+            })
+        })
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > customers::MAX_LIMIT {
+        return Err(invalid(
+            "limit",
+            format!("is {limit}; a page lists 1 to {}", customers::MAX_LIMIT),
+        ));
+    }
+    let page = customers::list(&s.deps, &campaign, &filter, cursor.as_ref(), limit).await?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(page).into_response()),
+        Some("csv") => {
+            let body = customers::csv(&page)
+                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("CSV: {e}")))?;
+            let mut response = (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}-customers.csv\"", campaign.id),
+                    ),
+                ],
+                body,
+            )
+                .into_response();
+            if let Some(next) = &page.next {
+                // The same query (filters, limit, format), the next cursor.
+                let mut params: Vec<&str> = raw
+                    .as_deref()
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|p| !p.is_empty() && !p.starts_with("cursor="))
+                    .collect();
+                let cursor = format!("cursor={next}");
+                params.push(&cursor);
+                let link = format!("<?{}>; rel=\"next\"", params.join("&"));
+                if let Ok(v) = axum::http::HeaderValue::from_str(&link) {
+                    response.headers_mut().insert(axum::http::header::LINK, v);
+                }
+            }
+            Ok(response)
+        }
+        Some(other) => Err(invalid(
+            "format",
+            format!("'{}' is not json or csv", shown(other)),
+        )),
+    }
+}
+
+/// One customer: tier and why, every message with its state, events,
+/// exports.
+pub(super) async fn customer_detail(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+) -> Result<Json<customers::Detail>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let customer = customer_id(&customer)?;
+    customers::detail(&s.deps, &campaign, &customer)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no customer {customer} in this campaign")))
 }

@@ -206,7 +206,9 @@ fn admin_routes(state: AppState) -> Router {
         )
         .route(
             "/v1/campaigns/{campaign}/customers",
-            post(admin::import_customers).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            post(admin::import_customers)
+                .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
+                .get(admin::list_customers),
         )
         .route(
             "/v1/campaigns/{campaign}/launch",
@@ -227,6 +229,10 @@ fn admin_routes(state: AppState) -> Router {
         )
         .route("/v1/campaigns/{campaign}/preview", get(admin::preview))
         .route("/v1/campaigns/{campaign}/plan", get(admin::campaign_plan))
+        .route(
+            "/v1/campaigns/{campaign}/customers/{customer}",
+            get(admin::customer_detail),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn(problems_only))

@@ -1,6 +1,7 @@
 //! Use cases, one module each, over the ports they need.
 
 pub mod banner;
+pub mod customers;
 pub mod deadline;
 pub mod delivery_events;
 pub mod dispatch;

@@ -1,0 +1,303 @@
+//! The operator's view of a campaign's customers: a filtered list paged
+//! by an opaque cursor, one customer in full (tier and why, every message
+//! with its state, events, exports), and the list as CSV for the account
+//! team.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::domain::customer::{MigrationStatus, Suppression};
+use crate::domain::event::CustomerEvent;
+use crate::domain::export::ExportRequest;
+use crate::domain::ledger::{Channel, Recipient};
+use crate::domain::tier::TierDecision;
+use crate::domain::{Campaign, CustomerId, CustomerRecord, EmailAddress, Locale, Tier};
+use crate::ports::{Deps, PortError};
+
+/// Which customers to list; every field set must match.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tier: Option<Tier>,
+    pub status: Option<MigrationStatus>,
+    pub zone: Option<Tz>,
+    /// The locale their notices are in.
+    pub locale: Option<Locale>,
+    pub account_manager: Option<EmailAddress>,
+    pub has_phone: Option<bool>,
+}
+
+impl Filter {
+    fn matches(&self, campaign: &Campaign, r: &CustomerRecord) -> bool {
+        let profile = r.profile.as_ref();
+        self.tier
+            .is_none_or(|t| r.tier.as_ref().is_some_and(|d| d.tier == t))
+            && self.status.is_none_or(|s| r.status == s)
+            && self.zone.is_none_or(|z| r.zone == z)
+            && self.locale.is_none_or(|l| {
+                profile.is_some_and(|p| p.notice_locale(campaign.default_locale) == l)
+            })
+            && self
+                .account_manager
+                .as_ref()
+                .is_none_or(|m| profile.is_some_and(|p| p.account_manager.as_ref() == Some(m)))
+            && self
+                .has_phone
+                .is_none_or(|want| profile.is_some_and(|p| p.phone.is_some()) == want)
+    }
+}
+
+/// Where a listing goes on: after this customer, in the store's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(pub CustomerId);
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.as_str())
+    }
+
+    pub fn decode(raw: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+        let id = String::from_utf8(bytes).ok()?;
+        CustomerId::parse(&id).ok().map(Cursor)
+    }
+}
+
+/// One customer in a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub id: CustomerId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub zone: String,
+    pub locale: Option<String>,
+    pub tier: Option<String>,
+    pub status: MigrationStatus,
+    pub account_manager: Option<String>,
+    pub legal_hold: bool,
+    pub extended_until: Option<NaiveDate>,
+    pub suppressed: bool,
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+impl Listed {
+    fn of(campaign: &Campaign, r: &CustomerRecord) -> Self {
+        let p = r.profile.as_ref();
+        Self {
+            id: r.id.clone(),
+            name: p
+                .and_then(|p| p.name.as_ref())
+                .map(|n| n.as_str().to_owned()),
+            email: p.map(|p| p.email.as_str().to_owned()),
+            phone: p
+                .and_then(|p| p.phone.as_ref())
+                .map(|n| n.as_str().to_owned()),
+            zone: r.zone.name().to_owned(),
+            locale: p.map(|p| p.notice_locale(campaign.default_locale).tag().to_owned()),
+            tier: r.tier.as_ref().map(|t| t.tier.as_str().to_owned()),
+            status: r.status,
+            account_manager: p
+                .and_then(|p| p.account_manager.as_ref())
+                .map(|m| m.as_str().to_owned()),
+            legal_hold: r.legal_hold,
+            extended_until: r.extended_until,
+            suppressed: r.suppressed.is_some(),
+            purged_at: r.purged_at,
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub customers: Vec<Listed>,
+    /// Where the next page starts; `None` at the end.
+    pub next: Option<String>,
+    /// Stored customers read for this page (the filter's cost).
+    pub read: u64,
+}
+
+/// Most customers a page lists.
+pub const MAX_LIMIT: usize = 1000;
+/// Customers read per store page.
+const READ_PAGE: usize = 500;
+/// Most customers one call reads: a filter that matches few answers in
+/// bounded time with a cursor to go on from.
+const READ_BUDGET: u64 = 20_000;
+
+/// Up to `limit` customers matching `filter`, after `cursor`.
+pub async fn list(
+    deps: &Deps,
+    campaign: &Campaign,
+    filter: &Filter,
+    cursor: Option<&Cursor>,
+    limit: usize,
+) -> Result<Page, PortError> {
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let mut after = cursor.map(|c| c.0.clone());
+    let mut out = Vec::new();
+    let mut read = 0u64;
+    loop {
+        let page = deps
+            .customers
+            .customers_page(&campaign.id, after.as_ref(), READ_PAGE)
+            .await?;
+        let last_page = page.len() < READ_PAGE;
+        for r in &page {
+            read += 1;
+            after = Some(r.id.clone());
+            if filter.matches(campaign, r) {
+                out.push(Listed::of(campaign, r));
+                if out.len() == limit {
+                    // More may follow (unless this was the store's last).
+                    let at_end = last_page && r.id == page.last().expect("non-empty").id;
+                    return Ok(Page {
+                        customers: out,
+                        next: (!at_end).then(|| Cursor(r.id.clone()).encode()),
+                        read,
+                    });
+                }
+            }
+        }
+        if last_page {
+            return Ok(Page {
+                customers: out,
+                next: None,
+                read,
+            });
+        }
+        if read >= READ_BUDGET {
+            return Ok(Page {
+                customers: out,
+                next: after.map(|id| Cursor(id).encode()),
+                read,
+            });
+        }
+    }
+}
+
+/// A message to the customer, as the ledger has it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub notice: String,
+    pub channel: Channel,
+    pub state: &'static str,
+    pub claimed_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub message_id: Option<String>,
+}
+
+/// One customer in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub listed: Listed,
+    pub contact_name: Option<String>,
+    pub account_manager_name: Option<String>,
+    /// The tier and why (the score's explanation, or the operator's
+    /// override and its reason).
+    pub tier_decision: Option<TierDecision>,
+    pub status_at: Option<DateTime<Utc>>,
+    pub suppression: Option<Suppression>,
+    pub purge_without_notice: bool,
+    pub messages: Vec<Message>,
+    pub events: Vec<CustomerEvent>,
+    pub exports: Vec<ExportRequest>,
+}
+
+/// Everything about one customer; `None` when the campaign has no such
+/// customer.
+pub async fn detail(
+    deps: &Deps,
+    campaign: &Campaign,
+    id: &CustomerId,
+) -> Result<Option<Detail>, PortError> {
+    let Some(r) = deps.customers.customer(&campaign.id, id).await? else {
+        return Ok(None);
+    };
+    let messages = deps
+        .ledger
+        .deliveries_to(&campaign.id, id)
+        .await?
+        .into_iter()
+        .filter(|d| matches!(d.key.recipient, Recipient::Customer(_)))
+        .map(|d| Message {
+            notice: d.key.milestone.name(),
+            channel: d.key.channel,
+            state: if d.sent_at.is_some() {
+                "sent"
+            } else if d.lease_until.is_some() {
+                "claimed"
+            } else {
+                "missed"
+            },
+            claimed_at: d.claimed_at,
+            sent_at: d.sent_at,
+            message_id: d.message_id,
+        })
+        .collect();
+    let p = r.profile.as_ref();
+    Ok(Some(Detail {
+        listed: Listed::of(campaign, &r),
+        contact_name: p
+            .and_then(|p| p.contact_name.as_ref())
+            .map(|n| n.as_str().to_owned()),
+        account_manager_name: p
+            .and_then(|p| p.account_manager_name.as_ref())
+            .map(|n| n.as_str().to_owned()),
+        tier_decision: r.tier.clone(),
+        status_at: r.status_at,
+        suppression: r.suppressed.clone(),
+        purge_without_notice: r.purge_without_notice,
+        messages,
+        events: deps.events.events_of(&campaign.id, id).await?,
+        exports: deps.exports.exports_of(&campaign.id, id).await?,
+    }))
+}
+
+/// A page as CSV for the account team: one row per customer, a header
+/// first. A value a spreadsheet would run as a formula is quoted with `'`.
+pub fn csv(page: &Page) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "name",
+        "email",
+        "phone",
+        "zone",
+        "locale",
+        "tier",
+        "status",
+        "account_manager",
+        "legal_hold",
+        "extended_until",
+    ])?;
+    let cell = |v: Option<&str>| -> String {
+        let v = v.unwrap_or("");
+        if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{v}")
+        } else {
+            v.to_owned()
+        }
+    };
+    for c in &page.customers {
+        let extended = c.extended_until.map(|d| d.to_string());
+        w.write_record([
+            cell(Some(c.id.as_str())),
+            cell(c.name.as_deref()),
+            cell(c.email.as_deref()),
+            cell(c.phone.as_deref()),
+            cell(Some(&c.zone)),
+            cell(c.locale.as_deref()),
+            cell(c.tier.as_deref()),
+            cell(Some(c.status.as_str())),
+            cell(c.account_manager.as_deref()),
+            cell(Some(if c.legal_hold { "yes" } else { "no" })),
+            cell(extended.as_deref()),
+        ])?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}

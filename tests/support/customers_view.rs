@@ -1,0 +1,272 @@
+//! The operator's view of the customers through the admin API, on any
+//! adapter set: a filtered list walked by cursor (every customer once,
+//! each read once), the same as CSV for the account team, one customer in
+//! full, and each refusal naming its field. Run by `contract_embedded` and
+//! `contract_aws` through `contract`.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use sunset::domain::customer::MigrationStatus;
+use sunset::domain::ids::{DisplayName, Phone};
+use sunset::domain::tier::{Tier, TierDecision};
+use sunset::domain::{Campaign, EmailAddress, Milestone};
+use sunset::ports::Deps;
+use sunset::services::jobs::{self, Budget};
+
+use crate::operator::Operator;
+
+const N: usize = 30;
+
+/// 30 customers: every third in Shanghai (zh-CN), every fifth a core
+/// customer of am@orbit.example, every fourth with a phone, every sixth
+/// migrated; the first one's name is a spreadsheet formula.
+async fn seeded(op: &Operator) -> Campaign {
+    let c = crate::contract::campaign();
+    let created = op
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(serde_json::to_value(&c).unwrap()),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let records: Vec<_> = (0..N)
+        .map(|i| {
+            let zone = if i % 3 == 0 {
+                chrono_tz::Asia::Shanghai
+            } else {
+                chrono_tz::Europe::Berlin
+            };
+            let mut r = crate::contract::record(&format!("v{i:02}"), zone);
+            let p = r.profile.as_mut().unwrap();
+            if i % 3 == 0 {
+                p.locale = Some("zh-CN".into());
+            }
+            if i % 4 == 0 {
+                p.phone = Some(Phone::parse(&format!("+49 151 0000 {i:04}")).unwrap());
+            }
+            if i % 5 == 0 {
+                p.account_manager = Some(EmailAddress::parse("am@orbit.example").unwrap());
+            }
+            if i == 0 {
+                p.name = Some(DisplayName::parse("=HYPERLINK(\"x\")").unwrap());
+            }
+            if i % 6 == 0 {
+                r.status = MigrationStatus::Migrated;
+            }
+            r
+        })
+        .collect();
+    op.deps
+        .customers
+        .insert_customers(&c.id, &records)
+        .await
+        .unwrap();
+    let tiered: Vec<_> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let tier = if i % 5 == 0 {
+                Tier::Core
+            } else {
+                Tier::Standard
+            };
+            (
+                r.clone(),
+                TierDecision {
+                    tier,
+                    score: 50,
+                    explanation: format!("test tier {}", tier.as_str()),
+                },
+            )
+        })
+        .collect();
+    op.deps.customers.set_tiers(&c.id, &tiered).await.unwrap();
+    c
+}
+
+/// Every page of the listing `query`, by cursor: the ids, and how many
+/// stored customers were read.
+async fn walk(op: &Operator, c: &Campaign, query: &str) -> (Vec<String>, u64) {
+    let mut ids = Vec::new();
+    let mut read = 0;
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let uri = match &cursor {
+            Some(next) => format!("/v1/campaigns/{}/customers?{query}&cursor={next}", c.id),
+            None => format!("/v1/campaigns/{}/customers?{query}", c.id),
+        };
+        let page = op.call("GET", &uri, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.body);
+        read += page.body["read"].as_u64().unwrap();
+        for customer in page.body["customers"].as_array().unwrap() {
+            ids.push(customer["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return (ids, read),
+        }
+    }
+    panic!("the listing does not end");
+}
+
+fn expected(pick: impl Fn(usize) -> bool) -> BTreeSet<String> {
+    (0..N)
+        .filter(|&i| pick(i))
+        .map(|i| format!("v{i:02}"))
+        .collect()
+}
+
+pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+    let c = seeded(&op).await;
+
+    // Everyone once, page by page, each stored customer read once.
+    let (all, read) = walk(&op, &c, "limit=7").await;
+    assert_eq!(all.len(), N, "{all:?}");
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), N);
+    assert_eq!(read, N as u64);
+
+    for (query, want) in [
+        ("tier=core", expected(|i| i % 5 == 0)),
+        ("status=migrated", expected(|i| i % 6 == 0)),
+        ("status=pending", expected(|i| i % 6 != 0)),
+        ("zone=Asia/Shanghai", expected(|i| i % 3 == 0)),
+        ("locale=zh-CN", expected(|i| i % 3 == 0)),
+        ("locale=en", expected(|i| i % 3 != 0)),
+        ("has_phone=true", expected(|i| i % 4 == 0)),
+        ("has_phone=false", expected(|i| i % 4 != 0)),
+        ("account_manager=am@orbit.example", expected(|i| i % 5 == 0)),
+        (
+            "tier=core&status=pending&has_phone=true",
+            expected(|i| i % 5 == 0 && i % 6 != 0 && i % 4 == 0),
+        ),
+    ] {
+        let (ids, read) = walk(&op, &c, &format!("{query}&limit=4")).await;
+        assert_eq!(
+            ids.iter().cloned().collect::<BTreeSet<_>>(),
+            want,
+            "{query}"
+        );
+        assert_eq!(ids.len(), want.len(), "{query}: listed twice");
+        assert_eq!(read, N as u64, "{query}: each customer read once");
+    }
+
+    // The pending ones as CSV, a page at a time by the Link header.
+    let mut rows = Vec::new();
+    let mut uri = format!(
+        "/v1/campaigns/{}/customers?status=pending&format=csv&limit=8",
+        c.id
+    );
+    for _ in 0..10 {
+        let (status, headers, body) = op.raw("GET", &uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let text = String::from_utf8(body).unwrap();
+        let mut lines = text.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("id,name,email,phone,zone,locale,tier,status")
+        );
+        rows.extend(lines.map(str::to_owned));
+        match headers.get("link") {
+            Some(link) => {
+                let link = link.to_str().unwrap();
+                let target = link
+                    .strip_prefix('<')
+                    .and_then(|l| l.split_once(">; rel=\"next\""))
+                    .map(|(t, _)| t)
+                    .unwrap_or_else(|| panic!("{link}"));
+                assert!(target.contains("status=pending"), "{link}");
+                uri = format!("/v1/campaigns/{}/customers{target}", c.id);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(rows.len(), expected(|i| i % 6 != 0).len(), "{rows:?}");
+    // A name a spreadsheet would run as a formula comes out quoted.
+    let (_, _, all_csv) = op
+        .raw(
+            "GET",
+            &format!("/v1/campaigns/{}/customers?format=csv&limit=50", c.id),
+        )
+        .await;
+    let all_csv = String::from_utf8(all_csv).unwrap();
+    assert!(all_csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{all_csv}");
+
+    // One customer in full, before and after their announcement.
+    op.clock.advance_to("2027-02-01T09:00:00Z".parse().unwrap());
+    let job = sunset::domain::Job::Notice {
+        campaign: c.id.clone(),
+        milestone: Milestone::Announcement,
+        timezone: chrono_tz::Europe::Berlin,
+        resume: None,
+    };
+    jobs::run(&op.deps, &job, op.now(), &Budget::unlimited())
+        .await
+        .unwrap();
+    let event = op
+        .call(
+            "POST",
+            &format!("/v1/campaigns/{}/customers/v01/events", c.id),
+            Some(serde_json::json!({ "event": "declined", "detail": "too expensive" })),
+        )
+        .await;
+    assert_eq!(event.status, StatusCode::NO_CONTENT, "{}", event.body);
+    let one = op
+        .call(
+            "GET",
+            &format!("/v1/campaigns/{}/customers/v01", c.id),
+            None,
+        )
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    let b = &one.body;
+    assert_eq!(b["zone"], "Europe/Berlin");
+    assert_eq!(b["status"], "declined");
+    assert_eq!(b["tier_decision"]["explanation"], "test tier standard");
+    assert_eq!(b["messages"][0]["notice"], "announcement");
+    assert_eq!(b["messages"][0]["channel"], "email");
+    assert_eq!(b["messages"][0]["state"], "sent");
+    assert_eq!(b["events"].as_array().unwrap().len(), 1, "{b}");
+    assert!(b["exports"].as_array().unwrap().is_empty());
+
+    // Refusals, each naming what is wrong.
+    let base = format!("/v1/campaigns/{}/customers", c.id);
+    for (query, field) in [
+        ("tier=gold", "tier"),
+        ("status=gone", "status"),
+        ("zone=Mars/Base", "zone"),
+        ("locale=fr", "locale"),
+        ("account_manager=not-an-address", "account_manager"),
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("cursor=%21%21", "cursor"),
+        ("format=xml", "format"),
+    ] {
+        let refused = op.call("GET", &format!("{base}?{query}"), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["field"], field, "{query}: {}", refused.body);
+    }
+    let unknown = op.call("GET", &format!("{base}?colour=red"), None).await;
+    assert!(unknown.status.is_client_error(), "{}", unknown.body);
+    let nobody = op.call("GET", &format!("{base}/nobody"), None).await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    let no_campaign = op
+        .call("GET", "/v1/campaigns/no-such/customers", None)
+        .await;
+    assert_eq!(no_campaign.status, StatusCode::NOT_FOUND);
+}
