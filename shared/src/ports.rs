@@ -18,7 +18,7 @@ use crate::domain::ids::{Mailbox, MobileNumber};
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease};
 use crate::domain::lifecycle::{CampaignStatus, Cancellation};
 use crate::domain::reputation::{DeliveryCounts, Pause};
-use crate::domain::tier::TierDecision;
+use crate::domain::tier::{TierDecision, TierOverride};
 use crate::domain::{
     Campaign, CampaignId, CustomerId, CustomerRecord, EmailAddress, Milestone, ScheduledJob,
 };
@@ -164,6 +164,15 @@ pub trait CustomerStore: Send + Sync {
     ) -> PortResult<()>;
     /// Marks a customer's address as never to be mailed again (a hard
     /// bounce or a complaint); a later call keeps the first reason.
+    /// Sets the operator's tier (and the decision it stands for), which
+    /// `set_tiers` then leaves alone; puts the customer in the waves as
+    /// segmentation would. `false`: no such customer.
+    async fn override_tier(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        over: &TierOverride,
+    ) -> PortResult<bool>;
     async fn suppress(
         &self,
         campaign: &CampaignId,

@@ -261,6 +261,73 @@ pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
         );
         assert_eq!(refused.body["field"], field, "{query}: {}", refused.body);
     }
+    // The operator's tier, with who and why, wins over segmentation run
+    // again (the launch segments everyone).
+    let tier_uri = format!("{base}/v02/tier");
+    let set = op
+        .call(
+            "PUT",
+            &tier_uri,
+            Some(serde_json::json!({
+                "tier": "core", "by": "Li Wei (AM)", "reason": "renewing a 3-year deal"
+            })),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["tier"], "core");
+    assert_eq!(set.body["tier_override"]["by"], "Li Wei (AM)");
+    assert_eq!(
+        set.body["tier_decision"]["explanation"],
+        "set by Li Wei (AM): renewing a 3-year deal"
+    );
+    let launched = op
+        .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
+        .await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    let after = op.call("GET", &format!("{base}/v02"), None).await;
+    assert_eq!(after.body["tier"], "core", "{}", after.body);
+    let other = op.call("GET", &format!("{base}/v03"), None).await;
+    assert_ne!(
+        other.body["tier_decision"]["explanation"], "test tier standard",
+        "segmentation decided the others again: {}",
+        other.body
+    );
+    let trail = op.deps.audit.entries(&c.id).await.unwrap();
+    let entry = trail
+        .iter()
+        .find(|e| e.entry.action == "tier-overridden")
+        .expect("audited");
+    assert_eq!(entry.entry.customer.as_ref().unwrap().as_str(), "v02");
+    assert_eq!(entry.entry.detail["from"], "standard");
+    for (body, field) in [
+        (
+            serde_json::json!({ "tier": "gold", "by": "x", "reason": "y" }),
+            "tier",
+        ),
+        (
+            serde_json::json!({ "tier": "low", "by": "", "reason": "y" }),
+            "by",
+        ),
+        (serde_json::json!({ "tier": "low", "by": "x" }), "reason"),
+    ] {
+        let refused = op.call("PUT", &tier_uri, Some(body.clone())).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["field"], field, "{body}: {}", refused.body);
+    }
+    let nobody = op
+        .call(
+            "PUT",
+            &format!("{base}/nobody/tier"),
+            Some(serde_json::json!({ "tier": "low", "by": "x", "reason": "y" })),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND, "{}", nobody.body);
+
     let unknown = op.call("GET", &format!("{base}?colour=red"), None).await;
     assert!(unknown.status.is_client_error(), "{}", unknown.body);
     let nobody = op.call("GET", &format!("{base}/nobody"), None).await;

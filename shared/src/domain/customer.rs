@@ -148,6 +148,10 @@ pub struct CustomerRecord {
     /// The address hard-bounced or complained: it is never mailed again
     /// (the campaign's suppression list).
     pub suppressed: Option<Suppression>,
+    /// The operator's tier, which segmentation leaves alone (`tier` is
+    /// its decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_override: Option<super::tier::TierOverride>,
 }
 
 /// Why and when a customer's address stopped being mailed.
@@ -172,6 +176,7 @@ impl CustomerRecord {
             purge_without_notice: false,
             purged_at: None,
             suppressed: None,
+            tier_override: None,
         }
     }
 

@@ -74,6 +74,29 @@ pub struct TierDecision {
     pub explanation: String,
 }
 
+/// The operator's tier for a customer, with who and why: it wins over
+/// segmentation, run again or not (an account manager knows the customer
+/// better than the score).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierOverride {
+    pub tier: Tier,
+    pub by: String,
+    pub reason: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TierOverride {
+    /// The decision it stands for: the score segmentation gave, if any,
+    /// and the operator's reason as the explanation.
+    pub fn decision(&self, score: u32) -> TierDecision {
+        TierDecision {
+            tier: self.tier,
+            score,
+            explanation: format!("set by {}: {}", self.by, self.reason),
+        }
+    }
+}
+
 impl SegmentationPolicy {
     pub fn decide(&self, customer: &Customer, today: NaiveDate) -> TierDecision {
         let value = customer

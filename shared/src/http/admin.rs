@@ -686,3 +686,43 @@ pub(super) async fn customer_detail(
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no customer {customer} in this campaign")))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TierBody {
+    tier: String,
+    by: String,
+    reason: String,
+}
+
+/// The operator's tier for a customer, with who and why; segmentation
+/// leaves it.
+pub(super) async fn override_tier(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<customers::Detail>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let customer = customer_id(&customer)?;
+    let b: TierBody = json_body(&body)?;
+    let tier = crate::domain::Tier::parse(&b.tier).ok_or_else(|| {
+        invalid(
+            "tier",
+            format!("'{}' is not core, standard or low", shown(&b.tier)),
+        )
+    })?;
+    let d = Decision {
+        by: b.by,
+        reason: b.reason,
+    }
+    .checked()?;
+    let over = crate::domain::tier::TierOverride {
+        tier,
+        by: d.by.trim().to_owned(),
+        reason: d.reason.trim().to_owned(),
+        at: s.deps.clock.now(),
+    };
+    Ok(Json(
+        customers::override_tier(&s.deps, &campaign, &customer, over).await?,
+    ))
+}

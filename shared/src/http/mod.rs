@@ -233,6 +233,10 @@ fn admin_routes(state: AppState) -> Router {
             "/v1/campaigns/{campaign}/customers/{customer}",
             get(admin::customer_detail),
         )
+        .route(
+            "/v1/campaigns/{campaign}/customers/{customer}/tier",
+            axum::routing::put(admin::override_tier),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .route("/healthz", get(healthz))
         .layer(middleware::from_fn(problems_only))

@@ -9,11 +9,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::customer::{MigrationStatus, Suppression};
 use crate::domain::event::CustomerEvent;
 use crate::domain::export::ExportRequest;
 use crate::domain::ledger::{Channel, Recipient};
-use crate::domain::tier::TierDecision;
+use crate::domain::tier::{TierDecision, TierOverride};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, EmailAddress, Locale, Tier};
 use crate::ports::{Deps, PortError};
 
@@ -200,6 +201,8 @@ pub struct Detail {
     /// The tier and why (the score's explanation, or the operator's
     /// override and its reason).
     pub tier_decision: Option<TierDecision>,
+    /// The operator's tier, with who and why, when they set one.
+    pub tier_override: Option<TierOverride>,
     pub status_at: Option<DateTime<Utc>>,
     pub suppression: Option<Suppression>,
     pub purge_without_notice: bool,
@@ -249,6 +252,7 @@ pub async fn detail(
             .and_then(|p| p.account_manager_name.as_ref())
             .map(|n| n.as_str().to_owned()),
         tier_decision: r.tier.clone(),
+        tier_override: r.tier_override.clone(),
         status_at: r.status_at,
         suppression: r.suppressed.clone(),
         purge_without_notice: r.purge_without_notice,
@@ -300,4 +304,58 @@ pub fn csv(page: &Page) -> Result<Vec<u8>, csv::Error> {
         ])?;
     }
     w.into_inner().map_err(|e| e.into_error().into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    #[error("no customer {0} in this campaign")]
+    UnknownCustomer(CustomerId),
+    #[error("customer {0} was purged; their tier no longer matters")]
+    Purged(CustomerId),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Sets a customer's tier by the operator's decision, recorded with who
+/// and why in the audit trail; segmentation run again leaves it. A
+/// launched campaign's waves read it when they send.
+pub async fn override_tier(
+    deps: &Deps,
+    campaign: &Campaign,
+    id: &CustomerId,
+    over: TierOverride,
+) -> Result<Detail, OverrideError> {
+    let before = deps
+        .customers
+        .customer(&campaign.id, id)
+        .await?
+        .ok_or_else(|| OverrideError::UnknownCustomer(id.clone()))?;
+    if before.purged_at.is_some() {
+        return Err(OverrideError::Purged(id.clone()));
+    }
+    if !deps
+        .customers
+        .override_tier(&campaign.id, id, &over)
+        .await?
+    {
+        return Err(OverrideError::UnknownCustomer(id.clone()));
+    }
+    deps.audit
+        .append(AuditEntry {
+            at: over.at,
+            campaign: campaign.id.clone(),
+            customer: Some(id.clone()),
+            action: "tier-overridden".into(),
+            detail: serde_json::json!({
+                "from": before.tier.as_ref().map(|t| t.tier.as_str()),
+                "to": over.tier.as_str(),
+                "by": over.by,
+                "reason": over.reason,
+            }),
+        })
+        .await?;
+    tracing::info!(campaign = %campaign.id, customer = %id, tier = over.tier.as_str(), "tier set by the operator");
+    detail(deps, campaign, id)
+        .await?
+        .ok_or_else(|| OverrideError::UnknownCustomer(id.clone()))
 }

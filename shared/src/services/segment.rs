@@ -31,6 +31,18 @@ pub async fn segment_these(
     customers: &dyn CustomerStore,
 ) -> PortResult<SegmentSummary> {
     let mut summary = SegmentSummary::default();
+    // The operator's tier stands (the store keeps it too): counted, not
+    // decided again.
+    let (set, records): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .partition(|r| r.tier_override.is_some() && r.profile.is_some());
+    for o in set.iter().filter_map(|r| r.tier_override.as_ref()) {
+        match o.tier {
+            Tier::Core => summary.core += 1,
+            Tier::Standard => summary.standard += 1,
+            Tier::Low => summary.low += 1,
+        }
+    }
     let decisions: Vec<_> = records
         .into_iter()
         .filter_map(|r| {

@@ -2,7 +2,7 @@
 //!
 //! | item | `pk` | `sk` | indexes |
 //! |---|---|---|---|
-//! | customer | `CUSTS#{campaign}#{shard}` | `{customer id}` | once segmented and while not purged, `GSI2`: `LIVE#{campaign}#{zone}#{shard}`; also while not migrated, `GSI3`: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
+//! | customer (`tier_override`: the operator's tier, JSON, which segmentation leaves) | `CUSTS#{campaign}#{shard}` | `{customer id}` | once segmented and while not purged, `GSI2`: `LIVE#{campaign}#{zone}#{shard}`; also while not migrated, `GSI3`: `PENDING#{campaign}#{zone}#{shard}`; both sorted by customer id |
 //! | event | `EVTS#{campaign}#{shard}` | `{customer id}#{at}#{n}` | |
 //! | import marker | `CUSTS#{campaign}` | `IMPORTED` | `customers`: how many rows imports offered |
 //!
@@ -107,6 +107,10 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
             }),
             _ => None,
         },
+        tier_override: get_s(item, "tier_override")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(PortError::permanent)?,
     })
 }
 
@@ -307,11 +311,15 @@ impl DynamoStore {
     /// Stores a customer's tier and puts them in the wave indexes their
     /// state allows. The state is checked by the write's own condition, so
     /// a migration or purge recorded meanwhile is never undone.
+    /// Sets a customer's tier and puts them in the waves their standing
+    /// allows. Segmentation's (`over: None`) leaves a customer with the
+    /// operator's tier alone; the operator's replaces any.
     async fn set_tier(
         &self,
         campaign: &CampaignId,
         r: &CustomerRecord,
         d: &TierDecision,
+        over: Option<&crate::domain::tier::TierOverride>,
     ) -> PortResult<()> {
         let mut waves = Some(Waves::first_guess(r));
         while let Some(w) = waves {
@@ -331,6 +339,13 @@ impl DynamoStore {
                     "attribute_exists(pk)",
                 ),
             };
+            let (expr, condition) = match over {
+                Some(_) => (format!("{expr}, tier_override = :o"), condition.to_owned()),
+                None => (
+                    expr.to_owned(),
+                    format!("{condition} AND attribute_not_exists(tier_override)"),
+                ),
+            };
             let mut update = self
                 .client()
                 .update_item()
@@ -342,6 +357,12 @@ impl DynamoStore {
                 .expression_attribute_values(":t", s(d.tier.as_str()))
                 .expression_attribute_values(":s", AttributeValue::N(d.score.to_string()))
                 .expression_attribute_values(":r", s(d.explanation.clone()));
+            if let Some(o) = over {
+                update = update.expression_attribute_values(
+                    ":o",
+                    s(serde_json::to_string(o).map_err(PortError::permanent)?),
+                );
+            }
             if !matches!(w, Waves::None) {
                 update = update
                     .expression_attribute_values(":live", s(live_pk(campaign, r)))
@@ -363,6 +384,15 @@ impl DynamoStore {
                 }
                 Err(e) => return Err(sdk_err(e)),
             }
+        }
+        // Every condition failed: the customer is gone, or (segmentation)
+        // the operator set their tier meanwhile, which stands.
+        let stored = self
+            .customer(campaign, &r.id)
+            .await?
+            .is_some_and(|c| over.is_none() && c.tier_override.is_some());
+        if stored {
+            return Ok(());
         }
         Err(PortError::permanent(anyhow::anyhow!(
             "no customer {} in campaign {campaign}",
@@ -600,12 +630,33 @@ impl CustomerStore for DynamoStore {
     ) -> PortResult<()> {
         let updates: Vec<_> = segmented
             .iter()
-            .map(|(r, d)| self.set_tier(campaign, r, d))
+            .map(|(r, d)| self.set_tier(campaign, r, d, None))
             .collect();
         for r in super::join_all(updates).await {
             r?;
         }
         Ok(())
+    }
+
+    async fn override_tier(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        over: &crate::domain::tier::TierOverride,
+    ) -> PortResult<bool> {
+        let Some(r) = self.customer(campaign, id).await? else {
+            return Ok(false);
+        };
+        let score = r.tier.as_ref().map_or(0, |t| t.score);
+        match self
+            .set_tier(campaign, &r, &over.decision(score), Some(over))
+            .await
+        {
+            Ok(()) => Ok(true),
+            // Deleted between the read and the write.
+            Err(e) if !e.retryable && self.customer(campaign, id).await?.is_none() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn suppress(

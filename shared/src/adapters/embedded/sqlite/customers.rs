@@ -14,7 +14,7 @@ use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone};
 use crate::ports::{Chunks, CustomerStore, PortError, PortResult, TierCount};
 
-const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at, purge_without_notice, suppressed_at, suppressed_reason";
+const CUSTOMER_COLUMNS: &str = "customer_id, zone, profile, tier, tier_score, tier_reason, status, status_at, legal_hold, extended_until, purged_at, purge_without_notice, suppressed_at, suppressed_reason, tier_override";
 
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, PortError>> {
     let id: String = row.get(0)?;
@@ -31,6 +31,7 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
     let purge_without_notice: bool = row.get(11)?;
     let suppressed_at: Option<String> = row.get(12)?;
     let suppressed_reason: Option<String> = row.get(13)?;
+    let tier_override: Option<String> = row.get(14)?;
     Ok((|| {
         let bad =
             |what: &str| PortError::permanent(anyhow::anyhow!("stored customer has a bad {what}"));
@@ -62,6 +63,10 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
                 (Some(at), Some(reason)) => Some(Suppression { at, reason }),
                 _ => None,
             },
+            tier_override: tier_override
+                .map(|o| serde_json::from_str(&o))
+                .transpose()
+                .map_err(json_err)?,
         })
     })())
 }
@@ -215,14 +220,45 @@ impl CustomerStore for SqliteStore {
             let tx = c.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
-                    "UPDATE customers SET tier = ?3, tier_score = ?4, tier_reason = ?5 WHERE campaign_id = ?1 AND customer_id = ?2",
+                    "UPDATE customers SET tier = ?3, tier_score = ?4, tier_reason = ?5
+                     WHERE campaign_id = ?1 AND customer_id = ?2 AND tier_override IS NULL",
                 )?;
                 for (r, d) in segmented {
-                    stmt.execute(params![campaign.as_str(), r.id.as_str(), d.tier.as_str(), d.score, d.explanation])?;
+                    stmt.execute(params![
+                        campaign.as_str(),
+                        r.id.as_str(),
+                        d.tier.as_str(),
+                        d.score,
+                        d.explanation
+                    ])?;
                 }
             }
             tx.commit()
         })
+    }
+
+    async fn override_tier(
+        &self,
+        campaign: &CampaignId,
+        id: &CustomerId,
+        over: &crate::domain::tier::TierOverride,
+    ) -> PortResult<bool> {
+        let json = serde_json::to_string(over).map_err(json_err)?;
+        let changed = self.with(|c| {
+            c.execute(
+                "UPDATE customers SET tier = ?3, tier_score = COALESCE(tier_score, 0),
+                    tier_reason = ?4, tier_override = ?5
+                 WHERE campaign_id = ?1 AND customer_id = ?2",
+                params![
+                    campaign.as_str(),
+                    id.as_str(),
+                    over.tier.as_str(),
+                    over.decision(0).explanation,
+                    json
+                ],
+            )
+        })?;
+        Ok(changed == 1)
     }
 
     async fn suppress(

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS customers (
     purge_without_notice INTEGER NOT NULL DEFAULT 0,
     suppressed_at TEXT,
     suppressed_reason TEXT,
+    tier_override TEXT,
     PRIMARY KEY (campaign_id, customer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS customers_by_zone ON customers (campaign_id, zone, customer_id);
@@ -175,6 +176,8 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE campaigns ADD COLUMN complaints INTEGER NOT NULL DEFAULT 0;",
     // 6: an operator's cancellation (no further notices; the purge stays).
     "ALTER TABLE campaigns ADD COLUMN cancelled TEXT;",
+    // 7: the operator's tier for a customer, which segmentation leaves.
+    "ALTER TABLE customers ADD COLUMN tier_override TEXT;",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
