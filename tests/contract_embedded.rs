@@ -53,6 +53,7 @@ contracts!(
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     the_plan_preview_is_what_is_then_sent,
     the_operator_lists_filters_and_reads_each_customer,
+    a_contact_change_moves_the_customer_to_their_new_zone_and_address,
 );
 
 #[tokio::test]

@@ -164,6 +164,14 @@ pub trait CustomerStore: Send + Sync {
     ) -> PortResult<()>;
     /// Marks a customer's address as never to be mailed again (a hard
     /// bounce or a complaint); a later call keeps the first reason.
+    /// Writes a stored customer's contact: `profile`, `zone` and
+    /// `suppressed` as given (`None` lifts a suppression), the waves'
+    /// indexes following the zone. `false`: no such customer, or purged.
+    async fn update_contact(
+        &self,
+        campaign: &CampaignId,
+        record: &CustomerRecord,
+    ) -> PortResult<bool>;
     /// Sets the operator's tier (and the decision it stands for), which
     /// `set_tiers` then leaves alone; puts the customer in the waves as
     /// segmentation would. `false`: no such customer.

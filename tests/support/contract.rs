@@ -1556,7 +1556,10 @@ pub async fn an_announcement_wave_twice_at_once_tells_everyone_once(deps: &Deps)
     sent
 }
 
-pub use crate::customers_view::the_operator_lists_filters_and_reads_each_customer;
+pub use crate::customers_view::{
+    a_contact_change_moves_the_customer_to_their_new_zone_and_address,
+    the_operator_lists_filters_and_reads_each_customer,
+};
 pub use crate::in_app::{
     the_banner_rises_toward_the_end_behind_the_products_own_key,
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,

@@ -337,3 +337,168 @@ pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
         .await;
     assert_eq!(no_campaign.status, StatusCode::NOT_FOUND);
 }
+
+/// A customer's new address, number, language and zone: their old
+/// address's bounce no longer stops mail, they leave their old zone's wave
+/// and get the announcement in their new zone's (planned for them, the
+/// campaign had none there); the trail names the fields, never the values.
+pub async fn a_contact_change_moves_the_customer_to_their_new_zone_and_address(deps: &Deps) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+    let c = seeded(&op).await;
+    let launched = op
+        .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
+        .await;
+    assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    let v01 = sunset::domain::CustomerId::parse("v01").unwrap();
+    op.deps
+        .customers
+        .suppress(
+            &c.id,
+            &v01,
+            &sunset::domain::customer::Suppression {
+                at: op.now(),
+                reason: "hard-bounce".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let uri = format!("/v1/campaigns/{}/customers/v01", c.id);
+    let changed = op
+        .call(
+            "PATCH",
+            &uri,
+            Some(serde_json::json!({
+                "email": "v01.new@example.com",
+                "phone": "+1 212 555 0100",
+                "locale": "zh-CN",
+                "timezone": "America/New_York"
+            })),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let b = &changed.body;
+    assert_eq!(
+        b["changed"],
+        serde_json::json!(["email", "phone", "locale", "timezone"])
+    );
+    assert_eq!(b["suppression_lifted"], true);
+    assert!(b["replanned"]["added"].as_u64().unwrap() > 0, "{b}");
+    assert_eq!(b["customer"]["zone"], "America/New_York");
+    assert_eq!(b["customer"]["email"], "v01.new@example.com");
+    assert_eq!(b["customer"]["locale"], "zh-CN");
+    assert_eq!(b["customer"]["suppressed"], false);
+    let scheduled = op.deps.scheduler.scheduled(&c.id).await.unwrap();
+    assert!(
+        scheduled
+            .iter()
+            .any(|j| j.name.ends_with("announcement.America_New_York")),
+        "{scheduled:?}"
+    );
+    // The same change again changes nothing.
+    let again = op
+        .call(
+            "PATCH",
+            &uri,
+            Some(serde_json::json!({ "timezone": "America/New_York" })),
+        )
+        .await;
+    assert_eq!(
+        again.body["changed"],
+        serde_json::json!([]),
+        "{}",
+        again.body
+    );
+
+    // Berlin's wave no longer has them; New York's does, at the new address.
+    let wave = |zone: chrono_tz::Tz| sunset::domain::Job::Notice {
+        campaign: c.id.clone(),
+        milestone: Milestone::Announcement,
+        timezone: zone,
+        resume: None,
+    };
+    op.clock.advance_to("2027-02-01T09:30:00Z".parse().unwrap());
+    jobs::run(
+        &op.deps,
+        &wave(chrono_tz::Europe::Berlin),
+        op.now(),
+        &Budget::unlimited(),
+    )
+    .await
+    .unwrap();
+    let sent_to_v01 = |deps: &Deps| {
+        let deps = deps.clone();
+        let c = c.id.clone();
+        let v01 = v01.clone();
+        async move {
+            deps.ledger
+                .deliveries_to(&c, &v01)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|d| d.sent_at.is_some())
+                .count()
+        }
+    };
+    assert_eq!(sent_to_v01(&op.deps).await, 0, "sent in the old zone");
+    op.clock.advance_to("2027-02-01T15:30:00Z".parse().unwrap());
+    jobs::run(
+        &op.deps,
+        &wave(chrono_tz::America::New_York),
+        op.now(),
+        &Budget::unlimited(),
+    )
+    .await
+    .unwrap();
+    // E-mail and, now that they have a mobile number, a text.
+    assert_eq!(sent_to_v01(&op.deps).await, 2, "the new zone's wave");
+
+    let removed = op
+        .call("PATCH", &uri, Some(serde_json::json!({ "phone": null })))
+        .await;
+    assert_eq!(
+        removed.body["changed"],
+        serde_json::json!(["phone"]),
+        "{}",
+        removed.body
+    );
+    assert!(removed.body["customer"]["phone"].is_null());
+    let trail = op.deps.audit.entries(&c.id).await.unwrap();
+    let entries: Vec<_> = trail
+        .iter()
+        .filter(|e| e.entry.action == "contact-updated")
+        .collect();
+    assert_eq!(entries.len(), 2);
+    let written = serde_json::to_string(&entries).unwrap();
+    assert!(
+        !written.contains("v01.new@example.com") && !written.contains("212"),
+        "{written}"
+    );
+
+    for (body, field) in [
+        (serde_json::json!({ "email": "not an address" }), "email"),
+        (serde_json::json!({ "phone": "call me" }), "phone"),
+        (serde_json::json!({ "locale": "fr" }), "locale"),
+        (serde_json::json!({ "timezone": "Mars/Base" }), "timezone"),
+    ] {
+        let refused = op.call("PATCH", &uri, Some(body.clone())).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["field"], field, "{body}: {}", refused.body);
+    }
+    let unknown = op
+        .call("PATCH", &uri, Some(serde_json::json!({ "colour": "red" })))
+        .await;
+    assert!(unknown.status.is_client_error(), "{}", unknown.body);
+    let nobody = op
+        .call(
+            "PATCH",
+            &format!("/v1/campaigns/{}/customers/nobody", c.id),
+            Some(serde_json::json!({ "locale": "en" })),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+}

@@ -726,3 +726,69 @@ pub(super) async fn override_tier(
         customers::override_tier(&s.deps, &campaign, &customer, over).await?,
     ))
 }
+
+/// A field that may be given as `null` (remove it), given, or left out.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ContactBody {
+    email: Option<String>,
+    /// `null` removes the number.
+    #[serde(default, deserialize_with = "present")]
+    phone: Option<Option<String>>,
+    locale: Option<String>,
+    timezone: Option<String>,
+}
+
+/// New contact details for a customer (any of `email`, `phone`, `locale`,
+/// `timezone`); a new zone moves them to its waves.
+pub(super) async fn update_contact(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<customers::ContactChanged>, ApiError> {
+    use crate::domain::ids::Phone;
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let customer = customer_id(&customer)?;
+    let b: ContactBody = json_body(&body)?;
+    let change = customers::ContactChange {
+        email: b
+            .email
+            .as_deref()
+            .map(|e| crate::domain::EmailAddress::parse(e).map_err(|e| invalid("email", e.0)))
+            .transpose()?,
+        phone: match b.phone {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(p)) => Some(Some(Phone::parse(&p).map_err(|e| invalid("phone", e.0))?)),
+        },
+        locale: b
+            .locale
+            .as_deref()
+            .map(|l| crate::domain::Locale::parse(l).map_err(|e| invalid("locale", e.0)))
+            .transpose()?,
+        timezone: b
+            .timezone
+            .as_deref()
+            .map(|z| {
+                z.parse::<chrono_tz::Tz>().map_err(|_| {
+                    invalid(
+                        "timezone",
+                        format!("'{}' is not an IANA time zone", shown(z)),
+                    )
+                })
+            })
+            .transpose()?,
+    };
+    Ok(Json(
+        customers::update_contact(&s.deps, &campaign, &customer, change, s.deps.clock.now())
+            .await?,
+    ))
+}

@@ -231,7 +231,7 @@ fn admin_routes(state: AppState) -> Router {
         .route("/v1/campaigns/{campaign}/plan", get(admin::campaign_plan))
         .route(
             "/v1/campaigns/{campaign}/customers/{customer}",
-            get(admin::customer_detail),
+            get(admin::customer_detail).patch(admin::update_contact),
         )
         .route(
             "/v1/campaigns/{campaign}/customers/{customer}/tier",

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::domain::campaign::CampaignError;
 use crate::domain::link::LinkError;
 use crate::ports::PortError;
-use crate::services::customers::OverrideError;
+use crate::services::customers::{ContactError, OverrideError};
 use crate::services::events::EventError;
 use crate::services::export::ExportError;
 use crate::services::import::ImportError;
@@ -112,6 +112,16 @@ impl From<PlanPreviewError> for ApiError {
         match e {
             PlanPreviewError::UnknownCustomer(_) => ApiError::NotFound(e.to_string()),
             PlanPreviewError::Port(p) => p.into(),
+        }
+    }
+}
+
+impl From<ContactError> for ApiError {
+    fn from(e: ContactError) -> Self {
+        match e {
+            ContactError::UnknownCustomer(_) => ApiError::NotFound(e.to_string()),
+            ContactError::Purged(_) => ApiError::Gone(e.to_string()),
+            ContactError::Port(p) => p.into(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::customer::{MigrationStatus, Suppression};
 use crate::domain::event::CustomerEvent;
 use crate::domain::export::ExportRequest;
+use crate::domain::ids::Phone;
 use crate::domain::ledger::{Channel, Recipient};
 use crate::domain::tier::{TierDecision, TierOverride};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, EmailAddress, Locale, Tier};
@@ -358,4 +359,150 @@ pub async fn override_tier(
     detail(deps, campaign, id)
         .await?
         .ok_or_else(|| OverrideError::UnknownCustomer(id.clone()))
+}
+
+/// New contact details for a customer; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ContactChange {
+    pub email: Option<EmailAddress>,
+    /// `Some(None)` removes the number.
+    pub phone: Option<Option<Phone>>,
+    pub locale: Option<Locale>,
+    pub timezone: Option<Tz>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    #[error("no customer {0} in this campaign")]
+    UnknownCustomer(CustomerId),
+    #[error("customer {0} was purged; there is no contact left to change")]
+    Purged(CustomerId),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// What a contact change did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactChanged {
+    pub customer: Detail,
+    /// The fields that changed (names only: the values are personal).
+    pub changed: Vec<&'static str>,
+    /// A new address lifts the old one's suppression.
+    pub suppression_lifted: bool,
+    /// The campaign's schedules re-planned for a zone it did not have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replanned: Option<super::plan::Replanned>,
+}
+
+/// Changes a customer's e-mail, phone, locale or zone. A new address is
+/// mailed again (its old one's bounce no longer applies); a new zone
+/// moves the customer to that zone's waves (planned if the campaign had
+/// none there). Audited by field name, never by value.
+pub async fn update_contact(
+    deps: &Deps,
+    campaign: &Campaign,
+    id: &CustomerId,
+    change: ContactChange,
+    now: DateTime<Utc>,
+) -> Result<ContactChanged, ContactError> {
+    let mut record = deps
+        .customers
+        .customer(&campaign.id, id)
+        .await?
+        .ok_or_else(|| ContactError::UnknownCustomer(id.clone()))?;
+    let Some(profile) = record
+        .profile
+        .as_mut()
+        .filter(|_| record.purged_at.is_none())
+    else {
+        return Err(ContactError::Purged(id.clone()));
+    };
+    let mut changed = Vec::new();
+    let mut suppression_lifted = false;
+    if let Some(email) = change.email {
+        if email != profile.email {
+            profile.email = email;
+            changed.push("email");
+            suppression_lifted = record.suppressed.take().is_some();
+        }
+    }
+    if let Some(phone) = change.phone {
+        if phone != profile.phone {
+            profile.phone = phone;
+            changed.push("phone");
+        }
+    }
+    if let Some(locale) = change.locale {
+        if profile.locale.as_deref().and_then(Locale::from_tag) != Some(locale) {
+            profile.locale = Some(locale.tag().to_owned());
+            changed.push("locale");
+        }
+    }
+    let mut new_zone = false;
+    if let Some(zone) = change.timezone {
+        if profile.timezone != Some(zone) || record.zone != zone {
+            profile.timezone = Some(zone);
+            new_zone = record.zone != zone;
+            record.zone = zone;
+            changed.push("timezone");
+        }
+    }
+    if changed.is_empty() {
+        let customer = detail(deps, campaign, id)
+            .await?
+            .ok_or_else(|| ContactError::UnknownCustomer(id.clone()))?;
+        return Ok(ContactChanged {
+            customer,
+            changed,
+            suppression_lifted,
+            replanned: None,
+        });
+    }
+    if !deps.customers.update_contact(&campaign.id, &record).await? {
+        return Err(ContactError::Purged(id.clone()));
+    }
+    let status = deps
+        .campaigns
+        .status(&campaign.id)
+        .await?
+        .unwrap_or_default();
+    let replanned = if new_zone && status.launched_at.is_some() {
+        Some(
+            super::plan::replan(
+                deps,
+                super::plan::PlanFor {
+                    campaign,
+                    before: Some(campaign),
+                    notices: status.cancelled.is_none(),
+                    revive: false,
+                    now,
+                },
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    deps.audit
+        .append(AuditEntry {
+            at: now,
+            campaign: campaign.id.clone(),
+            customer: Some(id.clone()),
+            action: "contact-updated".into(),
+            detail: serde_json::json!({
+                "fields": changed,
+                "suppression_lifted": suppression_lifted,
+            }),
+        })
+        .await?;
+    tracing::info!(campaign = %campaign.id, customer = %id, fields = ?changed, "contact updated");
+    let customer = detail(deps, campaign, id)
+        .await?
+        .ok_or_else(|| ContactError::UnknownCustomer(id.clone()))?;
+    Ok(ContactChanged {
+        customer,
+        changed,
+        suppression_lifted,
+        replanned,
+    })
 }

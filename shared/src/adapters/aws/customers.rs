@@ -638,6 +638,77 @@ impl CustomerStore for DynamoStore {
         Ok(())
     }
 
+    async fn update_contact(
+        &self,
+        campaign: &CampaignId,
+        record: &CustomerRecord,
+    ) -> PortResult<bool> {
+        let Some(item) = self
+            .get(customer_pk(campaign, &record.id), record.id.as_str())
+            .await?
+        else {
+            return Ok(false);
+        };
+        let profile = record
+            .profile
+            .as_ref()
+            .ok_or_else(|| PortError::permanent(anyhow::anyhow!("a contact without a profile")))?;
+        let mut set = vec!["profile = :p", "#zone = :z"];
+        let mut remove = Vec::new();
+        // The waves' indexes are per zone: a customer in them moves with
+        // their zone.
+        if item.contains_key("gsi2pk") {
+            set.push("gsi2pk = :live");
+        }
+        if item.contains_key("gsi3pk") {
+            set.push("gsi3pk = :pending");
+        }
+        match &record.suppressed {
+            Some(_) => set.extend(["suppressed_at = :sat", "suppressed_reason = :sr"]),
+            None => remove.extend(["suppressed_at", "suppressed_reason"]),
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(customer_pk(campaign, &record.id)))
+            .key("sk", s(record.id.to_string()))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(purged_at)")
+            .expression_attribute_names("#zone", "zone")
+            .expression_attribute_values(
+                ":p",
+                s(serde_json::to_string(profile).map_err(PortError::permanent)?),
+            )
+            .expression_attribute_values(":z", s(record.zone.name()));
+        if item.contains_key("gsi2pk") {
+            update = update.expression_attribute_values(":live", s(live_pk(campaign, record)));
+        }
+        if item.contains_key("gsi3pk") {
+            update =
+                update.expression_attribute_values(":pending", s(pending_pk(campaign, record)));
+        }
+        if let Some(sup) = &record.suppressed {
+            update = update
+                .expression_attribute_values(":sat", s(ts(sup.at)))
+                .expression_attribute_values(":sr", s(sup.reason.clone()));
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     async fn override_tier(
         &self,
         campaign: &CampaignId,

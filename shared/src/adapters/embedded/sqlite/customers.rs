@@ -237,6 +237,39 @@ impl CustomerStore for SqliteStore {
         })
     }
 
+    async fn update_contact(
+        &self,
+        campaign: &CampaignId,
+        record: &CustomerRecord,
+    ) -> PortResult<bool> {
+        let profile = record
+            .profile
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(json_err)?;
+        let (at, why) = match &record.suppressed {
+            Some(s) => (Some(ts(s.at)), Some(s.reason.clone())),
+            None => (None, None),
+        };
+        let changed = self.with(|c| {
+            c.execute(
+                "UPDATE customers SET profile = ?3, zone = ?4, suppressed_at = ?5,
+                    suppressed_reason = ?6
+                 WHERE campaign_id = ?1 AND customer_id = ?2 AND purged_at IS NULL",
+                params![
+                    campaign.as_str(),
+                    record.id.as_str(),
+                    profile,
+                    record.zone.name(),
+                    at,
+                    why
+                ],
+            )
+        })?;
+        Ok(changed == 1)
+    }
+
     async fn override_tier(
         &self,
         campaign: &CampaignId,
