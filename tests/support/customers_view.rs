@@ -221,6 +221,35 @@ pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
         )
         .await;
     assert_eq!(event.status, StatusCode::NO_CONTENT, "{}", event.body);
+    for (who, why) in [
+        ("v02", "Too expensive "),
+        ("v03", "too  expensive"),
+        ("v04", "We build our own"),
+    ] {
+        let declined = op
+            .call(
+                "POST",
+                &format!("/v1/campaigns/{}/customers/{who}/events", c.id),
+                Some(serde_json::json!({ "event": "declined", "detail": why })),
+            )
+            .await;
+        assert_eq!(declined.status, StatusCode::NO_CONTENT, "{}", declined.body);
+    }
+    let declines = op
+        .call("GET", &format!("/v1/campaigns/{}/declines", c.id), None)
+        .await;
+    assert_eq!(declines.status, StatusCode::OK, "{}", declines.body);
+    assert_eq!(declines.body["total"], 4, "v01 declined above");
+    assert_eq!(
+        declines.body["reasons"],
+        serde_json::json!([
+            // v01's words first, the others' case and spacing folded in.
+            { "reason": "too expensive", "customers": 3 },
+            { "reason": "We build our own", "customers": 1 },
+        ]),
+        "{}",
+        declines.body
+    );
     let one = op
         .call(
             "GET",

@@ -792,3 +792,12 @@ pub(super) async fn update_contact(
             .await?,
     ))
 }
+
+/// Why customers declined the alternatives, most given reason first.
+pub(super) async fn declines(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<customers::Declines>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(customers::declines(&s.deps, &campaign).await?))
+}

@@ -506,3 +506,72 @@ pub async fn update_contact(
         replanned,
     })
 }
+
+/// Why customers said no to the alternatives: each reason as they gave
+/// it, with how many gave it, most given first; and who, when. A purged
+/// customer's reason (their own words) reads `[purged]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Declines {
+    pub total: u64,
+    pub reasons: Vec<DeclineReason>,
+    pub declines: Vec<Decline>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeclineReason {
+    pub reason: String,
+    pub customers: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decline {
+    pub customer: CustomerId,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+pub async fn declines(deps: &Deps, campaign: &Campaign) -> Result<Declines, PortError> {
+    use crate::domain::event::CustomerEventKind;
+    let declines: Vec<Decline> = deps
+        .events
+        .events(&campaign.id)
+        .await?
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            CustomerEventKind::Declined(reason) => Some(Decline {
+                customer: e.customer,
+                at: e.at,
+                reason,
+            }),
+            _ => None,
+        })
+        .collect();
+    // Reasons that differ only in case or spacing are one reason.
+    let mut counted: std::collections::BTreeMap<String, (String, u64)> = Default::default();
+    for d in &declines {
+        let key = d
+            .reason
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        counted
+            .entry(key)
+            .or_insert_with(|| (d.reason.trim().to_owned(), 0))
+            .1 += 1;
+    }
+    let mut reasons: Vec<DeclineReason> = counted
+        .into_values()
+        .map(|(reason, customers)| DeclineReason { reason, customers })
+        .collect();
+    reasons.sort_by(|a, b| {
+        b.customers
+            .cmp(&a.customers)
+            .then_with(|| a.reason.cmp(&b.reason))
+    });
+    Ok(Declines {
+        total: declines.len() as u64,
+        reasons,
+        declines,
+    })
+}
