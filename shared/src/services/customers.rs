@@ -143,11 +143,14 @@ pub async fn list(
     let mut out = Vec::new();
     let mut read = 0u64;
     loop {
+        // Never more than the page still needs: a customer read past the
+        // page's end would be read again by the next page.
+        let want = (limit - out.len()).min(READ_PAGE);
         let page = deps
             .customers
-            .customers_page(&campaign.id, after.as_ref(), READ_PAGE)
+            .customers_page(&campaign.id, after.as_ref(), want)
             .await?;
-        let last_page = page.len() < READ_PAGE;
+        let last_page = page.len() < want;
         for r in &page {
             read += 1;
             after = Some(r.id.clone());
