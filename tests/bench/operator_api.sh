@@ -11,8 +11,8 @@ profile="${PROFILE:-release}"
 source tests/emulator.sh
 cargo build --profile "$profile" -p sunset-e2e --example operator_api >&2
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
-echo "| work | customers | bodies / listed | time | rows/s | RSS before | peak RSS | DynamoDB requests per customer |"
+echo "| work | customers | bodies / listed | time | rows/s | RSS before | peak RSS during | DynamoDB requests per customer |"
 echo "|---|---|---|---|---|---|---|---|"
-for runtime in embedded dynamo; do
+for runtime in embedded dynamo dynamo-unmetered; do
     "target/$dir/examples/operator_api" "$runtime" "$n"
 done

@@ -23,14 +23,7 @@ const N: usize = 30;
 /// migrated; the first one's name is a spreadsheet formula.
 async fn seeded(op: &Operator) -> Campaign {
     let c = crate::contract::campaign();
-    let created = op
-        .call(
-            "POST",
-            "/v1/campaigns",
-            Some(serde_json::to_value(&c).unwrap()),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    op.create(&c).await;
     let records: Vec<_> = (0..N)
         .map(|i| {
             let zone = if i % 3 == 0 {

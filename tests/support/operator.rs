@@ -68,6 +68,18 @@ impl Operator {
         }
     }
 
+    /// Creates the campaign through the API.
+    pub async fn create(&self, c: &Campaign) {
+        let created = self
+            .call(
+                "POST",
+                "/v1/campaigns",
+                Some(serde_json::to_value(c).unwrap()),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+
     /// A call without a body, its answer as it came.
     pub async fn raw(
         &self,
@@ -94,14 +106,7 @@ impl Operator {
 /// A campaign with customers in two zones, launched on 2027-01-05.
 async fn launched(op: &Operator) -> Campaign {
     let c = super::contract::campaign();
-    let created = op
-        .call(
-            "POST",
-            "/v1/campaigns",
-            Some(serde_json::to_value(&c).unwrap()),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    op.create(&c).await;
     let records = [
         super::contract::record("o1", chrono_tz::Europe::Berlin),
         super::contract::record("o2", chrono_tz::Asia::Shanghai),

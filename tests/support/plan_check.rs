@@ -53,14 +53,7 @@ pub async fn run_until(
 
 async fn seeded(op: &Operator) -> Campaign {
     let c = crate::contract::campaign();
-    let created = op
-        .call(
-            "POST",
-            "/v1/campaigns",
-            Some(serde_json::to_value(&c).unwrap()),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    op.create(&c).await;
     let berlin = crate::contract::record("p1", chrono_tz::Europe::Berlin);
     let mut shanghai = crate::contract::record("p2", chrono_tz::Asia::Shanghai);
     shanghai.profile.as_mut().unwrap().phone = Some(Phone::parse("+86 138 0013 8000").unwrap());

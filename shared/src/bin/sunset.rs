@@ -146,6 +146,23 @@ enum Command {
     },
 }
 
+/// Where `preview` and `plan` read the campaign from: a data directory
+/// (`--campaign` is its id), or the files (`--campaign` is its file).
+fn source<'a>(
+    campaign: &'a str,
+    data: Option<&'a std::path::Path>,
+    customers: Option<&'a std::path::Path>,
+) -> anyhow::Result<preview::Source<'a>> {
+    Ok(match (data, customers) {
+        (Some(dir), _) => preview::Source::Data { dir, campaign },
+        (None, Some(customers)) => preview::Source::Files {
+            campaign: std::path::Path::new(campaign),
+            customers,
+        },
+        (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
+    })
+}
+
 /// Prints what a run did; an error when a scheduled job was given up, so
 /// a script running `sunset simulate` notices.
 fn print_outcome(
@@ -267,17 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             customer,
             format,
         } => {
-            let source = match (&data, &customers) {
-                (Some(dir), _) => preview::Source::Data {
-                    dir,
-                    campaign: &campaign,
-                },
-                (None, Some(customers)) => preview::Source::Files {
-                    campaign: std::path::Path::new(&campaign),
-                    customers,
-                },
-                (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
-            };
+            let source = source(&campaign, data.as_deref(), customers.as_deref())?;
             let printed = sunset::app::plan::plan(source, customer.as_deref()).await?;
             match format.as_str() {
                 "table" => print!("{}", printed.table()),
@@ -295,17 +302,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             html,
         } => {
-            let source = match (&data, &customers) {
-                (Some(dir), _) => preview::Source::Data {
-                    dir,
-                    campaign: &campaign,
-                },
-                (None, Some(customers)) => preview::Source::Files {
-                    campaign: std::path::Path::new(&campaign),
-                    customers,
-                },
-                (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
-            };
+            let source = source(&campaign, data.as_deref(), customers.as_deref())?;
             let p = preview::preview(source, &customer, &milestone, &channel).await?;
             if !p.sent_by_rules {
                 eprintln!(

@@ -157,17 +157,23 @@ pub(super) struct Decision {
 }
 
 impl Decision {
+    /// Both given, trimmed, 1 to 500 characters each.
     fn checked(self) -> Result<Self, ApiError> {
-        for (field, value) in [("by", &self.by), ("reason", &self.reason)] {
-            let chars = value.trim().chars().count();
+        let field = |name: &str, value: String| {
+            let value = value.trim().to_owned();
+            let chars = value.chars().count();
             if chars == 0 || chars > 500 {
                 return Err(ApiError::Invalid {
-                    field: field.into(),
+                    field: name.into(),
                     reason: "is required: 1 to 500 characters".into(),
                 });
             }
-        }
-        Ok(self)
+            Ok(value)
+        };
+        Ok(Self {
+            by: field("by", self.by)?,
+            reason: field("reason", self.reason)?,
+        })
     }
 }
 
@@ -180,14 +186,7 @@ pub(super) async fn pause_campaign(
     let campaign = load_campaign(&s.deps, &id).await?;
     let d = json_body::<Decision>(&body)?.checked()?;
     Ok(Json(
-        lifecycle::pause(
-            &s.deps,
-            &campaign.id,
-            d.by.trim(),
-            d.reason.trim(),
-            s.deps.clock.now(),
-        )
-        .await?,
+        lifecycle::pause(&s.deps, &campaign.id, &d.by, &d.reason, s.deps.clock.now()).await?,
     ))
 }
 
@@ -200,14 +199,7 @@ pub(super) async fn cancel_campaign(
     let campaign = load_campaign(&s.deps, &id).await?;
     let d = json_body::<Decision>(&body)?.checked()?;
     Ok(Json(
-        lifecycle::cancel(
-            &s.deps,
-            &campaign.id,
-            d.by.trim(),
-            d.reason.trim(),
-            s.deps.clock.now(),
-        )
-        .await?,
+        lifecycle::cancel(&s.deps, &campaign.id, &d.by, &d.reason, s.deps.clock.now()).await?,
     ))
 }
 
@@ -718,8 +710,8 @@ pub(super) async fn override_tier(
     .checked()?;
     let over = crate::domain::tier::TierOverride {
         tier,
-        by: d.by.trim().to_owned(),
-        reason: d.reason.trim().to_owned(),
+        by: d.by,
+        reason: d.reason,
         at: s.deps.clock.now(),
     };
     Ok(Json(
