@@ -49,13 +49,17 @@ async fn import_through_intake(
 ) -> serde_json::Value {
     let intake = sunset::http::admin_router(sunset::http::AppState::new(
         deps.clone(),
-        sunset::http::Credential::Gateway,
+        sunset::http::Credential::Scope(sunset::http::ADMIN_SCOPE),
     ));
     let csv = format!("customer_id,name,email,timezone\n{id},Late Comer,{email},Europe/Berlin\n");
     let response = tower::ServiceExt::oneshot(
         intake,
         axum::http::Request::post(format!("/v1/campaigns/{campaign}/customers"))
             .header("content-type", "text/csv")
+            // What API Gateway's authorizer passed on (`http::gateway`).
+            .extension(sunset::http::GrantedScopes(vec![
+                sunset::http::ADMIN_SCOPE.into(),
+            ]))
             .body(axum::body::Body::from(csv))
             .unwrap(),
     )
@@ -324,8 +328,11 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     // The export-request function's router: API Gateway has checked the
     // product's scope on the banner route.
     let app = sunset::http::customer_router(
-        sunset::http::AppState::new(deps.clone(), sunset::http::Credential::Gateway)
-            .with_product(sunset::http::Credential::Gateway),
+        sunset::http::AppState::new(
+            deps.clone(),
+            sunset::http::Credential::Scope(sunset::http::ADMIN_SCOPE),
+        )
+        .with_product(sunset::http::Credential::Scope(sunset::http::PRODUCT_SCOPE)),
     );
     let response = tower::ServiceExt::oneshot(
         app.clone(),

@@ -1312,3 +1312,46 @@ async fn the_customers_page_follows_their_copy_and_every_failure_is_a_page() {
     );
     assert!(html.contains("您的数据已于 2027年3月1日 删除"), "{html}");
 }
+
+/// Behind API Gateway each route checks the scopes its authorizer passed
+/// on: an operator's route takes `sunset/admin` only, the banner
+/// `sunset/product` only; no scopes at all is a 401, the wrong ones a 403
+/// naming the scope needed.
+#[tokio::test]
+async fn behind_the_gateway_each_route_takes_its_own_scope_only() {
+    use sunset::http::{ADMIN_SCOPE, GrantedScopes, PRODUCT_SCOPE};
+    let api = api();
+    let app = router(
+        AppState::new(api.emb.deps.clone(), Credential::Scope(ADMIN_SCOPE))
+            .with_product(Credential::Scope(PRODUCT_SCOPE)),
+    );
+    let admin = "/v1/campaigns";
+    let banner = "/v1/campaigns/orbit-crm-2027/customers/c1/banner";
+    for (uri, scopes, status) in [
+        (admin, None, StatusCode::UNAUTHORIZED),
+        (admin, Some(vec![]), StatusCode::UNAUTHORIZED),
+        (admin, Some(vec![PRODUCT_SCOPE]), StatusCode::FORBIDDEN),
+        (admin, Some(vec!["openid", ADMIN_SCOPE]), StatusCode::OK),
+        (banner, None, StatusCode::UNAUTHORIZED),
+        (banner, Some(vec![ADMIN_SCOPE]), StatusCode::FORBIDDEN),
+        (banner, Some(vec![PRODUCT_SCOPE]), StatusCode::NOT_FOUND),
+    ] {
+        let mut req = Request::get(uri);
+        if let Some(scopes) = &scopes {
+            req = req.extension(GrantedScopes(
+                scopes.iter().map(|s| s.to_string()).collect(),
+            ));
+        }
+        let res = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{uri} with {scopes:?}");
+        if status == StatusCode::FORBIDDEN {
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            assert!(text.contains("sunset/"), "{text}");
+        }
+    }
+}

@@ -280,3 +280,52 @@ async fn export_request_reads_its_link_key_from_secrets_manager() {
         assert_eq!(body["statusCode"], status, "{body}");
     }
 }
+
+/// `http_event` as API Gateway passes it on after its JWT authorizer:
+/// the token's scopes in the request context (`scopes`, and the `scope`
+/// claim).
+fn authorized_event(method: &str, path: &str, scopes: &[&str], claim: &str) -> Value {
+    let mut event = http_event(method, path, "");
+    event["requestContext"]["authorizer"] = json!({
+        "jwt": { "claims": { "sub": "client-1", "scope": claim }, "scopes": scopes }
+    });
+    event
+}
+
+/// Each function checks the token's scope again: the operators' routes
+/// refuse the product's token and one without an authorizer, the banner
+/// refuses the operators'; the right scope gets past the check (to a 422
+/// for a campaign id that cannot be one, before any store is read).
+#[tokio::test]
+async fn each_function_refuses_the_other_scopes() {
+    let admin_route = "/v1/campaigns/no%20such/status";
+    let banner = "/v1/campaigns/no%20such/customers/c1/banner";
+    for (function, event, status) in [
+        ("intake", http_event("GET", admin_route, ""), 401),
+        (
+            "intake",
+            authorized_event("GET", admin_route, &["sunset/product"], "sunset/product"),
+            403,
+        ),
+        (
+            "intake",
+            authorized_event("GET", admin_route, &[], "openid sunset/admin"),
+            422,
+        ),
+        (
+            "export-request",
+            authorized_event("GET", banner, &["sunset/admin"], "sunset/admin"),
+            403,
+        ),
+        ("export-request", http_event("GET", banner, ""), 401),
+        (
+            "export-request",
+            authorized_event("GET", banner, &["sunset/product"], ""),
+            422,
+        ),
+    ] {
+        let (kind, body) = invoke(function, event, "unused").await;
+        assert_eq!(kind, "response");
+        assert_eq!(body["statusCode"], status, "{function}: {body}");
+    }
+}

@@ -6,7 +6,7 @@
 //! on the wire by `capacity_meter.rs`. A benchmark, not a test: it prints
 //! rows for BENCHMARKS.md.
 //!
-//! Usage: operator_api <embedded|dynamo|dynamo-unmetered> [CUSTOMERS, default 100000]
+//! Usage: operator_api <embedded|dynamo|dynamo-unmetered> [CUSTOMERS, default 100000] [import-only]
 //! (`dynamo` counts requests on the wire; `dynamo-unmetered` leaves the
 //! meter out, whose shadow of the table would count in the peak RSS)
 //! (`bash tests/bench/operator_api.sh` runs both, starting the emulator).
@@ -189,6 +189,9 @@ async fn main() -> anyhow::Result<()> {
         )),
     );
     anyhow::ensure!(imported as usize == n, "imported {imported} of {n}");
+    if args.get(3).is_some_and(|a| a == "import-only") {
+        return Ok(());
+    }
 
     // Every tenth customer migrates (not counted): the listing reads past them.
     let migrated: Vec<CustomerEvent> = (0..n)

@@ -13,6 +13,11 @@ cargo build --profile "$profile" -p sunset-e2e --example operator_api >&2
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
 echo "| work | customers | bodies / listed | time | rows/s | RSS before | peak RSS during | DynamoDB requests per customer |"
 echo "|---|---|---|---|---|---|---|---|"
-for runtime in embedded dynamo dynamo-unmetered; do
-    "target/$dir/examples/operator_api" "$runtime" "$n"
-done
+"target/$dir/examples/operator_api" embedded "$n"
+# The emulator copies its whole table for each transaction (the status
+# changes set up before the listing use them), which at 100,000 customers
+# takes it past 20 GB: on the emulator the import is measured at N, the
+# listing at N/5 (LISTING_ON_EMULATOR overrides).
+"target/$dir/examples/operator_api" dynamo-unmetered "$n" import-only
+"target/$dir/examples/operator_api" dynamo "$n" import-only
+"target/$dir/examples/operator_api" dynamo "${LISTING_ON_EMULATOR:-$((n / 5))}"

@@ -180,7 +180,10 @@ pub async fn the_banner_rises_toward_the_end_behind_the_products_own_key(deps: &
         );
     }
     // A router without a product key refuses the product too.
-    let keyless = customer_router(AppState::new(deps.clone(), Credential::Gateway));
+    let keyless = customer_router(AppState::new(
+        deps.clone(),
+        Credential::Scope(sunset::http::ADMIN_SCOPE),
+    ));
     assert_eq!(
         get(&keyless, &uri, &key).await.status,
         StatusCode::UNAUTHORIZED

@@ -1,7 +1,8 @@
 //! The admin API behind API Gateway: create a campaign, import customers,
 //! launch, record customer events, read the report.
 
-use sunset::http::{AppState, Credential};
+use sunset::http::gateway::granted_scopes;
+use sunset::http::{ADMIN_SCOPE, AppState, Credential};
 use sunset::ports::Deps;
 
 /// What this function wires (the admin API: imports, launches, events and
@@ -15,8 +16,10 @@ pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
     link_key: false,
 };
 
-/// The shared router's admin routes; API Gateway's JWT authorizer has
-/// already checked the caller.
+/// The shared router's admin routes. API Gateway's JWT authorizer has
+/// checked the caller's token; each route checks again that it carries
+/// the operators' scope.
 pub fn app(deps: Deps) -> axum::Router {
-    sunset::http::admin_router(AppState::new(deps, Credential::Gateway))
+    sunset::http::admin_router(AppState::new(deps, Credential::Scope(ADMIN_SCOPE)))
+        .layer(axum::middleware::from_fn(granted_scopes))
 }

@@ -11,6 +11,8 @@ mod admin;
 mod cache;
 mod customer;
 pub mod deprecation;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 mod problem;
 mod product;
 mod public;
@@ -38,9 +40,20 @@ pub use problem::{ApiError, Problem};
 pub enum Credential {
     /// `Authorization: Bearer <token>` must match.
     Token(String),
-    /// An API Gateway authorizer has already checked the caller.
-    Gateway,
+    /// Behind API Gateway: its JWT authorizer checked the token, and the
+    /// scopes it found (`GrantedScopes`, put on the request by
+    /// `gateway::granted_scopes`) must include this one.
+    Scope(&'static str),
 }
+
+/// The operators' scope: the admin routes.
+pub const ADMIN_SCOPE: &str = "sunset/admin";
+/// The retiring product's scope: its banner.
+pub const PRODUCT_SCOPE: &str = "sunset/product";
+
+/// The scopes API Gateway's authorizer found in the caller's token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantedScopes(pub Vec<String>);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -328,9 +341,7 @@ async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if !presents(&request, &state.admin) {
-        return Err(ApiError::Unauthorized);
-    }
+    check(&request, Some(&state.admin))?;
     Ok(next.run(request).await)
 }
 
@@ -339,22 +350,30 @@ async fn require_product(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if !state
-        .product
-        .as_ref()
-        .is_some_and(|c| presents(&request, c))
-    {
-        return Err(ApiError::Unauthorized);
-    }
+    check(&request, state.product.as_ref())?;
     Ok(next.run(request).await)
 }
 
-/// Whether the request carries `credential` (`Authorization: Bearer`,
-/// compared in constant time), or API Gateway has checked it already.
-fn presents(request: &Request, credential: &Credential) -> bool {
-    let Credential::Token(expected) = credential else {
-        return true;
-    };
+/// Whether the request carries `credential`: 401 without one, 403 when
+/// API Gateway passed on a token whose scopes do not include the route's.
+fn check(request: &Request, credential: Option<&Credential>) -> Result<(), ApiError> {
+    match credential {
+        None => Err(ApiError::Unauthorized),
+        Some(Credential::Token(expected)) if bearer_is(request, expected) => Ok(()),
+        Some(Credential::Token(_)) => Err(ApiError::Unauthorized),
+        Some(Credential::Scope(scope)) => match request.extensions().get::<GrantedScopes>() {
+            Some(granted) if granted.0.iter().any(|g| g == scope) => Ok(()),
+            Some(granted) if !granted.0.is_empty() => Err(ApiError::Forbidden(format!(
+                "this route needs the scope {scope}"
+            ))),
+            _ => Err(ApiError::Unauthorized),
+        },
+    }
+}
+
+/// Whether `Authorization: Bearer` is `expected`, compared in constant
+/// time.
+fn bearer_is(request: &Request, expected: &str) -> bool {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
