@@ -377,6 +377,11 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
         let response = tower::ServiceExt::oneshot(
             app.clone(),
             axum::http::Request::get(&uri)
+                // The product's token, as API Gateway's authorizer passes
+                // it on (`http::gateway`); the public routes ignore it.
+                .extension(sunset::http::GrantedScopes(vec![
+                    sunset::http::PRODUCT_SCOPE.into(),
+                ]))
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
