@@ -302,10 +302,7 @@ pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
         set.body["tier_decision"]["explanation"],
         "set by Li Wei (AM): renewing a 3-year deal"
     );
-    let launched = op
-        .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
-        .await;
-    assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    op.launch(&c).await;
     let after = op.call("GET", &format!("{base}/v02"), None).await;
     assert_eq!(after.body["tier"], "core", "{}", after.body);
     let other = op.call("GET", &format!("{base}/v03"), None).await;
@@ -367,10 +364,7 @@ pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
 pub async fn a_contact_change_moves_the_customer_to_their_new_zone_and_address(deps: &Deps) {
     let op = Operator::new(deps, "2027-01-05T10:00:00Z");
     let c = seeded(&op).await;
-    let launched = op
-        .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
-        .await;
-    assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    op.launch(&c).await;
     let v01 = sunset::domain::CustomerId::parse("v01").unwrap();
     op.deps
         .customers

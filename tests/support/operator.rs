@@ -80,6 +80,14 @@ impl Operator {
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     }
 
+    /// Launches the campaign through the API.
+    pub async fn launch(&self, c: &Campaign) {
+        let launched = self
+            .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
+            .await;
+        assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    }
+
     /// A call without a body, its answer as it came.
     pub async fn raw(
         &self,
@@ -116,10 +124,7 @@ async fn launched(op: &Operator) -> Campaign {
         .insert_customers(&c.id, &records)
         .await
         .unwrap();
-    let launch = op
-        .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
-        .await;
-    assert_eq!(launch.status, StatusCode::OK, "{}", launch.body);
+    op.launch(&c).await;
     c
 }
 

@@ -66,10 +66,7 @@ async fn seeded(op: &Operator) -> Campaign {
         .insert_customers(&c.id, &[berlin, shanghai, moved_on, no_mobile])
         .await
         .unwrap();
-    let launch = op
-        .call("POST", &format!("/v1/campaigns/{}/launch", c.id), None)
-        .await;
-    assert_eq!(launch.status, StatusCode::OK, "{}", launch.body);
+    op.launch(&c).await;
     c
 }
 

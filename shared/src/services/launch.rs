@@ -120,14 +120,7 @@ pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, Po
     let mut not_textable = 0u64;
     let mut pages = super::paging::Pages::new(1000);
     let (mut total, mut untiered, mut core_without_owner) = (0u64, 0u64, 0u64);
-    while let Some(after) = pages.start() {
-        let page = deps
-            .customers
-            .customers_page(&campaign.id, after, 1000)
-            .await?;
-        if !pages.took(&page) {
-            break;
-        }
+    while let Some(page) = pages.next(deps.customers.as_ref(), &campaign.id).await? {
         for r in page.iter().filter(|r| r.profile.is_some()) {
             total += 1;
             let tier = r.tier.as_ref().map_or(Tier::Standard, |t| t.tier);

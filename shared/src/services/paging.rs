@@ -3,7 +3,8 @@
 //! before, and a page shorter than the limit is the last, so the walk ends
 //! without asking for an empty page.
 
-use crate::domain::{CustomerId, CustomerRecord};
+use crate::domain::{CampaignId, CustomerId, CustomerRecord};
+use crate::ports::{CustomerStore, PortResult};
 
 pub(crate) struct Pages {
     limit: usize,
@@ -24,6 +25,23 @@ impl Pages {
     /// `None` once the listing is over.
     pub(crate) fn start(&self) -> Option<Option<&CustomerId>> {
         (!self.done).then_some(self.after.as_ref())
+    }
+
+    /// The campaign's next page of customers (`customers_page`), or
+    /// `None` once the listing is over.
+    pub(crate) async fn next(
+        &mut self,
+        store: &dyn CustomerStore,
+        campaign: &CampaignId,
+    ) -> PortResult<Option<Vec<CustomerRecord>>> {
+        let after = match self.start() {
+            None => return Ok(None),
+            Some(after) => after.cloned(),
+        };
+        let page = store
+            .customers_page(campaign, after.as_ref(), self.limit)
+            .await?;
+        Ok(self.took(&page).then_some(page))
     }
 
     /// Takes note of a fetched page; `false` when it is empty.

@@ -47,13 +47,18 @@ pub struct PlanFor<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Every job of the campaign's plan, given where its customers live and
-/// the deadlines extended so far.
-pub async fn planned(
+/// Where the campaign's customers live and the deadlines extended so far:
+/// what its plan depends on besides the campaign itself.
+struct Inputs {
+    zones: Vec<chrono_tz::Tz>,
+    extensions: BTreeSet<chrono::NaiveDate>,
+}
+
+async fn inputs(
     campaign: &Campaign,
     customers: &dyn CustomerStore,
     events: &dyn EventLog,
-) -> PortResult<Vec<ScheduledJob>> {
+) -> PortResult<Inputs> {
     let mut zones = customers.zones(&campaign.id).await?;
     if zones.is_empty() {
         zones.push(campaign.timezone);
@@ -67,7 +72,7 @@ pub async fn planned(
             _ => None,
         })
         .collect();
-    Ok(milestone::plan(campaign, &zones, &extensions))
+    Ok(Inputs { zones, extensions })
 }
 
 /// Whether a scheduled job is one the plan makes (and so one a new plan
@@ -110,13 +115,13 @@ fn planned_kind(job: &ScheduledJob, campaign: &Campaign, notices: &BTreeSet<Stri
 /// twice with the same campaign, the second run changes nothing.
 pub async fn replan(deps: &Deps, target: PlanFor<'_>) -> PortResult<Replanned> {
     let campaign = target.campaign;
-    let mut jobs = planned(campaign, deps.customers.as_ref(), deps.events.as_ref()).await?;
+    let given = inputs(campaign, deps.customers.as_ref(), deps.events.as_ref()).await?;
+    let mut jobs = milestone::plan(campaign, &given.zones, &given.extensions);
     if !target.notices {
         jobs.retain(|j| !j.job.tells());
     }
     let before: BTreeMap<String, DateTime<Utc>> = match target.before {
-        Some(old) => planned(old, deps.customers.as_ref(), deps.events.as_ref())
-            .await?
+        Some(old) => milestone::plan(old, &given.zones, &given.extensions)
             .into_iter()
             .map(|j| (j.name, j.due))
             .collect(),

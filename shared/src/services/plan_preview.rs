@@ -191,14 +191,7 @@ pub async fn preview(
     let mut rows: BTreeMap<(NaiveDate, usize, Channel), PlanRow> = BTreeMap::new();
     let (mut customers, mut purged) = (0, 0);
     let mut pages = super::paging::Pages::new(1000);
-    while let Some(after) = pages.start() {
-        let page = deps
-            .customers
-            .customers_page(&campaign.id, after, 1000)
-            .await?;
-        if !pages.took(&page) {
-            break;
-        }
+    while let Some(page) = pages.next(deps.customers.as_ref(), &campaign.id).await? {
         for record in &page {
             let steps = sequence(campaign, record, &zones);
             if record.purged_at.is_some() {

@@ -78,14 +78,7 @@ pub async fn purge_due(
         .await?
         .is_none_or(|s| s.cancelled.is_none());
     let mut pages = super::paging::Pages::new(PAGE);
-    while let Some(after) = pages.start() {
-        let page = deps
-            .customers
-            .customers_page(&campaign.id, after, PAGE)
-            .await?;
-        if !pages.took(&page) {
-            break;
-        }
+    while let Some(page) = pages.next(deps.customers.as_ref(), &campaign.id).await? {
         let mut due = Vec::new();
         for record in page.iter().filter(|r| r.purged_at.is_none()) {
             let ends = record.deadline_ends(campaign.dates.export_deadline);

@@ -112,14 +112,7 @@ async fn held_never_told(
     }
     const PAGE: usize = 1000;
     let mut pages = super::paging::Pages::new(PAGE);
-    while let Some(after) = pages.start() {
-        let page = deps
-            .customers
-            .customers_page(&campaign.id, after, PAGE)
-            .await?;
-        if !pages.took(&page) {
-            break;
-        }
+    while let Some(page) = pages.next(deps.customers.as_ref(), &campaign.id).await? {
         let due: Vec<&CustomerRecord> = page
             .iter()
             .filter(|r| {

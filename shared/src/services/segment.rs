@@ -73,11 +73,7 @@ pub async fn segment(
 ) -> PortResult<SegmentSummary> {
     let mut summary = SegmentSummary::default();
     let mut pages = super::paging::Pages::new(PAGE);
-    while let Some(after) = pages.start() {
-        let page = customers.customers_page(&campaign.id, after, PAGE).await?;
-        if !pages.took(&page) {
-            break;
-        }
+    while let Some(page) = pages.next(customers, &campaign.id).await? {
         summary.add(&segment_these(campaign, page, customers).await?);
     }
     audit

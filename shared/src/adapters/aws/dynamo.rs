@@ -253,13 +253,7 @@ impl CampaignStore for DynamoStore {
     }
 
     async fn launched_at(&self, id: &CampaignId) -> PortResult<Option<DateTime<Utc>>> {
-        let item = self.get(format!("CAMPAIGN#{id}"), "META").await?;
-        match item.as_ref().and_then(|i| get_s(i, "launched_at")) {
-            None => Ok(None),
-            Some(t) => parse_ts(Some(t)).map(Some).ok_or_else(|| {
-                PortError::permanent(anyhow::anyhow!("campaign {id} has a bad launched_at"))
-            }),
-        }
+        Ok(self.status(id).await?.and_then(|s| s.launched_at))
     }
 
     async fn mark_launched(&self, id: &CampaignId, at: DateTime<Utc>) -> PortResult<()> {
@@ -343,12 +337,7 @@ impl CampaignStore for DynamoStore {
     }
 
     async fn paused(&self, id: &CampaignId) -> PortResult<Option<Pause>> {
-        self.get(format!("CAMPAIGN#{id}"), "META")
-            .await?
-            .as_ref()
-            .and_then(|item| get_s(item, "paused"))
-            .map(|p| serde_json::from_str(p).map_err(PortError::permanent))
-            .transpose()
+        Ok(self.status(id).await?.and_then(|s| s.paused))
     }
 
     async fn cancel(&self, id: &CampaignId, cancellation: &Cancellation) -> PortResult<()> {
@@ -377,16 +366,13 @@ impl CampaignStore for DynamoStore {
                 PortError::permanent(anyhow::anyhow!("campaign {id} has a bad launched_at"))
             })?),
         };
-        let json = |name: &str| -> PortResult<Option<String>> {
-            Ok(get_s(&item, name).map(str::to_owned))
-        };
         Ok(Some(CampaignStatus {
             launched_at,
-            paused: json("paused")?
-                .map(|p| serde_json::from_str(&p).map_err(PortError::permanent))
+            paused: get_s(&item, "paused")
+                .map(|p| serde_json::from_str(p).map_err(PortError::permanent))
                 .transpose()?,
-            cancelled: json("cancelled")?
-                .map(|c| serde_json::from_str(&c).map_err(PortError::permanent))
+            cancelled: get_s(&item, "cancelled")
+                .map(|c| serde_json::from_str(c).map_err(PortError::permanent))
                 .transpose()?,
         }))
     }

@@ -37,14 +37,7 @@ pub async fn outreach_briefs(
     let mut by_manager: BTreeMap<EmailAddress, Vec<notice::BriefLine>> = BTreeMap::new();
     let mut report = BriefReport::default();
     let mut pages = crate::services::paging::Pages::new(1000);
-    while let Some(after) = pages.start() {
-        let page = deps
-            .customers
-            .customers_page(&campaign.id, after, 1000)
-            .await?;
-        if !pages.took(&page) {
-            break;
-        }
+    while let Some(page) = pages.next(deps.customers.as_ref(), &campaign.id).await? {
         for r in &page {
             let (Some(profile), Some(tier)) = (&r.profile, &r.tier) else {
                 continue;
