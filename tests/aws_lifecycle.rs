@@ -35,6 +35,10 @@ fn http_get_bytes(url: &str) -> Vec<u8> {
     raw[split..].to_vec()
 }
 
+fn clock_now(clock: &SimulatedClock) -> DateTime<Utc> {
+    sunset::ports::Clock::now(clock)
+}
+
 fn sent_to(data: &serde_json::Value, address: &str) -> usize {
     data.to_string().matches(&format!("To: {address}")).count()
 }
@@ -327,12 +331,17 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     recorder.take();
     // The export-request function's router: API Gateway has checked the
     // product's scope on the banner route.
+    let signing = sunset::http::SigningKey::new(vec![0x42; 32]).unwrap();
     let app = sunset::http::customer_router(
         sunset::http::AppState::new(
             deps.clone(),
             sunset::http::Credential::Scope(sunset::http::ADMIN_SCOPE),
         )
-        .with_product(sunset::http::Credential::Scope(sunset::http::PRODUCT_SCOPE)),
+        .with_product(sunset::http::Credential::Scope(sunset::http::PRODUCT_SCOPE))
+        .with_product_signing(signing.clone())
+        .with_help_desk(sunset::http::Credential::Scope(
+            sunset::http::HELP_DESK_SCOPE,
+        )),
     );
     let response = tower::ServiceExt::oneshot(
         app.clone(),
@@ -393,6 +402,64 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
             content_type
         );
     }
+    used.entry("export-request")
+        .or_default()
+        .extend(recorder.take());
+
+    // The product reports (signed) that c03 migrated, and the help desk
+    // that c03 opened a ticket, through the same function.
+    let report = br#"{"customers":[{"customer":"c03","status":"migrated"}]}"#;
+    let at = clock_now(&clock).timestamp();
+    for (uri, scope, body, headers) in [
+        (
+            format!("/v1/campaigns/{}/migrations", campaign.id),
+            sunset::http::PRODUCT_SCOPE,
+            report.to_vec(),
+            vec![
+                ("sunset-timestamp", at.to_string()),
+                ("sunset-signature", signing.sign(at, report)),
+            ],
+        ),
+        (
+            format!("/v1/campaigns/{}/tickets", campaign.id),
+            sunset::http::HELP_DESK_SCOPE,
+            br#"{"customer":"c03","action":"opened","type":"data-export"}"#.to_vec(),
+            vec![],
+        ),
+    ] {
+        let mut request = axum::http::Request::post(&uri)
+            .header("content-type", "application/json")
+            .extension(sunset::http::GrantedScopes(vec![scope.into()]));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = tower::ServiceExt::oneshot(
+            app.clone(),
+            request.body(axum::body::Body::from(body)).unwrap(),
+        )
+        .await
+        .unwrap();
+        let status = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(
+            status.is_success(),
+            "{uri}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let c03 = deps
+        .customers
+        .customer(&campaign.id, &CustomerId::parse("c03").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c03.status,
+        sunset::domain::customer::MigrationStatus::Migrated
+    );
     used.entry("export-request")
         .or_default()
         .extend(recorder.take());

@@ -54,6 +54,8 @@ contracts!(
     the_plan_preview_is_what_is_then_sent,
     the_operator_lists_filters_and_reads_each_customer,
     a_contact_change_moves_the_customer_to_their_new_zone_and_address,
+    the_products_signed_migration_reports_count_once,
+    the_help_desks_tickets_feed_the_report_once,
 );
 
 #[tokio::test]

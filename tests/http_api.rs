@@ -1314,29 +1314,64 @@ async fn the_customers_page_follows_their_copy_and_every_failure_is_a_page() {
 }
 
 /// Behind API Gateway each route checks the scopes its authorizer passed
-/// on: an operator's route takes `sunset/admin` only, the banner
-/// `sunset/product` only; no scopes at all is a 401, the wrong ones a 403
-/// naming the scope needed.
+/// on: an operator's route takes `sunset/admin` only, the banner and the
+/// migration report `sunset/product` only, the ticket webhook
+/// `sunset/help-desk` only; no scopes at all is a 401, the wrong ones a
+/// 403 naming the scope needed. The right scope gets past the check (a
+/// migration report then needs its signature: 401 unsigned).
 #[tokio::test]
 async fn behind_the_gateway_each_route_takes_its_own_scope_only() {
-    use sunset::http::{ADMIN_SCOPE, GrantedScopes, PRODUCT_SCOPE};
+    use sunset::http::{ADMIN_SCOPE, GrantedScopes, HELP_DESK_SCOPE, PRODUCT_SCOPE, SigningKey};
     let api = api();
     let app = router(
         AppState::new(api.emb.deps.clone(), Credential::Scope(ADMIN_SCOPE))
-            .with_product(Credential::Scope(PRODUCT_SCOPE)),
+            .with_product(Credential::Scope(PRODUCT_SCOPE))
+            .with_product_signing(SigningKey::new(vec![3; 32]).unwrap())
+            .with_help_desk(Credential::Scope(HELP_DESK_SCOPE)),
     );
-    let admin = "/v1/campaigns";
-    let banner = "/v1/campaigns/orbit-crm-2027/customers/c1/banner";
-    for (uri, scopes, status) in [
+    let admin = ("GET", "/v1/campaigns");
+    let banner = ("GET", "/v1/campaigns/orbit-crm-2027/customers/c1/banner");
+    let migration = ("PUT", "/v1/campaigns/orbit-crm-2027/customers/c1/migration");
+    let migrations = ("POST", "/v1/campaigns/orbit-crm-2027/migrations");
+    let tickets = ("POST", "/v1/campaigns/no%20such/tickets");
+    for ((method, uri), scopes, status) in [
         (admin, None, StatusCode::UNAUTHORIZED),
         (admin, Some(vec![]), StatusCode::UNAUTHORIZED),
         (admin, Some(vec![PRODUCT_SCOPE]), StatusCode::FORBIDDEN),
+        (admin, Some(vec![HELP_DESK_SCOPE]), StatusCode::FORBIDDEN),
         (admin, Some(vec!["openid", ADMIN_SCOPE]), StatusCode::OK),
         (banner, None, StatusCode::UNAUTHORIZED),
         (banner, Some(vec![ADMIN_SCOPE]), StatusCode::FORBIDDEN),
+        (banner, Some(vec![HELP_DESK_SCOPE]), StatusCode::FORBIDDEN),
         (banner, Some(vec![PRODUCT_SCOPE]), StatusCode::NOT_FOUND),
+        (migration, None, StatusCode::UNAUTHORIZED),
+        (migration, Some(vec![ADMIN_SCOPE]), StatusCode::FORBIDDEN),
+        (
+            migration,
+            Some(vec![HELP_DESK_SCOPE]),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            migration,
+            Some(vec![PRODUCT_SCOPE]),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (migrations, Some(vec![ADMIN_SCOPE]), StatusCode::FORBIDDEN),
+        (
+            migrations,
+            Some(vec![PRODUCT_SCOPE]),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (tickets, None, StatusCode::UNAUTHORIZED),
+        (tickets, Some(vec![ADMIN_SCOPE]), StatusCode::FORBIDDEN),
+        (tickets, Some(vec![PRODUCT_SCOPE]), StatusCode::FORBIDDEN),
+        (
+            tickets,
+            Some(vec![HELP_DESK_SCOPE]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ] {
-        let mut req = Request::get(uri);
+        let mut req = Request::builder().method(method).uri(uri);
         if let Some(scopes) = &scopes {
             req = req.extension(GrantedScopes(
                 scopes.iter().map(|s| s.to_string()).collect(),
@@ -1344,14 +1379,17 @@ async fn behind_the_gateway_each_route_takes_its_own_scope_only() {
         }
         let res = app
             .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
+            .oneshot(req.body(Body::from("{}")).unwrap())
             .await
             .unwrap();
-        assert_eq!(res.status(), status, "{uri} with {scopes:?}");
+        assert_eq!(res.status(), status, "{method} {uri} with {scopes:?}");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&body);
         if status == StatusCode::FORBIDDEN {
-            let body = res.into_body().collect().await.unwrap().to_bytes();
-            let text = String::from_utf8_lossy(&body);
             assert!(text.contains("sunset/"), "{text}");
+        }
+        if status == StatusCode::UNAUTHORIZED && scopes == Some(vec![PRODUCT_SCOPE]) {
+            assert!(text.contains("sunset-timestamp"), "{text}");
         }
     }
 }

@@ -89,6 +89,10 @@ fn binary(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// The key the product signs its migration reports with, in hex.
+const PRODUCT_SIGNING_KEY: &str =
+    "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+
 /// Starts `name` against a fresh runtime API with `event`; returns what it
 /// answered (`response` or `error`, and the body).
 async fn invoke(name: &str, event: Value, table: &str) -> (String, Value) {
@@ -144,6 +148,7 @@ async fn invoke_keyed(
             "arn:aws:lambda:eu-central-1:123456789012:function:purge",
         )
         .env(link_key.0, link_key.1)
+        .env("SUNSET_PRODUCT_SIGNING_KEY", PRODUCT_SIGNING_KEY)
         // The HTTPS client the functions use on AWS (compiled-in Amazon
         // roots), here speaking plain HTTP to the emulator.
         .env("SUNSET_TLS_ROOTS", "amazon")
@@ -292,15 +297,77 @@ fn authorized_event(method: &str, path: &str, scopes: &[&str], claim: &str) -> V
     event
 }
 
+/// `authorized_event` with a body, signed (or not) as the product signs
+/// its migration reports.
+fn signed_event(path: &str, scopes: &[&str], body: &str, key: Option<&[u8]>) -> Value {
+    let mut event = authorized_event("PUT", path, scopes, "");
+    event["body"] = json!(body);
+    event["headers"]["content-type"] = json!("application/json");
+    if let Some(key) = key {
+        let now = chrono::Utc::now().timestamp();
+        let key = sunset::http::SigningKey::new(key.to_vec()).unwrap();
+        event["headers"]["sunset-timestamp"] = json!(now.to_string());
+        event["headers"]["sunset-signature"] = json!(key.sign(now, body.as_bytes()));
+    }
+    event
+}
+
 /// Each function checks the token's scope again: the operators' routes
-/// refuse the product's token and one without an authorizer, the banner
-/// refuses the operators'; the right scope gets past the check (to a 422
-/// for a campaign id that cannot be one, before any store is read).
+/// refuse the product's and the help desk's tokens and one without an
+/// authorizer; the banner and the migration report refuse the operators'
+/// and the help desk's, the ticket webhook the operators' and the
+/// product's; a migration report needs its signature too. The right scope
+/// gets past the check (to a 422 for a campaign id that cannot be one,
+/// before any store is read).
 #[tokio::test]
 async fn each_function_refuses_the_other_scopes() {
     let admin_route = "/v1/campaigns/no%20such/status";
     let banner = "/v1/campaigns/no%20such/customers/c1/banner";
+    let migration = "/v1/campaigns/no%20such/customers/c1/migration";
+    let tickets = "/v1/campaigns/no%20such/tickets";
+    let report = r#"{"status":"migrated"}"#;
+    let key = hex::decode(PRODUCT_SIGNING_KEY).unwrap();
+    let ticket = |scopes: &[&str]| {
+        let mut event = authorized_event("POST", tickets, scopes, "");
+        event["body"] = json!(r#"{"customer":"c1","action":"opened","type":"login"}"#);
+        event["headers"]["content-type"] = json!("application/json");
+        event
+    };
     for (function, event, status) in [
+        (
+            "intake",
+            authorized_event("GET", admin_route, &["sunset/help-desk"], ""),
+            403,
+        ),
+        (
+            "export-request",
+            signed_event(migration, &["sunset/admin"], report, Some(&key)),
+            403,
+        ),
+        (
+            "export-request",
+            signed_event(migration, &["sunset/help-desk"], report, Some(&key)),
+            403,
+        ),
+        (
+            "export-request",
+            signed_event(migration, &["sunset/product"], report, None),
+            401,
+        ),
+        (
+            "export-request",
+            signed_event(migration, &["sunset/product"], report, Some(&[9; 32])),
+            401,
+        ),
+        (
+            "export-request",
+            signed_event(migration, &["sunset/product"], report, Some(&key)),
+            422,
+        ),
+        ("export-request", ticket(&["sunset/admin"]), 403),
+        ("export-request", ticket(&["sunset/product"]), 403),
+        ("export-request", ticket(&[]), 401),
+        ("export-request", ticket(&["sunset/help-desk"]), 422),
         ("intake", http_event("GET", admin_route, ""), 401),
         (
             "intake",

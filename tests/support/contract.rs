@@ -1569,6 +1569,9 @@ pub use crate::operator::{
     three_date_changes_leave_exactly_the_planned_schedules,
 };
 pub use crate::plan_check::the_plan_preview_is_what_is_then_sent;
+pub use crate::product_calls::{
+    the_help_desks_tickets_feed_the_report_once, the_products_signed_migration_reports_count_once,
+};
 
 /// After the end: the notice that the service ended goes to everyone who
 /// has not migrated, the deletion warning to those whose data is deleted

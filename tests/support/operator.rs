@@ -15,12 +15,36 @@ use sunset::clock::SimulatedClock;
 use sunset::domain::milestone::{self, Job};
 use sunset::domain::schedule::schedule_name;
 use sunset::domain::{Campaign, Milestone};
-use sunset::http::{AppState, Credential, router};
+use sunset::http::{AppState, Credential, SigningKey, router};
 use sunset::ports::Deps;
 use sunset::services::jobs::{self, Budget, JobOutcome};
 use tower::ServiceExt;
 
 const TOKEN: &str = "admin-token-0123456789abcdef";
+const PRODUCT_KEY: &str = "product-key-0123456789abcdef";
+const HELP_DESK_KEY: &str = "help-desk-key-0123456789abcdef";
+/// The key the product signs its migration reports with.
+pub const SIGNING_KEY: [u8; 32] = [0x5a; 32];
+
+/// Who makes a call: each has its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Admin,
+    Product,
+    HelpDesk,
+    Nobody,
+}
+
+impl Caller {
+    fn key(self) -> Option<&'static str> {
+        match self {
+            Caller::Admin => Some(TOKEN),
+            Caller::Product => Some(PRODUCT_KEY),
+            Caller::HelpDesk => Some(HELP_DESK_KEY),
+            Caller::Nobody => None,
+        }
+    }
+}
 
 /// The admin API on these adapters, at a time the test moves.
 pub struct Operator {
@@ -39,19 +63,62 @@ impl Operator {
         let clock = Arc::new(SimulatedClock::new(now.parse().unwrap()));
         let mut deps = deps.clone();
         deps.clock = clock.clone();
-        let app = router(AppState::new(deps.clone(), Credential::Token(TOKEN.into())));
+        let app = router(
+            AppState::new(deps.clone(), Credential::Token(TOKEN.into()))
+                .with_product(Credential::Token(PRODUCT_KEY.into()))
+                .with_product_signing(SigningKey::new(SIGNING_KEY.to_vec()).unwrap())
+                .with_help_desk(Credential::Token(HELP_DESK_KEY.into())),
+        );
         Self { deps, clock, app }
     }
 
+    /// The operator's call.
     pub async fn call(&self, method: &str, uri: &str, body: Option<serde_json::Value>) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {TOKEN}"));
+        let body = body.map(|b| b.to_string());
+        self.call_as(Caller::Admin, method, uri, body.as_deref(), &[])
+            .await
+    }
+
+    /// The product's migration report, signed now with `key`.
+    pub async fn signed(&self, uri: &str, body: &serde_json::Value, key: &[u8]) -> Answer {
+        let method = if uri.ends_with("/migration") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let body = body.to_string();
+        let at = self.now().timestamp();
+        let signature = SigningKey::new(key.to_vec())
+            .unwrap()
+            .sign(at, body.as_bytes());
+        let headers = [
+            ("sunset-timestamp", at.to_string()),
+            ("sunset-signature", signature),
+        ];
+        self.call_as(Caller::Product, method, uri, Some(&body), &headers)
+            .await
+    }
+
+    /// A call by `who`, with a JSON body (as given) and more headers.
+    pub async fn call_as(
+        &self,
+        who: Caller,
+        method: &str,
+        uri: &str,
+        body: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(key) = who.key() {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
-        let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let body = body.map_or(Body::empty(), |b| Body::from(b.to_owned()));
         let res = self
             .app
             .clone()

@@ -14,7 +14,7 @@ use futures::FutureExt;
 
 use crate::adapters::embedded::{Embedded, SqliteStore};
 use crate::clock::SystemClock;
-use crate::http::{AppState, Credential, Health, HealthCheck, HealthStatus, router};
+use crate::http::{AppState, Credential, Health, HealthCheck, HealthStatus, SigningKey, router};
 
 use super::runner;
 
@@ -207,12 +207,17 @@ pub struct MailSettings {
     pub per_second: Option<f64>,
 }
 
-/// The keys `serve` takes: the operator's and the retiring product's (for
-/// the banner). One not given is made up and printed once.
+/// The keys `serve` takes: the operator's, the retiring product's (for
+/// the banner and its migration reports) with the key it signs those
+/// with, and the help desk's (for its ticket webhook). One not given is
+/// made up and printed once.
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeys {
     pub admin: Option<String>,
     pub product: Option<String>,
+    /// Hex, at least 32 bytes.
+    pub product_signing: Option<String>,
+    pub help_desk: Option<String>,
 }
 
 fn key(given: Option<String>, variable: &str, whose: &str) -> anyhow::Result<String> {
@@ -225,6 +230,22 @@ fn key(given: Option<String>, variable: &str, whose: &str) -> anyhow::Result<Str
             Ok(t)
         }
     }
+}
+
+/// The key the product signs its migration reports with: hex, at least
+/// 32 bytes; made up and printed when not given.
+fn signing_key(given: Option<String>) -> anyhow::Result<SigningKey> {
+    const VARIABLE: &str = "SUNSET_PRODUCT_SIGNING_KEY";
+    let hex_key = match given {
+        Some(k) => k,
+        None => {
+            let k = hex::encode(rand::random::<[u8; 32]>());
+            eprintln!("product signing key, hex (set {VARIABLE} to choose your own): {k}");
+            k
+        }
+    };
+    let bytes = hex::decode(hex_key.trim()).with_context(|| format!("{VARIABLE} must be hex"))?;
+    SigningKey::new(bytes).with_context(|| format!("{VARIABLE} must be 64 or more hex digits"))
 }
 
 pub async fn serve(
@@ -241,9 +262,13 @@ pub async fn serve(
     let emb = Arc::new(emb);
     let admin = key(keys.admin, "SUNSET_ADMIN_TOKEN", "admin token")?;
     let product = key(keys.product, "SUNSET_PRODUCT_KEY", "product key")?;
+    let help_desk = key(keys.help_desk, "SUNSET_HELP_DESK_KEY", "help desk key")?;
+    let signing = signing_key(keys.product_signing)?;
     let health = Arc::new(SchedulerHealth::new(emb.store.clone()));
     let mut state = AppState::new(emb.deps.clone(), Credential::Token(admin))
-        .with_product(Credential::Token(product));
+        .with_product(Credential::Token(product))
+        .with_product_signing(signing)
+        .with_help_desk(Credential::Token(help_desk));
     state.health = health.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await

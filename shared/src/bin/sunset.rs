@@ -435,6 +435,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 serve::ApiKeys {
                     admin: std::env::var("SUNSET_ADMIN_TOKEN").ok(),
                     product: std::env::var("SUNSET_PRODUCT_KEY").ok(),
+                    product_signing: std::env::var("SUNSET_PRODUCT_SIGNING_KEY").ok(),
+                    help_desk: std::env::var("SUNSET_HELP_DESK_KEY").ok(),
                 },
                 limits,
                 mail,

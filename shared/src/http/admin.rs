@@ -322,7 +322,7 @@ pub(super) async fn customer_event(
 
 /// A JSON body of type `T`: 400 when it is not JSON, 422 naming the field
 /// when a value is missing or of the wrong kind (`"detail": 5`).
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let at = e.path().to_string();

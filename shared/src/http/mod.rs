@@ -2,20 +2,25 @@
 //! adapters and by the intake and export-request Lambda functions behind
 //! API Gateway.
 //!
-//! Admin routes (`/v1/campaigns/...`) need a bearer token (local) or are
-//! authorised by API Gateway's JWT authorizer (AWS). The retiring
-//! product's route (the banner) takes its own key, never the operator's.
-//! Customer routes (`/v1/c/...`) are authorised by their signed link
-//! instead.
+//! Each caller has its own credential, and each route takes only its
+//! caller's: a bearer token each (local) or a JWT scope each, checked by
+//! API Gateway's authorizer and again here (AWS).
+//! - the operator (`sunset/admin`): `/v1/campaigns/...`;
+//! - the retiring product (`sunset/product`): the banner, and migration
+//!   status, which it also signs (`signature`);
+//! - the help desk (`sunset/help-desk`): the ticket webhook;
+//! - customers: `/v1/c/...`, each authorised by its signed link.
 mod admin;
 mod cache;
 mod customer;
 pub mod deprecation;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+mod help_desk;
 mod problem;
 mod product;
 mod public;
+pub mod signature;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -34,6 +39,7 @@ use crate::ports::Deps;
 
 pub use deprecation::{DeprecationHeaders, SunsetLayer};
 pub use problem::{ApiError, Problem};
+pub use signature::SigningKey;
 
 /// How a caller's routes are authorised.
 #[derive(Clone)]
@@ -48,8 +54,10 @@ pub enum Credential {
 
 /// The operators' scope: the admin routes.
 pub const ADMIN_SCOPE: &str = "sunset/admin";
-/// The retiring product's scope: its banner.
+/// The retiring product's scope: its banner and its migration reports.
 pub const PRODUCT_SCOPE: &str = "sunset/product";
+/// The help desk's scope: its ticket webhook.
+pub const HELP_DESK_SCOPE: &str = "sunset/help-desk";
 
 /// The scopes API Gateway's authorizer found in the caller's token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,6 +70,11 @@ pub struct AppState {
     /// The retiring product's key; without one its routes refuse every
     /// call.
     pub product: Option<Credential>,
+    /// The key the product signs its migration reports with; without one
+    /// they are refused.
+    pub product_signing: Option<SigningKey>,
+    /// The help desk's key; without one its webhook refuses every call.
+    pub help_desk: Option<Credential>,
     /// What `/healthz` checks beyond "the process answers".
     pub health: Arc<dyn HealthCheck>,
 }
@@ -74,6 +87,8 @@ impl AppState {
             deps,
             admin,
             product: None,
+            product_signing: None,
+            help_desk: None,
             health: Arc::new(Answering),
         }
     }
@@ -81,6 +96,18 @@ impl AppState {
     /// With the retiring product's own credential.
     pub fn with_product(mut self, product: Credential) -> Self {
         self.product = Some(product);
+        self
+    }
+
+    /// With the key the product signs its migration reports with.
+    pub fn with_product_signing(mut self, key: SigningKey) -> Self {
+        self.product_signing = Some(key);
+        self
+    }
+
+    /// With the help desk's own credential.
+    pub fn with_help_desk(mut self, help_desk: Credential) -> Self {
+        self.help_desk = Some(help_desk);
         self
     }
 }
@@ -154,6 +181,7 @@ const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     admin_routes(state.clone())
         .merge(product_routes(state.clone()))
+        .merge(help_desk_routes(state.clone()))
         .merge(customer_routes(state))
         .fallback(|uri: axum::http::Uri| async move {
             // Under a customer's prefix, a page; else a problem.
@@ -170,10 +198,12 @@ pub fn admin_router(state: AppState) -> Router {
     admin_routes(state).fallback(no_such_route)
 }
 
-/// Customer routes, each authorised by its signed link, and the retiring
-/// product's, with its key (the export-request function).
+/// Customer routes, each authorised by its signed link, the retiring
+/// product's and the help desk's, each with its key (the export-request
+/// function).
 pub fn customer_router(state: AppState) -> Router {
     product_routes(state.clone())
+        .merge(help_desk_routes(state.clone()))
         .merge(customer_routes(state))
         .fallback(|| async { customer::not_found() })
 }
@@ -184,9 +214,29 @@ fn product_routes(state: AppState) -> Router {
             "/v1/campaigns/{campaign}/customers/{customer}/banner",
             get(product::banner),
         )
+        .route(
+            "/v1/campaigns/{campaign}/customers/{customer}/migration",
+            axum::routing::put(product::migration),
+        )
+        .route(
+            "/v1/campaigns/{campaign}/migrations",
+            post(product::migrations),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_product,
+        ))
+        .layer(middleware::from_fn(problems_only))
+        .layer(middleware::from_fn(catch_panic))
+        .with_state(state)
+}
+
+fn help_desk_routes(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/campaigns/{campaign}/tickets", post(help_desk::ticket))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_help_desk,
         ))
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(catch_panic))
@@ -351,6 +401,15 @@ async fn require_product(
     next: Next,
 ) -> Result<Response, ApiError> {
     check(&request, state.product.as_ref())?;
+    Ok(next.run(request).await)
+}
+
+async fn require_help_desk(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    check(&request, state.help_desk.as_ref())?;
     Ok(next.run(request).await)
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::domain::campaign::CampaignError;
 use crate::domain::link::LinkError;
+use crate::http::signature::SignatureError;
 use crate::ports::PortError;
 use crate::services::customers::{ContactError, OverrideError};
 use crate::services::events::EventError;
@@ -16,6 +17,7 @@ use crate::services::export::ExportError;
 use crate::services::import::ImportError;
 use crate::services::launch::{LaunchError, Preflight};
 use crate::services::lifecycle::LifecycleError;
+use crate::services::migration_status::StatusError;
 use crate::services::plan_preview::PlanPreviewError;
 use crate::services::preview::PreviewError;
 
@@ -48,6 +50,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// A signed request whose signature does not hold (401, saying why).
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
     #[error("preflight failed")]
     Preflight(Preflight),
     #[error("temporarily unavailable")]
@@ -197,6 +202,20 @@ impl From<EventError> for ApiError {
     }
 }
 
+impl From<StatusError> for ApiError {
+    fn from(e: StatusError) -> Self {
+        match e {
+            StatusError::UnknownCustomer(_) => ApiError::NotFound(e.to_string()),
+            StatusError::Purged(_) => ApiError::Gone(e.to_string()),
+            StatusError::InTheFuture { .. } => ApiError::Invalid {
+                field: "at".into(),
+                reason: e.to_string(),
+            },
+            StatusError::Event(e) => e.into(),
+        }
+    }
+}
+
 impl From<LinkError> for ApiError {
     fn from(e: LinkError) -> Self {
         match e {
@@ -219,6 +238,7 @@ impl IntoResponse for ApiError {
             ApiError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too many requests"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Signature(_) => (StatusCode::UNAUTHORIZED, "bad signature"),
             ApiError::Preflight(_) => (StatusCode::UNPROCESSABLE_ENTITY, "preflight failed"),
             ApiError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")

@@ -1,14 +1,20 @@
 //! The retiring product's calls, with its own key (never the operator's):
-//! the in-app banner for a signed-in customer.
+//! the in-app banner for a signed-in customer, and which customers have
+//! migrated (signed: `http::signature`).
 
+use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
+use super::admin::json_body;
 use super::{ApiError, AppState, cache, customer_id, load_campaign};
-use crate::domain::Locale;
+use crate::domain::{CustomerId, Locale};
 use crate::services::banner::{self, BannerError};
+use crate::services::migration_status::{self, Migrated, Outcome, StatusError};
 
 #[derive(Deserialize)]
 pub(super) struct BannerQuery {
@@ -63,4 +69,196 @@ pub(super) async fn banner(
             ))
         }
     }
+}
+
+/// What the product says of one customer. Only `migrated` today: a
+/// customer who moves back is a matter for the operator.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusBody {
+    status: String,
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+}
+
+fn migrated(status: &str) -> Result<(), ApiError> {
+    match status {
+        "migrated" => Ok(()),
+        other => Err(ApiError::Invalid {
+            field: "status".into(),
+            reason: format!(
+                "is '{}'; the product reports 'migrated'",
+                other.chars().take(40).collect::<String>()
+            ),
+        }),
+    }
+}
+
+/// The signature on a product's report, checked before its body is read.
+fn verify(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let key = s.product_signing.as_ref().ok_or(ApiError::Unauthorized)?;
+    key.verify(headers, body, s.deps.clock.now())?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+pub(super) struct StatusAnswer {
+    customer: CustomerId,
+    outcome: migration_status::Outcome,
+}
+
+/// `PUT /v1/campaigns/{campaign}/customers/{customer}/migration`, signed:
+/// the customer has migrated. 200 `recorded`, or `unchanged` when they
+/// already had.
+pub(super) async fn migration(
+    State(s): State<AppState>,
+    Path((campaign, customer)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<StatusAnswer>, ApiError> {
+    verify(&s, &headers, &body)?;
+    let campaign = load_campaign(&s.deps, &campaign).await?;
+    let customer = customer_id(&customer)?;
+    let report: StatusBody = json_body(&body)?;
+    migrated(&report.status)?;
+    let now = s.deps.clock.now();
+    let one = Migrated {
+        customer: customer.clone(),
+        at: report.at,
+    };
+    let outcome = migration_status::record(&s.deps, &campaign, &[one], now)
+        .await?
+        .pop()
+        .expect("one outcome per report")?;
+    Ok(Json(StatusAnswer { customer, outcome }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkBody {
+    customers: Vec<serde_json::Value>,
+}
+
+/// One row of a bulk answer: its outcome, or why it was refused.
+#[derive(Serialize)]
+pub(super) struct BulkRow {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<String>,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct BulkAnswer {
+    recorded: usize,
+    unchanged: usize,
+    refused: usize,
+    results: Vec<BulkRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkItem {
+    customer: String,
+    status: String,
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+}
+
+/// `POST /v1/campaigns/{campaign}/migrations`, signed: up to 1,000
+/// customers who have migrated. 200 with each row's outcome: a row that
+/// cannot be read or applied is refused by itself (index, field, reason)
+/// and the others stand.
+pub(super) async fn migrations(
+    State(s): State<AppState>,
+    Path(campaign): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BulkAnswer>, ApiError> {
+    verify(&s, &headers, &body)?;
+    let campaign = load_campaign(&s.deps, &campaign).await?;
+    let bulk: BulkBody = json_body(&body)?;
+    if bulk.customers.is_empty() || bulk.customers.len() > migration_status::BULK_LIMIT {
+        return Err(ApiError::Invalid {
+            field: "customers".into(),
+            reason: format!(
+                "holds {} reports; send 1 to {} per call",
+                bulk.customers.len(),
+                migration_status::BULK_LIMIT
+            ),
+        });
+    }
+    let mut rows: Vec<BulkRow> = Vec::with_capacity(bulk.customers.len());
+    let mut reports = Vec::new();
+    let mut reported_rows = Vec::new();
+    for (index, value) in bulk.customers.into_iter().enumerate() {
+        let refuse = |customer: Option<String>, field: &str, reason: String| BulkRow {
+            index,
+            customer,
+            outcome: "refused",
+            field: Some(field.into()),
+            reason: Some(reason),
+        };
+        let item: BulkItem = match serde_json::from_value(value) {
+            Ok(item) => item,
+            Err(e) => {
+                let message = e.to_string();
+                let field = super::named_field(&message).unwrap_or_else(|| "customers".into());
+                rows.push(refuse(None, &field, message));
+                continue;
+            }
+        };
+        if let Err(e) = migrated(&item.status) {
+            rows.push(refuse(Some(item.customer), "status", e.to_string()));
+            continue;
+        }
+        match CustomerId::parse(&item.customer) {
+            Ok(customer) => {
+                reported_rows.push(rows.len());
+                rows.push(BulkRow {
+                    index,
+                    customer: Some(item.customer),
+                    outcome: "",
+                    field: None,
+                    reason: None,
+                });
+                reports.push(Migrated {
+                    customer,
+                    at: item.at,
+                });
+            }
+            Err(e) => rows.push(refuse(Some(item.customer), "customer", e.0)),
+        }
+    }
+    let now = s.deps.clock.now();
+    let outcomes = migration_status::record(&s.deps, &campaign, &reports, now).await?;
+    for (row, outcome) in reported_rows.into_iter().zip(outcomes) {
+        let row = &mut rows[row];
+        match outcome {
+            Ok(Outcome::Recorded) => row.outcome = "recorded",
+            Ok(Outcome::Unchanged) => row.outcome = "unchanged",
+            Err(e) => {
+                row.outcome = "refused";
+                row.field = Some(
+                    match e {
+                        StatusError::InTheFuture { .. } => "at",
+                        _ => "customer",
+                    }
+                    .into(),
+                );
+                row.reason = Some(e.to_string());
+            }
+        }
+    }
+    let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
+    Ok(Json(BulkAnswer {
+        recorded: count("recorded"),
+        unchanged: count("unchanged"),
+        refused: count("refused"),
+        results: rows,
+    }))
 }

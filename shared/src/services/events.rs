@@ -71,7 +71,17 @@ pub async fn apply_all(
     campaign: &Campaign,
     events: &[CustomerEvent],
 ) -> Result<Vec<(usize, EventError)>, PortError> {
-    let mut states: HashMap<CustomerId, CustomerRecord> = HashMap::new();
+    apply_all_to(deps, campaign, events, HashMap::new()).await
+}
+
+/// As [`apply_all`], to customers some of whom the caller has just read
+/// (`states`): they are not read again.
+pub async fn apply_all_to(
+    deps: &Deps,
+    campaign: &Campaign,
+    events: &[CustomerEvent],
+    mut states: HashMap<CustomerId, CustomerRecord>,
+) -> Result<Vec<(usize, EventError)>, PortError> {
     let mut records = Vec::with_capacity(events.len());
     let mut problems = Vec::new();
     for (i, event) in events.iter().enumerate() {

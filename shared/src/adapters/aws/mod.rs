@@ -225,8 +225,8 @@ pub struct AwsSettings {
     pub link_key: Option<Vec<u8>>,
 }
 
-/// Reads the link-signing key: 64 or more hex digits (32 bytes or more).
-fn link_key_from_hex(hex_key: &str, from: &str) -> anyhow::Result<Vec<u8>> {
+/// Reads a key: 64 or more hex digits (32 bytes or more).
+fn key_from_hex(hex_key: &str, from: &str) -> anyhow::Result<Vec<u8>> {
     let key = hex::decode(hex_key.trim()).with_context(|| format!("{from} must be hex"))?;
     anyhow::ensure!(
         key.len() >= 32,
@@ -235,40 +235,56 @@ fn link_key_from_hex(hex_key: &str, from: &str) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
-/// The link-signing key: from Secrets Manager when `SUNSET_LINK_KEY_SECRET`
-/// names a secret (how the template deploys it: the key never appears in
-/// the functions' configuration), else from `SUNSET_LINK_KEY` (local use).
-async fn link_key(config: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
-    let Some(secret) = env_opt("SUNSET_LINK_KEY_SECRET") else {
-        return link_key_from_hex(
-            &env("SUNSET_LINK_KEY").context(
-                "set SUNSET_LINK_KEY_SECRET (a Secrets Manager secret) or SUNSET_LINK_KEY (hex)",
-            )?,
-            "SUNSET_LINK_KEY",
+/// A key from Secrets Manager when `{variable}_SECRET` names a secret (how
+/// the template deploys it: the key never appears in the functions'
+/// configuration), else from `{variable}` in hex (local use).
+async fn secret_key(config: &aws_config::SdkConfig, variable: &str) -> anyhow::Result<Vec<u8>> {
+    let secret_variable = format!("{variable}_SECRET");
+    let Some(secret) = env_opt(&secret_variable) else {
+        return key_from_hex(
+            &env(variable).with_context(|| {
+                format!("set {secret_variable} (a Secrets Manager secret) or {variable} (hex)")
+            })?,
+            variable,
         );
     };
-    secret_link_key(config, &secret).await
+    key_from_secret(config, &secret, &secret_variable).await
 }
 
 #[cfg(feature = "aws-secrets")]
-async fn secret_link_key(config: &aws_config::SdkConfig, secret: &str) -> anyhow::Result<Vec<u8>> {
+async fn key_from_secret(
+    config: &aws_config::SdkConfig,
+    secret: &str,
+    _: &str,
+) -> anyhow::Result<Vec<u8>> {
     let value = aws_sdk_secretsmanager::Client::new(config)
         .get_secret_value()
         .secret_id(secret)
         .send()
         .await
-        .with_context(|| format!("cannot read the link key from secret {secret}"))?;
+        .with_context(|| format!("cannot read the key in secret {secret}"))?;
     let text = value
         .secret_string()
         .with_context(|| format!("secret {secret} holds no string"))?;
-    link_key_from_hex(text, "the link-key secret")
+    key_from_hex(text, &format!("secret {secret}"))
 }
 
 #[cfg(not(feature = "aws-secrets"))]
-async fn secret_link_key(_: &aws_config::SdkConfig, secret: &str) -> anyhow::Result<Vec<u8>> {
+async fn key_from_secret(
+    _: &aws_config::SdkConfig,
+    secret: &str,
+    variable: &str,
+) -> anyhow::Result<Vec<u8>> {
     anyhow::bail!(
-        "SUNSET_LINK_KEY_SECRET names {secret}, but this function was built without the `aws-secrets` feature"
+        "{variable} names {secret}, but this function was built without the `aws-secrets` feature"
     )
+}
+
+/// The key the retiring product signs its migration reports with
+/// (`SUNSET_PRODUCT_SIGNING_KEY_SECRET`, or `SUNSET_PRODUCT_SIGNING_KEY`
+/// in hex).
+pub async fn product_signing_key(config: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
+    secret_key(config, "SUNSET_PRODUCT_SIGNING_KEY").await
 }
 
 impl AwsSettings {
@@ -319,7 +335,7 @@ impl AwsSettings {
             })
             .transpose()?;
         let link_key = match needs.link_key {
-            true => Some(link_key(config).await?),
+            true => Some(secret_key(config, "SUNSET_LINK_KEY").await?),
             false => None,
         };
         Ok(Self {
@@ -496,16 +512,16 @@ mod tests {
 
     #[test]
     fn a_link_key_is_at_least_32_bytes_of_hex() {
-        assert_eq!(link_key_from_hex(&"ab".repeat(32), "k").unwrap().len(), 32);
+        assert_eq!(key_from_hex(&"ab".repeat(32), "k").unwrap().len(), 32);
         assert_eq!(
-            link_key_from_hex(&format!(" {}\n", "0f".repeat(40)), "k")
+            key_from_hex(&format!(" {}\n", "0f".repeat(40)), "k")
                 .unwrap()
                 .len(),
             40
         );
-        let short = link_key_from_hex(&"ab".repeat(31), "k").unwrap_err();
+        let short = key_from_hex(&"ab".repeat(31), "k").unwrap_err();
         assert!(short.to_string().contains("at least 32 bytes"), "{short}");
-        assert!(link_key_from_hex("zz".repeat(32).as_str(), "k").is_err());
+        assert!(key_from_hex("zz".repeat(32).as_str(), "k").is_err());
     }
 
     #[test]
