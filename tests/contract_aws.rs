@@ -47,6 +47,8 @@ contracts!(
     a_contact_change_moves_the_customer_to_their_new_zone_and_address,
     the_products_signed_migration_reports_count_once,
     the_help_desks_tickets_feed_the_report_once,
+    the_preflight_is_the_guides_checklist,
+    a_launch_too_late_for_the_brief_fails_its_lead_time,
 );
 
 /// The plan, read back from Scheduler: every job at its time, with its
@@ -185,4 +187,40 @@ async fn reminders_follow_the_rules_on_every_channel_once() {
             .collect()
     })
     .await;
+}
+
+/// SES's word on the sender, asked by the preflight: the emulator's
+/// verified domain passes, a domain SES does not know fails, naming it.
+#[tokio::test]
+async fn the_preflight_asks_ses_whether_the_sender_may_send() {
+    use sunset::services::preflight::{CheckState, preflight};
+    let deps = aws_deps().await;
+    let mut c = contract::campaign();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    let sender = |p: &sunset::services::preflight::Preflight| {
+        p.items
+            .iter()
+            .find(|i| i.item == "sender_identity")
+            .cloned()
+            .unwrap()
+    };
+    let now = deps.clock.now();
+    let verified = sender(&preflight(&deps, &c, now).await.unwrap());
+    assert_eq!(verified.state, CheckState::Pass, "{}", verified.reason);
+    assert!(
+        verified.reason.contains("orbit.example is verified"),
+        "{}",
+        verified.reason
+    );
+    c.sender.from.address =
+        sunset::domain::EmailAddress::parse("no-reply@elsewhere.example").unwrap();
+    let unknown = sender(&preflight(&deps, &c, now).await.unwrap());
+    assert_eq!(unknown.state, CheckState::Fail, "{}", unknown.reason);
+    assert!(
+        unknown
+            .reason
+            .contains("elsewhere.example is not an identity of this account"),
+        "{}",
+        unknown.reason
+    );
 }

@@ -56,6 +56,8 @@ contracts!(
     a_contact_change_moves_the_customer_to_their_new_zone_and_address,
     the_products_signed_migration_reports_count_once,
     the_help_desks_tickets_feed_the_report_once,
+    the_preflight_is_the_guides_checklist,
+    a_launch_too_late_for_the_brief_fails_its_lead_time,
 );
 
 #[tokio::test]

@@ -637,7 +637,7 @@ async fn a_late_first_launch_is_refused_until_the_dates_move() {
     assert!(steps.steps.is_empty() && read_outbox(api._dir.path()).is_empty());
 
     // The path and the body must name the same campaign.
-    let moved = campaign_dated("2027-01-20", "2027-04-01", "2027-07-31", "2027-08-31");
+    let moved = campaign_dated("2027-01-30", "2027-04-01", "2027-07-31", "2027-08-31");
     let (s, body) = api
         .admin(
             "PUT",

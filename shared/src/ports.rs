@@ -451,10 +451,31 @@ pub enum SendError {
     Failed(#[from] PortError),
 }
 
+/// Whether the mail provider will send from an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderCheck {
+    /// It will: the identity that allows it (the address, or its domain).
+    Verified(String),
+    /// Not yet: the identity it looked for and what it says of it.
+    Unverified { identity: String, status: String },
+    /// There is nothing to verify (the local outbox keeps every message).
+    NotNeeded(String),
+    /// The provider does not say (a plain SMTP relay): why.
+    Unknown(String),
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one e-mail; returns the provider's message id.
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
+    /// Whether the provider will send from `from` (SES: a verified
+    /// identity), for the preflight.
+    async fn sender(&self, from: &EmailAddress) -> PortResult<SenderCheck> {
+        let _ = from;
+        Ok(SenderCheck::Unknown(
+            "this mail provider does not say which senders it accepts".into(),
+        ))
+    }
     /// Puts an address on the provider's own suppression list (SES's
     /// account-level list), so nothing from this account reaches it again;
     /// a provider without one (the outbox) has nothing to do.

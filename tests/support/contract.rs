@@ -847,6 +847,7 @@ pub fn campaign_in_the_past() -> Campaign {
     c.dates.stop_renewals = "2026-08-01".parse().unwrap();
     c.dates.service_end = "2026-12-20".parse().unwrap();
     c.dates.export_deadline = "2026-12-31".parse().unwrap();
+    c.dates.staff_briefing = Some("2026-06-01".parse().unwrap());
     c.validate().expect("still a valid campaign");
     c
 }
@@ -888,6 +889,7 @@ pub async fn a_late_first_launch_is_refused_and_a_relaunch_is_not(deps: &Deps) {
     let mut yesterday = campaign();
     yesterday.dates.announce = "2026-12-31".parse().unwrap();
     yesterday.dates.stop_new_signups = yesterday.dates.announce;
+    yesterday.dates.staff_briefing = Some("2026-12-20".parse().unwrap());
     yesterday.validate().unwrap();
     deps.campaigns.put_campaign(&yesterday).await.unwrap();
     deps.customers
@@ -1569,6 +1571,9 @@ pub use crate::operator::{
     three_date_changes_leave_exactly_the_planned_schedules,
 };
 pub use crate::plan_check::the_plan_preview_is_what_is_then_sent;
+pub use crate::preflight_check::{
+    a_launch_too_late_for_the_brief_fails_its_lead_time, the_preflight_is_the_guides_checklist,
+};
 pub use crate::product_calls::{
     the_help_desks_tickets_feed_the_report_once, the_products_signed_migration_reports_count_once,
 };

@@ -302,7 +302,9 @@ pub async fn the_operator_lists_filters_and_reads_each_customer(deps: &Deps) {
         set.body["tier_decision"]["explanation"],
         "set by Li Wei (AM): renewing a 3-year deal"
     );
-    op.launch(&c).await;
+    // On the announcement day: too late for the account managers' brief.
+    op.launch_overriding(&c, "re-segmentation must keep the override")
+        .await;
     let after = op.call("GET", &format!("{base}/v02"), None).await;
     assert_eq!(after.body["tier"], "core", "{}", after.body);
     let other = op.call("GET", &format!("{base}/v03"), None).await;

@@ -10,6 +10,7 @@ pub mod iam;
 pub mod in_app;
 pub mod operator;
 pub mod plan_check;
+pub mod preflight_check;
 pub mod product_calls;
 
 use std::path::{Path, PathBuf};

@@ -155,6 +155,19 @@ impl Operator {
         assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
     }
 
+    /// Launches though preflight items fail (a test that launches late on
+    /// purpose), as the operator who decides so.
+    pub async fn launch_overriding(&self, c: &Campaign, reason: &str) {
+        let launched = self
+            .call(
+                "POST",
+                &format!("/v1/campaigns/{}/launch", c.id),
+                Some(serde_json::json!({ "override": { "by": "test operator", "reason": reason } })),
+            )
+            .await;
+        assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);
+    }
+
     /// A call without a body, its answer as it came.
     pub async fn raw(
         &self,

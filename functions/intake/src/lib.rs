@@ -6,10 +6,12 @@ use sunset::http::{ADMIN_SCOPE, AppState, Credential};
 use sunset::ports::Deps;
 
 /// What this function wires (the admin API: imports, launches, events and
-/// resumes schedule jobs); the rest is unwired. SES's events reach the
-/// `delivery-events` function, not this API, on AWS.
+/// resumes schedule jobs; the preflight's test export reads the product's
+/// data, and it asks SES whether the sender is verified); the rest is
+/// unwired. SES's events reach the `delivery-events` function, not this
+/// API, on AWS.
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
-    s3: false,
+    s3: true,
     ses: true,
     sns: false,
     scheduler: true,

@@ -5,10 +5,12 @@ use serde_json::Value;
 use sunset::domain::Job;
 use sunset::ports::Deps;
 
-/// What this function wires (segmenting and planning the schedule); the rest is unwired.
+/// What this function wires (segmenting, the preflight — a test export of
+/// the product's data, SES's word on the sender — and planning the
+/// schedule); the rest is unwired.
 pub const NEEDS: sunset::adapters::aws::Needs = sunset::adapters::aws::Needs {
-    s3: false,
-    ses: false,
+    s3: true,
+    ses: true,
     sns: false,
     scheduler: true,
     link_key: false,

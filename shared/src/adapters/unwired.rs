@@ -9,7 +9,7 @@ use crate::domain::milestone::ScheduledJob;
 use crate::domain::{CampaignId, CustomerId, EmailAddress};
 use crate::ports::{
     BlobStore, Erased, Mailer, OutgoingEmail, OutgoingSms, PortError, PortResult, ProductData,
-    ProductFile, Scheduler, SendError, Texter,
+    ProductFile, Scheduler, SendError, SenderCheck, Texter,
 };
 
 /// A port this function was wired without; names what it stands for.
@@ -50,6 +50,9 @@ impl Mailer for Unwired {
         Err(self.error().into())
     }
     async fn suppress(&self, _: &EmailAddress, _: DeliveryOutcome) -> PortResult<()> {
+        Err(self.error())
+    }
+    async fn sender(&self, _: &EmailAddress) -> PortResult<SenderCheck> {
         Err(self.error())
     }
 }

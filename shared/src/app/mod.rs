@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod plan;
+pub mod preflight;
 pub mod preview;
 pub mod runner;
 pub mod samples;

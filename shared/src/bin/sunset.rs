@@ -122,6 +122,28 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Check the guide's preparation checklist: each item pass, warn or
+    /// fail with the reason. From a data directory (`--data DIR --campaign
+    /// ID`), or before launch from the files (`--campaign FILE --customers
+    /// FILE`). Exits non-zero while an item fails.
+    Preflight {
+        /// The campaign: its id with --data, else its file.
+        #[arg(long)]
+        campaign: String,
+        /// A `serve` or `simulate` data directory.
+        #[arg(
+            long,
+            conflicts_with = "customers",
+            required_unless_present = "customers"
+        )]
+        data: Option<PathBuf>,
+        /// The customers file (CSV, or JSON by extension).
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// What to print: table, or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Serve the HTTP API on the embedded adapters, scheduler on the real clock.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -290,6 +312,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "table" => print!("{}", printed.table()),
                 "json" => println!("{}", printed.json()),
                 other => anyhow::bail!("--format: '{other}' is not table or json"),
+            }
+        }
+        Command::Preflight {
+            campaign,
+            data,
+            customers,
+            format,
+        } => {
+            let source = source(&campaign, data.as_deref(), customers.as_deref())?;
+            let checked = sunset::app::preflight::preflight(source).await?;
+            match format.as_str() {
+                "table" => print!("{}", sunset::app::preflight::table(&checked)),
+                "json" => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&checked).expect("a preflight serializes")
+                ),
+                other => anyhow::bail!("--format: '{other}' is not table or json"),
+            }
+            let failing = checked.failing().count();
+            if failing > 0 {
+                anyhow::bail!("{failing} preflight items fail");
             }
         }
         Command::Preview {

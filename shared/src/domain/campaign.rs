@@ -25,11 +25,21 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    /// Minimum days between announcement and service end.
-    pub fn minimum_notice_days(self) -> i64 {
+    /// The notice period the policy asks for, in calendar months: at
+    /// least the first, at most the second (b2b 6–12, b2c 3–6). Shorter
+    /// leaves customers too little time; longer is allowed, but a date so
+    /// far off is easily forgotten.
+    pub fn notice_months(self) -> (u32, u32) {
         match self {
-            NoticeKind::B2b => 180,
-            NoticeKind::B2c => 90,
+            NoticeKind::B2b => (6, 12),
+            NoticeKind::B2c => (3, 6),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::B2b => "b2b",
+            NoticeKind::B2c => "b2c",
         }
     }
 }
@@ -42,6 +52,11 @@ pub struct KeyDates {
     pub stop_renewals: NaiveDate,
     pub service_end: NaiveDate,
     pub export_deadline: NaiveDate,
+    /// The internal briefing of sales, support and success (the guide's
+    /// first step): everyone who will be asked learns the reasons, dates
+    /// and answers before any customer hears. The preflight asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_briefing: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +398,9 @@ impl Campaign {
         for (name, date) in order {
             check_year(date, CAMPAIGN_YEARS).map_err(|e| field(name, e.0))?;
         }
+        if let Some(date) = d.staff_briefing {
+            check_year(date, CAMPAIGN_YEARS).map_err(|e| field("dates.staff_briefing", e.0))?;
+        }
         for pair in order.windows(2) {
             if pair[1].1 < pair[0].1 {
                 return Err(field(
@@ -395,17 +413,18 @@ impl Campaign {
             return Err(field("dates.service_end", "must be after dates.announce"));
         }
         let notice_days = (d.service_end - d.announce).num_days();
-        if notice_days < self.notice.minimum_notice_days() && !self.delivery.allow_short_notice {
+        if let Some(earliest) = self.earliest_service_end()
+            && d.service_end < earliest
+            && !self.delivery.allow_short_notice
+        {
             return Err(field(
                 "dates.service_end",
                 format!(
-                    "gives {notice_days} days of notice; {} notices need at least {} \
-                     (set delivery.allow_short_notice = true to accept it)",
-                    match self.notice {
-                        NoticeKind::B2b => "b2b",
-                        NoticeKind::B2c => "b2c",
-                    },
-                    self.notice.minimum_notice_days()
+                    "gives {notice_days} days of notice; {} notices need at least {} months \
+                     (a service end on {earliest} or later; set delivery.allow_short_notice = true \
+                     to accept less)",
+                    self.notice.as_str(),
+                    self.notice.notice_months().0
                 ),
             ));
         }
@@ -590,6 +609,14 @@ impl Campaign {
         self.dates.export_deadline - chrono::Days::new(u64::from(days_before_deadline))
     }
 
+    /// The first service end the notice policy allows: the announcement
+    /// plus the policy's minimum months (`None` past chrono's range).
+    pub fn earliest_service_end(&self) -> Option<NaiveDate> {
+        self.dates
+            .announce
+            .checked_add_months(chrono::Months::new(self.notice.notice_months().0))
+    }
+
     pub fn brief_date(&self) -> NaiveDate {
         self.dates.announce - chrono::Days::new(u64::from(self.delivery.brief_days_before_announce))
     }
@@ -684,6 +711,7 @@ reply_to = "sunset@orbit.example"
         example.support.hours = None;
         example.support.local.clear();
         example.alternatives[0].core_offer = None;
+        example.dates.staff_briefing = None;
         assert_eq!(
             c, example,
             "examples/orbit-crm.toml only spells out the defaults and shows the optional fields"

@@ -159,12 +159,21 @@ pub(super) struct Decision {
 impl Decision {
     /// Both given, trimmed, 1 to 500 characters each.
     fn checked(self) -> Result<Self, ApiError> {
+        self.checked_at("")
+    }
+
+    /// `checked`, the fields named under `at` (`override.by`).
+    fn checked_at(self, at: &str) -> Result<Self, ApiError> {
         let field = |name: &str, value: String| {
             let value = value.trim().to_owned();
             let chars = value.chars().count();
             if chars == 0 || chars > 500 {
                 return Err(ApiError::Invalid {
-                    field: name.into(),
+                    field: if at.is_empty() {
+                        name.into()
+                    } else {
+                        format!("{at}.{name}")
+                    },
                     reason: "is required: 1 to 500 characters".into(),
                 });
             }
@@ -283,12 +292,51 @@ pub(super) async fn import_customers(
     }))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LaunchBody {
+    /// Launch though preflight items fail: who decides, and why.
+    #[serde(rename = "override")]
+    overriding: Option<Decision>,
+}
+
+/// Launches (segment, preflight, plan); refused with the checklist while
+/// an item fails, unless the body overrides it naming who and why.
 pub(super) async fn launch_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<launch::LaunchReport>, ApiError> {
     let campaign = load_campaign(&s.deps, &id).await?;
-    Ok(Json(launch::launch(&s.deps, &campaign).await?))
+    let body: LaunchBody = if body.iter().all(u8::is_ascii_whitespace) {
+        LaunchBody::default()
+    } else {
+        json_body(&body)?
+    };
+    let overriding = body
+        .overriding
+        .map(|d| {
+            d.checked_at("override").map(|d| launch::Override {
+                by: d.by,
+                reason: d.reason,
+            })
+        })
+        .transpose()?;
+    Ok(Json(
+        launch::launch_overriding(&s.deps, &campaign, overriding).await?,
+    ))
+}
+
+/// The guide's preparation checklist for the campaign as it stands: each
+/// item pass, warn or fail with the reason (nothing is changed).
+pub(super) async fn campaign_preflight(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::services::preflight::Preflight>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    Ok(Json(
+        crate::services::preflight::preflight(&s.deps, &campaign, s.deps.clock.now()).await?,
+    ))
 }
 
 #[derive(Deserialize)]

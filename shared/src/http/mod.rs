@@ -292,6 +292,10 @@ fn admin_routes(state: AppState) -> Router {
         )
         .route("/v1/campaigns/{campaign}/preview", get(admin::preview))
         .route("/v1/campaigns/{campaign}/plan", get(admin::campaign_plan))
+        .route(
+            "/v1/campaigns/{campaign}/preflight",
+            get(admin::campaign_preflight),
+        )
         .route("/v1/campaigns/{campaign}/declines", get(admin::declines))
         .route(
             "/v1/campaigns/{campaign}/customers/{customer}",

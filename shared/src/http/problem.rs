@@ -53,7 +53,7 @@ pub enum ApiError {
     /// A signed request whose signature does not hold (401, saying why).
     #[error(transparent)]
     Signature(#[from] SignatureError),
-    #[error("preflight failed")]
+    #[error("preflight failed: {}", .0.failures().join("; "))]
     Preflight(Preflight),
     #[error("temporarily unavailable")]
     Unavailable(#[source] PortError),

@@ -179,110 +179,10 @@ pub async fn build_export(
     let record = live_customer(deps, campaign, customer).await?;
     let customer = record.profile.clone().ok_or(ExportError::Purged)?;
     if request.status != ExportStatus::Ready {
-        let product_files = deps.product_data.files(&record.id).await?;
-        let deliveries = deps.ledger.deliveries_to(&campaign.id, &record.id).await?;
-        let events = deps.events.events_of(&campaign.id, &record.id).await?;
-        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-        // Their data, not our bookkeeping: no tier or score explanation,
-        // no ledger claims or provider message ids.
-        let messages: Vec<serde_json::Value> = deliveries
-            .iter()
-            .filter_map(|d| {
-                d.sent_at.map(
-                    |at| serde_json::json!({ "message": d.key.milestone.name(), "sent_at": at }),
-                )
-            })
-            .collect();
-        let customer_json = serde_json::json!({
-            "customer": &customer,
-            "migration_status": record.status,
-            "data_kept_until": record.effective_deadline(campaign.dates.export_deadline),
-            "messages_sent": messages,
-            "events": &events,
-        });
-        entries.push((
-            "sunset/customer.json".into(),
-            serde_json::to_vec_pretty(&customer_json).map_err(PortError::permanent)?,
-        ));
-        let profile_row = {
-            let v = serde_json::to_value(&customer).map_err(PortError::permanent)?;
-            let cell = |k: &str| match v.get(k) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Null) | None => String::new(),
-                Some(other) => other.to_string(),
-            };
-            let prepaid = customer.prepaid.as_ref();
-            vec![
-                cell("id"),
-                cell("name"),
-                cell("contact_name"),
-                cell("email"),
-                cell("locale"),
-                cell("timezone"),
-                cell("contract_value"),
-                cell("currency"),
-                cell("customer_since"),
-                cell("usage_score"),
-                cell("strategic"),
-                cell("account_manager"),
-                cell("account_manager_name"),
-                cell("phone"),
-                prepaid.map_or(String::new(), |p| p.from.to_string()),
-                prepaid.map_or(String::new(), |p| p.until.to_string()),
-                prepaid.map_or(String::new(), |p| p.amount.to_string()),
-            ]
-        };
-        entries.push((
-            "sunset/customer.csv".into(),
-            csv_bytes(&super::import::COLUMNS, &[profile_row])?,
-        ));
-        let delivery_rows: Vec<Vec<String>> = deliveries
-            .iter()
-            .filter_map(|d| {
-                d.sent_at.map(|t| {
-                    vec![
-                        d.key.milestone.name(),
-                        d.key.channel.to_string(),
-                        t.to_rfc3339(),
-                    ]
-                })
-            })
-            .collect();
-        entries.push((
-            "sunset/messages.csv".into(),
-            csv_bytes(&["message", "channel", "sent_at"], &delivery_rows)?,
-        ));
-        for f in product_files {
-            entries.push((format!("product-data/{}", f.path), f.bytes));
-        }
-        let manifest = Manifest {
-            format: "sunset-export/1",
-            campaign: campaign.id.as_str(),
-            customer_id: record.id.as_str(),
-            request: request.id.as_str(),
-            created_at: now,
-            files: entries
-                .iter()
-                .map(|(path, bytes)| ManifestFile {
-                    path: path.clone(),
-                    bytes: bytes.len() as u64,
-                    sha256: hex::encode(Sha256::digest(bytes)),
-                })
-                .collect(),
-        };
-        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(PortError::permanent)?;
-        let files_in_bundle = entries.len() + 1;
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (path, bytes) in
-            std::iter::once(("manifest.json".to_owned(), manifest_bytes)).chain(entries)
-        {
-            zip.start_file(path, options)?;
-            zip.write_all(&bytes)
-                .map_err(|e| ExportError::Bundle(e.into()))?;
-        }
-        let bundle = zip.finish()?.into_inner();
+        let Bundle {
+            bytes: bundle,
+            files: files_in_bundle,
+        } = build_bundle(deps, campaign, &record, &customer, request.id.as_str(), now).await?;
         let key = ExportRequest::bundle_key_for(&campaign.id, &record.id, &request.id);
         let sha = hex::encode(Sha256::digest(&bundle));
         let size = bundle.len() as u64;
@@ -327,6 +227,165 @@ pub async fn build_export(
     .await?;
     tracing::info!(campaign = %campaign.id, customer = %record.id, request = %request.id, "export ready");
     Ok(request)
+}
+
+/// A customer's bundle: the zip and how many files it holds.
+pub struct Bundle {
+    pub bytes: Vec<u8>,
+    pub files: usize,
+}
+
+/// Builds the bundle of one customer's data, as `request`: their profile,
+/// the messages sent to them, their events and the product's files for
+/// them, with a manifest of each file's size and digest.
+async fn build_bundle(
+    deps: &Deps,
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &crate::domain::Customer,
+    request: &str,
+    now: DateTime<Utc>,
+) -> Result<Bundle, ExportError> {
+    let product_files = deps.product_data.files(&record.id).await?;
+    let deliveries = deps.ledger.deliveries_to(&campaign.id, &record.id).await?;
+    let events = deps.events.events_of(&campaign.id, &record.id).await?;
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    // Their data, not our bookkeeping: no tier or score explanation,
+    // no ledger claims or provider message ids.
+    let messages: Vec<serde_json::Value> = deliveries
+        .iter()
+        .filter_map(|d| {
+            d.sent_at
+                .map(|at| serde_json::json!({ "message": d.key.milestone.name(), "sent_at": at }))
+        })
+        .collect();
+    let customer_json = serde_json::json!({
+        "customer": &customer,
+        "migration_status": record.status,
+        "data_kept_until": record.effective_deadline(campaign.dates.export_deadline),
+        "messages_sent": messages,
+        "events": &events,
+    });
+    entries.push((
+        "sunset/customer.json".into(),
+        serde_json::to_vec_pretty(&customer_json).map_err(PortError::permanent)?,
+    ));
+    let profile_row = {
+        let v = serde_json::to_value(customer).map_err(PortError::permanent)?;
+        let cell = |k: &str| match v.get(k) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let prepaid = customer.prepaid.as_ref();
+        vec![
+            cell("id"),
+            cell("name"),
+            cell("contact_name"),
+            cell("email"),
+            cell("locale"),
+            cell("timezone"),
+            cell("contract_value"),
+            cell("currency"),
+            cell("customer_since"),
+            cell("usage_score"),
+            cell("strategic"),
+            cell("account_manager"),
+            cell("account_manager_name"),
+            cell("phone"),
+            prepaid.map_or(String::new(), |p| p.from.to_string()),
+            prepaid.map_or(String::new(), |p| p.until.to_string()),
+            prepaid.map_or(String::new(), |p| p.amount.to_string()),
+        ]
+    };
+    entries.push((
+        "sunset/customer.csv".into(),
+        csv_bytes(&super::import::COLUMNS, &[profile_row])?,
+    ));
+    let delivery_rows: Vec<Vec<String>> = deliveries
+        .iter()
+        .filter_map(|d| {
+            d.sent_at.map(|t| {
+                vec![
+                    d.key.milestone.name(),
+                    d.key.channel.to_string(),
+                    t.to_rfc3339(),
+                ]
+            })
+        })
+        .collect();
+    entries.push((
+        "sunset/messages.csv".into(),
+        csv_bytes(&["message", "channel", "sent_at"], &delivery_rows)?,
+    ));
+    for f in product_files {
+        entries.push((format!("product-data/{}", f.path), f.bytes));
+    }
+    let manifest = Manifest {
+        format: "sunset-export/1",
+        campaign: campaign.id.as_str(),
+        customer_id: record.id.as_str(),
+        request,
+        created_at: now,
+        files: entries
+            .iter()
+            .map(|(path, bytes)| ManifestFile {
+                path: path.clone(),
+                bytes: bytes.len() as u64,
+                sha256: hex::encode(Sha256::digest(bytes)),
+            })
+            .collect(),
+    };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(PortError::permanent)?;
+    let files_in_bundle = entries.len() + 1;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (path, bytes) in
+        std::iter::once(("manifest.json".to_owned(), manifest_bytes)).chain(entries)
+    {
+        zip.start_file(path, options)?;
+        zip.write_all(&bytes)
+            .map_err(|e| ExportError::Bundle(e.into()))?;
+    }
+    Ok(Bundle {
+        bytes: zip.finish()?.into_inner(),
+        files: files_in_bundle,
+    })
+}
+
+/// What the preflight's test export found: a bundle for a sample
+/// customer, built as theirs would be, checked and then dropped (nothing
+/// is stored or mailed).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestExport {
+    pub customer: CustomerId,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Builds `customer`'s bundle in memory and reads it back: the product's
+/// data for them can be read and a bundle made of it.
+pub async fn test_export(
+    deps: &Deps,
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    now: DateTime<Utc>,
+) -> Result<TestExport, ExportError> {
+    let customer = record.profile.as_ref().ok_or(ExportError::Purged)?;
+    let bundle = build_bundle(deps, campaign, record, customer, "preflight", now).await?;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bundle.bytes))?;
+    if zip.len() != bundle.files {
+        return Err(ExportError::Bundle(zip::result::ZipError::InvalidArchive(
+            "the bundle does not hold the files it was given".into(),
+        )));
+    }
+    zip.by_name("manifest.json")?;
+    Ok(TestExport {
+        customer: record.id.clone(),
+        files: bundle.files,
+        bytes: bundle.bytes.len() as u64,
+    })
 }
 
 /// How a customer gets their bundle.

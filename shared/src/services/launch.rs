@@ -4,41 +4,14 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 
-use crate::domain::milestone::local_instant;
-
-use crate::domain::audience::RuleLine;
-use crate::domain::ledger::Channel;
-use crate::domain::milestone::ScheduledJob;
-use crate::domain::{Campaign, Customer, CustomerId, CustomerRecord, EmailAddress, Locale, Tier};
+use crate::domain::Campaign;
+use crate::domain::audit::AuditEntry;
+use crate::domain::milestone::{ScheduledJob, local_instant};
 use crate::ports::{Deps, PortError};
 
+use super::preflight;
+pub use super::preflight::Preflight;
 use super::segment::{self, SegmentSummary};
-use super::{lint, notice};
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Preflight {
-    /// Launch is refused while there are errors.
-    pub errors: Vec<String>,
-    pub warnings: Vec<String>,
-    /// Who gets which notice on which channel under the campaign's rules,
-    /// and how many of its customers that is today (their status now;
-    /// on a channel that can reach them).
-    pub audience: Vec<Audience>,
-}
-
-/// One notice on one channel: the rule, and how many it reaches today.
-#[derive(Debug, Clone, Serialize)]
-pub struct Audience {
-    #[serde(flatten)]
-    pub rule: RuleLine,
-    pub customers: u64,
-}
-
-/// How late a first launch may come: on the announcement day or the day
-/// after (the announcement then goes out at once). Later, customers would
-/// get less notice than the dates promise and the countdown would be cut
-/// short: the operator moves the dates instead.
-pub const LAUNCH_GRACE_DAYS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -46,7 +19,7 @@ pub enum LaunchError {
     TooLate { field: &'static str, reason: String },
     #[error("campaign {0} was cancelled; it is not launched again")]
     Cancelled(crate::domain::CampaignId),
-    #[error("preflight failed: {}", .0.errors.join("; "))]
+    #[error("preflight failed: {}", .0.failures().join("; "))]
     Preflight(Preflight),
     #[error(transparent)]
     Port(#[from] PortError),
@@ -56,137 +29,25 @@ pub enum LaunchError {
 pub struct LaunchReport {
     pub tiers: SegmentSummary,
     pub preflight: Preflight,
+    /// The operator's decision to launch though items failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overridden: Option<Override>,
     pub jobs: Vec<ScheduledJob>,
 }
 
-/// A customer with placeholder data, to render a sample notice per locale.
-fn sample(locale: Locale) -> Customer {
-    let mut c = Customer::new(
-        CustomerId::parse("preflight-sample").expect("valid id"),
-        crate::domain::ids::DisplayName::parse("Sample Customer").expect("valid name"),
-        EmailAddress::parse("sample@example.com").expect("valid address"),
-    );
-    c.locale = Some(locale.tag().into());
-    c
+/// The operator's decision to launch though preflight items fail: who and
+/// why, kept in the audit trail with the items it overrode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Override {
+    pub by: String,
+    pub reason: String,
 }
 
-/// Checks the campaign and its customers before anything is sent.
-pub async fn preflight(deps: &Deps, campaign: &Campaign) -> Result<Preflight, PortError> {
-    let mut p = Preflight::default();
-    // Every locale × tier × notice renders with the five elements.
-    for locale in Locale::ALL {
-        let customer = sample(locale);
-        for tier in Tier::ALL {
-            let mut record = CustomerRecord::new(customer.clone(), campaign.timezone);
-            record.tier = Some(crate::domain::tier::TierDecision {
-                tier,
-                score: 0,
-                explanation: "preflight sample".into(),
-            });
-            for m in campaign.notices() {
-                if campaign.rules.uses(m, Channel::Sms) {
-                    if let Err(e) =
-                        notice::render_sms(campaign, &record, &customer, m, &deps.signer)
-                    {
-                        p.errors.push(format!(
-                            "the {locale} {m} text to a {} customer does not render: {e}",
-                            tier.as_str()
-                        ));
-                    }
-                }
-                let tier = tier.as_str();
-                match notice::render_notice(campaign, &record, &customer, m, &deps.signer) {
-                    Ok(rendered) => {
-                        let kind = notice::Message::notice(m).kind();
-                        for missing in lint::check(campaign, &record, &customer, kind, &rendered) {
-                            p.errors.push(format!(
-                                "the {locale} {m} notice to a {tier} customer ({}) lacks {missing}",
-                                rendered.template
-                            ));
-                        }
-                    }
-                    Err(e) => p.errors.push(format!(
-                        "the {locale} {m} notice to a {tier} customer does not render: {e}"
-                    )),
-                }
-            }
-        }
-    }
-    let notices = campaign.notices();
-    let mut reached: std::collections::BTreeMap<(String, Channel), u64> = Default::default();
-    let texts = notices
-        .iter()
-        .any(|&m| campaign.rules.uses(m, Channel::Sms));
-    let mut not_textable = 0u64;
-    let mut pages = super::paging::Pages::new(1000);
-    let (mut total, mut untiered, mut core_without_owner) = (0u64, 0u64, 0u64);
-    while let Some(page) = pages.next(deps.customers.as_ref(), &campaign.id).await? {
-        for r in page.iter().filter(|r| r.profile.is_some()) {
-            total += 1;
-            let tier = r.tier.as_ref().map_or(Tier::Standard, |t| t.tier);
-            let phone = r.profile.as_ref().and_then(|c| c.phone.as_ref());
-            let mobile = phone.and_then(|p| p.mobile()).is_some();
-            if texts && phone.is_some() && !mobile {
-                not_textable += 1;
-            }
-            for &m in &notices {
-                for channel in campaign.rules.channels(m, tier, r.status) {
-                    let reachable = match channel {
-                        Channel::Email => r.mailable().is_some(),
-                        Channel::Sms => mobile,
-                    };
-                    if reachable {
-                        *reached.entry((m.name(), channel)).or_default() += 1;
-                    }
-                }
-            }
-            match &r.tier {
-                None => untiered += 1,
-                Some(t)
-                    if t.tier == Tier::Core
-                        && r.profile
-                            .as_ref()
-                            .is_some_and(|c| c.account_manager.is_none()) =>
-                {
-                    core_without_owner += 1
-                }
-                _ => {}
-            }
-        }
-    }
-    if total == 0 {
-        p.errors
-            .push("the campaign has no customers; import them first".into());
-    }
-    if untiered > 0 {
-        p.errors.push(format!("{untiered} customers have no tier"));
-    }
-    if not_textable > 0 {
-        p.warnings.push(format!(
-            "{not_textable} customers have a phone number without its country code (+…): \
-             the rules send texts, and none can reach them"
-        ));
-    }
-    p.audience = campaign
-        .rules
-        .describe(&notices)
-        .into_iter()
-        .map(|rule| {
-            let customers = reached
-                .get(&(rule.notice.clone(), rule.channel))
-                .copied()
-                .unwrap_or_default();
-            Audience { rule, customers }
-        })
-        .collect();
-    if core_without_owner > 0 {
-        p.warnings.push(format!(
-            "{core_without_owner} core customers have no account manager; their 1:1 brief goes to {}",
-            campaign.support.email
-        ));
-    }
-    Ok(p)
-}
+/// How late a first launch may come: on the announcement day or the day
+/// after (the announcement then goes out at once). Later, customers would
+/// get less notice than the dates promise and the countdown would be cut
+/// short: the operator moves the dates instead.
+pub const LAUNCH_GRACE_DAYS: u64 = 1;
 
 /// Refuses a first launch after the announcement day's grace has passed
 /// (in the campaign's zone).
@@ -217,6 +78,16 @@ fn check_not_late(campaign: &Campaign, now: DateTime<Utc>) -> Result<(), LaunchE
 /// launched before is planned again (a late import, a revived job); only
 /// a first launch after the announcement's grace is refused.
 pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, LaunchError> {
+    launch_overriding(deps, campaign, None).await
+}
+
+/// `launch`, going ahead though preflight items fail when the operator
+/// says so (`overriding`): who and why are audited with the items.
+pub async fn launch_overriding(
+    deps: &Deps,
+    campaign: &Campaign,
+    overriding: Option<Override>,
+) -> Result<LaunchReport, LaunchError> {
     let now = deps.clock.now();
     let status = deps
         .campaigns
@@ -231,10 +102,29 @@ pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, La
     }
     let tiers =
         segment::segment(campaign, deps.customers.as_ref(), deps.audit.as_ref(), now).await?;
-    let preflight = preflight(deps, campaign).await?;
-    if !preflight.errors.is_empty() {
-        return Err(LaunchError::Preflight(preflight));
-    }
+    let preflight = preflight::preflight(deps, campaign, now).await?;
+    let failing: Vec<&str> = preflight.failing().map(|c| c.item).collect();
+    let overridden = match overriding {
+        _ if failing.is_empty() => None,
+        None => return Err(LaunchError::Preflight(preflight)),
+        Some(o) => {
+            deps.audit
+                .append(AuditEntry {
+                    at: now,
+                    campaign: campaign.id.clone(),
+                    customer: None,
+                    action: "preflight-overridden".into(),
+                    detail: serde_json::json!({
+                        "by": o.by,
+                        "reason": o.reason,
+                        "items": failing,
+                    }),
+                })
+                .await?;
+            tracing::warn!(campaign = %campaign.id, items = ?failing, "launched over failing preflight items");
+            Some(o)
+        }
+    };
     let jobs = super::plan::replan(
         deps,
         super::plan::PlanFor {
@@ -251,6 +141,7 @@ pub async fn launch(deps: &Deps, campaign: &Campaign) -> Result<LaunchReport, La
     Ok(LaunchReport {
         tiers,
         preflight,
+        overridden,
         jobs,
     })
 }

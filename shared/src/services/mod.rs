@@ -21,6 +21,7 @@ mod paging;
 pub mod plan;
 pub mod plan_preview;
 pub mod portal;
+pub mod preflight;
 pub mod preview;
 pub mod public;
 pub mod purge;

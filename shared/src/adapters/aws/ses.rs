@@ -10,17 +10,20 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::SdkError;
+use aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{
-    Destination, EmailContent, MessageTag, RawMessage, SuppressionListReason,
+    Destination, EmailContent, MessageTag, RawMessage, SuppressionListReason, VerificationStatus,
 };
 
 use crate::domain::EmailAddress;
 use crate::domain::delivery_event::DeliveryOutcome;
 use crate::domain::ledger::Channel;
 use crate::mime;
-use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult, SendError, SendLimits, SendRate};
+use crate::ports::{
+    Mailer, OutgoingEmail, PortError, PortResult, SendError, SendLimits, SendRate, SenderCheck,
+};
 
 #[derive(Clone)]
 pub struct SesMailer {
@@ -97,6 +100,48 @@ impl Mailer for SesMailer {
             .await
             .map_err(send_err)?;
         Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+
+    /// The address's own identity, else its domain's (`GetEmailIdentity`);
+    /// neither: SES will not send from it.
+    async fn sender(&self, from: &EmailAddress) -> PortResult<SenderCheck> {
+        let address = from.as_str();
+        let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+        for identity in [address, domain] {
+            match self
+                .client
+                .get_email_identity()
+                .email_identity(identity)
+                .send()
+                .await
+            {
+                Ok(found) => {
+                    let status = found.verification_status();
+                    return Ok(
+                        if found.verified_for_sending_status()
+                            || status == Some(&VerificationStatus::Success)
+                        {
+                            SenderCheck::Verified(identity.to_owned())
+                        } else {
+                            SenderCheck::Unverified {
+                                identity: identity.to_owned(),
+                                status: status.map_or("unknown", |s| s.as_str()).to_lowercase(),
+                            }
+                        },
+                    );
+                }
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(GetEmailIdentityError::NotFoundException(_))
+                    ) => {}
+                Err(e) => return Err(super::classify(e, "SES", &["TooManyRequestsException"])),
+            }
+        }
+        Ok(SenderCheck::Unverified {
+            identity: domain.to_owned(),
+            status: "not an identity of this account".into(),
+        })
     }
 
     async fn suppress(&self, address: &EmailAddress, outcome: DeliveryOutcome) -> PortResult<()> {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use crate::mime;
-use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult, SendError};
+use crate::ports::{Mailer, OutgoingEmail, PortError, PortResult, SendError, SenderCheck};
 
 #[derive(Clone)]
 pub struct MaildirOutbox {
@@ -96,6 +96,12 @@ impl Mailer for MaildirOutbox {
             .await
             .map_err(|e| PortError::permanent(anyhow::anyhow!("the outbox writer failed: {e}")))?
             .map_err(SendError::Failed)
+    }
+
+    async fn sender(&self, _: &crate::domain::EmailAddress) -> PortResult<SenderCheck> {
+        Ok(SenderCheck::NotNeeded(
+            "the local outbox keeps every message; nothing leaves this machine".into(),
+        ))
     }
 }
 
