@@ -169,6 +169,37 @@ async fn the_functions_run_a_campaign_on_aws_apis_from_import_to_purge() {
     );
     used.entry("intake").or_default().extend(recorder.take());
 
+    // The account managers record their 1:1 calls through the intake
+    // function's router: no core customer's announcement is held.
+    let tasks = deps.outreach.tasks(&campaign.id).await.unwrap();
+    assert_eq!(tasks.len(), 4, "a task per core customer");
+    let intake = sunset::http::admin_router(sunset::http::AppState::new(
+        deps.clone(),
+        sunset::http::Credential::Scope(sunset::http::ADMIN_SCOPE),
+    ));
+    recorder.take();
+    for task in &tasks {
+        let response = tower::ServiceExt::oneshot(
+            intake.clone(),
+            axum::http::Request::patch(format!(
+                "/v1/campaigns/{}/outreach/{}",
+                campaign.id, task.customer
+            ))
+            .header("content-type", "application/json")
+            .extension(sunset::http::GrantedScopes(vec![
+                sunset::http::ADMIN_SCOPE.into(),
+            ]))
+            .body(axum::body::Body::from(
+                r#"{"by": "account team", "state": "done", "note": "called"}"#,
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+    }
+    used.entry("intake").or_default().extend(recorder.take());
+
     // The schedules as Scheduler holds them: times and payloads as planned.
     let zones = deps.customers.zones(&campaign.id).await.unwrap();
     let planned = sunset::domain::milestone::plan(&campaign, &zones, &Default::default());

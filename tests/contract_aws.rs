@@ -49,6 +49,8 @@ contracts!(
     the_help_desks_tickets_feed_the_report_once,
     the_preflight_is_the_guides_checklist,
     a_launch_too_late_for_the_brief_fails_its_lead_time,
+    a_core_customer_hears_it_one_to_one_first_or_is_held_then_told,
+    a_batch_sent_five_times_at_once_migrates_each_customer_once,
 );
 
 /// The plan, read back from Scheduler: every job at its time, with its

@@ -282,6 +282,23 @@ async fn a_failing_or_panicking_job_is_held_back_alone_and_shows() {
         .await
         .unwrap()
         .unwrap();
+    // The core customers (c02 among them) were called 1:1: no
+    // announcement is held.
+    for task in emb.deps.outreach.tasks(&campaign.id).await.unwrap() {
+        sunset::services::outreach::update(
+            &emb.deps,
+            &campaign,
+            &task.customer,
+            &sunset::domain::outreach::OutreachChange {
+                state: Some(sunset::domain::outreach::OutreachState::Done),
+                ..Default::default()
+            },
+            "account team",
+            at("2027-01-25T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    }
     // The announcement is due in Shanghai (c02), New York (c03), Berlin
     // and London; it is still 1 February in all four.
     let now = at("2027-02-01T15:30:00Z");

@@ -475,13 +475,21 @@ fn reminders_go_only_to_pending_customers_at_ten_on_their_day() {
 
 #[test]
 fn account_managers_are_briefed_at_least_seven_days_before_the_announcement() {
-    let briefs: Vec<&Mail> = mails("outreach-brief").collect();
+    let (reminders, briefs): (Vec<&Mail>, Vec<&Mail>) =
+        mails("outreach-brief").partition(|m| m.subject.starts_with("Reminder:"));
     let announce = NaiveDate::from_ymd_opt(2027, 2, 1).unwrap();
     assert_eq!(
         briefs.len(),
         2,
         "am.li for c02, support for the unassigned c10"
     );
+    // Nobody recorded a call in this run: three days before the
+    // announcement, both are reminded of every core customer.
+    assert_eq!(reminders.len(), 2);
+    for r in &reminders {
+        assert_eq!((announce - r.date.date_naive()).num_days(), 3, "{}", r.date);
+        assert!(r.text.contains("not been told 1:1 yet"), "{}", r.text);
+    }
     for b in &briefs {
         assert!(
             (announce - b.date.date_naive()).num_days() >= 7,
@@ -745,8 +753,16 @@ fn ses_events_replayed_by_simulate_suppress_and_are_counted() {
     let ses = dir.path().join("ses-events.json");
     std::fs::write(&ses, events.to_string()).unwrap();
     let data = dir.path().join("run");
+    // The events name the announcement's messages as sent on 1 February:
+    // no announcement waits for a 1:1 call here.
+    let campaign_file = dir.path().join("campaign.toml");
+    let toml = std::fs::read_to_string(f.join("campaign.toml"))
+        .unwrap()
+        .replace("[delivery]\n", "[delivery]\noutreach_hold_days = 0\n");
+    assert!(toml.contains("outreach_hold_days = 0"));
+    std::fs::write(&campaign_file, toml).unwrap();
     let args = SimulateArgs {
-        campaign: f.join("campaign.toml"),
+        campaign: campaign_file,
         customers: f.join("customers.csv"),
         events: None,
         ses_events: Some(ses),

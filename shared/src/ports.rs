@@ -17,6 +17,7 @@ use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::ids::{Mailbox, MobileNumber};
 use crate::domain::ledger::{Channel, Claimed, Delivery, DeliveryKey, Lease};
 use crate::domain::lifecycle::{CampaignStatus, Cancellation};
+use crate::domain::outreach::OutreachTask;
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::tier::{TierDecision, TierOverride};
 use crate::domain::{
@@ -305,6 +306,25 @@ pub trait EventLog: Send + Sync {
     ) -> PortResult<Vec<CustomerEvent>>;
 }
 
+/// The core customers' outreach tasks, one per customer of a campaign.
+#[async_trait]
+pub trait OutreachStore: Send + Sync {
+    /// Stores the tasks that do not exist yet (a task already there, its
+    /// state and notes, is kept); returns how many were new.
+    async fn open_tasks(&self, tasks: &[OutreachTask]) -> PortResult<u64>;
+    async fn task(
+        &self,
+        campaign: &CampaignId,
+        customer: &CustomerId,
+    ) -> PortResult<Option<OutreachTask>>;
+    /// Every task of the campaign, by customer id.
+    async fn tasks(&self, campaign: &CampaignId) -> PortResult<Vec<OutreachTask>>;
+    /// Writes `task` (its `revision` one more than the stored one) if the
+    /// stored task is still at `task.revision - 1`; `false` when another
+    /// write came first (read again and retry).
+    async fn update_task(&self, task: &OutreachTask) -> PortResult<bool>;
+}
+
 #[async_trait]
 pub trait ExportStore: Send + Sync {
     /// Stores a new request or the new state of one. A request is kept
@@ -580,6 +600,7 @@ pub struct Deps {
     pub ledger: Arc<dyn DeliveryLedger>,
     pub events: Arc<dyn EventLog>,
     pub exports: Arc<dyn ExportStore>,
+    pub outreach: Arc<dyn OutreachStore>,
     pub audit: Arc<dyn AuditLog>,
     pub scheduler: Arc<dyn Scheduler>,
     pub mailer: Arc<dyn Mailer>,

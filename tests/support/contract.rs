@@ -1570,11 +1570,13 @@ pub use crate::operator::{
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     three_date_changes_leave_exactly_the_planned_schedules,
 };
+pub use crate::outreach_gate::a_core_customer_hears_it_one_to_one_first_or_is_held_then_told;
 pub use crate::plan_check::the_plan_preview_is_what_is_then_sent;
 pub use crate::preflight_check::{
     a_launch_too_late_for_the_brief_fails_its_lead_time, the_preflight_is_the_guides_checklist,
 };
 pub use crate::product_calls::{
+    a_batch_sent_five_times_at_once_migrates_each_customer_once,
     the_help_desks_tickets_feed_the_report_once, the_products_signed_migration_reports_count_once,
 };
 

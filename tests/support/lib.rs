@@ -9,6 +9,7 @@ pub mod faults;
 pub mod iam;
 pub mod in_app;
 pub mod operator;
+pub mod outreach_gate;
 pub mod plan_check;
 pub mod preflight_check;
 pub mod product_calls;

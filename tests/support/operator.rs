@@ -162,7 +162,9 @@ impl Operator {
             .call(
                 "POST",
                 &format!("/v1/campaigns/{}/launch", c.id),
-                Some(serde_json::json!({ "override": { "by": "test operator", "reason": reason } })),
+                Some(
+                    serde_json::json!({ "override": { "by": "test operator", "reason": reason } }),
+                ),
             )
             .await;
         assert_eq!(launched.status, StatusCode::OK, "{}", launched.body);

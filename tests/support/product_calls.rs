@@ -253,6 +253,52 @@ pub async fn the_products_signed_migration_reports_count_once(deps: &Deps) {
     assert_eq!(migrated_events(&op, &c).await, 3);
 }
 
+/// The product resends a batch while the first is still in flight: five
+/// identical signed batches at the same instant leave each customer
+/// migrated once, and the report counts each once.
+pub async fn a_batch_sent_five_times_at_once_migrates_each_customer_once(deps: &Deps) {
+    let op = Operator::new(deps, "2027-01-10T09:00:00Z");
+    let c = seeded(&op).await;
+    let bulk = format!("/v1/campaigns/{}/migrations", c.id);
+    let rows = json!({ "customers": [
+        { "customer": "p1", "status": "migrated", "at": "2027-01-09T10:00:00Z" },
+        { "customer": "p2", "status": "migrated", "at": "2027-01-09T11:00:00Z" },
+        { "customer": "p3", "status": "migrated", "at": "2027-01-09T12:00:00Z" },
+    ]});
+    let sends = (0..5).map(|_| op.signed(&bulk, &rows, &SIGNING_KEY));
+    let answers = futures::future::join_all(sends).await;
+    for a in &answers {
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(a.body["refused"], 0, "{}", a.body);
+    }
+    for who in ["p1", "p2", "p3"] {
+        assert_eq!(status_of(&op, &c, who).await, MigrationStatus::Migrated);
+    }
+    for who in ["p4", "p5", "p6"] {
+        assert_eq!(status_of(&op, &c, who).await, MigrationStatus::Pending);
+    }
+    let report = op
+        .call("GET", &format!("/v1/campaigns/{}/report", c.id), None)
+        .await;
+    let migrated: u64 = report.body["tiers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["migrated"].as_u64().unwrap())
+        .sum();
+    assert_eq!(migrated, 3, "{}", report.body);
+    // The customer's history holds their migration once: the same report
+    // names the same moment, and is recorded as one event.
+    let events = op.deps.events.events(&c.id).await.unwrap();
+    for who in ["p1", "p2", "p3"] {
+        let mine = events
+            .iter()
+            .filter(|e| e.customer.as_str() == who && e.kind.name() == "migrated")
+            .count();
+        assert_eq!(mine, 1, "{who}: {events:?}");
+    }
+}
+
 fn report_body() -> String {
     json!({"status": "migrated"}).to_string()
 }

@@ -20,6 +20,7 @@ pub fn accepts(job: &Job) -> bool {
     matches!(
         job,
         Job::OutreachBriefs { .. }
+            | Job::OutreachReminders { .. }
             | Job::Notice { .. }
             | Job::BuildExport { .. }
             | Job::DeadlineNotice { .. }

@@ -23,7 +23,8 @@ async fn a_segment_job_tiers_every_customer_and_plans_the_schedule() {
         + tiers["standard"].as_u64().unwrap()
         + tiers["low"].as_u64().unwrap();
     assert_eq!(total, 14);
-    // brief + (announcement + 5 reminders + service ended + deletion
-    // warning) × 4 zones (Berlin, London, New York, Shanghai) + purge
-    assert_eq!(answer["jobs"], 1 + 8 * 4 + 1);
+    // brief + outreach reminder + (announcement + 5 reminders + service
+    // ended + deletion warning) × 4 zones (Berlin, London, New York,
+    // Shanghai) + purge
+    assert_eq!(answer["jobs"], 2 + 8 * 4 + 1);
 }

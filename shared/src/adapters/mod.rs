@@ -4,4 +4,5 @@
 pub mod aws;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub(crate) mod records;
 pub mod unwired;

@@ -203,9 +203,45 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
             "{id},{name},{contact},{email},{locale},{zone},{value:.2},{currency},{since},{usage},{strategic},{manager},{manager_name},{phone},{p_from},{p_until},{p_amount}"
         )?;
 
+        // Their account manager's 1:1 call, as the account team records
+        // it: most core customers are told between the brief and the
+        // announcement, some after it (their announcement waits for the
+        // call), a few never (it goes when the hold ends).
+        let core = is_core(&campaign, &id, &email, value, since, usage, strategic)?;
+        // 0: never called; 1-2: called after the announcement; else before.
+        let call = rng.random_range(0..20);
+        if core {
+            let brief = campaign.brief_date();
+            let lead = (announce - brief).num_minutes();
+            match call {
+                0 => {}
+                1..=2 => {
+                    let day = announce + chrono::Days::new(rng.random_range(1..5));
+                    writeln!(
+                        events,
+                        "{},{id},outreach_scheduled,{day}",
+                        at(brief, 600).to_rfc3339()
+                    )?;
+                    writeln!(
+                        events,
+                        "{},{id},outreach_done,called after the announcement",
+                        at(day, 660).to_rfc3339()
+                    )?;
+                }
+                _ => writeln!(
+                    events,
+                    "{},{id},outreach_done,told 1:1; offered the migration path",
+                    at(brief, rng.random_range(24 * 60..lead - 60)).to_rfc3339()
+                )?,
+            }
+        }
+
         // One complaint in 2,000 (SES reviews an account past one in
-        // 1,000, and so does the campaign's guard), a bounce in 97.
+        // 1,000, and so does the campaign's guard), a bounce in 97 — of
+        // the announcements sent on the day (not one held for a call).
+        let held = core && call <= 2;
         if let Some(kind) = match i % 2000 {
+            _ if held => None,
             1999 => Some("Complaint"),
             _ if i % 97 == 5 => Some("Bounce"),
             _ if i % 10 == 3 => Some("Delivery"),
@@ -307,6 +343,36 @@ pub fn generate(dir: &Path, customers: usize, seed: u64) -> anyhow::Result<Input
         event_rejections,
         ses_events,
     })
+}
+
+/// Whether the campaign's rules make this generated customer core (what
+/// the launch will decide), so the account team's calls are theirs.
+fn is_core(
+    campaign: &Campaign,
+    id: &str,
+    email: &str,
+    value: f64,
+    since: NaiveDate,
+    usage: u8,
+    strategic: bool,
+) -> anyhow::Result<bool> {
+    let mut c = crate::domain::Customer::new(
+        CustomerId::parse(id)?,
+        crate::domain::ids::DisplayName::parse(id)?,
+        crate::domain::EmailAddress::parse(email)?,
+    );
+    c.contract_value = Some(crate::domain::bounds::Amount::new(
+        // As the customers file writes it.
+        format!("{value:.2}").parse::<rust_decimal::Decimal>()?,
+    )?);
+    c.customer_since = Some(since);
+    c.usage_score = Some(f64::from(usage));
+    c.strategic = strategic;
+    Ok(campaign
+        .segmentation
+        .decide(&c, campaign.dates.announce)
+        .tier
+        == crate::domain::Tier::Core)
 }
 
 /// An SES event (as the configuration set publishes it) about the

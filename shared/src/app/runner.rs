@@ -300,6 +300,7 @@ pub async fn run_to_end(
                             | CustomerEventKind::Extension(_)
                             | CustomerEventKind::LegalHoldReleased(_)
                             | CustomerEventKind::ApprovePurge(_)
+                            | CustomerEventKind::OutreachDone(_)
                     );
                     batch.push((row, e));
                     if export {
@@ -372,6 +373,10 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             .to_string()
     );
     match &step.outcome {
+        JobOutcome::Briefs(b) if b.reminder => format!(
+            "{local}  outreach-reminder  {} account managers reminded of {} core customers not told 1:1 yet",
+            b.sent, b.core_customers
+        ),
         JobOutcome::Briefs(b) => format!(
             "{local}  outreach-brief     {} account managers briefed on {} core customers",
             b.sent, b.core_customers
@@ -396,6 +401,18 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
                 format!(", {} suppressed", w.suppressed)
             } else {
                 String::new()
+            } + &if w.outreach_held > 0 {
+                format!(
+                    ", {} core {} held for their 1:1 call",
+                    w.outreach_held,
+                    if w.outreach_held == 1 {
+                        "customer"
+                    } else {
+                        "customers"
+                    }
+                )
+            } else {
+                String::new()
             }
         ),
         JobOutcome::Cancelled { .. } => {
@@ -417,6 +434,16 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             "{local}  again              {reason}; runs again at {}",
             at.with_timezone(&campaign.timezone)
                 .format("%Y-%m-%d %H:%M")
+        ),
+        JobOutcome::CatchUp(c) if step.job.contains(".outreach-release.") => format!(
+            "{local}  held announcement  sent to a core customer ({} {}){}",
+            c.sent,
+            if c.sent == 1 { "message" } else { "messages" },
+            if c.already_sent > 0 {
+                ", already sent before"
+            } else {
+                ""
+            }
         ),
         JobOutcome::CatchUp(c) => format!(
             "{local}  catch-up           {} late joiners sent the announcement",

@@ -220,6 +220,10 @@ pub struct Delivery {
     /// Complaints per message sent past which the remaining waves pause
     /// (SES reviews an account at 0.1 %).
     pub max_complaint_rate: f64,
+    /// Days the announcement waits for a core customer whose account
+    /// manager has not told them 1:1 yet (their task is escalated); then
+    /// it goes anyway. 0: it never waits.
+    pub outreach_hold_days: u32,
 }
 
 impl Default for Delivery {
@@ -232,6 +236,7 @@ impl Default for Delivery {
             late_grace_hours: 48,
             max_bounce_rate: 0.05,
             max_complaint_rate: 0.001,
+            outreach_hold_days: 7,
         }
     }
 }
@@ -518,6 +523,12 @@ impl Campaign {
             return Err(field(
                 "delivery.late_grace_hours",
                 "must be at most 336 (two weeks): a reminder later than that misleads",
+            ));
+        }
+        if self.delivery.outreach_hold_days > 30 {
+            return Err(field(
+                "delivery.outreach_hold_days",
+                "must be at most 30: a customer is never left untold for longer",
             ));
         }
         if self.delivery.send_hour > 22 {

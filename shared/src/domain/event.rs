@@ -26,6 +26,11 @@ pub enum CustomerEventKind {
     LegalHoldReleased(String),
     /// A later data deadline for this customer.
     Extension(NaiveDate),
+    /// Their account manager told them 1:1 (the note, if any, is the
+    /// call's outcome): their outreach task is done.
+    OutreachDone(String),
+    /// A 1:1 call or meeting is set for this day: their task is scheduled.
+    OutreachScheduled(NaiveDate),
     /// The operator's decision that a customer who was never sent the
     /// announcement may be purged anyway (the reason is required, and
     /// kept in the audit trail's certificate).
@@ -79,6 +84,15 @@ impl CustomerEventKind {
             "legal_hold" => Self::LegalHold(need("reason")?),
             "legal_hold_released" => Self::LegalHoldReleased(need("reason")?),
             "approve_purge" => Self::ApprovePurge(need("reason")?),
+            "outreach_done" => Self::OutreachDone(if detail.is_empty() {
+                String::new()
+            } else {
+                need("note")?
+            }),
+            "outreach_scheduled" => Self::OutreachScheduled(
+                parse_date(&need("day of the call (YYYY-MM-DD)")?, CAMPAIGN_YEARS)
+                    .map_err(|e| bad_detail(format!("the call's day {}", e.0)))?,
+            ),
             "extension" => Self::Extension(
                 parse_date(&need("new last day (YYYY-MM-DD)")?, CAMPAIGN_YEARS)
                     .map_err(|e| bad_detail(format!("the extension date {}", e.0)))?,
@@ -89,7 +103,7 @@ impl CustomerEventKind {
                     reason: format!(
                         "'{}' is not an event (migrated, export_requested, export_downloaded, \
                          declined, ticket_opened, ticket_resolved, legal_hold, legal_hold_released, \
-                         extension, approve_purge)",
+                         extension, approve_purge, outreach_scheduled, outreach_done)",
                         other.chars().take(40).collect::<String>()
                     ),
                 });
@@ -109,6 +123,8 @@ impl CustomerEventKind {
             Self::LegalHoldReleased(_) => "legal_hold_released",
             Self::Extension(_) => "extension",
             Self::ApprovePurge(_) => "approve_purge",
+            Self::OutreachDone(_) => "outreach_done",
+            Self::OutreachScheduled(_) => "outreach_scheduled",
         }
     }
 }

@@ -117,6 +117,9 @@ pub enum Job {
     Segment { campaign: CampaignId },
     /// Send the account managers their 1:1 briefs.
     OutreachBriefs { campaign: CampaignId },
+    /// Remind the owners of core customers not yet told 1:1, a few days
+    /// before the announcement.
+    OutreachReminders { campaign: CampaignId },
     /// Send the announcement or a reminder to the customers in one zone,
     /// at the local send hour of the milestone's day there.
     Notice {
@@ -182,6 +185,7 @@ impl Job {
         match self {
             Job::Segment { campaign }
             | Job::OutreachBriefs { campaign }
+            | Job::OutreachReminders { campaign }
             | Job::Notice { campaign, .. }
             | Job::BuildExport { campaign, .. }
             | Job::DeadlineNotice { campaign, .. }
@@ -196,6 +200,7 @@ impl Job {
     pub fn tells(&self) -> bool {
         match self {
             Job::OutreachBriefs { .. }
+            | Job::OutreachReminders { .. }
             | Job::Notice { .. }
             | Job::DeadlineNotice { .. }
             | Job::CatchUp { .. } => true,
@@ -271,6 +276,10 @@ fn zone_slug(zone: Tz) -> String {
     zone.name().replace('/', "_")
 }
 
+/// Days before the announcement that the owners of core customers not yet
+/// told 1:1 are reminded.
+pub const OUTREACH_REMINDER_DAYS: u64 = 3;
+
 /// Every scheduled job of a campaign, given the zones its customers live in
 /// and the extended deadlines granted so far.
 pub fn plan(
@@ -290,6 +299,21 @@ pub fn plan(
             campaign: id.clone(),
         },
     }];
+    // Three days before the announcement, after the brief.
+    let reminder_day = campaign.dates.announce - chrono::Days::new(OUTREACH_REMINDER_DAYS);
+    if reminder_day > campaign.brief_date() {
+        jobs.push(ScheduledJob {
+            name: format!("{id}.outreach-reminder"),
+            due: local_instant(
+                reminder_day,
+                NaiveTime::from_hms_opt(9, 0, 0).expect("valid"),
+                campaign.timezone,
+            ),
+            job: Job::OutreachReminders {
+                campaign: id.clone(),
+            },
+        });
+    }
     for milestone in campaign.notices() {
         let date = milestone_date(campaign, milestone).expect("notice milestones have dates");
         for &zone in zones {
@@ -353,9 +377,9 @@ mod tests {
         let c = Campaign::from_toml(EXAMPLE).unwrap();
         let zones = [chrono_tz::Asia::Shanghai, chrono_tz::Europe::Berlin];
         let jobs = plan(&c, &zones, &BTreeSet::new());
-        // brief + (announcement + 5 reminders + service ended + deletion
-        // warning) x 2 zones + purge
-        assert_eq!(jobs.len(), 1 + 8 * 2 + 1);
+        // brief + outreach reminder + (announcement + 5 reminders +
+        // service ended + deletion warning) x 2 zones + purge
+        assert_eq!(jobs.len(), 2 + 8 * 2 + 1);
         let warning = jobs
             .iter()
             .find(|j| j.name == "orbit-crm-2027.deletion-warning-7.Europe_Berlin")

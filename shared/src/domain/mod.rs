@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod link;
 pub mod locale;
 pub mod milestone;
+pub mod outreach;
 pub mod pace;
 pub mod refund;
 pub mod reputation;

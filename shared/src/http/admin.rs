@@ -841,3 +841,140 @@ pub(super) async fn declines(
     let campaign = load_campaign(&s.deps, &id).await?;
     Ok(Json(customers::declines(&s.deps, &campaign).await?))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OutreachQuery {
+    state: Option<String>,
+    owner: Option<String>,
+}
+
+/// The core customers' outreach tasks, filtered by state or owner, with
+/// the counts per state.
+pub(super) async fn outreach_tasks(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<OutreachQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use crate::domain::outreach::OutreachState;
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let state = q
+        .state
+        .as_deref()
+        .map(|raw| {
+            OutreachState::parse(raw).map_err(|reason| ApiError::Invalid {
+                field: "state".into(),
+                reason,
+            })
+        })
+        .transpose()?;
+    let all = s.deps.outreach.tasks(&campaign.id).await?;
+    let mut counts = std::collections::BTreeMap::new();
+    for t in &all {
+        *counts.entry(t.state.as_str()).or_insert(0u64) += 1;
+    }
+    let owner = q.owner.as_deref().map(str::trim);
+    let tasks: Vec<_> = all
+        .into_iter()
+        .filter(|t| state.is_none_or(|s| t.state == s))
+        .filter(|t| {
+            owner.is_none_or(|o| {
+                t.owner
+                    .as_ref()
+                    .is_some_and(|a| a.as_str().eq_ignore_ascii_case(o))
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "counts": counts, "tasks": tasks }),
+    ))
+}
+
+/// One core customer's outreach task.
+pub(super) async fn outreach_task(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+) -> Result<Json<crate::domain::outreach::OutreachTask>, ApiError> {
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let customer = customer_id(&customer)?;
+    s.deps
+        .outreach
+        .task(&campaign.id, &customer)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "customer {customer} has no outreach task (only core customers have one)"
+            ))
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OutreachBody {
+    by: String,
+    state: Option<String>,
+    scheduled_for: Option<String>,
+    note: Option<String>,
+}
+
+/// The owner moves a task on: `{"by", "state", "scheduled_for", "note"}`.
+/// Done after the customer's announcement was held sends it now.
+pub(super) async fn update_outreach(
+    State(s): State<AppState>,
+    Path((id, customer)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<crate::domain::outreach::OutreachTask>, ApiError> {
+    use crate::domain::outreach::{OutreachChange, OutreachState};
+    let campaign = load_campaign(&s.deps, &id).await?;
+    let customer = customer_id(&customer)?;
+    let body: OutreachBody = json_body(&body)?;
+    let by = body.by.trim();
+    if by.is_empty() || by.chars().count() > 500 {
+        return Err(ApiError::Invalid {
+            field: "by".into(),
+            reason: "is required: 1 to 500 characters".into(),
+        });
+    }
+    let change = OutreachChange {
+        state: body
+            .state
+            .as_deref()
+            .map(OutreachState::parse)
+            .transpose()
+            .map_err(|reason| ApiError::Invalid {
+                field: "state".into(),
+                reason,
+            })?,
+        scheduled_for: body
+            .scheduled_for
+            .as_deref()
+            .map(|d| {
+                crate::domain::bounds::parse_date(d, crate::domain::bounds::CAMPAIGN_YEARS).map_err(
+                    |e| ApiError::Invalid {
+                        field: "scheduled_for".into(),
+                        reason: e.0,
+                    },
+                )
+            })
+            .transpose()?,
+        note: body.note,
+    };
+    if change == OutreachChange::default() {
+        return Err(ApiError::Invalid {
+            field: "state".into(),
+            reason: "give a state, a scheduled_for day or a note".into(),
+        });
+    }
+    Ok(Json(
+        crate::services::outreach::update(
+            &s.deps,
+            &campaign,
+            &customer,
+            &change,
+            by,
+            s.deps.clock.now(),
+        )
+        .await?,
+    ))
+}

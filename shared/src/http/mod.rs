@@ -296,6 +296,14 @@ fn admin_routes(state: AppState) -> Router {
             "/v1/campaigns/{campaign}/preflight",
             get(admin::campaign_preflight),
         )
+        .route(
+            "/v1/campaigns/{campaign}/outreach",
+            get(admin::outreach_tasks),
+        )
+        .route(
+            "/v1/campaigns/{campaign}/outreach/{customer}",
+            get(admin::outreach_task).patch(admin::update_outreach),
+        )
         .route("/v1/campaigns/{campaign}/declines", get(admin::declines))
         .route(
             "/v1/campaigns/{campaign}/customers/{customer}",

@@ -18,6 +18,7 @@ use crate::services::import::ImportError;
 use crate::services::launch::{LaunchError, Preflight};
 use crate::services::lifecycle::LifecycleError;
 use crate::services::migration_status::StatusError;
+use crate::services::outreach::OutreachError;
 use crate::services::plan_preview::PlanPreviewError;
 use crate::services::preview::PreviewError;
 
@@ -197,7 +198,22 @@ impl From<EventError> for ApiError {
                 reason: e.to_string(),
             },
             EventError::Export(x) => x.into(),
+            EventError::Outreach(o) => o.into(),
             EventError::Port(p) => p.into(),
+        }
+    }
+}
+
+impl From<OutreachError> for ApiError {
+    fn from(e: OutreachError) -> Self {
+        match e {
+            OutreachError::NoTask(_) => ApiError::NotFound(e.to_string()),
+            OutreachError::Refused(r) => ApiError::Invalid {
+                field: r.field.into(),
+                reason: r.reason,
+            },
+            OutreachError::Contended => ApiError::Conflict(e.to_string()),
+            OutreachError::Port(p) => p.into(),
         }
     }
 }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::milestone::{Job, ScheduledJob, day_ends_everywhere};
+use crate::domain::outreach::{OutreachChange, OutreachState};
 use crate::domain::{Campaign, CustomerId, CustomerRecord, MigrationStatus};
 use crate::ports::{Deps, PortError};
 
@@ -27,6 +28,8 @@ pub enum EventError {
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error(transparent)]
+    Outreach(#[from] super::outreach::OutreachError),
+    #[error(transparent)]
     Port(#[from] PortError),
 }
 
@@ -46,6 +49,29 @@ async fn schedule_purge(deps: &Deps, campaign: &Campaign, day: NaiveDate) -> Res
             },
         })
         .await
+}
+
+/// An outreach event from the events file or route: the account team's.
+async fn outreach_update(
+    deps: &Deps,
+    campaign: &Campaign,
+    event: &CustomerEvent,
+    change: &OutreachChange,
+) -> Result<(), EventError> {
+    match super::outreach::update(
+        deps,
+        campaign,
+        &event.customer,
+        change,
+        "account team",
+        event.at,
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(super::outreach::OutreachError::Port(p)) => Err(EventError::Port(p)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Applies one event.
@@ -186,6 +212,23 @@ async fn apply_one(
             return Ok(None);
         }
         CustomerEventKind::TicketOpened(_) | CustomerEventKind::TicketResolved(_) => {
+            return Ok(None);
+        }
+        CustomerEventKind::OutreachDone(note) => {
+            let change = OutreachChange {
+                state: Some(OutreachState::Done),
+                note: (!note.is_empty()).then(|| note.clone()),
+                ..Default::default()
+            };
+            outreach_update(deps, campaign, event, &change).await?;
+            return Ok(None);
+        }
+        CustomerEventKind::OutreachScheduled(day) => {
+            let change = OutreachChange {
+                scheduled_for: Some(*day),
+                ..Default::default()
+            };
+            outreach_update(deps, campaign, event, &change).await?;
             return Ok(None);
         }
     }

@@ -214,9 +214,12 @@ async fn run_once(
                 jobs: launched.jobs.len(),
             }
         }
-        Job::OutreachBriefs { .. } => {
-            JobOutcome::Briefs(dispatch::outreach_briefs(deps, &campaign, now).await?)
-        }
+        Job::OutreachBriefs { .. } => JobOutcome::Briefs(
+            dispatch::outreach_briefs(deps, &campaign, dispatch::BriefKind::Brief, now).await?,
+        ),
+        Job::OutreachReminders { .. } => JobOutcome::Briefs(
+            dispatch::outreach_briefs(deps, &campaign, dispatch::BriefKind::Reminder, now).await?,
+        ),
         Job::Notice {
             milestone,
             timezone,

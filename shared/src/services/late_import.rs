@@ -47,6 +47,10 @@ pub async fn admit_late(
     }
     let mut tiers = SegmentSummary::default();
     for page in added.chunks(1000) {
+        let core = page
+            .iter()
+            .filter(|r| segment::tier_of(campaign, r) == Some(crate::domain::Tier::Core));
+        super::outreach::open_tasks_for(deps, campaign, core, deps.clock.now()).await?;
         let page = segment::segment_these(campaign, page.to_vec(), deps.customers.as_ref()).await?;
         tiers.add(&page);
     }

@@ -137,6 +137,7 @@ pub async fn launch_overriding(
     )
     .await?
     .jobs;
+    super::outreach::open_tasks(deps, campaign, now).await?;
     deps.campaigns.mark_launched(&campaign.id, now).await?;
     Ok(LaunchReport {
         tiers,

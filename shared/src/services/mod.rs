@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod lint;
 pub mod migration_status;
 pub mod notice;
+pub mod outreach;
 pub mod pacing;
 mod page_view;
 mod paging;

@@ -488,11 +488,21 @@ pub struct BriefLine {
     pub refund: String,
     pub locale: String,
     pub why: String,
+    /// Where their outreach task stands: "to do", "call set for 20
+    /// January 2027", "done", "escalated".
+    pub task: String,
 }
 
 #[derive(Serialize)]
 struct BriefView<'a> {
     lang: &'static str,
+    /// The reminder a few days before the announcement (only the open
+    /// tasks), not the brief.
+    reminder: bool,
+    /// Days the announcement waits for a core customer not yet told.
+    hold_days: u32,
+    /// Where an owner records a call: the task's API path.
+    task_path: String,
     product: &'a str,
     dates: BriefDates,
     links: BriefLinks,
@@ -512,7 +522,13 @@ struct BriefLinks {
     guide: String,
 }
 
-pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Customer) -> BriefLine {
+pub fn brief_line(
+    campaign: &Campaign,
+    record: &CustomerRecord,
+    customer: &Customer,
+    task: Option<&crate::domain::outreach::OutreachTask>,
+) -> BriefLine {
+    use crate::domain::outreach::OutreachState;
     // Briefs are in English, for staff.
     let money = |a| format::money(Locale::En, a, customer.currency.as_ref());
     BriefLine {
@@ -532,17 +548,42 @@ pub fn brief_line(campaign: &Campaign, record: &CustomerRecord, customer: &Custo
             .tier
             .as_ref()
             .map_or(String::new(), |t| t.explanation.clone()),
+        task: match task {
+            None => "no task yet".into(),
+            Some(t) => match (t.state, t.scheduled_for) {
+                (OutreachState::Scheduled, Some(day)) if day >= campaign.dates.announce => format!(
+                    "call set for {}, after the announcement: theirs waits for the call",
+                    format::date(Locale::En, day)
+                ),
+                (OutreachState::Scheduled, Some(day)) => {
+                    format!("call set for {}", format::date(Locale::En, day))
+                }
+                (state, _) => match state {
+                    OutreachState::Todo => "to do".into(),
+                    OutreachState::Scheduled => "call set".into(),
+                    OutreachState::Done => "done".into(),
+                    OutreachState::Escalated => "escalated: announcement held".into(),
+                },
+            },
+        },
     }
 }
 
 /// An account manager's brief, in English: it is for staff.
-pub fn render_brief(campaign: &Campaign, lines: &[BriefLine]) -> Result<Rendered, RenderError> {
+pub fn render_brief(
+    campaign: &Campaign,
+    lines: &[BriefLine],
+    reminder: bool,
+) -> Result<Rendered, RenderError> {
     let d = |date| format::date(Locale::En, date);
     let text = |t: &crate::domain::locale::LocalizedText| {
         t.get(Locale::En, campaign.default_locale).to_owned()
     };
     let view = BriefView {
         lang: "en",
+        reminder,
+        hold_days: campaign.delivery.outreach_hold_days,
+        task_path: format!("/v1/campaigns/{}/outreach/<customer id>", campaign.id),
         product: &campaign.product,
         dates: BriefDates {
             announce: d(campaign.dates.announce),
@@ -729,11 +770,16 @@ pub fn check_templates(campaign: &Campaign) -> Result<(), OverrideError> {
         refund: "-".into(),
         locale: "en".into(),
         why: "strategic".into(),
+        task: "to do".into(),
     };
-    render_brief(campaign, &[line]).map_err(|e| OverrideError {
-        name: "email/brief.en".into(),
-        reason: why(e),
-    })?;
+    for reminder in [false, true] {
+        render_brief(campaign, std::slice::from_ref(&line), reminder).map_err(|e| {
+            OverrideError {
+                name: "email/brief.en".into(),
+                reason: why(e),
+            }
+        })?;
+    }
     Ok(())
 }
 

@@ -84,6 +84,9 @@ fn planned_kind(job: &ScheduledJob, campaign: &Campaign, notices: &BTreeSet<Stri
     let id = campaign.id.as_str();
     match &job.job {
         Job::OutreachBriefs { .. } => job.name == schedule_name(&format!("{id}.outreach-brief")),
+        Job::OutreachReminders { .. } => {
+            job.name == schedule_name(&format!("{id}.outreach-reminder"))
+        }
         Job::Notice {
             resume: None,
             milestone,

@@ -259,6 +259,7 @@ async fn delete_verified(
             what,
         });
     }
+    super::outreach::scrub_notes(deps, campaign, ids, now).await?;
     deps.customers
         .scrub_customers(&campaign.id, ids, now)
         .await?;

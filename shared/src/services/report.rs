@@ -57,6 +57,9 @@ pub struct Report {
     pub declined: u64,
     pub exports: ExportFigures,
     pub tickets: BTreeMap<String, TicketFigures>,
+    /// The core customers' 1:1 outreach: tasks by state, and how each
+    /// first heard (their account manager, or the held mass notice).
+    pub outreach: super::outreach::OutreachFigures,
     pub purge: PurgeFigures,
     /// Scheduled jobs that failed and are being retried or were given up
     /// (the embedded scheduler; on AWS, Scheduler's dead-letter queue and
@@ -228,6 +231,7 @@ pub async fn report(
     let held_never_told = held_never_told(deps, campaign, now).await?;
     let held: u64 = tiers.values().map(|t| t.legal_hold).sum();
 
+    let outreach = super::outreach::figures(deps, campaign).await?;
     Ok(Report {
         campaign: campaign.id.to_string(),
         product: campaign.product.clone(),
@@ -263,6 +267,7 @@ pub async fn report(
             mean_minutes_to_ready: mean(&ready),
         },
         tickets,
+        outreach,
         purge: PurgeFigures {
             purged,
             legal_hold: held,

@@ -25,6 +25,21 @@ impl SegmentSummary {
 const PAGE: usize = 1000;
 
 /// Decides and stores the tier of these customers (the purged are skipped).
+/// The tier segmentation gives a customer: the operator's, else the
+/// campaign's rules' (`None` once purged).
+pub fn tier_of(campaign: &Campaign, r: &CustomerRecord) -> Option<Tier> {
+    let profile = r.profile.as_ref()?;
+    Some(match &r.tier_override {
+        Some(o) => o.tier,
+        None => {
+            campaign
+                .segmentation
+                .decide(profile, campaign.dates.announce)
+                .tier
+        }
+    })
+}
+
 pub async fn segment_these(
     campaign: &Campaign,
     records: Vec<CustomerRecord>,

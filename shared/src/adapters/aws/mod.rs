@@ -5,6 +5,7 @@
 
 pub mod customers;
 pub mod dynamo;
+mod outreach;
 #[cfg(feature = "aws-s3")]
 pub mod s3;
 #[cfg(feature = "aws-scheduler")]
@@ -460,6 +461,7 @@ impl AwsSettings {
             ledger: dynamo.clone(),
             events: dynamo.clone(),
             exports: dynamo.clone(),
+            outreach: dynamo.clone(),
             audit: dynamo,
             scheduler,
             mailer,

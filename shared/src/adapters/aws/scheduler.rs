@@ -25,6 +25,7 @@ impl ScheduleTargets {
         match job {
             Job::Segment { .. } => &self.segmentation_arn,
             Job::OutreachBriefs { .. }
+            | Job::OutreachReminders { .. }
             | Job::Notice { .. }
             | Job::BuildExport { .. }
             | Job::DeadlineNotice { .. }

@@ -52,6 +52,7 @@ impl Embedded {
             ledger: store.clone(),
             events: store.clone(),
             exports: store.clone(),
+            outreach: store.clone(),
             audit: store.clone(),
             scheduler: store.clone(),
             mailer: Arc::new(

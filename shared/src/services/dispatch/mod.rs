@@ -19,7 +19,7 @@ use crate::ports::{OutgoingEmail, PortError};
 
 use super::notice::{RenderError, Rendered};
 
-pub use briefs::{BriefReport, outreach_briefs};
+pub use briefs::{BriefKind, BriefReport, outreach_briefs};
 pub use catch_up::{CatchUpReport, catch_up};
 pub(crate) use send::{channels_for, send_one_claimed};
 pub use wave::{Wave, WaveReport, WaveState, notice_wave};

@@ -72,6 +72,10 @@ pub struct WaveReport {
     pub missed: u64,
     /// Not sent: their address hard-bounced or complained.
     pub suppressed: u64,
+    /// Core customers whose announcement waits for their account
+    /// manager's call (`services::outreach`): sent when the call is done,
+    /// or when the hold ends.
+    pub outreach_held: u64,
     /// Sent after the milestone's local day (within the grace).
     pub late: bool,
     /// When the next part runs, if one is scheduled.
@@ -185,6 +189,7 @@ pub async fn notice_wave(
         held: 0,
         missed: 0,
         suppressed: 0,
+        outreach_held: 0,
         late: false,
         next_part_at: None,
     };
@@ -210,6 +215,7 @@ pub async fn notice_wave(
     deps.scheduler
         .upsert(&checkpoint(start.clone(), watchdog_at))
         .await?;
+    let mut gate = crate::services::outreach::Gate::for_wave(deps, campaign, milestone).await?;
     // Everything up to `cursor` is settled (sent, or given back); the next
     // page is read after `read_after`.
     let mut cursor = start;
@@ -230,6 +236,14 @@ pub async fn notice_wave(
             if let Some(last) = page.last() {
                 read_after = Some(last.id.clone());
             }
+            let page = match gate.as_mut() {
+                Some(gate) => {
+                    let gated = gate.filter(deps, campaign, page, now).await?;
+                    report.outreach_held += gated.held;
+                    gated.records
+                }
+                None => page,
+            };
             chunks.extend(page.chunks(CHUNK).map(<[CustomerRecord]>::to_vec));
         }
         // Every part sends at least a chunk, so a wave always moves on.

@@ -12,6 +12,7 @@ mod events;
 mod exports;
 mod jobs;
 mod ledger;
+mod outreach;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -119,6 +120,14 @@ CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
+-- `task` is a versioned record (adapters::records), not a domain struct.
+CREATE TABLE IF NOT EXISTS outreach (
+    campaign_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, customer_id)
+) WITHOUT ROWID;
 "#;
 
 /// Changes to a store written by an earlier version, in order: the store's
@@ -178,6 +187,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE campaigns ADD COLUMN cancelled TEXT;",
     // 7: the operator's tier for a customer, which segmentation leaves.
     "ALTER TABLE customers ADD COLUMN tier_override TEXT;",
+    // 8: the core customers' outreach tasks (a new table: `SCHEMA` makes
+    // it on every open).
+    "",
 ];
 
 /// Brings a store to the newest schema: a new file gets `SCHEMA`; one from
