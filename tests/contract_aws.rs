@@ -226,3 +226,105 @@ async fn the_preflight_asks_ses_whether_the_sender_may_send() {
         unknown.reason
     );
 }
+
+/// Items as the release before record versions wrote them — the event and
+/// the export request as bare domain JSON, no `v` — read as they were; a
+/// new write beside them carries version 1.
+#[tokio::test]
+async fn items_written_before_record_versions_are_read() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use sunset::domain::event::{CustomerEvent, CustomerEventKind};
+    use sunset::domain::export::{ExportId, ExportRequest, ExportStatus};
+    let config = sunset::adapters::aws::sdk_config().await;
+    let settings = sunset_e2e::aws_settings(&config).await;
+    let table = settings.table.clone();
+    let deps = settings.deps(&config);
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let c = contract::campaign();
+    let r1 = sunset::domain::CustomerId::parse("r1").unwrap();
+    deps.campaigns.put_campaign(&c).await.unwrap();
+    deps.customers
+        .insert_customers(&c.id, &[contract::record("r1", chrono_tz::Europe::Berlin)])
+        .await
+        .unwrap();
+    let at: chrono::DateTime<chrono::Utc> = "2027-02-03T10:00:00Z".parse().unwrap();
+    let declined = CustomerEvent {
+        at,
+        customer: r1.clone(),
+        kind: CustomerEventKind::Declined("too expensive".into()),
+    };
+    deps.events
+        .record_events(&c.id, &[(declined.clone(), None)])
+        .await
+        .unwrap();
+    let mut export =
+        ExportRequest::new(ExportId::parse("x1").unwrap(), c.id.clone(), r1.clone(), at);
+    export.status = ExportStatus::Ready;
+    export.bundle_files = Some(4);
+    deps.exports.put_export(&export).await.unwrap();
+    // Rewrite both items as the previous release wrote them.
+    let events_pk =
+        sunset::adapters::aws::customers::customer_pk(&c.id, &r1).replace("CUSTS#", "EVTS#");
+    let items = dynamo
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(events_pk.clone()))
+        .send()
+        .await
+        .unwrap();
+    let item = &items.items()[0];
+    assert_eq!(
+        item["v"],
+        AttributeValue::N("1".into()),
+        "written as version 1"
+    );
+    let v0_event = r#"{"at":"2027-02-03T10:00:00Z","customer":"r1","kind":{"event":"declined","detail":"too expensive"}}"#;
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .item("pk", item["pk"].clone())
+        .item("sk", item["sk"].clone())
+        .item("event", AttributeValue::S(v0_event.into()))
+        .send()
+        .await
+        .unwrap();
+    let v0_export = format!(
+        r#"{{"id":"x1","campaign":"{}","customer":"r1","requested_at":"2027-02-03T10:00:00Z","status":"ready","ready_at":null,"bundle_key":null,"bundle_bytes":null,"bundle_files":4,"bundle_sha256":null}}"#,
+        c.id
+    );
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S(format!("EXP#{}#r1", c.id)))
+        .item("sk", AttributeValue::S("x1".into()))
+        .item("request", AttributeValue::S(v0_export))
+        .item("gsi1pk", AttributeValue::S(format!("EXPORTS#{}", c.id)))
+        .item("gsi1sk", AttributeValue::S("x1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.events.events_of(&c.id, &r1).await.unwrap(),
+        std::slice::from_ref(&declined)
+    );
+    assert_eq!(deps.events.events(&c.id).await.unwrap(), [declined]);
+    let read = deps
+        .exports
+        .export(&c.id, &r1, &ExportId::parse("x1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, export);
+    assert_eq!(deps.exports.all_exports(&c.id).await.unwrap(), [export]);
+    // The purge scrubs a decline reason written before versions too.
+    deps.customers
+        .scrub_customers(&c.id, std::slice::from_ref(&r1), at)
+        .await
+        .unwrap();
+    let scrubbed = deps.events.events_of(&c.id, &r1).await.unwrap();
+    assert_eq!(
+        scrubbed[0].kind,
+        CustomerEventKind::Declined("[purged]".into())
+    );
+}

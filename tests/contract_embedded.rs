@@ -95,3 +95,89 @@ async fn reminders_follow_the_rules_on_every_channel_once() {
     })
     .await;
 }
+
+/// Rows as the release before record versions wrote them — the event and
+/// the export request as bare domain JSON — read as they were, and a
+/// decline reason among them scrubbed by the purge; new rows beside them
+/// are written as version 1.
+#[tokio::test]
+async fn rows_written_before_record_versions_are_read() {
+    use sunset::domain::event::{CustomerEvent, CustomerEventKind};
+    use sunset::domain::export::{ExportId, ExportStatus};
+    let (dir, emb) = fresh();
+    let c = contract::campaign();
+    let r1 = sunset::domain::CustomerId::parse("r1").unwrap();
+    emb.deps.campaigns.put_campaign(&c).await.unwrap();
+    emb.deps
+        .customers
+        .insert_customers(&c.id, &[contract::record("r1", chrono_tz::Europe::Berlin)])
+        .await
+        .unwrap();
+    drop(emb);
+    // As the previous release wrote them.
+    let db = rusqlite::Connection::open(dir.path().join("sunset.db")).unwrap();
+    db.execute(
+        "INSERT INTO events (campaign_id, customer_id, kind, event) VALUES (?1, 'r1', 'declined', ?2)",
+        rusqlite::params![
+            c.id.as_str(),
+            r#"{"at":"2027-02-03T10:00:00Z","customer":"r1","kind":{"event":"declined","detail":"too expensive"}}"#
+        ],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO exports (campaign_id, id, customer_id, request) VALUES (?1, 'x1', 'r1', ?2)",
+        rusqlite::params![
+            c.id.as_str(),
+            format!(
+                r#"{{"id":"x1","campaign":"{}","customer":"r1","requested_at":"2027-02-03T10:00:00Z","status":"ready","ready_at":null,"bundle_key":null,"bundle_bytes":null,"bundle_files":4,"bundle_sha256":null}}"#,
+                c.id
+            )
+        ],
+    )
+    .unwrap();
+    drop(db);
+    let clock = Arc::new(SimulatedClock::new("2027-02-04T00:00:00Z".parse().unwrap()));
+    let emb = Embedded::open(dir.path(), clock).unwrap();
+    let at: chrono::DateTime<chrono::Utc> = "2027-02-03T10:00:00Z".parse().unwrap();
+    let events = emb.deps.events.events_of(&c.id, &r1).await.unwrap();
+    assert_eq!(
+        events,
+        [CustomerEvent {
+            at,
+            customer: r1.clone(),
+            kind: CustomerEventKind::Declined("too expensive".into()),
+        }]
+    );
+    let export = emb
+        .deps
+        .exports
+        .export(&c.id, &r1, &ExportId::parse("x1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (export.status, export.bundle_files),
+        (ExportStatus::Ready, Some(4))
+    );
+    // A new decline beside it, as version 1; the purge scrubs both.
+    let again = CustomerEvent {
+        at: at + chrono::Duration::hours(1),
+        customer: r1.clone(),
+        kind: CustomerEventKind::Declined("still too expensive".into()),
+    };
+    emb.deps
+        .events
+        .record_events(&c.id, &[(again, None)])
+        .await
+        .unwrap();
+    emb.deps
+        .customers
+        .scrub_customers(&c.id, std::slice::from_ref(&r1), at)
+        .await
+        .unwrap();
+    let scrubbed = emb.deps.events.events_of(&c.id, &r1).await.unwrap();
+    assert_eq!(scrubbed.len(), 2);
+    for e in &scrubbed {
+        assert_eq!(e.kind, CustomerEventKind::Declined("[purged]".into()));
+    }
+}

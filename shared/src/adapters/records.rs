@@ -7,6 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
 use crate::domain::outreach::{OutreachNote, OutreachState, OutreachTask};
 use crate::domain::{CampaignId, CustomerId, EmailAddress};
 use crate::ports::{PortError, PortResult};
@@ -122,6 +124,235 @@ pub fn outreach_from_json(json: &str) -> PortResult<OutreachTask> {
     }
 }
 
+// ---------------------------------------------------------------- events
+
+/// A customer event as stored before records carried a version (every
+/// store written up to the release that added versions): the domain's
+/// JSON of that time, frozen here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventV0 {
+    at: DateTime<Utc>,
+    customer: String,
+    kind: KindV0,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "event", content = "detail", rename_all = "snake_case")]
+enum KindV0 {
+    Migrated,
+    ExportRequested,
+    ExportDownloaded,
+    Declined(String),
+    TicketOpened(String),
+    TicketResolved(String),
+    LegalHold(String),
+    LegalHoldReleased(String),
+    Extension(NaiveDate),
+    ApprovePurge(String),
+}
+
+impl KindV0 {
+    /// The event's name and detail, as version 1 keeps them.
+    fn flat(self) -> (&'static str, String) {
+        match self {
+            KindV0::Migrated => ("migrated", String::new()),
+            KindV0::ExportRequested => ("export_requested", String::new()),
+            KindV0::ExportDownloaded => ("export_downloaded", String::new()),
+            KindV0::Declined(d) => ("declined", d),
+            KindV0::TicketOpened(d) => ("ticket_opened", d),
+            KindV0::TicketResolved(d) => ("ticket_resolved", d),
+            KindV0::LegalHold(d) => ("legal_hold", d),
+            KindV0::LegalHoldReleased(d) => ("legal_hold_released", d),
+            KindV0::Extension(d) => ("extension", d.to_string()),
+            KindV0::ApprovePurge(d) => ("approve_purge", d),
+        }
+    }
+}
+
+/// A customer event, version 1: the event's name and its detail as text,
+/// as the events file writes them, read back by the same parser.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventV1 {
+    v: u32,
+    at: DateTime<Utc>,
+    customer: String,
+    event: String,
+    detail: String,
+}
+
+pub fn event_to_json(e: &CustomerEvent) -> PortResult<String> {
+    serde_json::to_string(&EventV1 {
+        v: 1,
+        at: e.at,
+        customer: e.customer.to_string(),
+        event: e.kind.name().to_owned(),
+        detail: e.kind.detail(),
+    })
+    .map_err(PortError::permanent)
+}
+
+fn event_of(
+    at: DateTime<Utc>,
+    customer: &str,
+    event: &str,
+    detail: &str,
+) -> PortResult<CustomerEvent> {
+    let bad = |what: &str, e: String| {
+        PortError::permanent(anyhow::anyhow!("a stored customer event's {what}: {e}"))
+    };
+    Ok(CustomerEvent {
+        at,
+        customer: CustomerId::parse(customer).map_err(|e| bad("customer", e.0))?,
+        kind: CustomerEventKind::parse(event, detail).map_err(|e| bad(e.field, e.reason))?,
+    })
+}
+
+/// A stored event of any version this build reads: version 1, or the
+/// unversioned JSON of earlier releases.
+pub fn event_from_json(json: &str) -> PortResult<CustomerEvent> {
+    match versioned(json)? {
+        None => {
+            let r: EventV0 = serde_json::from_str(json)
+                .map_err(|e| decode_err("a customer event (unversioned)", e))?;
+            let (event, detail) = r.kind.flat();
+            event_of(r.at, &r.customer, event, &detail)
+        }
+        Some(1) => {
+            let r: EventV1 = serde_json::from_str(json)
+                .map_err(|e| decode_err("a customer event (version 1)", e))?;
+            event_of(r.at, &r.customer, &r.event, &r.detail)
+        }
+        Some(other) => Err(unknown_version("a customer event", other)),
+    }
+}
+
+// ---------------------------------------------------------- export requests
+
+/// An export request as stored before records carried a version.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportV0 {
+    id: String,
+    campaign: String,
+    customer: String,
+    requested_at: DateTime<Utc>,
+    status: String,
+    ready_at: Option<DateTime<Utc>>,
+    bundle_key: Option<String>,
+    bundle_bytes: Option<u64>,
+    bundle_files: Option<u64>,
+    bundle_sha256: Option<String>,
+}
+
+/// An export request, version 1.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportV1 {
+    v: u32,
+    id: String,
+    campaign: String,
+    customer: String,
+    requested_at: DateTime<Utc>,
+    /// requested, ready.
+    status: String,
+    ready_at: Option<DateTime<Utc>>,
+    bundle_key: Option<String>,
+    bundle_bytes: Option<u64>,
+    bundle_files: Option<u64>,
+    bundle_sha256: Option<String>,
+}
+
+pub fn export_to_json(r: &ExportRequest) -> PortResult<String> {
+    serde_json::to_string(&ExportV1 {
+        v: 1,
+        id: r.id.to_string(),
+        campaign: r.campaign.to_string(),
+        customer: r.customer.to_string(),
+        requested_at: r.requested_at,
+        status: match r.status {
+            ExportStatus::Requested => "requested",
+            ExportStatus::Ready => "ready",
+        }
+        .to_owned(),
+        ready_at: r.ready_at,
+        bundle_key: r.bundle_key.clone(),
+        bundle_bytes: r.bundle_bytes,
+        bundle_files: r.bundle_files,
+        bundle_sha256: r.bundle_sha256.clone(),
+    })
+    .map_err(PortError::permanent)
+}
+
+/// A stored export request of any version this build reads.
+pub fn export_from_json(json: &str) -> PortResult<ExportRequest> {
+    let r = match versioned(json)? {
+        None => {
+            let r: ExportV0 = serde_json::from_str(json)
+                .map_err(|e| decode_err("an export request (unversioned)", e))?;
+            ExportV1 {
+                v: 0,
+                id: r.id,
+                campaign: r.campaign,
+                customer: r.customer,
+                requested_at: r.requested_at,
+                status: r.status,
+                ready_at: r.ready_at,
+                bundle_key: r.bundle_key,
+                bundle_bytes: r.bundle_bytes,
+                bundle_files: r.bundle_files,
+                bundle_sha256: r.bundle_sha256,
+            }
+        }
+        Some(1) => serde_json::from_str(json)
+            .map_err(|e| decode_err("an export request (version 1)", e))?,
+        Some(other) => return Err(unknown_version("an export request", other)),
+    };
+    let bad = |what: &str, e: String| {
+        PortError::permanent(anyhow::anyhow!("a stored export request's {what}: {e}"))
+    };
+    Ok(ExportRequest {
+        id: ExportId::parse(&r.id).map_err(|e| bad("id", e.0))?,
+        campaign: CampaignId::parse(&r.campaign).map_err(|e| bad("campaign", e.0))?,
+        customer: CustomerId::parse(&r.customer).map_err(|e| bad("customer", e.0))?,
+        requested_at: r.requested_at,
+        status: match r.status.as_str() {
+            "requested" => ExportStatus::Requested,
+            "ready" => ExportStatus::Ready,
+            other => {
+                return Err(bad(
+                    "status",
+                    format!("'{other}' is not requested or ready"),
+                ));
+            }
+        },
+        ready_at: r.ready_at,
+        bundle_key: r.bundle_key,
+        bundle_bytes: r.bundle_bytes,
+        bundle_files: r.bundle_files,
+        bundle_sha256: r.bundle_sha256,
+    })
+}
+
+/// The version a record carries, `None` for the unversioned JSON written
+/// before versions.
+fn versioned(json: &str) -> PortResult<Option<u32>> {
+    #[derive(Deserialize)]
+    struct Maybe {
+        v: Option<u32>,
+    }
+    serde_json::from_str::<Maybe>(json)
+        .map(|m| m.v)
+        .map_err(|e| decode_err("a stored record", e))
+}
+
+fn unknown_version(what: &str, v: u32) -> PortError {
+    PortError::permanent(anyhow::anyhow!(
+        "{what} of version {v}, which this build does not read; run the newer sunset that wrote it"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +381,55 @@ mod tests {
         let read = outreach_from_json(v1).unwrap();
         assert_eq!(read.state, OutreachState::Scheduled);
         assert_eq!(read.revision, 3);
+    }
+
+    /// Rows as the release before versions wrote them (copied from a
+    /// store it left): each reads, and writes back as version 1.
+    #[test]
+    fn events_and_exports_written_before_versions_read() {
+        for (v0, name, detail) in [
+            (
+                r#"{"at":"2027-02-03T10:00:00Z","customer":"c1","kind":{"event":"migrated"}}"#,
+                "migrated",
+                "",
+            ),
+            (
+                r#"{"at":"2027-02-03T10:00:00Z","customer":"c1","kind":{"event":"declined","detail":"too expensive"}}"#,
+                "declined",
+                "too expensive",
+            ),
+            (
+                r#"{"at":"2027-02-03T10:00:00Z","customer":"c1","kind":{"event":"extension","detail":"2027-12-01"}}"#,
+                "extension",
+                "2027-12-01",
+            ),
+        ] {
+            let e = event_from_json(v0).unwrap();
+            assert_eq!((e.kind.name(), e.kind.detail().as_str()), (name, detail));
+            let v1 = event_to_json(&e).unwrap();
+            assert!(v1.starts_with(r#"{"v":1,"#), "{v1}");
+            assert_eq!(event_from_json(&v1).unwrap(), e);
+        }
+        let v0 = r#"{"id":"x1","campaign":"c","customer":"c1","requested_at":"2027-02-03T10:00:00Z",
+            "status":"ready","ready_at":"2027-02-03T10:05:00Z","bundle_key":"exports/c/c1/x1.zip",
+            "bundle_bytes":1200,"bundle_files":4,"bundle_sha256":"ab"}"#;
+        let r = export_from_json(v0).unwrap();
+        assert_eq!(r.status, ExportStatus::Ready);
+        assert_eq!(r.bundle_files, Some(4));
+        assert_eq!(export_from_json(&export_to_json(&r).unwrap()).unwrap(), r);
+        let future = r#"{"v":2,"id":"x1"}"#;
+        assert!(
+            export_from_json(future)
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
+        assert!(
+            event_from_json(future)
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
     }
 
     #[test]

@@ -111,6 +111,21 @@ impl CustomerEventKind {
         })
     }
 
+    /// The detail as the events file writes it (what `parse` reads back).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Migrated | Self::ExportRequested | Self::ExportDownloaded => String::new(),
+            Self::Declined(d)
+            | Self::TicketOpened(d)
+            | Self::TicketResolved(d)
+            | Self::LegalHold(d)
+            | Self::LegalHoldReleased(d)
+            | Self::ApprovePurge(d)
+            | Self::OutreachDone(d) => d.clone(),
+            Self::Extension(day) | Self::OutreachScheduled(day) => day.to_string(),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Migrated => "migrated",

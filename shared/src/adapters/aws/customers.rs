@@ -33,11 +33,15 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::dynamo::{Backoff, DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
+use crate::adapters::records::{event_from_json, event_to_json};
 use crate::domain::customer::Suppression;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
 use crate::ports::{Chunks, CustomerStore, EventLog, PortError, PortResult, TierCount};
+
+/// The version of the record an event item holds (`v` on the item).
+const RECORD_VERSION: &str = "1";
 
 /// The partition of a customer's item (tools and benchmarks address
 /// items directly with it).
@@ -836,10 +840,8 @@ impl DynamoStore {
                     .table_name(self.table())
                     .item("pk", s(events_pk(campaign, id)))
                     .item("sk", s(sk))
-                    .item(
-                        "event",
-                        s(serde_json::to_string(&scrubbed).map_err(PortError::permanent)?),
-                    )
+                    .item("event", s(event_to_json(&scrubbed)?))
+                    .item("v", AttributeValue::N(RECORD_VERSION.into()))
                     .send()
                     .await
                     .map_err(sdk_err)?;
@@ -867,9 +869,7 @@ impl DynamoStore {
             .await?
             .iter()
             .map(|i| {
-                let event =
-                    serde_json::from_str::<CustomerEvent>(get_s(i, "event").unwrap_or_default())
-                        .map_err(PortError::permanent)?;
+                let event = event_from_json(get_s(i, "event").unwrap_or_default())?;
                 Ok((get_s(i, "sk").unwrap_or_default().to_owned(), event))
             })
             .collect::<PortResult<Vec<_>>>()?;
@@ -898,11 +898,8 @@ impl EventLog for DynamoStore {
                                 .table_name(self.table())
                                 .item("pk", s(events_pk(campaign, &event.customer)))
                                 .item("sk", s(sk))
-                                .item(
-                                    "event",
-                                    s(serde_json::to_string(event)
-                                        .map_err(PortError::permanent)?),
-                                )
+                                .item("event", s(event_to_json(event)?))
+                                .item("v", AttributeValue::N(RECORD_VERSION.into()))
                                 .build()
                                 .map_err(PortError::permanent)?,
                         )
@@ -967,10 +964,7 @@ impl EventLog for DynamoStore {
             .every_shard("EVTS", campaign, |q| q)
             .await?
             .iter()
-            .map(|item| {
-                serde_json::from_str::<CustomerEvent>(get_s(item, "event").unwrap_or_default())
-                    .map_err(PortError::permanent)
-            })
+            .map(|item| event_from_json(get_s(item, "event").unwrap_or_default()))
             .collect::<PortResult<Vec<_>>>()?;
         all.sort_by_key(|e| e.at);
         Ok(all)

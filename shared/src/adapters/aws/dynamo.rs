@@ -26,6 +26,7 @@
 //! ledger transition is a conditional write: a claim takes an entry that does not exist, or one
 //! neither sent nor missed whose lease has ended; a release only deletes an entry not yet sent.
 
+use crate::adapters::records;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -630,6 +631,13 @@ impl DeliveryLedger for DynamoStore {
     }
 }
 
+/// An export request item's record, of any version this build reads.
+fn export_of(item: &Item) -> PortResult<ExportRequest> {
+    let text = get_s(item, "request")
+        .ok_or_else(|| PortError::permanent(anyhow::anyhow!("item lacks `request`")))?;
+    records::export_from_json(text)
+}
+
 fn json_of<T: serde::de::DeserializeOwned>(
     item: &HashMap<String, AttributeValue>,
     name: &str,
@@ -881,13 +889,14 @@ impl DynamoStore {
 #[async_trait]
 impl ExportStore for DynamoStore {
     async fn put_export(&self, r: &ExportRequest) -> PortResult<()> {
-        let json = serde_json::to_string(r).map_err(PortError::permanent)?;
+        let json = records::export_to_json(r)?;
         self.client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(format!("EXP#{}#{}", r.campaign, r.customer)))
             .item("sk", s(r.id.as_str()))
             .item("request", s(json))
+            .item("v", AttributeValue::N("1".into()))
             .item("gsi1pk", s(format!("EXPORTS#{}", r.campaign)))
             .item("gsi1sk", s(r.id.as_str()))
             .send()
@@ -910,7 +919,7 @@ impl ExportStore for DynamoStore {
         else {
             return Ok(None);
         };
-        let request: ExportRequest = json_of(&item, "request")?;
+        let request = export_of(&item)?;
         if request.campaign != *campaign || request.customer != *customer || request.id != *id {
             return Err(PortError::permanent(anyhow::anyhow!(
                 "export request item EXP#{campaign}#{customer}/{id} holds another request"
@@ -927,11 +936,7 @@ impl ExportStore for DynamoStore {
         let query = self
             .partition(format!("EXP#{campaign}#{customer}"))
             .consistent_read(true);
-        self.query_all(query)
-            .await?
-            .iter()
-            .map(|i| json_of(i, "request"))
-            .collect()
+        self.query_all(query).await?.iter().map(export_of).collect()
     }
 
     async fn all_exports(&self, campaign: &CampaignId) -> PortResult<Vec<ExportRequest>> {
@@ -943,11 +948,7 @@ impl ExportStore for DynamoStore {
             .key_condition_expression("gsi1pk = :g")
             .expression_attribute_values(":g", s(format!("EXPORTS#{campaign}")));
         // The index carries each request: one query, not a read per export.
-        self.query_all(query)
-            .await?
-            .iter()
-            .map(|i| json_of(i, "request"))
-            .collect()
+        self.query_all(query).await?.iter().map(export_of).collect()
     }
 }
 

@@ -331,7 +331,11 @@ impl CustomerStore for SqliteStore {
                 )?;
                 // A decline reason is the customer's own words.
                 let mut reasons = tx.prepare_cached(
-                    "UPDATE events SET event = json_set(event, '$.kind.detail', '[purged]')
+                    // Version 1 keeps the detail at the top; rows written
+                    // before versions, under `kind`.
+                    "UPDATE events SET event = json_set(event,
+                        CASE WHEN json_extract(event, '$.v') IS NULL THEN '$.kind.detail' ELSE '$.detail' END,
+                        '[purged]')
                      WHERE campaign_id = ?1 AND customer_id = ?2 AND kind = 'declined'",
                 )?;
                 for id in ids {

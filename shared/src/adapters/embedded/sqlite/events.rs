@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, from_json_rows, json_err, ts};
+use super::{SqliteStore, ts};
+use crate::adapters::records::{event_from_json, event_to_json};
 use crate::domain::event::CustomerEvent;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord};
 use crate::ports::{EventLog, PortResult};
@@ -17,7 +18,7 @@ impl EventLog for SqliteStore {
     ) -> PortResult<()> {
         let rows = events
             .iter()
-            .map(|(e, state)| Ok((e, state, serde_json::to_string(e).map_err(json_err)?)))
+            .map(|(e, state)| Ok((e, state, event_to_json(e)?)))
             .collect::<PortResult<Vec<_>>>()?;
         self.with(|c| {
             let tx = c.transaction()?;
@@ -60,7 +61,7 @@ impl EventLog for SqliteStore {
             stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| r.get(0))?
                 .collect()
         })?;
-        from_json_rows(&rows)
+        rows.iter().map(|j| event_from_json(j)).collect()
     }
 
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {
@@ -70,6 +71,6 @@ impl EventLog for SqliteStore {
             stmt.query_map(params![campaign.as_str()], |r| r.get(0))?
                 .collect()
         })?;
-        from_json_rows(&rows)
+        rows.iter().map(|j| event_from_json(j)).collect()
     }
 }

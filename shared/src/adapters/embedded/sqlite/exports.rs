@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, from_json_rows, json_err};
+use super::SqliteStore;
+use crate::adapters::records::{export_from_json, export_to_json};
 use crate::domain::export::{ExportId, ExportRequest};
 use crate::domain::{CampaignId, CustomerId};
 use crate::ports::{ExportStore, PortError, PortResult};
@@ -12,7 +13,7 @@ use crate::ports::{ExportStore, PortError, PortResult};
 #[async_trait]
 impl ExportStore for SqliteStore {
     async fn put_export(&self, r: &ExportRequest) -> PortResult<()> {
-        let json = serde_json::to_string(r).map_err(json_err)?;
+        let json = export_to_json(r)?;
         let written = self.with(|c| {
             c.execute(
                 "INSERT INTO exports (campaign_id, id, customer_id, request) VALUES (?1, ?2, ?3, ?4)
@@ -44,8 +45,7 @@ impl ExportStore for SqliteStore {
             )
             .optional()
         })?;
-        json.map(|s| serde_json::from_str(&s).map_err(json_err))
-            .transpose()
+        json.as_deref().map(export_from_json).transpose()
     }
 
     async fn exports_of(
@@ -57,7 +57,7 @@ impl ExportStore for SqliteStore {
             let mut stmt = c.prepare_cached("SELECT request FROM exports WHERE campaign_id = ?1 AND customer_id = ?2 ORDER BY id")?;
             stmt.query_map(params![campaign.as_str(), customer.as_str()], |r| r.get(0))?.collect()
         })?;
-        from_json_rows(&rows)
+        rows.iter().map(|j| export_from_json(j)).collect()
     }
 
     async fn all_exports(&self, campaign: &CampaignId) -> PortResult<Vec<ExportRequest>> {
@@ -67,6 +67,6 @@ impl ExportStore for SqliteStore {
             stmt.query_map(params![campaign.as_str()], |r| r.get(0))?
                 .collect()
         })?;
-        from_json_rows(&rows)
+        rows.iter().map(|j| export_from_json(j)).collect()
     }
 }

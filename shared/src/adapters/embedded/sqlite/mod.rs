@@ -235,13 +235,6 @@ fn port_err(e: rusqlite::Error) -> PortError {
     }
 }
 
-/// Stored JSON rows decoded, each as a `T`.
-fn from_json_rows<T: serde::de::DeserializeOwned>(rows: &[String]) -> PortResult<Vec<T>> {
-    rows.iter()
-        .map(|s| serde_json::from_str(s).map_err(json_err))
-        .collect()
-}
-
 fn json_err(e: serde_json::Error) -> PortError {
     PortError::permanent(anyhow::Error::new(e).context("stored JSON does not match the schema"))
 }
