@@ -39,6 +39,20 @@ async fn status_of(op: &Operator, c: &Campaign, who: &str) -> MigrationStatus {
         .status
 }
 
+/// Migrated customers as the report counts them, over every tier.
+async fn migrated_in_report(op: &Operator, c: &Campaign) -> u64 {
+    let report = op
+        .call("GET", &format!("/v1/campaigns/{}/report", c.id), None)
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    report.body["tiers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["migrated"].as_u64().unwrap())
+        .sum()
+}
+
 async fn migrated_events(op: &Operator, c: &Campaign) -> usize {
     op.deps
         .events
@@ -124,17 +138,7 @@ pub async fn the_products_signed_migration_reports_count_once(deps: &Deps) {
     let replay = op.signed(&bulk, &rows, &SIGNING_KEY).await;
     assert_eq!(replay.body["recorded"], 0, "{}", replay.body);
     assert_eq!(migrated_events(&op, &c).await, 3);
-    let report = op
-        .call("GET", &format!("/v1/campaigns/{}/report", c.id), None)
-        .await;
-    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
-    let migrated: u64 = report.body["tiers"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|t| t["migrated"].as_u64().unwrap())
-        .sum();
-    assert_eq!(migrated, 3, "{}", report.body);
+    assert_eq!(migrated_in_report(&op, &c).await, 3);
 
     // Refusals: each says why, and nothing changes.
     let p4 = format!("/v1/campaigns/{}/customers/p4/migration", c.id);
@@ -277,16 +281,7 @@ pub async fn a_batch_sent_five_times_at_once_migrates_each_customer_once(deps: &
     for who in ["p4", "p5", "p6"] {
         assert_eq!(status_of(&op, &c, who).await, MigrationStatus::Pending);
     }
-    let report = op
-        .call("GET", &format!("/v1/campaigns/{}/report", c.id), None)
-        .await;
-    let migrated: u64 = report.body["tiers"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|t| t["migrated"].as_u64().unwrap())
-        .sum();
-    assert_eq!(migrated, 3, "{}", report.body);
+    assert_eq!(migrated_in_report(&op, &c).await, 3);
     // The customer's history holds their migration once: the same report
     // names the same moment, and is recorded as one event.
     let events = op.deps.events.events(&c.id).await.unwrap();

@@ -67,19 +67,8 @@ enum Command {
     /// data directory (`--data DIR --campaign ID`), or before launch from
     /// the files (`--campaign FILE --customers FILE`).
     Preview {
-        /// The campaign: its id with --data, else its file.
-        #[arg(long)]
-        campaign: String,
-        /// A `serve` or `simulate` data directory.
-        #[arg(
-            long,
-            conflicts_with = "customers",
-            required_unless_present = "customers"
-        )]
-        data: Option<PathBuf>,
-        /// The customers file (CSV, or JSON by extension).
-        #[arg(long)]
-        customers: Option<PathBuf>,
+        #[command(flatten)]
+        from: SourceArgs,
         /// The customer's id.
         #[arg(long)]
         customer: String,
@@ -102,19 +91,8 @@ enum Command {
     /// a data directory (`--data DIR --campaign ID`), or before launch from
     /// the files (`--campaign FILE --customers FILE`).
     Plan {
-        /// The campaign: its id with --data, else its file.
-        #[arg(long)]
-        campaign: String,
-        /// A `serve` or `simulate` data directory.
-        #[arg(
-            long,
-            conflicts_with = "customers",
-            required_unless_present = "customers"
-        )]
-        data: Option<PathBuf>,
-        /// The customers file (CSV, or JSON by extension).
-        #[arg(long)]
-        customers: Option<PathBuf>,
+        #[command(flatten)]
+        from: SourceArgs,
         /// One customer's sequence instead of the whole plan.
         #[arg(long)]
         customer: Option<String>,
@@ -127,19 +105,8 @@ enum Command {
     /// ID`), or before launch from the files (`--campaign FILE --customers
     /// FILE`). Exits non-zero while an item fails.
     Preflight {
-        /// The campaign: its id with --data, else its file.
-        #[arg(long)]
-        campaign: String,
-        /// A `serve` or `simulate` data directory.
-        #[arg(
-            long,
-            conflicts_with = "customers",
-            required_unless_present = "customers"
-        )]
-        data: Option<PathBuf>,
-        /// The customers file (CSV, or JSON by extension).
-        #[arg(long)]
-        customers: Option<PathBuf>,
+        #[command(flatten)]
+        from: SourceArgs,
         /// What to print: table, or json.
         #[arg(long, default_value = "table")]
         format: String,
@@ -170,19 +137,39 @@ enum Command {
 
 /// Where `preview` and `plan` read the campaign from: a data directory
 /// (`--campaign` is its id), or the files (`--campaign` is its file).
-fn source<'a>(
-    campaign: &'a str,
-    data: Option<&'a std::path::Path>,
-    customers: Option<&'a std::path::Path>,
-) -> anyhow::Result<preview::Source<'a>> {
-    Ok(match (data, customers) {
-        (Some(dir), _) => preview::Source::Data { dir, campaign },
-        (None, Some(customers)) => preview::Source::Files {
-            campaign: std::path::Path::new(campaign),
-            customers,
-        },
-        (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
-    })
+/// Where `preview`, `plan` and `preflight` read a campaign from: a data
+/// directory and the campaign's id, or the campaign and customers files.
+#[derive(clap::Args)]
+struct SourceArgs {
+    /// The campaign: its id with --data, else its file.
+    #[arg(long)]
+    campaign: String,
+    /// A `serve` or `simulate` data directory.
+    #[arg(
+        long,
+        conflicts_with = "customers",
+        required_unless_present = "customers"
+    )]
+    data: Option<PathBuf>,
+    /// The customers file (CSV, or JSON by extension).
+    #[arg(long)]
+    customers: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    fn source(&self) -> anyhow::Result<preview::Source<'_>> {
+        Ok(match (&self.data, &self.customers) {
+            (Some(dir), _) => preview::Source::Data {
+                dir,
+                campaign: &self.campaign,
+            },
+            (None, Some(customers)) => preview::Source::Files {
+                campaign: std::path::Path::new(&self.campaign),
+                customers,
+            },
+            (None, None) => anyhow::bail!("give --data DIR, or --customers FILE"),
+        })
+    }
 }
 
 /// Prints what a run did; an error when a scheduled job was given up, so
@@ -300,13 +287,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let started = Instant::now();
     match cli.command {
         Command::Plan {
-            campaign,
-            data,
-            customers,
+            from,
             customer,
             format,
         } => {
-            let source = source(&campaign, data.as_deref(), customers.as_deref())?;
+            let source = from.source()?;
             let printed = sunset::app::plan::plan(source, customer.as_deref()).await?;
             match format.as_str() {
                 "table" => print!("{}", printed.table()),
@@ -314,13 +299,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => anyhow::bail!("--format: '{other}' is not table or json"),
             }
         }
-        Command::Preflight {
-            campaign,
-            data,
-            customers,
-            format,
-        } => {
-            let source = source(&campaign, data.as_deref(), customers.as_deref())?;
+        Command::Preflight { from, format } => {
+            let source = from.source()?;
             let checked = sunset::app::preflight::preflight(source).await?;
             match format.as_str() {
                 "table" => print!("{}", sunset::app::preflight::table(&checked)),
@@ -336,16 +316,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Preview {
-            campaign,
-            data,
-            customers,
+            from,
             customer,
             milestone,
             channel,
             format,
             html,
         } => {
-            let source = source(&campaign, data.as_deref(), customers.as_deref())?;
+            let source = from.source()?;
             let p = preview::preview(source, &customer, &milestone, &channel).await?;
             if !p.sent_by_rules {
                 eprintln!(

@@ -192,9 +192,10 @@ pub(super) async fn migrations(
             ),
         });
     }
-    let mut rows: Vec<BulkRow> = Vec::with_capacity(bulk.customers.len());
+    // A row refused as read is answered at once; the others once the
+    // service has applied them (`None` until then).
+    let mut rows: Vec<Option<BulkRow>> = Vec::with_capacity(bulk.customers.len());
     let mut reports = Vec::new();
-    let mut reported_rows = Vec::new();
     for (index, value) in bulk.customers.into_iter().enumerate() {
         let refuse = |customer: Option<String>, field: &str, reason: String| BulkRow {
             index,
@@ -208,52 +209,52 @@ pub(super) async fn migrations(
             Err(e) => {
                 let message = e.to_string();
                 let field = super::named_field(&message).unwrap_or_else(|| "customers".into());
-                rows.push(refuse(None, &field, message));
+                rows.push(Some(refuse(None, &field, message)));
                 continue;
             }
         };
         if let Err(e) = migrated(&item.status) {
-            rows.push(refuse(Some(item.customer), "status", e.to_string()));
+            rows.push(Some(refuse(Some(item.customer), "status", e.to_string())));
             continue;
         }
         match CustomerId::parse(&item.customer) {
             Ok(customer) => {
-                reported_rows.push(rows.len());
-                rows.push(BulkRow {
+                rows.push(None);
+                reports.push((
                     index,
-                    customer: Some(item.customer),
-                    outcome: "",
-                    field: None,
-                    reason: None,
-                });
-                reports.push(Migrated {
-                    customer,
-                    at: item.at,
-                });
+                    Migrated {
+                        customer,
+                        at: item.at,
+                    },
+                ));
             }
-            Err(e) => rows.push(refuse(Some(item.customer), "customer", e.0)),
+            Err(e) => rows.push(Some(refuse(Some(item.customer), "customer", e.0))),
         }
     }
     let now = s.deps.clock.now();
+    let (indexes, reports): (Vec<usize>, Vec<Migrated>) = reports.into_iter().unzip();
     let outcomes = migration_status::record(&s.deps, &campaign, &reports, now).await?;
-    for (row, outcome) in reported_rows.into_iter().zip(outcomes) {
-        let row = &mut rows[row];
-        match outcome {
-            Ok(Outcome::Recorded) => row.outcome = "recorded",
-            Ok(Outcome::Unchanged) => row.outcome = "unchanged",
+    for ((index, report), outcome) in indexes.into_iter().zip(reports).zip(outcomes) {
+        let (outcome, field, reason) = match outcome {
+            Ok(Outcome::Recorded) => ("recorded", None, None),
+            Ok(Outcome::Unchanged) => ("unchanged", None, None),
             Err(e) => {
-                row.outcome = "refused";
-                row.field = Some(
-                    match e {
-                        StatusError::InTheFuture { .. } => "at",
-                        _ => "customer",
-                    }
-                    .into(),
-                );
-                row.reason = Some(e.to_string());
+                let field = match e {
+                    StatusError::InTheFuture { .. } => "at",
+                    _ => "customer",
+                };
+                ("refused", Some(field.to_owned()), Some(e.to_string()))
             }
-        }
+        };
+        rows[index] = Some(BulkRow {
+            index,
+            customer: Some(report.customer.to_string()),
+            outcome,
+            field,
+            reason,
+        });
     }
+    let rows: Vec<BulkRow> = rows.into_iter().flatten().collect();
     let count = |o: &str| rows.iter().filter(|r| r.outcome == o).count();
     Ok(Json(BulkAnswer {
         recorded: count("recorded"),
