@@ -227,8 +227,8 @@ async fn the_preflight_asks_ses_whether_the_sender_may_send() {
     );
 }
 
-/// Items as the release before record versions wrote them — the event and
-/// the export request as bare domain JSON, no `v` — read as they were; a
+/// Items as the release before record versions wrote them — the profile,
+/// the event and the export request as bare domain JSON, no `v` — read as they were; a
 /// new write beside them carries version 1.
 #[tokio::test]
 async fn items_written_before_record_versions_are_read() {
@@ -304,6 +304,32 @@ async fn items_written_before_record_versions_are_read() {
         .send()
         .await
         .unwrap();
+    let profile_v0 = r#"{"id":"r1","name":"Name of r1","contact_name":null,"email":"r1@example.com","locale":null,"timezone":"Europe/Berlin","contract_value":null,"currency":null,"customer_since":null,"usage_score":null,"strategic":false,"account_manager":"am@orbit.example","phone":null,"prepaid":null}"#;
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            AttributeValue::S(sunset::adapters::aws::customers::customer_pk(&c.id, &r1)),
+        )
+        .key("sk", AttributeValue::S("r1".into()))
+        .update_expression("SET profile = :p")
+        .expression_attribute_values(":p", AttributeValue::S(profile_v0.into()))
+        .send()
+        .await
+        .unwrap();
+    let profile = deps
+        .customers
+        .customer(&c.id, &r1)
+        .await
+        .unwrap()
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(
+        profile.account_manager.unwrap().as_str(),
+        "am@orbit.example"
+    );
     assert_eq!(
         deps.events.events_of(&c.id, &r1).await.unwrap(),
         std::slice::from_ref(&declined)

@@ -96,8 +96,11 @@ async fn reminders_follow_the_rules_on_every_channel_once() {
     .await;
 }
 
-/// Rows as the release before record versions wrote them — the event and
-/// the export request as bare domain JSON — read as they were, and a
+/// A customer's profile as the release before record versions stored it.
+const PROFILE_V0: &str = r#"{"id":"r1","name":"Name of r1","contact_name":null,"email":"r1@example.com","locale":null,"timezone":"Europe/Berlin","contract_value":null,"currency":null,"customer_since":null,"usage_score":null,"strategic":false,"account_manager":"am@orbit.example","phone":null,"prepaid":null}"#;
+
+/// Rows as the release before record versions wrote them — the profile,
+/// the event and the export request as bare domain JSON — read as they were, and a
 /// decline reason among them scrubbed by the purge; new rows beside them
 /// are written as version 1.
 #[tokio::test]
@@ -135,10 +138,37 @@ async fn rows_written_before_record_versions_are_read() {
         ],
     )
     .unwrap();
+    let stored: String = db
+        .query_row(
+            "SELECT profile FROM customers WHERE customer_id = 'r1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(stored.starts_with(r#"{"v":1,"profile":"#), "{stored}");
+    db.execute(
+        "UPDATE customers SET profile = ?1 WHERE customer_id = 'r1'",
+        [PROFILE_V0],
+    )
+    .unwrap();
     drop(db);
     let clock = Arc::new(SimulatedClock::new("2027-02-04T00:00:00Z".parse().unwrap()));
     let emb = Embedded::open(dir.path(), clock).unwrap();
     let at: chrono::DateTime<chrono::Utc> = "2027-02-03T10:00:00Z".parse().unwrap();
+    let profile = emb
+        .deps
+        .customers
+        .customer(&c.id, &r1)
+        .await
+        .unwrap()
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(profile.email.as_str(), "r1@example.com");
+    assert_eq!(
+        profile.account_manager.unwrap().as_str(),
+        "am@orbit.example"
+    );
     let events = emb.deps.events.events_of(&c.id, &r1).await.unwrap();
     assert_eq!(
         events,

@@ -7,10 +7,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::bounds::Amount;
+use crate::domain::customer::Prepaid;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
+use crate::domain::ids::{Currency, DisplayName, Phone};
 use crate::domain::outreach::{OutreachNote, OutreachState, OutreachTask};
-use crate::domain::{CampaignId, CustomerId, EmailAddress};
+use crate::domain::{CampaignId, Customer, CustomerId, EmailAddress};
 use crate::ports::{PortError, PortResult};
 
 /// The version every record carries first (`"v": 1`).
@@ -335,6 +338,112 @@ pub fn export_from_json(json: &str) -> PortResult<ExportRequest> {
     })
 }
 
+// ------------------------------------------------------ customer profiles
+
+/// A customer's profile (their personal data), with its field names
+/// frozen: version 1 keeps it under `profile`; before versions it was
+/// stored bare, in the same shape. The values are the domain's own value
+/// types, each stored as the text it parses from.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileV1 {
+    id: CustomerId,
+    name: Option<DisplayName>,
+    contact_name: Option<DisplayName>,
+    email: EmailAddress,
+    locale: Option<String>,
+    timezone: Option<chrono_tz::Tz>,
+    contract_value: Option<Amount>,
+    currency: Option<Currency>,
+    customer_since: Option<NaiveDate>,
+    usage_score: Option<f64>,
+    strategic: bool,
+    account_manager: Option<EmailAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account_manager_name: Option<DisplayName>,
+    phone: Option<Phone>,
+    prepaid: Option<PrepaidV1>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrepaidV1 {
+    from: NaiveDate,
+    until: NaiveDate,
+    amount: Amount,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileRecordV1 {
+    v: u32,
+    profile: ProfileV1,
+}
+
+pub fn profile_to_json(c: &Customer) -> PortResult<String> {
+    let c = c.clone();
+    serde_json::to_string(&ProfileRecordV1 {
+        v: 1,
+        profile: ProfileV1 {
+            id: c.id,
+            name: c.name,
+            contact_name: c.contact_name,
+            email: c.email,
+            locale: c.locale,
+            timezone: c.timezone,
+            contract_value: c.contract_value,
+            currency: c.currency,
+            customer_since: c.customer_since,
+            usage_score: c.usage_score,
+            strategic: c.strategic,
+            account_manager: c.account_manager,
+            account_manager_name: c.account_manager_name,
+            phone: c.phone,
+            prepaid: c.prepaid.map(|p| PrepaidV1 {
+                from: p.from,
+                until: p.until,
+                amount: p.amount,
+            }),
+        },
+    })
+    .map_err(PortError::permanent)
+}
+
+/// A stored profile of any version this build reads.
+pub fn profile_from_json(json: &str) -> PortResult<Customer> {
+    let p = match versioned(json)? {
+        None => serde_json::from_str::<ProfileV1>(json)
+            .map_err(|e| decode_err("a customer profile (unversioned)", e))?,
+        Some(1) => {
+            serde_json::from_str::<ProfileRecordV1>(json)
+                .map_err(|e| decode_err("a customer profile (version 1)", e))?
+                .profile
+        }
+        Some(other) => return Err(unknown_version("a customer profile", other)),
+    };
+    Ok(Customer {
+        id: p.id,
+        name: p.name,
+        contact_name: p.contact_name,
+        email: p.email,
+        locale: p.locale,
+        timezone: p.timezone,
+        contract_value: p.contract_value,
+        currency: p.currency,
+        customer_since: p.customer_since,
+        usage_score: p.usage_score,
+        strategic: p.strategic,
+        account_manager: p.account_manager,
+        account_manager_name: p.account_manager_name,
+        phone: p.phone,
+        prepaid: p.prepaid.map(|p| Prepaid {
+            from: p.from,
+            until: p.until,
+            amount: p.amount,
+        }),
+    })
+}
+
 /// The version a record carries, `None` for the unversioned JSON written
 /// before versions.
 fn versioned(json: &str) -> PortResult<Option<u32>> {
@@ -430,6 +539,30 @@ mod tests {
                 .to_string()
                 .contains("version 2")
         );
+    }
+
+    /// A profile as the release before versions stored it (bare), and one
+    /// with every optional field: each reads, and round-trips as version 1.
+    #[test]
+    fn profiles_written_before_versions_read() {
+        let v0 = r#"{"id":"c02","name":"王小明","contact_name":null,"email":"xiaoming@wang.example",
+            "locale":"zh-CN","timezone":"Asia/Shanghai","contract_value":"250000","currency":"CNY",
+            "customer_since":"2015-03-01","usage_score":90.0,"strategic":true,
+            "account_manager":"am.li@orbit.example","account_manager_name":"Li Wei",
+            "phone":"+86 138 0013 8000","prepaid":{"from":"2027-01-01","until":"2028-01-01","amount":"365.00"}}"#;
+        let c = profile_from_json(v0).unwrap();
+        assert_eq!(c.email.as_str(), "xiaoming@wang.example");
+        assert_eq!(
+            c.prepaid.as_ref().unwrap().amount.get().to_string(),
+            "365.00"
+        );
+        let v1 = profile_to_json(&c).unwrap();
+        assert!(v1.starts_with(r#"{"v":1,"profile":{"#), "{v1}");
+        assert_eq!(profile_from_json(&v1).unwrap(), c);
+        let bare = r#"{"id":"c1","name":null,"contact_name":null,"email":"a@b.example","locale":null,
+            "timezone":null,"contract_value":null,"currency":null,"customer_since":null,
+            "usage_score":null,"strategic":false,"account_manager":null,"phone":null,"prepaid":null}"#;
+        assert_eq!(profile_from_json(bare).unwrap().id.as_str(), "c1");
     }
 
     #[test]

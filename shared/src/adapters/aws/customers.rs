@@ -33,7 +33,9 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use super::dynamo::{Backoff, DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
-use crate::adapters::records::{event_from_json, event_to_json};
+use crate::adapters::records::{
+    event_from_json, event_to_json, profile_from_json, profile_to_json,
+};
 use crate::domain::customer::Suppression;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
@@ -77,10 +79,7 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
             .unwrap_or_default()
             .parse::<Tz>()
             .map_err(|_| bad("zone"))?,
-        profile: get_s(item, "profile")
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(PortError::permanent)?,
+        profile: get_s(item, "profile").map(profile_from_json).transpose()?,
         tier,
         status: MigrationStatus::parse(get_s(item, "status").unwrap_or_default())
             .ok_or_else(|| bad("status"))?,
@@ -154,10 +153,7 @@ fn item_of(campaign: &CampaignId, r: &CustomerRecord) -> PortResult<Item> {
         item.insert("purge_without_notice".into(), AttributeValue::Bool(true));
     }
     if let Some(p) = &r.profile {
-        item.insert(
-            "profile".into(),
-            s(serde_json::to_string(p).map_err(PortError::permanent)?),
-        );
+        item.insert("profile".into(), s(profile_to_json(p)?));
     }
     Ok(item)
 }
@@ -684,10 +680,7 @@ impl CustomerStore for DynamoStore {
             .update_expression(expr)
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(purged_at)")
             .expression_attribute_names("#zone", "zone")
-            .expression_attribute_values(
-                ":p",
-                s(serde_json::to_string(profile).map_err(PortError::permanent)?),
-            )
+            .expression_attribute_values(":p", s(profile_to_json(profile)?))
             .expression_attribute_values(":z", s(record.zone.name()));
         if item.contains_key("gsi2pk") {
             update = update.expression_attribute_values(":live", s(live_pk(campaign, record)));

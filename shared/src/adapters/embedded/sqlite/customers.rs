@@ -1,6 +1,7 @@
 //! Customers: their profile (deleted by the purge) and the campaign's
 //! state for them (kept for the report).
 
+use crate::adapters::records::{profile_from_json, profile_to_json};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -38,10 +39,7 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
         Ok(CustomerRecord {
             id: CustomerId::parse(&id).map_err(|_| bad("id"))?,
             zone: zone.parse::<Tz>().map_err(|_| bad("zone"))?,
-            profile: profile
-                .map(|p| serde_json::from_str(&p))
-                .transpose()
-                .map_err(json_err)?,
+            profile: profile.as_deref().map(profile_from_json).transpose()?,
             tier: match (tier, score, reason) {
                 (Some(t), Some(score), Some(explanation)) => Some(TierDecision {
                     tier: crate::domain::Tier::parse(&t).ok_or_else(|| bad("tier"))?,
@@ -100,9 +98,11 @@ impl CustomerStore for SqliteStore {
                         let profile = r
                             .profile
                             .as_ref()
-                            .map(serde_json::to_string)
+                            .map(profile_to_json)
                             .transpose()
-                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                            .map_err(|e| {
+                                rusqlite::Error::ToSqlConversionFailure(e.source.into())
+                            })?;
                         let n = insert.execute(params![
                             campaign.as_str(),
                             r.id.as_str(),
@@ -242,12 +242,7 @@ impl CustomerStore for SqliteStore {
         campaign: &CampaignId,
         record: &CustomerRecord,
     ) -> PortResult<bool> {
-        let profile = record
-            .profile
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(json_err)?;
+        let profile = record.profile.as_ref().map(profile_to_json).transpose()?;
         let (at, why) = match &record.suppressed {
             Some(s) => (Some(ts(s.at)), Some(s.reason.clone())),
             None => (None, None),
