@@ -227,8 +227,8 @@ async fn the_preflight_asks_ses_whether_the_sender_may_send() {
     );
 }
 
-/// Items as the release before record versions wrote them — the profile,
-/// the event and the export request as bare domain JSON, no `v` — read as they were; a
+/// Items as the release before record versions wrote them — the campaign,
+/// the profile, the event and the export request as bare domain JSON, no `v` — read as they were; a
 /// new write beside them carries version 1.
 #[tokio::test]
 async fn items_written_before_record_versions_are_read() {
@@ -318,6 +318,20 @@ async fn items_written_before_record_versions_are_read() {
         .send()
         .await
         .unwrap();
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("CAMPAIGN#{}", c.id)))
+        .key("sk", AttributeValue::S("META".into()))
+        .update_expression("SET spec = :s REMOVE v")
+        .expression_attribute_values(":s", AttributeValue::S(serde_json::to_string(&c).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deps.campaigns.campaign(&c.id).await.unwrap().as_ref(),
+        Some(&c)
+    );
     let profile = deps
         .customers
         .customer(&c.id, &r1)

@@ -96,7 +96,8 @@ async fn reminders_follow_the_rules_on_every_channel_once() {
     .await;
 }
 
-/// A customer's profile as the release before record versions stored it.
+/// A customer's profile as the release before record versions stored it
+/// (the campaign is stored bare too).
 const PROFILE_V0: &str = r#"{"id":"r1","name":"Name of r1","contact_name":null,"email":"r1@example.com","locale":null,"timezone":"Europe/Berlin","contract_value":null,"currency":null,"customer_since":null,"usage_score":null,"strategic":false,"account_manager":"am@orbit.example","phone":null,"prepaid":null}"#;
 
 /// Rows as the release before record versions wrote them — the profile,
@@ -151,9 +152,18 @@ async fn rows_written_before_record_versions_are_read() {
         [PROFILE_V0],
     )
     .unwrap();
+    db.execute(
+        "UPDATE campaigns SET spec = ?1 WHERE id = ?2",
+        [serde_json::to_string(&c).unwrap(), c.id.to_string()],
+    )
+    .unwrap();
     drop(db);
     let clock = Arc::new(SimulatedClock::new("2027-02-04T00:00:00Z".parse().unwrap()));
     let emb = Embedded::open(dir.path(), clock).unwrap();
+    assert_eq!(
+        emb.deps.campaigns.campaign(&c.id).await.unwrap().as_ref(),
+        Some(&c)
+    );
     let at: chrono::DateTime<chrono::Utc> = "2027-02-03T10:00:00Z".parse().unwrap();
     let profile = emb
         .deps

@@ -13,7 +13,7 @@ use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::export::{ExportId, ExportRequest, ExportStatus};
 use crate::domain::ids::{Currency, DisplayName, Phone};
 use crate::domain::outreach::{OutreachNote, OutreachState, OutreachTask};
-use crate::domain::{CampaignId, Customer, CustomerId, EmailAddress};
+use crate::domain::{Campaign, CampaignId, Customer, CustomerId, EmailAddress};
 use crate::ports::{PortError, PortResult};
 
 /// The version every record carries first (`"v": 1`).
@@ -338,6 +338,42 @@ pub fn export_from_json(json: &str) -> PortResult<ExportRequest> {
     })
 }
 
+// -------------------------------------------------------------- campaigns
+
+/// A campaign, version 1: under `campaign`, the campaign document itself —
+/// the JSON `POST /v1/campaigns` takes and `GET` returns, the public format
+/// operators write, which every release reads as the earlier ones wrote
+/// it. Before versions it was stored bare.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignRecordV1 {
+    v: u32,
+    campaign: serde_json::Value,
+}
+
+pub fn campaign_to_json(c: &Campaign) -> PortResult<String> {
+    serde_json::to_string(&CampaignRecordV1 {
+        v: 1,
+        campaign: serde_json::to_value(c).map_err(PortError::permanent)?,
+    })
+    .map_err(PortError::permanent)
+}
+
+/// A stored campaign of any version this build reads. It is not checked
+/// again as on create: a campaign saved under an earlier rule stays
+/// readable (the preflight says what it now lacks).
+pub fn campaign_from_json(json: &str) -> PortResult<Campaign> {
+    match versioned(json)? {
+        None => serde_json::from_str(json).map_err(|e| decode_err("a campaign (unversioned)", e)),
+        Some(1) => {
+            let r: CampaignRecordV1 =
+                serde_json::from_str(json).map_err(|e| decode_err("a campaign (version 1)", e))?;
+            serde_json::from_value(r.campaign).map_err(|e| decode_err("a campaign (version 1)", e))
+        }
+        Some(other) => Err(unknown_version("a campaign", other)),
+    }
+}
+
 // ------------------------------------------------------ customer profiles
 
 /// A customer's profile (their personal data), with its field names
@@ -563,6 +599,18 @@ mod tests {
             "timezone":null,"contract_value":null,"currency":null,"customer_since":null,
             "usage_score":null,"strategic":false,"account_manager":null,"phone":null,"prepaid":null}"#;
         assert_eq!(profile_from_json(bare).unwrap().id.as_str(), "c1");
+    }
+
+    /// The example campaign stored bare (before versions) and as version 1.
+    #[test]
+    fn campaigns_written_before_versions_read() {
+        let c = Campaign::from_toml(crate::app::demo::CAMPAIGN).unwrap();
+        let bare = serde_json::to_string(&c).unwrap();
+        assert_eq!(campaign_from_json(&bare).unwrap(), c);
+        let v1 = campaign_to_json(&c).unwrap();
+        assert!(v1.starts_with(r#"{"v":1,"campaign":{"#), "{}", &v1[..40]);
+        assert_eq!(campaign_from_json(&v1).unwrap(), c);
+        assert!(campaign_from_json(r#"{"v":3,"campaign":{}}"#).is_err());
     }
 
     #[test]

@@ -234,7 +234,7 @@ fn sparse_index(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
 #[async_trait]
 impl CampaignStore for DynamoStore {
     async fn put_campaign(&self, campaign: &Campaign) -> PortResult<()> {
-        let spec = serde_json::to_string(campaign).map_err(PortError::permanent)?;
+        let spec = records::campaign_to_json(campaign)?;
         // An update, not a put: the item's launch time stays.
         self.client
             .update_item()
@@ -243,8 +243,9 @@ impl CampaignStore for DynamoStore {
             .key("sk", s("META"))
             // In the sparse index under `CAMPAIGNS`: the operator's list is
             // one query.
-            .update_expression("SET spec = :spec, gsi1pk = :all, gsi1sk = :id")
+            .update_expression("SET spec = :spec, v = :v, gsi1pk = :all, gsi1sk = :id")
             .expression_attribute_values(":spec", s(spec))
+            .expression_attribute_values(":v", AttributeValue::N("1".into()))
             .expression_attribute_values(":all", s(CAMPAIGNS))
             .expression_attribute_values(":id", s(campaign.id.as_str()))
             .send()
@@ -277,7 +278,7 @@ impl CampaignStore for DynamoStore {
             .await?
             .as_ref()
             .and_then(|item| get_s(item, "spec"))
-            .map(|spec| serde_json::from_str(spec).map_err(PortError::permanent))
+            .map(records::campaign_from_json)
             .transpose()
     }
 

@@ -321,7 +321,7 @@ impl SqliteStore {
 #[async_trait]
 impl CampaignStore for SqliteStore {
     async fn put_campaign(&self, campaign: &Campaign) -> PortResult<()> {
-        let spec = serde_json::to_string(campaign).map_err(json_err)?;
+        let spec = crate::adapters::records::campaign_to_json(campaign)?;
         self.with(|c| {
             c.execute(
                 "INSERT INTO campaigns (id, spec) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec",
@@ -362,7 +362,8 @@ impl CampaignStore for SqliteStore {
             )
             .optional()
         })?;
-        spec.map(|s| serde_json::from_str(&s).map_err(json_err))
+        spec.as_deref()
+            .map(crate::adapters::records::campaign_from_json)
             .transpose()
     }
 
