@@ -17,8 +17,19 @@ use crate::domain::outreach::{OutreachChange, OutreachRefusal, OutreachState, Ou
 use crate::domain::{Campaign, CustomerId, CustomerRecord, Milestone, Tier};
 use crate::ports::{Deps, PortError};
 
-/// How often a write that met another is tried again.
-const WRITE_ATTEMPTS: usize = 8;
+/// How often a write that met another is tried again. Writers that lost
+/// pause for a random while before reading again, so ten account managers
+/// saving notes at the same instant do not collide round after round.
+const WRITE_ATTEMPTS: u32 = 12;
+
+/// A random pause, growing with the attempt (up to 5 ms × 2⁶), before a
+/// write that lost to another is tried again.
+async fn after_contention(attempt: u32) {
+    use rand::Rng;
+    let ceiling_ms = 5u64 << attempt.min(6);
+    let pause = rand::rng().random_range(0..=ceiling_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutreachError {
@@ -91,7 +102,7 @@ pub async fn update(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<OutreachTask, OutreachError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
         let mut task = deps
             .outreach
             .task(&campaign.id, customer)
@@ -101,6 +112,7 @@ pub async fn update(
         task.apply(change, by, now)?;
         task.revision += 1;
         if !deps.outreach.update_task(&task).await? {
+            after_contention(attempt).await;
             continue;
         }
         deps.audit
@@ -245,7 +257,7 @@ impl Gate {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             let Some(mut task) = deps.outreach.task(&campaign.id, customer).await? else {
                 return Ok(());
             };
@@ -269,6 +281,7 @@ impl Gate {
                 self.tasks.insert(customer.clone(), task);
                 return Ok(());
             }
+            after_contention(attempt).await;
         }
         Err(PortError::retryable(anyhow::anyhow!(
             "the outreach task kept changing while it was escalated"
@@ -349,13 +362,14 @@ pub async fn scrub_notes(
             continue;
         }
         let mut task = task;
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             task.notes.clear();
             task.updated_at = now;
             task.revision += 1;
             if deps.outreach.update_task(&task).await? {
                 break;
             }
+            after_contention(attempt).await;
             match deps.outreach.task(&campaign.id, &task.customer).await? {
                 Some(fresh) => task = fresh,
                 None => break,
