@@ -2,9 +2,9 @@
 # The test command: lints the SAM template (cfn-lint), installs Chromium
 # (Debian's) when missing, starts the AWS emulator (moto) on a free loopback
 # port, runs every test against it, the embedded adapters and the browser,
-# and stops it again, whatever happens. cfn-lint, moto and aiosmtpd (the
-# SMTP server tests/smtp.rs starts) come from PyPI and are installed when
-# missing.
+# and stops it again, whatever happens, then schemathesis against `sunset
+# serve`. cfn-lint, moto, aiosmtpd (the SMTP server tests/smtp.rs starts)
+# and schemathesis come from PyPI and are installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c 'import cfnlint' 2>/dev/null || python3 -m pip install --quiet cfn-lint
@@ -28,3 +28,6 @@ export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-2027}"
 # The Lambda binaries too: a test runs each against a runtime API.
 cargo build --workspace --bins
 cargo test --workspace "$@"
+# Generated cases from /v1/openapi.json against `sunset serve` (the binary
+# built above): no server error, every answer true to the document.
+bash tests/schemathesis/run.sh

@@ -16,6 +16,16 @@ use crate::services::{
     preview, report,
 };
 
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns",
+    tag = "campaigns",
+    request_body(
+        description = "The campaign document, as `examples/orbit-crm.toml`: TOML, or the same as JSON",
+        content((String = "application/toml"), (Object = "application/json")),
+    ),
+    responses((status = 201, description = "Created", body = super::openapi::Created)),
+)]
 pub(super) async fn create_campaign(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -50,6 +60,17 @@ fn campaign_body(headers: &HeaderMap, body: &[u8]) -> Result<Campaign, ApiError>
 /// Replaces a campaign's content and dates, validated as on create; a
 /// launched campaign's schedules are re-planned (moved, deleted, none
 /// doubled).
+#[utoipa::path(
+    put,
+    path = "/v1/campaigns/{campaign}",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    request_body(
+        description = "The campaign document, as `examples/orbit-crm.toml`: TOML, or the same as JSON",
+        content((String = "application/toml"), (Object = "application/json")),
+    ),
+    responses((status = 200, description = "What changed, and the schedules moved, added and deleted", body = Object)),
+)]
 pub(super) async fn replace_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -80,6 +101,17 @@ async fn update(
 /// Changes part of a campaign: a JSON merge patch (RFC 7396) on the
 /// campaign as `GET` returns it (`{"dates": {"service_end": "…"}}`), the
 /// result validated and re-planned as a `PUT` is.
+#[utoipa::path(
+    patch,
+    path = "/v1/campaigns/{campaign}",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    request_body(
+        description = "A JSON merge patch (RFC 7396) on the campaign as GET returns it",
+        content((Object = "application/merge-patch+json"), (Object = "application/json")),
+    ),
+    responses((status = 200, description = "What changed, and the schedules moved, added and deleted", body = Object)),
+)]
 pub(super) async fn patch_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -122,6 +154,12 @@ fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
 }
 
 /// Every campaign and where it stands.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns",
+    tag = "campaigns",
+    responses((status = 200, description = "`{\"campaigns\": [...]}`: each campaign's id, product, dates and phase", body = Object)),
+)]
 pub(super) async fn list_campaigns(
     State(s): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -130,6 +168,13 @@ pub(super) async fn list_campaigns(
 }
 
 /// Where one campaign stands: draft, running, paused or cancelled.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/status",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    responses((status = 200, description = "`{\"id\", \"phase\", \"status\"}`: draft, running, paused or cancelled, and who decided", body = Object)),
+)]
 pub(super) async fn campaign_status(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -149,10 +194,22 @@ pub(super) async fn campaign_status(
 }
 
 /// Who acts and why: what a pause or a cancellation records.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Decision {
+    /// Who decides (1 to 500 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "Ana Ruiz, head of support"
+    )]
     by: String,
+    /// Why (1 to 500 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "Legal approved the shorter notice"
+    )]
     reason: String,
 }
 
@@ -187,6 +244,14 @@ impl Decision {
 }
 
 /// The operator's pause: due waves wait, nothing is lost.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/pause",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    request_body(content = Decision, content_type = "application/json"),
+    responses((status = 200, description = "The campaign's status, paused", body = Object)),
+)]
 pub(super) async fn pause_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -200,6 +265,14 @@ pub(super) async fn pause_campaign(
 }
 
 /// No further notices; the data deadline and the purge stay.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/cancel",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    request_body(content = Decision, content_type = "application/json"),
+    responses((status = 200, description = "Cancelled: the notices dropped, and the data deadline and purge that stay", body = Object)),
+)]
 pub(super) async fn cancel_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -212,6 +285,13 @@ pub(super) async fn cancel_campaign(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    responses((status = 200, description = "The campaign document, as JSON", body = Object)),
+)]
 pub(super) async fn get_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -233,12 +313,24 @@ pub(super) struct ImportResponse {
     purge_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ImportQuery {
     /// `purge`: after the service ended, import straight into the purge.
     after_end: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/customers",
+    tag = "customers",
+    params(super::openapi::CampaignPath, ImportQuery),
+    request_body(
+        description = "The customer file: CSV with a header row, or a JSON array of the same fields",
+        content((String = "text/csv"), (Object = "application/json")),
+    ),
+    responses((status = 200, description = "Imported: counts, each rejected row and warning with its row, field and reason", body = Object)),
+)]
 pub(super) async fn import_customers(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -292,7 +384,7 @@ pub(super) async fn import_customers(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LaunchBody {
     /// Launch though preflight items fail: who decides, and why.
@@ -302,6 +394,14 @@ pub(super) struct LaunchBody {
 
 /// Launches (segment, preflight, plan); refused with the checklist while
 /// an item fails, unless the body overrides it naming who and why.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/launch",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    request_body(content = Option<LaunchBody>, content_type = "application/json", description = "Empty, or an override of failing preflight items naming who and why"),
+    responses((status = 200, description = "Launched: tiers, preflight, the schedules planned", body = Object)),
+)]
 pub(super) async fn launch_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -329,6 +429,13 @@ pub(super) async fn launch_campaign(
 
 /// The guide's preparation checklist for the campaign as it stands: each
 /// item pass, warn or fail with the reason (nothing is changed).
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/preflight",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    responses((status = 200, description = "The preparation checklist: each item pass, warn or fail, and why", body = Object)),
+)]
 pub(super) async fn campaign_preflight(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -339,14 +446,27 @@ pub(super) async fn campaign_preflight(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EventBody {
+    /// What happened.
+    #[schema(value_type = super::openapi::EventName, example = "declined")]
     event: String,
+    /// The reason or detail the event takes (a decline's reason, a
+    /// hold's case, an extension's last day); up to 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500, example = "moving to another vendor")]
     detail: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/customers/{customer}/events",
+    tag = "customers",
+    params(super::openapi::CustomerPath),
+    request_body(content = EventBody, content_type = "application/json"),
+    responses((status = 204, description = "Recorded")),
+)]
 pub(super) async fn customer_event(
     State(s): State<AppState>,
     Path((id, customer)): Path<(String, String)>,
@@ -402,6 +522,13 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/report",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    responses((status = 200, description = "The report: reach, exports, migration, declines, outreach, tickets", body = Object)),
+)]
 pub(super) async fn campaign_report(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -412,9 +539,13 @@ pub(super) async fn campaign_report(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PreviewQuery {
+    /// The customer's id.
     customer: String,
+    /// The message: a milestone (`announcement`, `reminder-30`...) or
+    /// `export-ready`.
     milestone: String,
     /// `email` (the default) or `sms`.
     channel: Option<String>,
@@ -424,6 +555,17 @@ pub(super) struct PreviewQuery {
 }
 
 /// Exactly what one customer would get for one message.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/preview",
+    tag = "customers",
+    params(super::openapi::CampaignPath, PreviewQuery),
+    responses((
+        status = 200,
+        description = "The message: as JSON (subject, both parts, what chose them), or its HTML or text part",
+        content((Object = "application/json"), (String = "text/html"), (String = "text/plain")),
+    )),
+)]
 pub(super) async fn preview(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -482,6 +624,13 @@ pub(super) async fn preview(
 
 /// Resumes a campaign its reputation guard (or an operator) paused: the
 /// waiting waves run at once.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/resume",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath),
+    responses((status = 200, description = "Resumed: the waves that waited run now", body = Object)),
+)]
 pub(super) async fn resume_campaign(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -497,6 +646,16 @@ pub(super) async fn resume_campaign(
 /// bounces and complaints the `delivery-events` function does. Every
 /// event is read before any is recorded: one that cannot be read is a 422
 /// naming it, and nothing is recorded.
+#[utoipa::path(
+    post,
+    path = "/v1/delivery-events",
+    tag = "campaigns",
+    request_body(
+        description = "SES events (one, or an array), as SES publishes them or EventBridge wraps them",
+        content((Object = "application/json")),
+    ),
+    responses((status = 200, description = "`{\"results\": [...]}`: what each event did", body = Object)),
+)]
 pub(super) async fn record_delivery_events(
     State(s): State<AppState>,
     body: Bytes,
@@ -530,7 +689,8 @@ pub(super) async fn record_delivery_events(
     Ok(Json(serde_json::json!({ "results": results })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PlanQuery {
     /// One customer's sequence instead of the whole plan.
     customer: Option<String>,
@@ -538,6 +698,13 @@ pub(super) struct PlanQuery {
 
 /// The plan: per day and channel, how many customers get which notice; or
 /// one customer's whole sequence.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/plan",
+    tag = "campaigns",
+    params(super::openapi::CampaignPath, PlanQuery),
+    responses((status = 200, description = "Per day and channel, how many customers get which notice; or one customer's sequence in their zone", body = Object)),
+)]
 pub(super) async fn campaign_plan(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -555,16 +722,29 @@ pub(super) async fn campaign_plan(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CustomersQuery {
+    /// Only this tier.
+    #[param(value_type = Option<super::openapi::TierName>)]
     tier: Option<String>,
+    /// Only this migration status.
+    #[param(value_type = Option<super::openapi::StatusName>)]
     status: Option<String>,
+    /// An IANA time zone.
     zone: Option<String>,
+    /// Only this locale.
+    #[param(value_type = Option<super::openapi::LocaleTag>)]
     locale: Option<String>,
+    /// The account manager's address.
     account_manager: Option<String>,
+    /// Only those with (`true`) or without (`false`) a phone number.
     has_phone: Option<bool>,
+    /// The `next` of the page before, as it came.
     cursor: Option<String>,
+    /// How many a page lists (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// `json` (the default) or `csv` (for the account team).
     format: Option<String>,
@@ -642,6 +822,17 @@ impl CustomersQuery {
 /// The campaign's customers, filtered, a page at a time (`next` is the
 /// cursor of the page after); as CSV with `format=csv` (the next page's
 /// link in the `Link` header).
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/customers",
+    tag = "customers",
+    params(super::openapi::CampaignPath, CustomersQuery),
+    responses((
+        status = 200,
+        description = "A page of customers, `next` the cursor of the page after; as CSV, the next page in the `Link` header",
+        content((Object = "application/json"), (String = "text/csv")),
+    )),
+)]
 pub(super) async fn list_customers(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -715,6 +906,13 @@ pub(super) async fn list_customers(
 
 /// One customer: tier and why, every message with its state, events,
 /// exports.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/customers/{customer}",
+    tag = "customers",
+    params(super::openapi::CustomerPath),
+    responses((status = 200, description = "Tier and why, every notice per channel with its state, events, exports", body = Object)),
+)]
 pub(super) async fn customer_detail(
     State(s): State<AppState>,
     Path((id, customer)): Path<(String, String)>,
@@ -727,16 +925,34 @@ pub(super) async fn customer_detail(
         .ok_or_else(|| ApiError::NotFound(format!("no customer {customer} in this campaign")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TierBody {
+    /// The tier the customer gets.
+    #[schema(value_type = super::openapi::TierName, example = "core")]
     tier: String,
+    /// Who decides (1 to 500 characters).
+    #[schema(min_length = 1, max_length = 500, example = "Ana Ruiz, account lead")]
     by: String,
+    /// Why (1 to 500 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "Renewed for three years last month"
+    )]
     reason: String,
 }
 
 /// The operator's tier for a customer, with who and why; segmentation
 /// leaves it.
+#[utoipa::path(
+    put,
+    path = "/v1/campaigns/{campaign}/customers/{customer}/tier",
+    tag = "customers",
+    params(super::openapi::CustomerPath),
+    request_body(content = TierBody, content_type = "application/json"),
+    responses((status = 200, description = "The customer, with the operator's tier", body = Object)),
+)]
 pub(super) async fn override_tier(
     State(s): State<AppState>,
     Path((id, customer)): Path<(String, String)>,
@@ -776,19 +992,33 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ContactBody {
+    /// The new address.
     email: Option<String>,
-    /// `null` removes the number.
+    /// The new number (E.164); `null` removes it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
+    /// The locale their notices are written in.
+    #[schema(value_type = Option<super::openapi::LocaleTag>)]
     locale: Option<String>,
+    /// An IANA time zone (`Asia/Shanghai`); the customer moves to its
+    /// waves.
     timezone: Option<String>,
 }
 
 /// New contact details for a customer (any of `email`, `phone`, `locale`,
 /// `timezone`); a new zone moves them to its waves.
+#[utoipa::path(
+    patch,
+    path = "/v1/campaigns/{campaign}/customers/{customer}",
+    tag = "customers",
+    params(super::openapi::CustomerPath),
+    request_body(content = ContactBody, content_type = "application/json"),
+    responses((status = 200, description = "What changed, and the waves the customer moved to", body = Object)),
+)]
 pub(super) async fn update_contact(
     State(s): State<AppState>,
     Path((id, customer)): Path<(String, String)>,
@@ -834,6 +1064,13 @@ pub(super) async fn update_contact(
 }
 
 /// Why customers declined the alternatives, most given reason first.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/declines",
+    tag = "customers",
+    params(super::openapi::CampaignPath),
+    responses((status = 200, description = "Each reason given, with how many gave it", body = Object)),
+)]
 pub(super) async fn declines(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -842,15 +1079,25 @@ pub(super) async fn declines(
     Ok(Json(customers::declines(&s.deps, &campaign).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OutreachQuery {
+    /// `todo`, `scheduled`, `done` or `escalated`.
     state: Option<String>,
+    /// The owner's address.
     owner: Option<String>,
 }
 
 /// The core customers' outreach tasks, filtered by state or owner, with
 /// the counts per state.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/outreach",
+    tag = "outreach",
+    params(super::openapi::CampaignPath, OutreachQuery),
+    responses((status = 200, description = "`{\"counts\", \"tasks\"}`: the tasks per state, and those asked for", body = Object)),
+)]
 pub(super) async fn outreach_tasks(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -891,6 +1138,13 @@ pub(super) async fn outreach_tasks(
 }
 
 /// One core customer's outreach task.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/outreach/{customer}",
+    tag = "outreach",
+    params(super::openapi::CustomerPath),
+    responses((status = 200, description = "The task: state, owner, day set, notes, revision", body = Object)),
+)]
 pub(super) async fn outreach_task(
     State(s): State<AppState>,
     Path((id, customer)): Path<(String, String)>,
@@ -909,17 +1163,32 @@ pub(super) async fn outreach_task(
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OutreachBody {
+    /// Who acts (1 to 500 characters).
+    #[schema(min_length = 1, max_length = 500, example = "am@example.com")]
     by: String,
+    /// Where the task stands now.
+    #[schema(value_type = Option<super::openapi::OutreachStateName>)]
     state: Option<String>,
+    /// The day the call is set for (`YYYY-MM-DD`); `scheduled` needs one.
+    #[schema(format = Date, example = "2027-03-01")]
     scheduled_for: Option<String>,
+    /// A note kept on the task (deleted with the customer's data).
     note: Option<String>,
 }
 
 /// The owner moves a task on: `{"by", "state", "scheduled_for", "note"}`.
 /// Done after the customer's announcement was held sends it now.
+#[utoipa::path(
+    patch,
+    path = "/v1/campaigns/{campaign}/outreach/{customer}",
+    tag = "outreach",
+    params(super::openapi::CustomerPath),
+    request_body(content = OutreachBody, content_type = "application/json"),
+    responses((status = 200, description = "The task as it now stands", body = Object)),
+)]
 pub(super) async fn update_outreach(
     State(s): State<AppState>,
     Path((id, customer)): Path<(String, String)>,

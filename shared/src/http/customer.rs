@@ -17,9 +17,14 @@ use crate::ports::PortError;
 use crate::services::export::{self, ExportError};
 use crate::services::portal::{self, Failure, PortalError};
 
-#[derive(Deserialize)]
+/// A customer's signed link: the route's campaign and customer, until
+/// `exp`, under `sig`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Signed {
+    /// Unix seconds the link expires at.
     exp: i64,
+    /// The link's signature.
     sig: String,
     /// On a download link: the bundle the export-ready mail announced;
     /// without it, the newest.
@@ -161,6 +166,13 @@ async fn portal_page(
 
 /// The link in the e-mail opens the customer's page; only its button (a
 /// POST) starts an export, so mail scanners that follow links start none.
+#[utoipa::path(
+    get,
+    path = "/v1/c/{campaign}/{customer}/export",
+    tag = "customer pages",
+    params(super::openapi::CustomerPath, Signed),
+    responses((status = 200, description = "The customer's page: dates, alternatives, their export", content((String = "text/html")))),
+)]
 pub(super) async fn export_page(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
@@ -173,6 +185,13 @@ pub(super) async fn export_page(
 }
 
 /// The button: a copy is being built; the page says so (202).
+#[utoipa::path(
+    post,
+    path = "/v1/c/{campaign}/{customer}/export",
+    tag = "customer pages",
+    params(super::openapi::CustomerPath, Signed),
+    responses((status = 202, description = "A copy is being built; the page says so", content((String = "text/html")))),
+)]
 pub(super) async fn export_request(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
@@ -192,6 +211,16 @@ pub(super) async fn export_request(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/c/{campaign}/{customer}/export/download",
+    tag = "customer pages",
+    params(super::openapi::CustomerPath, Signed),
+    responses(
+        (status = 200, description = "The export, a ZIP", content((String = "application/zip"))),
+        (status = 303, description = "To a short-lived address of the export in the object store"),
+    ),
+)]
 pub(super) async fn export_download(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,

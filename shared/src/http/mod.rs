@@ -17,6 +17,7 @@ pub mod deprecation;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 mod help_desk;
+pub mod openapi;
 mod problem;
 mod product;
 mod public;
@@ -29,10 +30,11 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::FutureExt;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::{Campaign, CampaignId, CustomerId};
 use crate::ports::Deps;
@@ -120,14 +122,14 @@ pub trait HealthCheck: Send + Sync {
 
 /// `/healthz`'s answer. Public, so it carries counts and reasons, never a
 /// job's name or error (those are in the admin report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: HealthStatus,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Ok,
@@ -147,6 +149,15 @@ impl HealthCheck for Answering {
 
 /// 200 when healthy, 503 when degraded (so a monitor that reads only the
 /// status sees it too).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses(
+        (status = 200, description = "The process does its work", body = Health),
+        (status = 503, description = "Degraded: the problems say how (counts and reasons only)", body = Health),
+    ),
+)]
 async fn healthz(State(s): State<AppState>) -> Response {
     let health = s.health.health();
     let status = match health.status {
@@ -208,20 +219,92 @@ pub fn customer_router(state: AppState) -> Router {
         .fallback(|| async { customer::not_found() })
 }
 
+// Each caller's routes twice: described (`*_api`, what the document is
+// built from, see `openapi`) and served (`*_routes`, the same routes with
+// the caller's guard and the error shape layered on).
+
+fn product_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(product::banner))
+        .routes(routes!(product::migration))
+        .routes(routes!(product::migrations))
+}
+
+fn help_desk_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(help_desk::ticket))
+}
+
+fn admin_api() -> OpenApiRouter<AppState> {
+    let (schemas, paths, import) = routes!(admin::import_customers, admin::list_customers);
+    OpenApiRouter::new()
+        .routes(routes!(admin::create_campaign, admin::list_campaigns))
+        .routes(routes!(
+            admin::get_campaign,
+            admin::replace_campaign,
+            admin::patch_campaign
+        ))
+        .routes(routes!(admin::campaign_status))
+        .routes(routes!(admin::pause_campaign))
+        .routes(routes!(admin::resume_campaign))
+        .routes(routes!(admin::cancel_campaign))
+        .routes((
+            schemas,
+            paths,
+            import.layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        ))
+        .routes(routes!(admin::launch_campaign))
+        .routes(routes!(admin::campaign_preflight))
+        .routes(routes!(admin::customer_event))
+        .routes(routes!(admin::record_delivery_events))
+        .routes(routes!(admin::campaign_report))
+        .routes(routes!(admin::preview))
+        .routes(routes!(admin::campaign_plan))
+        .routes(routes!(admin::outreach_tasks))
+        .routes(routes!(admin::outreach_task, admin::update_outreach))
+        .routes(routes!(admin::declines))
+        .routes(routes!(admin::customer_detail, admin::update_contact))
+        .routes(routes!(admin::override_tier))
+}
+
+/// Open to anyone: the health check and the API's description.
+fn service_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(openapi::serve_document))
+}
+
+fn customer_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(customer::export_page, customer::export_request))
+        .routes(routes!(customer::export_download))
+        .routes(routes!(public::choose_language))
+        .routes(routes!(public::document))
+}
+
+/// Every route's operation, each group marked with its caller: what
+/// `openapi::document` is built from.
+fn described_routes() -> utoipa::openapi::OpenApi {
+    use openapi::Caller;
+    let mut all = utoipa::openapi::OpenApi::default();
+    for (api, caller) in [
+        (admin_api(), Some(Caller::Admin)),
+        (product_api(), Some(Caller::Product)),
+        (help_desk_api(), Some(Caller::HelpDesk)),
+        (service_api(), None),
+    ] {
+        let mut doc = api.into_openapi();
+        openapi::guarded(&mut doc, caller);
+        all.merge(doc);
+    }
+    let mut pages = customer_api().into_openapi();
+    openapi::pages(&mut pages);
+    all.merge(pages);
+    all
+}
+
 fn product_routes(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/campaigns/{campaign}/customers/{customer}/banner",
-            get(product::banner),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/customers/{customer}/migration",
-            axum::routing::put(product::migration),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/migrations",
-            post(product::migrations),
-        )
+    let (routes, _) = product_api().split_for_parts();
+    routes
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_product,
@@ -232,8 +315,8 @@ fn product_routes(state: AppState) -> Router {
 }
 
 fn help_desk_routes(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/campaigns/{campaign}/tickets", post(help_desk::ticket))
+    let (routes, _) = help_desk_api().split_for_parts();
+    routes
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_help_desk,
@@ -244,94 +327,19 @@ fn help_desk_routes(state: AppState) -> Router {
 }
 
 fn admin_routes(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/campaigns",
-            post(admin::create_campaign).get(admin::list_campaigns),
-        )
-        .route(
-            "/v1/campaigns/{campaign}",
-            get(admin::get_campaign)
-                .put(admin::replace_campaign)
-                .patch(admin::patch_campaign),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/status",
-            get(admin::campaign_status),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/pause",
-            post(admin::pause_campaign),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/cancel",
-            post(admin::cancel_campaign),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/customers",
-            post(admin::import_customers)
-                .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
-                .get(admin::list_customers),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/launch",
-            post(admin::launch_campaign),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/customers/{customer}/events",
-            post(admin::customer_event),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/resume",
-            post(admin::resume_campaign),
-        )
-        .route("/v1/delivery-events", post(admin::record_delivery_events))
-        .route(
-            "/v1/campaigns/{campaign}/report",
-            get(admin::campaign_report),
-        )
-        .route("/v1/campaigns/{campaign}/preview", get(admin::preview))
-        .route("/v1/campaigns/{campaign}/plan", get(admin::campaign_plan))
-        .route(
-            "/v1/campaigns/{campaign}/preflight",
-            get(admin::campaign_preflight),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/outreach",
-            get(admin::outreach_tasks),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/outreach/{customer}",
-            get(admin::outreach_task).patch(admin::update_outreach),
-        )
-        .route("/v1/campaigns/{campaign}/declines", get(admin::declines))
-        .route(
-            "/v1/campaigns/{campaign}/customers/{customer}",
-            get(admin::customer_detail).patch(admin::update_contact),
-        )
-        .route(
-            "/v1/campaigns/{campaign}/customers/{customer}/tier",
-            axum::routing::put(admin::override_tier),
-        )
+    let (routes, _) = admin_api().split_for_parts();
+    let (open, _) = service_api().split_for_parts();
+    routes
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
-        .route("/healthz", get(healthz))
+        .merge(open)
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(catch_panic))
         .with_state(state)
 }
 
 fn customer_routes(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/c/{campaign}/{customer}/export",
-            get(customer::export_page).post(customer::export_request),
-        )
-        .route(
-            "/v1/c/{campaign}/{customer}/export/download",
-            get(customer::export_download),
-        )
-        .route("/v1/public/{campaign}", get(public::choose_language))
-        .route("/v1/public/{campaign}/{document}", get(public::document))
+    let (routes, _) = customer_api().split_for_parts();
+    routes
         .layer(middleware::from_fn(customer::pages_only))
         .layer(middleware::from_fn(catch_panic))
         .with_state(state)

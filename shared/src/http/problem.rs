@@ -22,14 +22,23 @@ use crate::services::outreach::OutreachError;
 use crate::services::plan_preview::PlanPreviewError;
 use crate::services::preview::PreviewError;
 
-#[derive(Debug, Serialize)]
+/// What was refused and why (RFC 9457's fields, and the one at fault).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// The HTTP status, again.
     pub status: u16,
+    /// The status's name: `invalid`, `not found`, `conflict`...
     pub title: &'static str,
+    /// What the caller can fix, in words.
     pub detail: String,
+    /// The field at fault: a body's (`dates.announce`, `customers[3].at`),
+    /// a query's or a path's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A refused launch: the whole checklist, each item's verdict and
+    /// reason.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub preflight: Option<Preflight>,
 }
 

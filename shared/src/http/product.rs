@@ -16,7 +16,8 @@ use crate::domain::{CustomerId, Locale};
 use crate::services::banner::{self, BannerError};
 use crate::services::migration_status::{self, Migrated, Outcome, StatusError};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct BannerQuery {
     /// The product's UI language, when it differs from the customer's.
     lang: Option<String>,
@@ -37,6 +38,17 @@ impl From<BannerError> for ApiError {
 /// banner, 204 before the public announcement (nothing to show yet), 304
 /// when the product holds the same banner. Private to the customer (it
 /// carries their signed link), kept five minutes.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{campaign}/customers/{customer}/banner",
+    tag = "product",
+    params(super::openapi::CustomerPath, BannerQuery),
+    responses(
+        (status = 200, description = "The banner: text in the customer's language, dates, links", body = Object),
+        (status = 204, description = "Nothing to show yet: before the public announcement"),
+        (status = 304, description = "The product holds this banner already (`If-None-Match`)"),
+    ),
+)]
 pub(super) async fn banner(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
@@ -73,10 +85,13 @@ pub(super) async fn banner(
 
 /// What the product says of one customer. Only `migrated` today: a
 /// customer who moves back is a matter for the operator.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StatusBody {
+    /// `migrated`: the only word the product reports.
+    #[schema(example = "migrated")]
     status: String,
+    /// When they migrated (RFC 3339); now when left out.
     #[serde(default)]
     at: Option<DateTime<Utc>>,
 }
@@ -101,15 +116,29 @@ fn verify(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct StatusAnswer {
+    #[schema(value_type = String)]
     customer: CustomerId,
+    /// `recorded` or `unchanged`.
+    #[schema(value_type = String)]
     outcome: migration_status::Outcome,
 }
 
 /// `PUT /v1/campaigns/{campaign}/customers/{customer}/migration`, signed:
 /// the customer has migrated. 200 `recorded`, or `unchanged` when they
 /// already had.
+#[utoipa::path(
+    put,
+    path = "/v1/campaigns/{campaign}/customers/{customer}/migration",
+    tag = "product",
+    params(super::openapi::CustomerPath,
+        ("Sunset-Timestamp" = i64, Header, description = "Unix seconds when signed; within 300 s of now"),
+        ("Sunset-Signature" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of `<timestamp>.<body>` under the product's signing key"),
+    ),
+    request_body(content = StatusBody, content_type = "application/json"),
+    responses((status = 200, description = "`recorded`, or `unchanged` when they had already migrated", body = StatusAnswer)),
+)]
 pub(super) async fn migration(
     State(s): State<AppState>,
     Path((campaign, customer)): Path<(String, String)>,
@@ -133,18 +162,22 @@ pub(super) async fn migration(
     Ok(Json(StatusAnswer { customer, outcome }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BulkBody {
+    /// 1 to 1,000 reports; each row is read by itself, so one that cannot
+    /// be is refused alone.
+    #[schema(value_type = Vec<BulkItem>)]
     customers: Vec<serde_json::Value>,
 }
 
 /// One row of a bulk answer: its outcome, or why it was refused.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct BulkRow {
     index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     customer: Option<String>,
+    /// `recorded`, `unchanged` or `refused`.
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
@@ -152,7 +185,7 @@ pub(super) struct BulkRow {
     reason: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct BulkAnswer {
     recorded: usize,
     unchanged: usize,
@@ -160,11 +193,15 @@ pub(super) struct BulkAnswer {
     results: Vec<BulkRow>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BulkItem {
+pub(super) struct BulkItem {
+    #[schema(example = "C000001")]
     customer: String,
+    /// `migrated`: the only word the product reports.
+    #[schema(example = "migrated")]
     status: String,
+    /// When they migrated (RFC 3339); now when left out.
     #[serde(default)]
     at: Option<DateTime<Utc>>,
 }
@@ -173,6 +210,17 @@ struct BulkItem {
 /// customers who have migrated. 200 with each row's outcome: a row that
 /// cannot be read or applied is refused by itself (index, field, reason)
 /// and the others stand.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{campaign}/migrations",
+    tag = "product",
+    params(super::openapi::CampaignPath,
+        ("Sunset-Timestamp" = i64, Header, description = "Unix seconds when signed; within 300 s of now"),
+        ("Sunset-Signature" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of `<timestamp>.<body>` under the product's signing key"),
+    ),
+    request_body(content = BulkBody, content_type = "application/json"),
+    responses((status = 200, description = "Each row's outcome; a refused row names its index, field and reason", body = BulkAnswer)),
+)]
 pub(super) async fn migrations(
     State(s): State<AppState>,
     Path(campaign): Path<String>,

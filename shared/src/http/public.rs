@@ -18,8 +18,11 @@ use crate::services::public::{self, PublicError};
 
 const PUBLIC: &str = "public, max-age=300";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CalendarQuery {
+    /// The calendar's language (`dates.ics`); the campaign's default
+    /// otherwise.
     lang: Option<String>,
 }
 
@@ -42,6 +45,13 @@ fn failed(e: PublicError, campaign: &Campaign) -> Page {
 }
 
 /// To the page in the reader's language (303: the choice depends on them).
+#[utoipa::path(
+    get,
+    path = "/v1/public/{campaign}",
+    tag = "customer pages",
+    params(super::openapi::CampaignPath),
+    responses((status = 303, description = "To the page in the reader's language (`Accept-Language`)")),
+)]
 pub(super) async fn choose_language(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -68,6 +78,25 @@ pub(super) async fn choose_language(
 
 /// A page per locale (`en`, `en-US`, `en-GB`, `zh-CN`), the feed, the
 /// JSON document or the calendar.
+#[utoipa::path(
+    get,
+    path = "/v1/public/{campaign}/{document}",
+    tag = "customer pages",
+    params(super::openapi::DocumentPath, CalendarQuery),
+    responses(
+        (
+            status = 200,
+            description = "The announcement: a locale's page, the Atom feed, the JSON document or the calendar",
+            content(
+                (String = "text/html"),
+                (String = "application/atom+xml"),
+                (Object = "application/json"),
+                (String = "text/calendar"),
+            ),
+        ),
+        (status = 304, description = "The reader holds this document already (`If-None-Match`)"),
+    ),
+)]
 pub(super) async fn document(
     State(s): State<AppState>,
     Path((id, name)): Path<(String, String)>,
