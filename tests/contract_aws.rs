@@ -228,8 +228,10 @@ async fn the_preflight_asks_ses_whether_the_sender_may_send() {
 }
 
 /// Items as the release before record versions wrote them — the campaign,
-/// the profile, the event and the export request as bare domain JSON, no `v` — read as they were; a
-/// new write beside them carries version 1.
+/// the profile, the event, the export request, a pause, a cancellation, a
+/// tier override and an audit entry as bare domain JSON, no `v` — read as
+/// they were (the audit chain still verifies); a new write beside them
+/// carries version 1.
 #[tokio::test]
 async fn items_written_before_record_versions_are_read() {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -367,4 +369,84 @@ async fn items_written_before_record_versions_are_read() {
         scrubbed[0].kind,
         CustomerEventKind::Declined("[purged]".into())
     );
+
+    // A pause, a cancellation, a tier override and an audit entry as that
+    // release wrote them.
+    let entry = sunset::domain::audit::AuditEntry {
+        at,
+        campaign: c.id.clone(),
+        customer: Some(r1.clone()),
+        action: "tier-overridden".into(),
+        detail: serde_json::json!({"from": "low", "to": "core"}),
+    };
+    deps.audit.append(entry.clone()).await.unwrap();
+    let audit_pk = AttributeValue::S(format!("AUDIT#{}", c.id));
+    let first = format!("{:020}", 1);
+    let stored = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("pk", audit_pk.clone())
+        .key("sk", AttributeValue::S(first.clone()))
+        .send()
+        .await
+        .unwrap();
+    let stored = stored.item().unwrap()["entry"].as_s().unwrap().clone();
+    assert!(stored.starts_with(r#"{"v":1,"#), "{stored}");
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", audit_pk)
+        .key("sk", AttributeValue::S(first))
+        .update_expression("SET entry = :e")
+        .expression_attribute_values(
+            ":e",
+            AttributeValue::S(serde_json::to_string(&entry).unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("CAMPAIGN#{}", c.id)))
+        .key("sk", AttributeValue::S("META".into()))
+        .update_expression("SET paused = :p, cancelled = :c")
+        .expression_attribute_values(
+            ":p",
+            AttributeValue::S(r#"{"at":"2027-03-01T08:00:00Z","reason":"hard bounces"}"#.into()),
+        )
+        .expression_attribute_values(
+            ":c",
+            AttributeValue::S(r#"{"at":"2027-03-02T08:00:00Z","by":"Ana","reason":"kept"}"#.into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            AttributeValue::S(sunset::adapters::aws::customers::customer_pk(&c.id, &r1)),
+        )
+        .key("sk", AttributeValue::S("r1".into()))
+        .update_expression("SET tier_override = :o")
+        .expression_attribute_values(
+            ":o",
+            AttributeValue::S(
+                r#"{"tier":"core","by":"Li","reason":"renewed","at":"2027-01-05T10:00:00Z"}"#
+                    .into(),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = deps.campaigns.status(&c.id).await.unwrap().unwrap();
+    assert_eq!(status.paused.unwrap().reason, "hard bounces");
+    assert_eq!(status.cancelled.unwrap().by, "Ana");
+    let read = deps.customers.customer(&c.id, &r1).await.unwrap().unwrap();
+    assert_eq!(read.tier_override.unwrap().tier, sunset::domain::Tier::Core);
+    let chain = deps.audit.entries_after(&c.id, 0, 10).await.unwrap();
+    assert_eq!(chain[0].entry, entry);
+    sunset::domain::audit::verify_chain(&chain).unwrap();
 }

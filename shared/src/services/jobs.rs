@@ -266,12 +266,16 @@ pub async fn handle_payload(
     budget: &Budget,
     accepts: impl Fn(&Job) -> bool,
 ) -> Result<serde_json::Value, JobError> {
-    let job: Job = match serde_json::from_value(payload) {
+    // The payload is the record the scheduler stored, possibly by an
+    // earlier release: read it as the stored version it is.
+    let job: Job = match crate::adapters::records::job_from_value(payload) {
         Ok(job) if accepts(&job) => job,
         Ok(_) => return Ok(rejected("this function does not run that kind of job")),
         Err(e) => {
             tracing::error!(error = %e, "payload is not a job");
-            return Ok(rejected("the payload is not a job"));
+            return Ok(rejected(&format!(
+                "the payload is not a job this build runs: {e}"
+            )));
         }
     };
     match run(deps, &job, deps.clock.now(), budget).await {

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use super::dynamo::{Backoff, DynamoStore, Item, SHARDS, get_s, parse_ts, s, sdk_err, shard, ts};
 use crate::adapters::records::{
-    event_from_json, event_to_json, profile_from_json, profile_to_json,
+    self, event_from_json, event_to_json, profile_from_json, profile_to_json,
 };
 use crate::domain::customer::Suppression;
 use crate::domain::event::{CustomerEvent, CustomerEventKind};
@@ -111,9 +111,8 @@ fn record_from(item: &Item) -> PortResult<CustomerRecord> {
             _ => None,
         },
         tier_override: get_s(item, "tier_override")
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(PortError::permanent)?,
+            .map(records::tier_override_from_json)
+            .transpose()?,
     })
 }
 
@@ -358,10 +357,8 @@ impl DynamoStore {
                 .expression_attribute_values(":s", AttributeValue::N(d.score.to_string()))
                 .expression_attribute_values(":r", s(d.explanation.clone()));
             if let Some(o) = over {
-                update = update.expression_attribute_values(
-                    ":o",
-                    s(serde_json::to_string(o).map_err(PortError::permanent)?),
-                );
+                update =
+                    update.expression_attribute_values(":o", s(records::tier_override_to_json(o)?));
             }
             if !matches!(w, Waves::None) {
                 update = update

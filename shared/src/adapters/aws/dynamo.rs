@@ -328,10 +328,7 @@ impl CampaignStore for DynamoStore {
         let update = match pause {
             Some(p) => update
                 .update_expression("SET paused = :p")
-                .expression_attribute_values(
-                    ":p",
-                    s(serde_json::to_string(p).map_err(PortError::permanent)?),
-                ),
+                .expression_attribute_values(":p", s(records::pause_to_json(p)?)),
             None => update.update_expression("REMOVE paused"),
         };
         update.send().await.map_err(sdk_err)?;
@@ -343,7 +340,7 @@ impl CampaignStore for DynamoStore {
     }
 
     async fn cancel(&self, id: &CampaignId, cancellation: &Cancellation) -> PortResult<()> {
-        let json = serde_json::to_string(cancellation).map_err(PortError::permanent)?;
+        let json = records::cancellation_to_json(cancellation)?;
         self.client
             .update_item()
             .table_name(&self.table)
@@ -371,10 +368,10 @@ impl CampaignStore for DynamoStore {
         Ok(Some(CampaignStatus {
             launched_at,
             paused: get_s(&item, "paused")
-                .map(|p| serde_json::from_str(p).map_err(PortError::permanent))
+                .map(records::pause_from_json)
                 .transpose()?,
             cancelled: get_s(&item, "cancelled")
-                .map(|c| serde_json::from_str(c).map_err(PortError::permanent))
+                .map(records::cancellation_from_json)
                 .transpose()?,
         }))
     }
@@ -637,15 +634,6 @@ fn export_of(item: &Item) -> PortResult<ExportRequest> {
     let text = get_s(item, "request")
         .ok_or_else(|| PortError::permanent(anyhow::anyhow!("item lacks `request`")))?;
     records::export_from_json(text)
-}
-
-fn json_of<T: serde::de::DeserializeOwned>(
-    item: &HashMap<String, AttributeValue>,
-    name: &str,
-) -> PortResult<T> {
-    let text = get_s(item, name)
-        .ok_or_else(|| PortError::permanent(anyhow::anyhow!("item lacks `{name}`")))?;
-    serde_json::from_str(text).map_err(PortError::permanent)
 }
 
 impl DynamoStore {
@@ -992,7 +980,7 @@ impl AuditLog for DynamoStore {
                     for entry in chunk {
                         seq += 1;
                         let hash = chain_hash(&prev, entry);
-                        let json = serde_json::to_string(entry).map_err(PortError::permanent)?;
+                        let json = records::audit_to_json(entry)?;
                         writes.push(
                             TransactWriteItem::builder()
                                 .put(
@@ -1112,7 +1100,9 @@ impl AuditLog for DynamoStore {
                     seq: get_s(i, "sk")
                         .and_then(|s| s.parse().ok())
                         .ok_or_else(|| bad("sk"))?,
-                    entry: json_of(i, "entry")?,
+                    entry: records::audit_from_json(get_s(i, "entry").ok_or_else(|| {
+                        PortError::permanent(anyhow::anyhow!("audit item lacks `entry`"))
+                    })?)?,
                     prev_hash: get_s(i, "prev_hash")
                         .ok_or_else(|| bad("prev_hash"))?
                         .to_owned(),

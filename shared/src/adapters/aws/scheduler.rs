@@ -15,6 +15,7 @@ use aws_sdk_scheduler::types::{
 };
 
 use super::ScheduleTargets;
+use crate::adapters::records;
 use crate::domain::milestone::{Job, ScheduledJob};
 use crate::domain::schedule::{AtExpression, schedule_name};
 use crate::domain::{Campaign, CampaignId};
@@ -78,7 +79,7 @@ impl EventBridgeScheduler {
     }
 
     fn target(&self, job: &ScheduledJob) -> PortResult<Target> {
-        let input = serde_json::to_string(&job.job).map_err(PortError::permanent)?;
+        let input = records::job_to_json(&job.job)?;
         Target::builder()
             .arn(self.targets.arn_for(&job.job))
             .role_arn(&self.targets.role_arn)
@@ -217,7 +218,7 @@ impl Scheduler for EventBridgeScheduler {
                     .target()
                     .and_then(|t| t.input())
                     .ok_or_else(|| bad("no payload"))?;
-                let job: Job = serde_json::from_str(input).map_err(|e| bad(&e.to_string()))?;
+                let job: Job = records::job_from_json(input).map_err(|e| bad(&e))?;
                 if job.campaign() != campaign {
                     continue;
                 }

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, json_err};
+use super::SqliteStore;
+use crate::adapters::records;
 use crate::domain::CampaignId;
 use crate::domain::audit::{AuditEntry, ChainedEntry, chain_hash};
 use crate::ports::{AuditLog, PortResult};
@@ -13,7 +14,7 @@ impl AuditLog for SqliteStore {
     async fn append_all(&self, entries: Vec<AuditEntry>) -> PortResult<Vec<ChainedEntry>> {
         let rows = entries
             .into_iter()
-            .map(|e| Ok((serde_json::to_string(&e).map_err(json_err)?, e)))
+            .map(|e| Ok((records::audit_to_json(&e)?, e)))
             .collect::<PortResult<Vec<_>>>()?;
         self.with(|c| {
             let tx = c.transaction()?;
@@ -61,7 +62,7 @@ impl AuditLog for SqliteStore {
             .map(|(seq, entry, prev_hash, hash)| {
                 Ok(ChainedEntry {
                     seq: seq as u64,
-                    entry: serde_json::from_str(&entry).map_err(json_err)?,
+                    entry: records::audit_from_json(&entry)?,
                     prev_hash,
                     hash,
                 })

@@ -1,7 +1,7 @@
 //! Customers: their profile (deleted by the purge) and the campaign's
 //! state for them (kept for the report).
 
-use crate::adapters::records::{profile_from_json, profile_to_json};
+use crate::adapters::records::{self, profile_from_json, profile_to_json};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{SqliteStore, json_err, parse_ts, ts};
+use super::{SqliteStore, parse_ts, ts};
 use crate::domain::customer::Suppression;
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone};
@@ -62,9 +62,8 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CustomerRecord, P
                 _ => None,
             },
             tier_override: tier_override
-                .map(|o| serde_json::from_str(&o))
-                .transpose()
-                .map_err(json_err)?,
+                .map(|o| records::tier_override_from_json(&o))
+                .transpose()?,
         })
     })())
 }
@@ -271,7 +270,7 @@ impl CustomerStore for SqliteStore {
         id: &CustomerId,
         over: &crate::domain::tier::TierOverride,
     ) -> PortResult<bool> {
-        let json = serde_json::to_string(over).map_err(json_err)?;
+        let json = records::tier_override_to_json(over)?;
         let changed = self.with(|c| {
             c.execute(
                 "UPDATE customers SET tier = ?3, tier_score = COALESCE(tier_score, 0),

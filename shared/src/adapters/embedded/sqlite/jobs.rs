@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{SqliteStore, json_err, parse_ts, ts};
+use super::{SqliteStore, parse_ts, ts};
+use crate::adapters::records;
 use crate::domain::{CampaignId, ScheduledJob};
 use crate::ports::{JobFailure, PortError, PortResult, Scheduler};
 
@@ -161,7 +162,8 @@ fn job_from_parts((name, due, payload): (String, i64, String)) -> PortResult<Sch
         due: DateTime::from_timestamp(due, 0).ok_or_else(|| {
             PortError::permanent(anyhow::anyhow!("stored job {name} has a bad due time"))
         })?,
-        job: serde_json::from_str(&payload).map_err(json_err)?,
+        job: records::job_from_json(&payload)
+            .map_err(|e| PortError::permanent(anyhow::anyhow!("stored job {name}: {e}")))?,
         name,
     })
 }
@@ -169,7 +171,7 @@ fn job_from_parts((name, due, payload): (String, i64, String)) -> PortResult<Sch
 #[async_trait]
 impl Scheduler for SqliteStore {
     async fn upsert(&self, job: &ScheduledJob) -> PortResult<()> {
-        let payload = serde_json::to_string(&job.job).map_err(json_err)?;
+        let payload = records::job_to_json(&job.job)?;
         self.with(|c| {
             // Planning again with the same time keeps a done job done and a
             // retried one on its back-off; a moved date makes it due afresh;

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::adapters::records;
 use crate::domain::lifecycle::{CampaignStatus, Cancellation};
 use crate::domain::reputation::{DeliveryCounts, Pause};
 use crate::domain::{Campaign, CampaignId};
@@ -235,10 +236,6 @@ fn port_err(e: rusqlite::Error) -> PortError {
     }
 }
 
-fn json_err(e: serde_json::Error) -> PortError {
-    PortError::permanent(anyhow::Error::new(e).context("stored JSON does not match the schema"))
-}
-
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -402,10 +399,7 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn set_paused(&self, id: &CampaignId, pause: Option<&Pause>) -> PortResult<()> {
-        let json = pause
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(json_err)?;
+        let json = pause.map(records::pause_to_json).transpose()?;
         self.with(|c| {
             c.execute(
                 "UPDATE campaigns SET paused = ?2 WHERE id = ?1",
@@ -425,12 +419,12 @@ impl CampaignStore for SqliteStore {
             .optional()
         })?;
         json.flatten()
-            .map(|j| serde_json::from_str(&j).map_err(json_err))
+            .map(|j| records::pause_from_json(&j))
             .transpose()
     }
 
     async fn cancel(&self, id: &CampaignId, cancellation: &Cancellation) -> PortResult<()> {
-        let json = serde_json::to_string(cancellation).map_err(json_err)?;
+        let json = records::cancellation_to_json(cancellation)?;
         self.with(|c| {
             c.execute(
                 "UPDATE campaigns SET cancelled = COALESCE(cancelled, ?2) WHERE id = ?1",
@@ -454,11 +448,9 @@ impl CampaignStore for SqliteStore {
         };
         Ok(Some(CampaignStatus {
             launched_at: parse_ts(launched_at),
-            paused: paused
-                .map(|j| serde_json::from_str(&j).map_err(json_err))
-                .transpose()?,
+            paused: paused.map(|j| records::pause_from_json(&j)).transpose()?,
             cancelled: cancelled
-                .map(|j| serde_json::from_str(&j).map_err(json_err))
+                .map(|j| records::cancellation_from_json(&j))
                 .transpose()?,
         }))
     }
@@ -612,6 +604,112 @@ CREATE TABLE IF NOT EXISTS secrets (
         drop(store);
         // Opening again applies nothing twice.
         SqliteStore::open(&path).unwrap();
+    }
+
+    /// Rows as the release before record versions wrote them: the
+    /// domain's JSON, no `v`. Each reads; what is written beside them is
+    /// version 1; the audit chain still verifies.
+    #[tokio::test]
+    async fn pauses_cancellations_overrides_audit_entries_and_jobs_from_before_versions_read() {
+        use crate::domain::audit::{AuditEntry, verify_chain};
+        use crate::domain::{Customer, CustomerRecord, EmailAddress, Tier};
+        use crate::ports::{AuditLog, CustomerStore, Scheduler};
+        let store = SqliteStore::in_memory().unwrap();
+        let campaign = Campaign::from_toml(crate::app::demo::CAMPAIGN).unwrap();
+        let id = campaign.id.clone();
+        store.put_campaign(&campaign).await.unwrap();
+        let who = CustomerId::parse("C000001").unwrap();
+        let customer = Customer::new(
+            who.clone(),
+            crate::domain::ids::DisplayName::parse("Garcia Trading").unwrap(),
+            EmailAddress::parse("owen@example.com").unwrap(),
+        );
+        store
+            .insert_customers(&id, &[CustomerRecord::new(customer, chrono_tz::UTC)])
+            .await
+            .unwrap();
+        let entry = AuditEntry {
+            at: "2027-11-01T09:00:00Z".parse().unwrap(),
+            campaign: id.clone(),
+            customer: Some(who.clone()),
+            action: "purged".into(),
+            detail: serde_json::json!({"files": 4}),
+        };
+        store.append(entry.clone()).await.unwrap();
+        store
+            .with(|c| {
+                c.execute(
+                    "UPDATE campaigns SET paused = ?2, cancelled = ?3 WHERE id = ?1",
+                    params![
+                        id.as_str(),
+                        r#"{"at":"2027-03-01T08:00:00Z","reason":"hard bounces"}"#,
+                        r#"{"at":"2027-03-02T08:00:00Z","by":"Ana","reason":"kept"}"#
+                    ],
+                )?;
+                c.execute(
+                    "UPDATE customers SET tier = 'core', tier_score = 0, tier_reason = 'x',
+                        tier_override = ?2 WHERE customer_id = ?1",
+                    params![
+                        who.as_str(),
+                        r#"{"tier":"core","by":"Li","reason":"renewed","at":"2027-01-05T10:00:00Z"}"#
+                    ],
+                )?;
+                c.execute(
+                    "UPDATE audit SET entry = ?1",
+                    params![serde_json::to_string(&entry).unwrap()],
+                )?;
+                c.execute(
+                    "INSERT INTO jobs (name, campaign_id, due, next_at, payload)
+                     VALUES ('old.notice', ?1, 1830000000, 1830000000, ?2)",
+                    params![
+                        id.as_str(),
+                        format!(
+                            r#"{{"job":"notice","campaign":"{id}","milestone":"reminder-30","timezone":"Asia/Shanghai"}}"#
+                        )
+                    ],
+                )
+            })
+            .unwrap();
+        let status = store.status(&id).await.unwrap().unwrap();
+        assert_eq!(status.paused.unwrap().reason, "hard bounces");
+        assert_eq!(status.cancelled.unwrap().by, "Ana");
+        let read = store.customer(&id, &who).await.unwrap().unwrap();
+        assert_eq!(read.tier_override.unwrap().tier, Tier::Core);
+        let chain = store.entries_after(&id, 0, 10).await.unwrap();
+        assert_eq!(chain[0].entry, entry);
+        verify_chain(&chain).unwrap();
+        let jobs = store.scheduled(&id).await.unwrap();
+        assert!(
+            jobs.iter()
+                .any(|j| j.name == "old.notice"
+                    && matches!(j.job, crate::domain::Job::Notice { .. })),
+            "{jobs:?}"
+        );
+        // Written now: version 1, read back the same.
+        store
+            .set_paused(
+                &id,
+                Some(&Pause {
+                    at: "2027-03-03T08:00:00Z".parse().unwrap(),
+                    reason: "operator".into(),
+                }),
+            )
+            .await
+            .unwrap();
+        store.append(entry.clone()).await.unwrap();
+        let (paused, last): (String, String) = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT paused, (SELECT entry FROM audit ORDER BY seq DESC LIMIT 1)
+                     FROM campaigns WHERE id = ?1",
+                    params![id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert!(paused.starts_with(r#"{"v":1,"#), "{paused}");
+        assert!(last.starts_with(r#"{"v":1,"#), "{last}");
+        verify_chain(&store.entries_after(&id, 0, 10).await.unwrap()).unwrap();
     }
 
     #[tokio::test]

@@ -4,6 +4,17 @@
 //! its own type into today's domain type. A record of a version this build
 //! does not know is an error that names it, never a silent default.
 
+mod audit;
+mod job;
+mod standing;
+
+pub use audit::{audit_from_json, audit_to_json};
+pub use job::{job_from_json, job_from_value, job_to_json};
+pub use standing::{
+    cancellation_from_json, cancellation_to_json, pause_from_json, pause_to_json,
+    tier_override_from_json, tier_override_to_json,
+};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -490,6 +501,22 @@ fn versioned(json: &str) -> PortResult<Option<u32>> {
     serde_json::from_str::<Maybe>(json)
         .map(|m| m.v)
         .map_err(|e| decode_err("a stored record", e))
+}
+
+/// The version a JSON value carries (`None`: from before versions); an
+/// error when it is not an object or its `v` is not a whole number.
+fn versioned_value(value: &serde_json::Value) -> Result<Option<u32>, String> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| "the payload is not a JSON object".to_owned())?;
+    match object.get("v") {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .map(Some)
+            .ok_or_else(|| format!("its version `v` is {v}, not a whole number")),
+    }
 }
 
 fn unknown_version(what: &str, v: u32) -> PortError {
