@@ -177,6 +177,13 @@ async fn the_document_is_openapi_3_1_and_names_each_callers_credential() {
                     op["responses"]["default"].is_object(),
                     "{method} {path} describes its errors"
                 );
+                // What a reader of the document sees in the list of
+                // operations: a short line of its own.
+                let summary = op["summary"].as_str().unwrap_or_default();
+                assert!(
+                    !summary.is_empty() && summary.len() <= 60 && !summary.contains('\n'),
+                    "{method} {path} has the summary {summary:?}"
+                );
             }
         }
     }

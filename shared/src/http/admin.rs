@@ -19,6 +19,7 @@ use crate::services::{
 #[utoipa::path(
     post,
     path = "/v1/campaigns",
+    summary = "Create a campaign",
     tag = "campaigns",
     request_body(
         description = "The campaign document, as `examples/orbit-crm.toml`: TOML, or the same as JSON",
@@ -63,6 +64,7 @@ fn campaign_body(headers: &HeaderMap, body: &[u8]) -> Result<Campaign, ApiError>
 #[utoipa::path(
     put,
     path = "/v1/campaigns/{campaign}",
+    summary = "Replace a campaign's content and dates",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     request_body(
@@ -104,6 +106,7 @@ async fn update(
 #[utoipa::path(
     patch,
     path = "/v1/campaigns/{campaign}",
+    summary = "Change part of a campaign (JSON merge patch)",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     request_body(
@@ -157,6 +160,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
 #[utoipa::path(
     get,
     path = "/v1/campaigns",
+    summary = "List the campaigns",
     tag = "campaigns",
     responses((status = 200, description = "`{\"campaigns\": [...]}`: each campaign's id, product, dates and phase", body = Object)),
 )]
@@ -171,6 +175,7 @@ pub(super) async fn list_campaigns(
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/status",
+    summary = "Where a campaign stands",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     responses((status = 200, description = "`{\"id\", \"phase\", \"status\"}`: draft, running, paused or cancelled, and who decided", body = Object)),
@@ -247,6 +252,7 @@ impl Decision {
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/pause",
+    summary = "Pause a campaign's waves",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     request_body(content = Decision, content_type = "application/json"),
@@ -268,6 +274,7 @@ pub(super) async fn pause_campaign(
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/cancel",
+    summary = "Cancel a campaign's notices",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     request_body(content = Decision, content_type = "application/json"),
@@ -288,6 +295,7 @@ pub(super) async fn cancel_campaign(
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}",
+    summary = "Read a campaign",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     responses((status = 200, description = "The campaign document, as JSON", body = Object)),
@@ -323,6 +331,7 @@ pub(super) struct ImportQuery {
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/customers",
+    summary = "Import customers (CSV or JSON)",
     tag = "customers",
     params(super::openapi::CampaignPath, ImportQuery),
     request_body(
@@ -397,6 +406,7 @@ pub(super) struct LaunchBody {
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/launch",
+    summary = "Launch: segment, check, plan",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     request_body(content = Option<LaunchBody>, content_type = "application/json", description = "Empty, or an override of failing preflight items naming who and why"),
@@ -432,6 +442,7 @@ pub(super) async fn launch_campaign(
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/preflight",
+    summary = "The preparation checklist",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     responses((status = 200, description = "The preparation checklist: each item pass, warn or fail, and why", body = Object)),
@@ -462,6 +473,7 @@ pub(super) struct EventBody {
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/customers/{customer}/events",
+    summary = "Record a customer event",
     tag = "customers",
     params(super::openapi::CustomerPath),
     request_body(content = EventBody, content_type = "application/json"),
@@ -525,6 +537,7 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/report",
+    summary = "The campaign's report",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     responses((status = 200, description = "The report: reach, exports, migration, declines, outreach, tickets", body = Object)),
@@ -558,6 +571,7 @@ pub(super) struct PreviewQuery {
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/preview",
+    summary = "Preview one customer's message",
     tag = "customers",
     params(super::openapi::CampaignPath, PreviewQuery),
     responses((
@@ -627,6 +641,7 @@ pub(super) async fn preview(
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/resume",
+    summary = "Resume a paused campaign",
     tag = "campaigns",
     params(super::openapi::CampaignPath),
     responses((status = 200, description = "Resumed: the waves that waited run now", body = Object)),
@@ -649,6 +664,7 @@ pub(super) async fn resume_campaign(
 #[utoipa::path(
     post,
     path = "/v1/delivery-events",
+    summary = "Record SES delivery events",
     tag = "campaigns",
     request_body(
         description = "SES events (one, or an array), as SES publishes them or EventBridge wraps them",
@@ -701,6 +717,7 @@ pub(super) struct PlanQuery {
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/plan",
+    summary = "The plan, per day and channel or per customer",
     tag = "campaigns",
     params(super::openapi::CampaignPath, PlanQuery),
     responses((status = 200, description = "Per day and channel, how many customers get which notice; or one customer's sequence in their zone", body = Object)),
@@ -825,6 +842,7 @@ impl CustomersQuery {
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/customers",
+    summary = "List customers, filtered, page by page",
     tag = "customers",
     params(super::openapi::CampaignPath, CustomersQuery),
     responses((
@@ -909,6 +927,7 @@ pub(super) async fn list_customers(
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/customers/{customer}",
+    summary = "One customer in full",
     tag = "customers",
     params(super::openapi::CustomerPath),
     responses((status = 200, description = "Tier and why, every notice per channel with its state, events, exports", body = Object)),
@@ -948,6 +967,7 @@ pub(super) struct TierBody {
 #[utoipa::path(
     put,
     path = "/v1/campaigns/{campaign}/customers/{customer}/tier",
+    summary = "Override a customer's tier",
     tag = "customers",
     params(super::openapi::CustomerPath),
     request_body(content = TierBody, content_type = "application/json"),
@@ -1014,6 +1034,7 @@ pub(super) struct ContactBody {
 #[utoipa::path(
     patch,
     path = "/v1/campaigns/{campaign}/customers/{customer}",
+    summary = "Change a customer's contact details",
     tag = "customers",
     params(super::openapi::CustomerPath),
     request_body(content = ContactBody, content_type = "application/json"),
@@ -1067,6 +1088,7 @@ pub(super) async fn update_contact(
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/declines",
+    summary = "Why customers declined",
     tag = "customers",
     params(super::openapi::CampaignPath),
     responses((status = 200, description = "Each reason given, with how many gave it", body = Object)),
@@ -1094,6 +1116,7 @@ pub(super) struct OutreachQuery {
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/outreach",
+    summary = "List the core customers' outreach tasks",
     tag = "outreach",
     params(super::openapi::CampaignPath, OutreachQuery),
     responses((status = 200, description = "`{\"counts\", \"tasks\"}`: the tasks per state, and those asked for", body = Object)),
@@ -1141,6 +1164,7 @@ pub(super) async fn outreach_tasks(
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/outreach/{customer}",
+    summary = "One outreach task",
     tag = "outreach",
     params(super::openapi::CustomerPath),
     responses((status = 200, description = "The task: state, owner, day set, notes, revision", body = Object)),
@@ -1184,6 +1208,7 @@ pub(super) struct OutreachBody {
 #[utoipa::path(
     patch,
     path = "/v1/campaigns/{campaign}/outreach/{customer}",
+    summary = "Move an outreach task on",
     tag = "outreach",
     params(super::openapi::CustomerPath),
     request_body(content = OutreachBody, content_type = "application/json"),

@@ -169,6 +169,7 @@ async fn portal_page(
 #[utoipa::path(
     get,
     path = "/v1/c/{campaign}/{customer}/export",
+    summary = "The customer's export page",
     tag = "customer pages",
     params(super::openapi::CustomerPath, Signed),
     responses((status = 200, description = "The customer's page: dates, alternatives, their export", content((String = "text/html")))),
@@ -188,6 +189,7 @@ pub(super) async fn export_page(
 #[utoipa::path(
     post,
     path = "/v1/c/{campaign}/{customer}/export",
+    summary = "Ask for a copy of the data",
     tag = "customer pages",
     params(super::openapi::CustomerPath, Signed),
     responses((status = 202, description = "A copy is being built; the page says so", content((String = "text/html")))),
@@ -214,6 +216,7 @@ pub(super) async fn export_request(
 #[utoipa::path(
     get,
     path = "/v1/c/{campaign}/{customer}/export/download",
+    summary = "Download the copy",
     tag = "customer pages",
     params(super::openapi::CustomerPath, Signed),
     responses(

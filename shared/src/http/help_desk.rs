@@ -43,6 +43,7 @@ pub(super) struct TicketAnswer {
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/tickets",
+    summary = "Record a help-desk ticket event",
     tag = "help desk",
     params(super::openapi::CampaignPath),
     request_body(content = TicketBody, content_type = "application/json"),

@@ -152,6 +152,7 @@ impl HealthCheck for Answering {
 #[utoipa::path(
     get,
     path = "/healthz",
+    summary = "Health",
     tag = "service",
     responses(
         (status = 200, description = "The process does its work", body = Health),

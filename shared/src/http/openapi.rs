@@ -115,6 +115,7 @@ pub fn document() -> &'static Document {
 #[utoipa::path(
     get,
     path = "/v1/openapi.json",
+    summary = "This document",
     tag = "service",
     responses((status = 200, description = "The OpenAPI 3.1 document of every route", content_type = "application/json", body = Object)),
 )]

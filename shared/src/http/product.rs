@@ -41,6 +41,7 @@ impl From<BannerError> for ApiError {
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{campaign}/customers/{customer}/banner",
+    summary = "The in-app banner for a customer",
     tag = "product",
     params(super::openapi::CustomerPath, BannerQuery),
     responses(
@@ -131,6 +132,7 @@ pub(super) struct StatusAnswer {
 #[utoipa::path(
     put,
     path = "/v1/campaigns/{campaign}/customers/{customer}/migration",
+    summary = "Report that a customer migrated",
     tag = "product",
     params(super::openapi::CustomerPath,
         ("Sunset-Timestamp" = i64, Header, description = "Unix seconds when signed; within 300 s of now"),
@@ -213,6 +215,7 @@ pub(super) struct BulkItem {
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{campaign}/migrations",
+    summary = "Report customers who migrated, in bulk",
     tag = "product",
     params(super::openapi::CampaignPath,
         ("Sunset-Timestamp" = i64, Header, description = "Unix seconds when signed; within 300 s of now"),

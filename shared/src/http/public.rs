@@ -48,6 +48,7 @@ fn failed(e: PublicError, campaign: &Campaign) -> Page {
 #[utoipa::path(
     get,
     path = "/v1/public/{campaign}",
+    summary = "The public announcement, in the reader's language",
     tag = "customer pages",
     params(super::openapi::CampaignPath),
     responses((status = 303, description = "To the page in the reader's language (`Accept-Language`)")),
@@ -81,6 +82,7 @@ pub(super) async fn choose_language(
 #[utoipa::path(
     get,
     path = "/v1/public/{campaign}/{document}",
+    summary = "A public announcement document",
     tag = "customer pages",
     params(super::openapi::DocumentPath, CalendarQuery),
     responses(
