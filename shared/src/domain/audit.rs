@@ -82,7 +82,7 @@ pub fn verify_chain(entries: &[ChainedEntry]) -> Result<(), u64> {
 }
 
 #[cfg(test)]
-mod pinned {
+mod tests {
     use super::*;
 
     /// A chain written by any release must verify under every later one:

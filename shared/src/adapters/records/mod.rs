@@ -244,27 +244,13 @@ pub fn event_from_json(json: &str) -> PortResult<CustomerEvent> {
 
 // ---------------------------------------------------------- export requests
 
-/// An export request as stored before records carried a version.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExportV0 {
-    id: String,
-    campaign: String,
-    customer: String,
-    requested_at: DateTime<Utc>,
-    status: String,
-    ready_at: Option<DateTime<Utc>>,
-    bundle_key: Option<String>,
-    bundle_bytes: Option<u64>,
-    bundle_files: Option<u64>,
-    bundle_sha256: Option<String>,
-}
-
-/// An export request, version 1.
+/// An export request, version 1; before records carried a version it was
+/// stored in the same shape without `v`, which this type reads too.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportV1 {
-    v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    v: Option<u32>,
     id: String,
     campaign: String,
     customer: String,
@@ -280,7 +266,7 @@ struct ExportV1 {
 
 pub fn export_to_json(r: &ExportRequest) -> PortResult<String> {
     serde_json::to_string(&ExportV1 {
-        v: 1,
+        v: Some(1),
         id: r.id.to_string(),
         campaign: r.campaign.to_string(),
         customer: r.customer.to_string(),
@@ -301,26 +287,10 @@ pub fn export_to_json(r: &ExportRequest) -> PortResult<String> {
 
 /// A stored export request of any version this build reads.
 pub fn export_from_json(json: &str) -> PortResult<ExportRequest> {
-    let r = match versioned(json)? {
-        None => {
-            let r: ExportV0 = serde_json::from_str(json)
-                .map_err(|e| decode_err("an export request (unversioned)", e))?;
-            ExportV1 {
-                v: 0,
-                id: r.id,
-                campaign: r.campaign,
-                customer: r.customer,
-                requested_at: r.requested_at,
-                status: r.status,
-                ready_at: r.ready_at,
-                bundle_key: r.bundle_key,
-                bundle_bytes: r.bundle_bytes,
-                bundle_files: r.bundle_files,
-                bundle_sha256: r.bundle_sha256,
-            }
+    let r: ExportV1 = match versioned(json)? {
+        None | Some(1) => {
+            serde_json::from_str(json).map_err(|e| decode_err("an export request", e))?
         }
-        Some(1) => serde_json::from_str(json)
-            .map_err(|e| decode_err("an export request (version 1)", e))?,
         Some(other) => return Err(unknown_version("an export request", other)),
     };
     let bad = |what: &str, e: String| {
