@@ -1,6 +1,7 @@
 //! The port contracts on the AWS adapters, against the local emulator that
 //! `tests/run.sh` starts. Each test has its own table, buckets and group.
 
+use sunset_e2e::runtime::Runtime;
 use sunset_e2e::{aws_deps, contract};
 
 macro_rules! contracts {
@@ -40,6 +41,22 @@ contracts!(
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
     the_notices_after_the_end_reach_whom_they_should_once,
     upserts_and_cancels_of_one_schedule_at_once_all_succeed,
+);
+
+/// The scenarios through the API, as AWS runs it: the Lambda functions'
+/// routers behind API Gateway (`sunset serve` runs on the embedded
+/// adapters only; `contract_embedded` runs these in both runtimes).
+macro_rules! api_contracts {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let deps = aws_deps().await;
+            contract::$name(&deps, Runtime::Gateway).await;
+        }
+    )*};
+}
+
+api_contracts!(
     three_date_changes_leave_exactly_the_planned_schedules,
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     the_plan_preview_is_what_is_then_sent,
@@ -51,6 +68,7 @@ contracts!(
     a_launch_too_late_for_the_brief_fails_its_lead_time,
     a_core_customer_hears_it_one_to_one_first_or_is_held_then_told,
     a_batch_sent_five_times_at_once_migrates_each_customer_once,
+    every_refusal_says_why_and_changes_nothing,
 );
 
 /// The plan, read back from Scheduler: every job at its time, with its

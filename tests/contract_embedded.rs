@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sunset::adapters::embedded::Embedded;
 use sunset::clock::SimulatedClock;
 use sunset_e2e::contract;
+use sunset_e2e::runtime::Runtime;
 
 fn fresh() -> (tempfile::TempDir, Embedded) {
     let dir = tempfile::tempdir().unwrap();
@@ -49,6 +50,38 @@ contracts!(
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,
     the_notices_after_the_end_reach_whom_they_should_once,
     upserts_and_cancels_of_one_schedule_at_once_all_succeed,
+);
+
+/// The scenarios through the API, in both runtimes the router runs in:
+/// `serve::…` through `sunset serve`'s router, `gateway::…` through the
+/// Lambda functions' behind API Gateway (routed as `infra/template.yaml`
+/// routes them).
+macro_rules! api_contracts {
+    ($($name:ident),* $(,)?) => {
+        mod serve {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_dir, emb) = fresh();
+                    contract::$name(&emb.deps, Runtime::Serve).await;
+                }
+            )*
+        }
+        mod gateway {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_dir, emb) = fresh();
+                    contract::$name(&emb.deps, Runtime::Gateway).await;
+                }
+            )*
+        }
+    };
+}
+
+api_contracts!(
     three_date_changes_leave_exactly_the_planned_schedules,
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     the_plan_preview_is_what_is_then_sent,
@@ -60,6 +93,7 @@ contracts!(
     a_launch_too_late_for_the_brief_fails_its_lead_time,
     a_core_customer_hears_it_one_to_one_first_or_is_held_then_told,
     a_batch_sent_five_times_at_once_migrates_each_customer_once,
+    every_refusal_says_why_and_changes_nothing,
 );
 
 #[tokio::test]

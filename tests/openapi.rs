@@ -12,115 +12,37 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use sunset::adapters::embedded::Embedded;
 use sunset::clock::SimulatedClock;
-use sunset::http::{
-    ADMIN_SCOPE, AppState, Credential, GrantedScopes, HELP_DESK_SCOPE, PRODUCT_SCOPE, SigningKey,
-    admin_router, customer_router, router,
-};
-use tower::ServiceExt;
+use sunset_e2e::runtime::{Api, Caller, GATEWAY_NOT_FOUND, Runtime};
 
-const ADMIN: &str = "openapi-admin-0123456789";
-const PRODUCT: &str = "openapi-product-0123456789";
-const HELP_DESK: &str = "openapi-help-desk-0123456789";
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
 
-/// How a test reaches a route: a runtime's router and the credential its
-/// caller presents there.
-enum Runtime {
-    /// `sunset serve`: one router, a bearer token per caller.
-    Serve(axum::Router),
-    /// The Lambda functions: the operator's routes on the intake
-    /// function, the others on the export-request function; API Gateway's
-    /// authorizer passes on the token's scopes.
-    Gateway {
-        intake: axum::Router,
-        export_request: axum::Router,
-    },
+/// `method uri` with an empty JSON object, by the caller of the security
+/// scheme `scheme` names (nobody for none).
+async fn call(api: &Api, method: &str, uri: &str, scheme: Option<&str>) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let res = api.send(Caller::of_scheme(scheme), req).await;
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
-impl Runtime {
-    async fn call(&self, method: &str, uri: &str, scheme: Option<&str>) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json");
-        let app = match self {
-            Runtime::Serve(app) => {
-                if let Some(token) = scheme.map(|s| match s {
-                    "admin" => ADMIN,
-                    "product" => PRODUCT,
-                    "help_desk" => HELP_DESK,
-                    other => panic!("an unknown security scheme {other}"),
-                }) {
-                    req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-                }
-                app
-            }
-            Runtime::Gateway {
-                intake,
-                export_request,
-            } => {
-                let scope = scheme.map(|s| match s {
-                    "admin" => ADMIN_SCOPE,
-                    "product" => PRODUCT_SCOPE,
-                    "help_desk" => HELP_DESK_SCOPE,
-                    other => panic!("an unknown security scheme {other}"),
-                });
-                req = req.extension(GrantedScopes(scope.into_iter().map(String::from).collect()));
-                if intake_serves(uri) {
-                    intake
-                } else {
-                    export_request
-                }
-            }
-        };
-        let res = app
-            .clone()
-            .oneshot(req.body(Body::from("{}")).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-}
-
-/// The intake function serves the operator's routes, the health check and
-/// the document; the export-request function the rest.
-fn intake_serves(uri: &str) -> bool {
-    let path = uri.split('?').next().unwrap();
-    let theirs = ["/banner", "/migration", "/migrations", "/tickets"];
-    path == "/healthz"
-        || path == "/v1/openapi.json"
-        || path == "/v1/delivery-events"
-        || (path.starts_with("/v1/campaigns") && !theirs.iter().any(|t| path.ends_with(t)))
-}
-
-fn runtimes() -> (tempfile::TempDir, Vec<(&'static str, Runtime)>) {
+/// The API in both runtimes, on one fresh data directory.
+fn runtimes() -> (tempfile::TempDir, Vec<Api>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = std::sync::Arc::new(SimulatedClock::new("2027-01-15T09:00:00Z".parse().unwrap()));
     let emb = Embedded::open(dir.path(), clock).unwrap();
-    let key = || SigningKey::new(vec![7; 32]).unwrap();
-    let serve = router(
-        AppState::new(emb.deps.clone(), Credential::Token(ADMIN.into()))
-            .with_product(Credential::Token(PRODUCT.into()))
-            .with_product_signing(key())
-            .with_help_desk(Credential::Token(HELP_DESK.into())),
-    );
-    let scoped = AppState::new(emb.deps.clone(), Credential::Scope(ADMIN_SCOPE))
-        .with_product(Credential::Scope(PRODUCT_SCOPE))
-        .with_product_signing(key())
-        .with_help_desk(Credential::Scope(HELP_DESK_SCOPE));
-    let gateway = Runtime::Gateway {
-        intake: admin_router(scoped.clone()),
-        export_request: customer_router(scoped),
-    };
-    (
-        dir,
-        vec![("serve", Runtime::Serve(serve)), ("gateway", gateway)],
-    )
+    let apis = [Runtime::Serve, Runtime::Gateway]
+        .map(|runtime| Api::new(runtime, &emb.deps))
+        .into();
+    (dir, apis)
 }
 
 /// A documented path with its parameters filled in.
@@ -142,10 +64,11 @@ fn scheme(op: &Value) -> Option<String> {
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_names_each_callers_credential() {
     let (_dir, runtimes) = runtimes();
-    for (name, runtime) in &runtimes {
-        let (status, doc) = runtime.call("GET", "/v1/openapi.json", None).await;
-        assert_eq!(status, StatusCode::OK, "{name}");
-        assert_eq!(doc["openapi"], "3.1.0", "{name}");
+    for api in &runtimes {
+        let name = api.runtime();
+        let (status, doc) = call(api, "GET", "/v1/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK, "{name:?}");
+        assert_eq!(doc["openapi"], "3.1.0", "{name:?}");
         assert_eq!(doc["info"]["title"], "sunset");
         let schemes: BTreeSet<&str> = doc["components"]["securitySchemes"]
             .as_object()
@@ -210,8 +133,7 @@ fn refs(value: &Value, out: &mut BTreeSet<String>) {
 #[tokio::test]
 async fn every_schema_the_document_refers_to_is_in_it() {
     let (_dir, runtimes) = runtimes();
-    let (_, runtime) = &runtimes[0];
-    let (_, doc) = runtime.call("GET", "/v1/openapi.json", None).await;
+    let (_, doc) = call(&runtimes[0], "GET", "/v1/openapi.json", None).await;
     let mut found = BTreeSet::new();
     refs(&doc, &mut found);
     assert!(!found.is_empty());
@@ -229,10 +151,11 @@ async fn every_schema_the_document_refers_to_is_in_it() {
 #[tokio::test]
 async fn every_documented_route_is_served_with_exactly_its_methods_in_both_runtimes() {
     let (_dir, runtimes) = runtimes();
-    let (_, doc) = runtimes[0].1.call("GET", "/v1/openapi.json", None).await;
+    let (_, doc) = call(&runtimes[0], "GET", "/v1/openapi.json", None).await;
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 29, "{} paths", paths.len());
-    for (name, runtime) in &runtimes {
+    for api in &runtimes {
+        let name = api.runtime();
         for (path, item) in paths {
             let uri = concrete(path);
             let documented: BTreeSet<String> = item
@@ -243,24 +166,29 @@ async fn every_documented_route_is_served_with_exactly_its_methods_in_both_runti
                 .collect();
             let credential = item.as_object().unwrap().values().find_map(scheme);
             for method in METHODS {
-                let (status, body) = runtime.call(method, &uri, credential.as_deref()).await;
+                let (status, body) = call(api, method, &uri, credential.as_deref()).await;
                 if documented.contains(method) {
                     // Routed: a handler answered, whatever it thought of
                     // the request.
                     assert_ne!(
                         status,
                         StatusCode::METHOD_NOT_ALLOWED,
-                        "{name}: {method} {path}"
+                        "{name:?}: {method} {path}"
                     );
                     assert_ne!(
                         body["detail"], "there is no such route",
-                        "{name}: {method} {path}"
+                        "{name:?}: {method} {path}"
+                    );
+                    assert_ne!(
+                        body.to_string(),
+                        GATEWAY_NOT_FOUND,
+                        "{name:?}: infra/template.yaml routes no {method} {path}"
                     );
                 } else {
                     assert_eq!(
                         status,
                         StatusCode::METHOD_NOT_ALLOWED,
-                        "{name}: {method} {path} is not documented, so not served"
+                        "{name:?}: {method} {path} is not documented, so not served"
                     );
                 }
             }
@@ -271,14 +199,15 @@ async fn every_documented_route_is_served_with_exactly_its_methods_in_both_runti
 #[tokio::test]
 async fn a_route_the_document_does_not_name_is_not_served() {
     let (_dir, runtimes) = runtimes();
-    for (name, runtime) in &runtimes {
+    for api in &runtimes {
+        let name = api.runtime();
         for uri in [
             "/v1/campaigns/orbit-crm-2027/customers/C000001/delete",
             "/v1/openapi.yaml",
             "/v2/campaigns",
         ] {
-            let (status, _) = runtime.call("GET", uri, Some("admin")).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {uri}");
+            let (status, _) = call(api, "GET", uri, Some("admin")).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{name:?}: {uri}");
         }
     }
 }

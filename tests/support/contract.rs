@@ -1579,6 +1579,7 @@ pub use crate::product_calls::{
     a_batch_sent_five_times_at_once_migrates_each_customer_once,
     the_help_desks_tickets_feed_the_report_once, the_products_signed_migration_reports_count_once,
 };
+pub use crate::refusals::every_refusal_says_why_and_changes_nothing;
 
 /// After the end: the notice that the service ended goes to everyone who
 /// has not migrated, the deletion warning to those whose data is deleted

@@ -13,6 +13,8 @@ pub mod outreach_gate;
 pub mod plan_check;
 pub mod preflight_check;
 pub mod product_calls;
+pub mod refusals;
+pub mod runtime;
 
 use std::path::{Path, PathBuf};
 

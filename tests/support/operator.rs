@@ -1,5 +1,6 @@
 //! The operator's hand on a running campaign, through the admin API on any
-//! adapter set: dates changed three times with the schedules following
+//! adapter set and in either runtime (`Operator` is the API as a test
+//! calls it, `crate::runtime` the runtimes): dates changed three times with the schedules following
 //! exactly, a pause that loses nothing, a cancellation that stops every
 //! notice and keeps the purge, and each refusal naming its field. Run by
 //! `contract_embedded` and `contract_aws` through `contract`.
@@ -15,42 +16,19 @@ use sunset::clock::SimulatedClock;
 use sunset::domain::milestone::{self, Job};
 use sunset::domain::schedule::schedule_name;
 use sunset::domain::{Campaign, Milestone};
-use sunset::http::{AppState, Credential, SigningKey, router};
+use sunset::http::SigningKey;
 use sunset::ports::Deps;
 use sunset::services::jobs::{self, Budget, JobOutcome};
-use tower::ServiceExt;
 
-const TOKEN: &str = "admin-token-0123456789abcdef";
-const PRODUCT_KEY: &str = "product-key-0123456789abcdef";
-const HELP_DESK_KEY: &str = "help-desk-key-0123456789abcdef";
-/// The key the product signs its migration reports with.
-pub const SIGNING_KEY: [u8; 32] = [0x5a; 32];
+use crate::runtime::Api;
 
-/// Who makes a call: each has its own key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    Admin,
-    Product,
-    HelpDesk,
-    Nobody,
-}
+pub use crate::runtime::{Caller, Runtime, SIGNING_KEY};
 
-impl Caller {
-    fn key(self) -> Option<&'static str> {
-        match self {
-            Caller::Admin => Some(TOKEN),
-            Caller::Product => Some(PRODUCT_KEY),
-            Caller::HelpDesk => Some(HELP_DESK_KEY),
-            Caller::Nobody => None,
-        }
-    }
-}
-
-/// The admin API on these adapters, at a time the test moves.
+/// The API on these adapters, in one runtime, at a time the test moves.
 pub struct Operator {
     pub deps: Deps,
     pub clock: Arc<SimulatedClock>,
-    app: axum::Router,
+    pub api: Api,
 }
 
 pub struct Answer {
@@ -59,17 +37,17 @@ pub struct Answer {
 }
 
 impl Operator {
-    pub fn new(deps: &Deps, now: &str) -> Self {
+    pub fn new(deps: &Deps, now: &str, runtime: Runtime) -> Self {
         let clock = Arc::new(SimulatedClock::new(now.parse().unwrap()));
         let mut deps = deps.clone();
         deps.clock = clock.clone();
-        let app = router(
-            AppState::new(deps.clone(), Credential::Token(TOKEN.into()))
-                .with_product(Credential::Token(PRODUCT_KEY.into()))
-                .with_product_signing(SigningKey::new(SIGNING_KEY.to_vec()).unwrap())
-                .with_help_desk(Credential::Token(HELP_DESK_KEY.into())),
-        );
-        Self { deps, clock, app }
+        let api = Api::new(runtime, &deps);
+        Self { deps, clock, api }
+    }
+
+    /// What a route answers `who` when it is not theirs.
+    pub fn refuses(&self, who: Caller) -> StatusCode {
+        self.api.refuses(who)
     }
 
     /// The operator's call.
@@ -108,23 +86,30 @@ impl Operator {
         body: Option<&str>,
         headers: &[(&str, String)],
     ) -> Answer {
+        self.call_typed(who, method, uri, "application/json", body, headers)
+            .await
+    }
+
+    /// A call by `who` with a body of this content type (none without a
+    /// body) and more headers.
+    pub async fn call_typed(
+        &self,
+        who: Caller,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Answer {
         let mut req = Request::builder().method(method).uri(uri);
-        if let Some(key) = who.key() {
-            req = req.header("authorization", format!("Bearer {key}"));
-        }
         if body.is_some() {
-            req = req.header("content-type", "application/json");
+            req = req.header("content-type", content_type);
         }
         for (name, value) in headers {
             req = req.header(*name, value);
         }
         let body = body.map_or(Body::empty(), |b| Body::from(b.to_owned()));
-        let res = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
+        let res = self.api.send(who, req.body(body).unwrap()).await;
         let status = res.status();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Answer {
@@ -133,6 +118,21 @@ impl Operator {
                 serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
             }),
         }
+    }
+
+    /// Stores these customers as an import would, none of them known yet.
+    pub async fn insert(
+        &self,
+        campaign: &sunset::domain::CampaignId,
+        records: &[sunset::domain::CustomerRecord],
+    ) {
+        let known = self
+            .deps
+            .customers
+            .insert_customers(campaign, records)
+            .await
+            .unwrap();
+        assert!(known.is_empty(), "already stored: {known:?}");
     }
 
     /// Creates the campaign through the API.
@@ -179,10 +179,9 @@ impl Operator {
         let req = Request::builder()
             .method(method)
             .uri(uri)
-            .header("authorization", format!("Bearer {TOKEN}"))
             .body(Body::empty())
             .unwrap();
-        let res = self.app.clone().oneshot(req).await.unwrap();
+        let res = self.api.send(Caller::Admin, req).await;
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes().to_vec();
         (parts.status, parts.headers, bytes)
@@ -201,11 +200,7 @@ async fn launched(op: &Operator) -> Campaign {
         super::contract::record("o1", chrono_tz::Europe::Berlin),
         super::contract::record("o2", chrono_tz::Asia::Shanghai),
     ];
-    op.deps
-        .customers
-        .insert_customers(&c.id, &records)
-        .await
-        .unwrap();
+    op.insert(&c.id, &records).await;
     op.launch(&c).await;
     c
 }
@@ -234,8 +229,8 @@ async fn expected(deps: &Deps, c: &Campaign) -> BTreeSet<(String, DateTime<Utc>)
 /// schedules are exactly the new plan's (moved, the ones no longer needed
 /// deleted, none doubled); the same change again moves nothing; and a
 /// change the running campaign cannot take is refused naming its field.
-pub async fn three_date_changes_leave_exactly_the_planned_schedules(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+pub async fn three_date_changes_leave_exactly_the_planned_schedules(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z", runtime);
     let c = launched(&op).await;
     let uri = format!("/v1/campaigns/{}", c.id);
     assert_eq!(schedules(&op.deps, &c).await, expected(&op.deps, &c).await);
@@ -405,8 +400,11 @@ async fn sent(deps: &Deps, c: &Campaign) -> u64 {
 /// left, one that fires anyway sends nothing, the purge stays; a
 /// cancelled campaign is not paused, resumed or launched again; the list
 /// shows each phase. Every body without `by` or `reason` is refused.
-pub async fn pause_resume_and_cancel_lose_nothing_and_stop_every_notice(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+pub async fn pause_resume_and_cancel_lose_nothing_and_stop_every_notice(
+    deps: &Deps,
+    runtime: Runtime,
+) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z", runtime);
     let c = launched(&op).await;
     let base = format!("/v1/campaigns/{}", c.id);
     let listed = op.call("GET", "/v1/campaigns", None).await;

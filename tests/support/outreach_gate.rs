@@ -15,7 +15,7 @@ use serde_json::json;
 use sunset::domain::{Campaign, CustomerId, EmailAddress, Milestone};
 use sunset::ports::Deps;
 
-use crate::operator::Operator;
+use crate::operator::{Operator, Runtime};
 use crate::plan_check::run_until;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -39,11 +39,7 @@ async fn launched(op: &Operator) -> Campaign {
             r
         })
         .collect();
-    op.deps
-        .customers
-        .insert_customers(&c.id, &records)
-        .await
-        .unwrap();
+    op.insert(&c.id, &records).await;
     op.launch(&c).await;
     c
 }
@@ -60,8 +56,11 @@ async fn announced_at(op: &Operator, c: &Campaign, who: &str) -> Option<DateTime
         .min()
 }
 
-pub async fn a_core_customer_hears_it_one_to_one_first_or_is_held_then_told(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+pub async fn a_core_customer_hears_it_one_to_one_first_or_is_held_then_told(
+    deps: &Deps,
+    runtime: Runtime,
+) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z", runtime);
     let c = launched(&op).await;
     let base = format!("/v1/campaigns/{}/outreach", c.id);
 

@@ -15,7 +15,7 @@ use sunset::domain::{Campaign, CustomerId};
 use sunset::ports::Deps;
 use sunset::services::jobs::{self, Budget};
 
-use crate::operator::Operator;
+use crate::operator::{Operator, Runtime};
 
 /// Runs every scheduled job of the campaign due by `until`, in time
 /// order, moving the clock to each, as many rounds as jobs schedule
@@ -61,11 +61,8 @@ async fn seeded(op: &Operator) -> Campaign {
     moved_on.status = MigrationStatus::Migrated;
     let mut no_mobile = crate::contract::record("p4", chrono_tz::Europe::Berlin);
     no_mobile.profile.as_mut().unwrap().phone = Some(Phone::parse("030 1234567").unwrap());
-    op.deps
-        .customers
-        .insert_customers(&c.id, &[berlin, shanghai, moved_on, no_mobile])
-        .await
-        .unwrap();
+    op.insert(&c.id, &[berlin, shanghai, moved_on, no_mobile])
+        .await;
     op.launch(&c).await;
     c
 }
@@ -88,8 +85,8 @@ fn planned_by_notice(plan: &serde_json::Value) -> BTreeMap<(String, String), u64
 /// customer, each planned step sent on its planned day where they live;
 /// a migrated customer gets no reminder, a number without its country
 /// code no text. Read again afterwards, every row is sent.
-pub async fn the_plan_preview_is_what_is_then_sent(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+pub async fn the_plan_preview_is_what_is_then_sent(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z", runtime);
     let c = seeded(&op).await;
     let plan = op
         .call("GET", &format!("/v1/campaigns/{}/plan", c.id), None)

@@ -10,7 +10,7 @@ use serde_json::json;
 use sunset::domain::{Campaign, EmailAddress};
 use sunset::ports::Deps;
 
-use crate::operator::Operator;
+use crate::operator::{Operator, Runtime};
 
 /// p1 and p2 are core (strategic), p1 with an account manager; p3 is not.
 async fn seeded(op: &Operator, c: &Campaign) {
@@ -27,11 +27,7 @@ async fn seeded(op: &Operator, c: &Campaign) {
             r
         })
         .collect();
-    op.deps
-        .customers
-        .insert_customers(&c.id, &records)
-        .await
-        .unwrap();
+    op.insert(&c.id, &records).await;
 }
 
 fn states(body: &serde_json::Value) -> Vec<(String, String)> {
@@ -55,8 +51,8 @@ fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub async fn the_preflight_is_the_guides_checklist(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-05T10:00:00Z");
+pub async fn the_preflight_is_the_guides_checklist(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z", runtime);
     let c = crate::contract::campaign();
     seeded(&op, &c).await;
     let uri = format!("/v1/campaigns/{}/preflight", c.id);
@@ -226,8 +222,8 @@ pub async fn the_preflight_is_the_guides_checklist(deps: &Deps) {
 /// Launching the day before the announcement leaves the account managers
 /// hours, not the ten days planned: the brief's lead time fails, naming
 /// how long is left.
-pub async fn a_launch_too_late_for_the_brief_fails_its_lead_time(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-31T12:00:00Z");
+pub async fn a_launch_too_late_for_the_brief_fails_its_lead_time(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-31T12:00:00Z", runtime);
     let c = crate::contract::campaign();
     seeded(&op, &c).await;
     let refused = op

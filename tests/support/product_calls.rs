@@ -12,7 +12,7 @@ use sunset::domain::Campaign;
 use sunset::domain::customer::MigrationStatus;
 use sunset::ports::Deps;
 
-use crate::operator::{Caller, Operator, SIGNING_KEY};
+use crate::operator::{Caller, Operator, Runtime, SIGNING_KEY};
 
 /// A launched campaign's six customers, p1..p6.
 async fn seeded(op: &Operator) -> Campaign {
@@ -21,11 +21,7 @@ async fn seeded(op: &Operator) -> Campaign {
     let records: Vec<_> = (1..=6)
         .map(|i| crate::contract::record(&format!("p{i}"), chrono_tz::Europe::Berlin))
         .collect();
-    op.deps
-        .customers
-        .insert_customers(&c.id, &records)
-        .await
-        .unwrap();
+    op.insert(&c.id, &records).await;
     c
 }
 
@@ -64,8 +60,8 @@ async fn migrated_events(op: &Operator, c: &Campaign) -> usize {
         .count()
 }
 
-pub async fn the_products_signed_migration_reports_count_once(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-10T09:00:00Z");
+pub async fn the_products_signed_migration_reports_count_once(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-10T09:00:00Z", runtime);
     let c = seeded(&op).await;
     let one = format!("/v1/campaigns/{}/customers/p1/migration", c.id);
     let bulk = format!("/v1/campaigns/{}/migrations", c.id);
@@ -214,7 +210,7 @@ pub async fn the_products_signed_migration_reports_count_once(deps: &Deps) {
         let answer = op
             .call_as(who, "PUT", &p4, Some(&body), &signed_headers)
             .await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{who:?}");
+        assert_eq!(answer.status, op.refuses(who), "{who:?}");
     }
     // Signed, but not a report: each names its field.
     for (path, body, status, field) in [
@@ -260,8 +256,11 @@ pub async fn the_products_signed_migration_reports_count_once(deps: &Deps) {
 /// The product resends a batch while the first is still in flight: five
 /// identical signed batches at the same instant leave each customer
 /// migrated once, and the report counts each once.
-pub async fn a_batch_sent_five_times_at_once_migrates_each_customer_once(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-10T09:00:00Z");
+pub async fn a_batch_sent_five_times_at_once_migrates_each_customer_once(
+    deps: &Deps,
+    runtime: Runtime,
+) {
+    let op = Operator::new(deps, "2027-01-10T09:00:00Z", runtime);
     let c = seeded(&op).await;
     let bulk = format!("/v1/campaigns/{}/migrations", c.id);
     let rows = json!({ "customers": [
@@ -298,8 +297,8 @@ fn report_body() -> String {
     json!({"status": "migrated"}).to_string()
 }
 
-pub async fn the_help_desks_tickets_feed_the_report_once(deps: &Deps) {
-    let op = Operator::new(deps, "2027-01-10T09:00:00Z");
+pub async fn the_help_desks_tickets_feed_the_report_once(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-10T09:00:00Z", runtime);
     let c = seeded(&op).await;
     let uri = format!("/v1/campaigns/{}/tickets", c.id);
     let call = |who: Caller, body: serde_json::Value| {
@@ -375,7 +374,7 @@ pub async fn the_help_desks_tickets_feed_the_report_once(deps: &Deps) {
             json!({"customer": "p3", "action": "opened", "type": "login"}),
         )
         .await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{who:?}");
+        assert_eq!(answer.status, op.refuses(who), "{who:?}");
     }
     // And the help desk's key opens no one else's route.
     for (method, path) in [
@@ -383,7 +382,7 @@ pub async fn the_help_desks_tickets_feed_the_report_once(deps: &Deps) {
         ("GET", format!("/v1/campaigns/{}/customers/p1/banner", c.id)),
     ] {
         let answer = op.call_as(Caller::HelpDesk, method, &path, None, &[]).await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(answer.status, op.refuses(Caller::HelpDesk), "{path}");
     }
     let events = op.deps.events.events(&c.id).await.unwrap();
     assert_eq!(events.len(), 3, "{events:?}");
