@@ -1,9 +1,10 @@
 //! The operator's hand on a running campaign, through the admin API on any
 //! adapter set and in either runtime (`Operator` is the API as a test
-//! calls it, `crate::runtime` the runtimes): dates changed three times with the schedules following
-//! exactly, a pause that loses nothing, a cancellation that stops every
-//! notice and keeps the purge, and each refusal naming its field. Run by
-//! `contract_embedded` and `contract_aws` through `contract`.
+//! calls it, `crate::runtime` the runtimes): dates changed three times
+//! with the schedules following exactly, a pause that loses nothing, a
+//! cancellation that stops every notice and keeps the purge, and each
+//! refusal naming its field. Run by `contract_embedded` and
+//! `contract_aws` through `contract`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
