@@ -92,6 +92,7 @@ api_contracts!(
     the_preflight_is_the_guides_checklist,
     a_launch_too_late_for_the_brief_fails_its_lead_time,
     a_core_customer_hears_it_one_to_one_first_or_is_held_then_told,
+    a_core_customer_imported_late_is_held_like_the_others,
     a_batch_sent_five_times_at_once_migrates_each_customer_once,
     every_refusal_says_why_and_changes_nothing,
 );

@@ -1570,7 +1570,10 @@ pub use crate::operator::{
     pause_resume_and_cancel_lose_nothing_and_stop_every_notice,
     three_date_changes_leave_exactly_the_planned_schedules,
 };
-pub use crate::outreach_gate::a_core_customer_hears_it_one_to_one_first_or_is_held_then_told;
+pub use crate::outreach_gate::{
+    a_core_customer_hears_it_one_to_one_first_or_is_held_then_told,
+    a_core_customer_imported_late_is_held_like_the_others,
+};
 pub use crate::plan_check::the_plan_preview_is_what_is_then_sent;
 pub use crate::preflight_check::{
     a_launch_too_late_for_the_brief_fails_its_lead_time, the_preflight_is_the_guides_checklist,

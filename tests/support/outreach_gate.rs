@@ -271,3 +271,73 @@ pub async fn a_core_customer_hears_it_one_to_one_first_or_is_held_then_told(
         .await;
     assert_eq!(after.body["outreach"], report.body["outreach"]);
 }
+
+/// Core customers imported after the announcement went out are not told
+/// by the catch-up mass notice either: they are held and escalated as the
+/// wave holds everyone else's, for as long from their import as the hold
+/// runs from the announcement; told when the call is recorded, or when
+/// their hold ends. A late customer who is not core hears it at once.
+pub async fn a_core_customer_imported_late_is_held_like_the_others(deps: &Deps, runtime: Runtime) {
+    let op = Operator::new(deps, "2027-01-05T10:00:00Z", runtime);
+    let c = launched(&op).await;
+    let mut ran = HashSet::new();
+    run_until(&op, &c, t("2027-02-10T12:00:00Z"), &mut ran).await;
+    op.clock.advance_to(t("2027-02-10T12:00:00Z"));
+    let csv = "customer_id,name,email,timezone,strategic,account_manager\n\
+               late-k1,Late Core One,late-k1@example.com,Europe/Berlin,true,am2@orbit.example\n\
+               late-k2,Late Core Two,late-k2@example.com,Europe/Berlin,true,am2@orbit.example\n\
+               late-s1,Late Standard,late-s1@example.com,Europe/Berlin,false,\n";
+    let imported = op
+        .call_typed(
+            crate::operator::Caller::Admin,
+            "POST",
+            &format!("/v1/campaigns/{}/customers", c.id),
+            "text/csv",
+            Some(csv),
+            &[],
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    assert_eq!(imported.body["imported"], 3, "{}", imported.body);
+
+    // The catch-up runs: the standard customer hears it now, the core
+    // ones wait for their manager, whose tasks are escalated.
+    run_until(&op, &c, t("2027-02-10T12:00:00Z"), &mut ran).await;
+    assert_eq!(
+        announced_at(&op, &c, "late-s1").await,
+        Some(t("2027-02-10T12:00:00Z"))
+    );
+    assert_eq!(announced_at(&op, &c, "late-k1").await, None);
+    assert_eq!(announced_at(&op, &c, "late-k2").await, None);
+    let base = format!("/v1/campaigns/{}/outreach", c.id);
+    for who in ["late-k1", "late-k2"] {
+        let task = op.call("GET", &format!("{base}/{who}"), None).await;
+        assert_eq!(task.status, StatusCode::OK, "{}", task.body);
+        assert_eq!(task.body["state"], "escalated", "{who}: {}", task.body);
+        assert_eq!(task.body["owner"], "am2@orbit.example", "{}", task.body);
+    }
+
+    // late-k1's manager calls two days later: told at once.
+    op.clock.advance_to(t("2027-02-12T15:00:00Z"));
+    let called = op
+        .call(
+            "PATCH",
+            &format!("{base}/late-k1"),
+            Some(json!({ "by": "am2", "state": "done" })),
+        )
+        .await;
+    assert_eq!(called.status, StatusCode::OK, "{}", called.body);
+    run_until(&op, &c, t("2027-02-12T15:00:00Z"), &mut ran).await;
+    assert_eq!(
+        announced_at(&op, &c, "late-k1").await,
+        Some(t("2027-02-12T15:00:00Z"))
+    );
+    // Nobody calls late-k2: seven days after the import, it goes anyway.
+    run_until(&op, &c, t("2027-02-17T11:59:00Z"), &mut ran).await;
+    assert_eq!(announced_at(&op, &c, "late-k2").await, None);
+    run_until(&op, &c, t("2027-02-17T12:00:00Z"), &mut ran).await;
+    assert_eq!(
+        announced_at(&op, &c, "late-k2").await,
+        Some(t("2027-02-17T12:00:00Z"))
+    );
+}

@@ -185,9 +185,12 @@ pub fn announced_at(campaign: &Campaign, zone: Tz) -> DateTime<Utc> {
     local_instant(campaign.dates.announce, campaign.send_time(), zone)
 }
 
-/// The latest the announcement waits for a core customer in `zone`.
-pub fn hold_ends(campaign: &Campaign, zone: Tz) -> DateTime<Utc> {
-    announced_at(campaign, zone)
+/// The latest the announcement waits for a core customer in `zone` whose
+/// task opened at `opened`: the hold runs from the announcement, or, for
+/// a customer imported after it, from when their task opened, so their
+/// manager has as long to call them as everyone else's had.
+pub fn hold_ends(campaign: &Campaign, zone: Tz, opened: DateTime<Utc>) -> DateTime<Utc> {
+    announced_at(campaign, zone).max(opened)
         + chrono::Duration::days(i64::from(campaign.delivery.outreach_hold_days))
 }
 
@@ -205,8 +208,8 @@ pub struct Gated {
 }
 
 impl Gate {
-    /// The gate for an announcement wave (`None` for any other notice, or
-    /// when the campaign holds nothing).
+    /// The gate for an announcement wave or catch-up (`None` for any other
+    /// notice, or when the campaign holds nothing).
     pub async fn for_wave(
         deps: &Deps,
         campaign: &Campaign,
@@ -233,9 +236,11 @@ impl Gate {
     ) -> Result<Gated, PortError> {
         let mut gated = Gated::default();
         for r in records {
-            let open = self.tasks.get(&r.id).is_some_and(|t| t.state.is_open());
-            let until = hold_ends(campaign, r.zone);
-            if !open || now >= until {
+            let until = match self.tasks.get(&r.id) {
+                Some(task) if task.state.is_open() => hold_ends(campaign, r.zone, task.created_at),
+                _ => now,
+            };
+            if now >= until {
                 gated.records.push(r);
                 continue;
             }

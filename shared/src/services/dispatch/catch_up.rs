@@ -9,6 +9,7 @@ use super::send::send_notices;
 use crate::domain::milestone::{local_instant, milestone_date};
 use crate::domain::{Campaign, CustomerId, Milestone};
 use crate::ports::Deps;
+use crate::services::outreach::Gate;
 
 /// What a catch-up sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -19,6 +20,10 @@ pub struct CatchUpReport {
     /// Not due it (the announcement has not gone out in their zone yet, so
     /// the wave will reach them), purged, or not segmented.
     pub skipped: u64,
+    /// Core customers whose account manager has not told them yet: held,
+    /// as the announcement wave holds them, and caught up when the call is
+    /// recorded or the hold ends.
+    pub outreach_held: u64,
 }
 
 /// Sends the announcement to these late joiners. Each message claims its
@@ -49,6 +54,16 @@ pub async fn catch_up(
             _ => report.skipped += 1,
         }
     }
+    // A core customer imported after the announcement must not learn of
+    // it from a mass notice either (the guide's step 2).
+    let due = match Gate::for_wave(deps, campaign, milestone).await? {
+        Some(mut gate) => {
+            let gated = gate.filter(deps, campaign, due, now).await?;
+            report.outreach_held = gated.held;
+            gated.records
+        }
+        None => due,
+    };
     let chunk = send_notices(deps, campaign, milestone, &due, now).await?;
     report.sent = chunk.sent;
     report.already_sent = chunk.already_sent;
@@ -58,6 +73,6 @@ pub async fn catch_up(
     if let Some(until) = chunk.held_until {
         return Err(DispatchError::Held(until));
     }
-    tracing::info!(campaign = %campaign.id, sent = report.sent, already = report.already_sent, skipped = report.skipped, "late joiners caught up");
+    tracing::info!(campaign = %campaign.id, sent = report.sent, already = report.already_sent, skipped = report.skipped, held = report.outreach_held, "late joiners caught up");
     Ok(report)
 }
