@@ -36,6 +36,7 @@ contracts!(
     a_wave_sees_only_who_is_still_due_in_its_zone,
     tiers_and_scrubbing_keep_the_report_figures,
     events_are_kept_in_order_per_customer,
+    a_customer_migrates_once_though_two_calls_write_it,
     a_preview_is_what_the_stored_customer_would_get,
     the_banner_rises_toward_the_end_behind_the_products_own_key,
     the_public_announcement_is_a_page_a_feed_a_document_and_a_calendar,

@@ -33,6 +33,7 @@ contracts!(
     tiers_and_scrubbing_keep_the_report_figures,
     a_delivery_is_claimed_once_until_released,
     events_are_kept_in_order_per_customer,
+    a_customer_migrates_once_though_two_calls_write_it,
     export_requests_round_trip,
     export_requests_at_the_same_instant_stay_each_customers_own,
     a_late_first_launch_is_refused_and_a_relaunch_is_not,

@@ -292,12 +292,15 @@ impl Tally {
 #[async_trait]
 pub trait EventLog: Send + Sync {
     /// Records events, each with the customer's new state (status, legal
-    /// hold, extension) when it changed, in one atomic write.
+    /// hold, extension) when it changed, in one atomic write. A customer
+    /// migrates once: an event that would migrate one already migrated
+    /// when it is written (another call did it first) is not recorded, nor
+    /// its state; the answer is the indexes of those.
     async fn record_events(
         &self,
         campaign: &CampaignId,
         events: &[(CustomerEvent, Option<CustomerRecord>)],
-    ) -> PortResult<()>;
+    ) -> PortResult<Vec<usize>>;
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>>;
     async fn events_of(
         &self,

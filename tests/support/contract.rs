@@ -241,6 +241,58 @@ async fn segment(deps: &Deps, c: &CampaignId, ids: &[&str], tier: Tier) {
     deps.customers.set_tiers(c, &segmented).await.unwrap();
 }
 
+/// Two calls that read a1 as pending each write their migration (the
+/// product's report sent twice at once, each with its own time): the
+/// second finds a1 migrated and is not recorded, and says so; the other
+/// events of its write stand.
+pub async fn a_customer_migrates_once_though_two_calls_write_it(deps: &Deps) {
+    let c = seeded(deps).await;
+    let read = stored(deps, &c.id, "a1").await;
+    assert_eq!(read.status, MigrationStatus::Pending);
+    let migration = |at: &str| {
+        let mut state = read.clone();
+        state.status = MigrationStatus::Migrated;
+        state.status_at = Some(t(at));
+        let event = CustomerEvent {
+            at: t(at),
+            customer: id("a1"),
+            kind: CustomerEventKind::Migrated,
+        };
+        (event, Some(state))
+    };
+    let first = deps
+        .events
+        .record_events(&c.id, &[migration("2027-05-01T10:00:00Z")])
+        .await
+        .unwrap();
+    assert_eq!(first, Vec::<usize>::new());
+    let ticket = CustomerEvent {
+        at: t("2027-05-01T10:00:01Z"),
+        customer: id("a2"),
+        kind: CustomerEventKind::TicketOpened("login".into()),
+    };
+    let second = deps
+        .events
+        .record_events(
+            &c.id,
+            &[(ticket.clone(), None), migration("2027-05-01T10:00:02Z")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(second, vec![1], "the second migration is not recorded");
+    let events = deps.events.events(&c.id).await.unwrap();
+    let migrations: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == CustomerEventKind::Migrated)
+        .collect();
+    assert_eq!(migrations.len(), 1, "{events:?}");
+    assert_eq!(migrations[0].at, t("2027-05-01T10:00:00Z"));
+    assert!(events.contains(&ticket), "{events:?}");
+    let a1 = stored(deps, &c.id, "a1").await;
+    assert_eq!(a1.status, MigrationStatus::Migrated);
+    assert_eq!(a1.status_at, Some(t("2027-05-01T10:00:00Z")));
+}
+
 pub async fn a_wave_sees_only_who_is_still_due_in_its_zone(deps: &Deps) {
     let c = seeded(deps).await;
     let late = record("a4", chrono_tz::Europe::Berlin);

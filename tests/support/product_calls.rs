@@ -291,6 +291,40 @@ pub async fn a_batch_sent_five_times_at_once_migrates_each_customer_once(
             .count();
         assert_eq!(mine, 1, "{who}: {events:?}");
     }
+    // Five reports of p4's migration at once, each with its own time (a
+    // retry stamped afresh): one is recorded, the others find p4
+    // migrated.
+    let p4 = format!("/v1/campaigns/{}/customers/p4/migration", c.id);
+    let reports: Vec<_> = (0..5)
+        .map(|i| json!({ "status": "migrated", "at": format!("2027-01-09T13:0{i}:00Z") }))
+        .collect();
+    let answers =
+        futures::future::join_all(reports.iter().map(|r| op.signed(&p4, r, &SIGNING_KEY))).await;
+    let mut outcomes: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+            a.body["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            "recorded",
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "unchanged"
+        ]
+    );
+    let events = op.deps.events.events(&c.id).await.unwrap();
+    let p4_migrations = events
+        .iter()
+        .filter(|e| e.customer.as_str() == "p4" && e.kind.name() == "migrated")
+        .count();
+    assert_eq!(p4_migrations, 1, "{events:?}");
+    assert_eq!(migrated_in_report(&op, &c).await, 4);
 }
 
 fn report_body() -> String {

@@ -97,7 +97,19 @@ pub async fn apply_all(
     campaign: &Campaign,
     events: &[CustomerEvent],
 ) -> Result<Vec<(usize, EventError)>, PortError> {
-    apply_all_to(deps, campaign, events, HashMap::new()).await
+    Ok(apply_all_to(deps, campaign, events, HashMap::new())
+        .await?
+        .refused)
+}
+
+/// What applying events did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Each event that could not apply, by index, and why.
+    pub refused: Vec<(usize, EventError)>,
+    /// The migrations not recorded, by index: the customer had migrated
+    /// by the time they were written (another call's, at the same time).
+    pub already: Vec<usize>,
 }
 
 /// As [`apply_all`], to customers some of whom the caller has just read
@@ -107,19 +119,29 @@ pub async fn apply_all_to(
     campaign: &Campaign,
     events: &[CustomerEvent],
     mut states: HashMap<CustomerId, CustomerRecord>,
-) -> Result<Vec<(usize, EventError)>, PortError> {
+) -> Result<Applied, PortError> {
     let mut records = Vec::with_capacity(events.len());
-    let mut problems = Vec::new();
+    let mut applied = Vec::with_capacity(events.len());
+    let mut refused = Vec::new();
     for (i, event) in events.iter().enumerate() {
         match apply_one(deps, campaign, event, &mut states).await {
-            Ok(changed) => records.push((event.clone(), changed)),
+            Ok(changed) => {
+                records.push((event.clone(), changed));
+                applied.push(i);
+            }
             Err(EventError::Port(e)) => return Err(e),
-            Err(e) => problems.push((i, e)),
+            Err(e) => refused.push((i, e)),
         }
     }
-    deps.events.record_events(&campaign.id, &records).await?;
-    tracing::debug!(campaign = %campaign.id, applied = records.len(), refused = problems.len(), "events applied");
-    Ok(problems)
+    let already: Vec<usize> = deps
+        .events
+        .record_events(&campaign.id, &records)
+        .await?
+        .into_iter()
+        .map(|r| applied[r])
+        .collect();
+    tracing::debug!(campaign = %campaign.id, applied = records.len() - already.len(), refused = refused.len(), already = already.len(), "events applied");
+    Ok(Applied { refused, already })
 }
 
 /// The new state an event leads to (`None` if it changes no state), with

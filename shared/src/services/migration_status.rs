@@ -101,8 +101,13 @@ pub async fn record(
         });
     }
     if !to_apply.is_empty() {
-        for (j, e) in events::apply_all_to(deps, campaign, &to_apply, states).await? {
+        let applied = events::apply_all_to(deps, campaign, &to_apply, states).await?;
+        for (j, e) in applied.refused {
             outcomes[applied_at[j]] = Err(StatusError::Event(e));
+        }
+        // Migrated by another report at the same time: not twice.
+        for j in applied.already {
+            outcomes[applied_at[j]] = Ok(Outcome::Unchanged);
         }
     }
     let recorded = outcomes

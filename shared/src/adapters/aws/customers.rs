@@ -41,6 +41,7 @@ use crate::domain::event::{CustomerEvent, CustomerEventKind};
 use crate::domain::tier::TierDecision;
 use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus, Milestone, Tier};
 use crate::ports::{Chunks, CustomerStore, EventLog, PortError, PortResult, TierCount};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 /// The version of the record an event item holds (`v` on the item).
 const RECORD_VERSION: &str = "1";
@@ -868,85 +869,163 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The writes for the events of `chunk` at `left`: each event, then
+    /// its state change if any; and for each write, its event's index.
+    fn event_writes(
+        &self,
+        campaign: &CampaignId,
+        chunk: &[(CustomerEvent, Option<CustomerRecord>)],
+        left: &[usize],
+    ) -> PortResult<(Vec<TransactWriteItem>, Vec<usize>)> {
+        let mut writes = Vec::with_capacity(left.len() * 2);
+        let mut of_event = Vec::with_capacity(left.len() * 2);
+        for &n in left {
+            let (event, state) = &chunk[n];
+            let sk = format!("{}#{n}", event_sk(event));
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(self.table())
+                            .item("pk", s(events_pk(campaign, &event.customer)))
+                            .item("sk", s(sk))
+                            .item("event", s(event_to_json(event)?))
+                            .item("v", AttributeValue::N(RECORD_VERSION.into()))
+                            .build()
+                            .map_err(PortError::permanent)?,
+                    )
+                    .build(),
+            );
+            of_event.push(n);
+            if let Some(r) = state {
+                writes.push(self.state_write(campaign, event, r)?);
+                of_event.push(n);
+            }
+        }
+        Ok((writes, of_event))
+    }
+
+    /// The customer's new state; a migration only if they are not
+    /// migrated yet.
+    fn state_write(
+        &self,
+        campaign: &CampaignId,
+        event: &CustomerEvent,
+        r: &CustomerRecord,
+    ) -> PortResult<TransactWriteItem> {
+        let mut set = vec!["#st = :st", "legal_hold = :hold"];
+        let mut remove = vec![];
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(customer_pk(campaign, &r.id)))
+            .key("sk", s(r.id.to_string()))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":st", s(r.status.as_str()))
+            .expression_attribute_values(":hold", AttributeValue::Bool(r.legal_hold));
+        update = if event.kind == CustomerEventKind::Migrated {
+            update.condition_expression("attribute_exists(pk) AND #st <> :st")
+        } else {
+            update.condition_expression("attribute_exists(pk)")
+        };
+        if let Some(at) = r.status_at {
+            set.push("status_at = :at");
+            update = update.expression_attribute_values(":at", s(ts(at)));
+        }
+        if let Some(d) = r.extended_until {
+            set.push("extended_until = :ext");
+            update = update.expression_attribute_values(":ext", s(d.to_string()));
+        }
+        if r.purge_without_notice {
+            set.push("purge_without_notice = :pwn");
+            update = update.expression_attribute_values(":pwn", AttributeValue::Bool(true));
+        }
+        // Leaving the pending index when migrated.
+        if r.status == MigrationStatus::Migrated {
+            remove.extend(["gsi3pk", "gsi3sk"]);
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(
+                update
+                    .update_expression(expr)
+                    .build()
+                    .map_err(PortError::permanent)?,
+            )
+            .build())
+    }
+}
+
+/// The events (indexes into `chunk`) whose migration another call wrote
+/// first, when that is all that cancelled the transaction; any other
+/// failure is the port's error.
+fn migrations_written_first<R: std::fmt::Debug + Send + Sync + 'static>(
+    e: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+    of_event: &[usize],
+    chunk: &[(CustomerEvent, Option<CustomerRecord>)],
+) -> PortResult<Vec<usize>> {
+    let reasons = match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c.cancellation_reasons(),
+        _ => return Err(sdk_err(e)),
+    };
+    let mut refused = Vec::new();
+    for (w, reason) in reasons.iter().enumerate() {
+        match reason.code() {
+            None | Some("None") => {}
+            Some("ConditionalCheckFailed")
+                if of_event
+                    .get(w)
+                    .is_some_and(|&n| chunk[n].0.kind == CustomerEventKind::Migrated) =>
+            {
+                refused.push(of_event[w]);
+            }
+            Some(_) => return Err(sdk_err(e)),
+        }
+    }
+    if refused.is_empty() {
+        return Err(sdk_err(e));
+    }
+    Ok(refused)
+}
+
 #[async_trait]
 impl EventLog for DynamoStore {
     async fn record_events(
         &self,
         campaign: &CampaignId,
         events: &[(CustomerEvent, Option<CustomerRecord>)],
-    ) -> PortResult<()> {
+    ) -> PortResult<Vec<usize>> {
+        let mut already = Vec::new();
         // Each event and its state change are written together; at most 50
         // events (100 writes) per transaction.
-        for chunk in events.chunks(50) {
-            let mut writes = Vec::with_capacity(chunk.len() * 2);
-            for (n, (event, state)) in chunk.iter().enumerate() {
-                let sk = format!("{}#{n}", event_sk(event));
-                writes.push(
-                    TransactWriteItem::builder()
-                        .put(
-                            Put::builder()
-                                .table_name(self.table())
-                                .item("pk", s(events_pk(campaign, &event.customer)))
-                                .item("sk", s(sk))
-                                .item("event", s(event_to_json(event)?))
-                                .item("v", AttributeValue::N(RECORD_VERSION.into()))
-                                .build()
-                                .map_err(PortError::permanent)?,
-                        )
-                        .build(),
-                );
-                if let Some(r) = state {
-                    let mut set = vec!["#st = :st", "legal_hold = :hold"];
-                    let mut remove = vec![];
-                    let mut update = Update::builder()
-                        .table_name(self.table())
-                        .key("pk", s(customer_pk(campaign, &r.id)))
-                        .key("sk", s(r.id.to_string()))
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_names("#st", "status")
-                        .expression_attribute_values(":st", s(r.status.as_str()))
-                        .expression_attribute_values(":hold", AttributeValue::Bool(r.legal_hold));
-                    if let Some(at) = r.status_at {
-                        set.push("status_at = :at");
-                        update = update.expression_attribute_values(":at", s(ts(at)));
-                    }
-                    if let Some(d) = r.extended_until {
-                        set.push("extended_until = :ext");
-                        update = update.expression_attribute_values(":ext", s(d.to_string()));
-                    }
-                    if r.purge_without_notice {
-                        set.push("purge_without_notice = :pwn");
-                        update =
-                            update.expression_attribute_values(":pwn", AttributeValue::Bool(true));
-                    }
-                    // Leaving the pending index when migrated.
-                    if r.status == MigrationStatus::Migrated {
-                        remove.extend(["gsi3pk", "gsi3sk"]);
-                    }
-                    let mut expr = format!("SET {}", set.join(", "));
-                    if !remove.is_empty() {
-                        expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
-                    }
-                    writes.push(
-                        TransactWriteItem::builder()
-                            .update(
-                                update
-                                    .update_expression(expr)
-                                    .build()
-                                    .map_err(PortError::permanent)?,
-                            )
-                            .build(),
-                    );
+        for (c, chunk) in events.chunks(50).enumerate() {
+            let mut left: Vec<usize> = (0..chunk.len()).collect();
+            // A migration another call wrote first cancels the whole
+            // transaction: it is left out and the rest written again.
+            // Each round leaves at least one out, so this ends.
+            loop {
+                let (writes, of_event) = self.event_writes(campaign, chunk, &left)?;
+                if writes.is_empty() {
+                    break;
                 }
+                let refused = match self
+                    .client()
+                    .transact_write_items()
+                    .set_transact_items(Some(writes))
+                    .send()
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(e) => migrations_written_first(e, &of_event, chunk)?,
+                };
+                already.extend(refused.iter().map(|i| c * 50 + i));
+                left.retain(|i| !refused.contains(i));
             }
-            self.client()
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await
-                .map_err(sdk_err)?;
         }
-        Ok(())
+        Ok(already)
     }
 
     async fn events(&self, campaign: &CampaignId) -> PortResult<Vec<CustomerEvent>> {

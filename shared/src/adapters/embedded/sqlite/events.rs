@@ -5,8 +5,8 @@ use rusqlite::params;
 
 use super::{SqliteStore, ts};
 use crate::adapters::records::{event_from_json, event_to_json};
-use crate::domain::event::CustomerEvent;
-use crate::domain::{CampaignId, CustomerId, CustomerRecord};
+use crate::domain::event::{CustomerEvent, CustomerEventKind};
+use crate::domain::{CampaignId, CustomerId, CustomerRecord, MigrationStatus};
 use crate::ports::{EventLog, PortResult};
 
 #[async_trait]
@@ -15,37 +15,48 @@ impl EventLog for SqliteStore {
         &self,
         campaign: &CampaignId,
         events: &[(CustomerEvent, Option<CustomerRecord>)],
-    ) -> PortResult<()> {
+    ) -> PortResult<Vec<usize>> {
         let rows = events
             .iter()
             .map(|(e, state)| Ok((e, state, event_to_json(e)?)))
             .collect::<PortResult<Vec<_>>>()?;
         self.with(|c| {
             let tx = c.transaction()?;
+            let mut already = Vec::new();
             {
+                // `?8`: the status the write must not find (a migration
+                // is written once); NULL for any other change.
                 let mut update = tx.prepare_cached(
                     "UPDATE customers SET status = ?3, status_at = ?4, legal_hold = ?5, extended_until = ?6,
                         purge_without_notice = ?7
-                     WHERE campaign_id = ?1 AND customer_id = ?2",
+                     WHERE campaign_id = ?1 AND customer_id = ?2 AND status IS NOT ?8",
                 )?;
                 let mut insert =
                     tx.prepare_cached("INSERT INTO events (campaign_id, customer_id, kind, event) VALUES (?1, ?2, ?3, ?4)")?;
-                for (event, state, json) in rows {
+                for (i, (event, state, json)) in rows.into_iter().enumerate() {
                     if let Some(r) = state {
-                        update.execute(params![
+                        let once = (event.kind == CustomerEventKind::Migrated)
+                            .then_some(MigrationStatus::Migrated.as_str());
+                        let changed = update.execute(params![
                             campaign.as_str(),
                             r.id.as_str(),
                             r.status.as_str(),
                             r.status_at.map(ts),
                             r.legal_hold,
                             r.extended_until.map(|d| d.to_string()),
-                            r.purge_without_notice
+                            r.purge_without_notice,
+                            once
                         ])?;
+                        if once.is_some() && changed == 0 {
+                            already.push(i);
+                            continue;
+                        }
                     }
                     insert.execute(params![campaign.as_str(), event.customer.as_str(), event.kind.name(), json])?;
                 }
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(already)
         })
     }
 
