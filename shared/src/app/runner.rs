@@ -446,8 +446,13 @@ pub fn describe(step: &Step, campaign: &Campaign) -> String {
             }
         ),
         JobOutcome::CatchUp(c) => format!(
-            "{local}  catch-up           {} late joiners sent the announcement",
-            c.sent
+            "{local}  catch-up           {} late joiners sent the announcement{}",
+            c.sent,
+            match c.outreach_held {
+                0 => String::new(),
+                1 => ", 1 core customer held for their 1:1 call".to_owned(),
+                n => format!(", {n} core customers held for their 1:1 call"),
+            }
         ),
         JobOutcome::Purge(p) => format!(
             "{local}  purge              {} purged ({}, {}; {} told it is done{}), {} on legal hold, {} held as never told, {} not yet due",
@@ -530,5 +535,31 @@ mod tests {
         };
         let line = describe(&step, &campaign);
         assert!(line.contains("1 purged (1 file, 2 bundles; "), "{line}");
+    }
+
+    #[test]
+    fn a_catch_up_says_whom_it_held() {
+        let campaign = Campaign::from_toml(crate::app::demo::CAMPAIGN).unwrap();
+        let step = |held| Step {
+            at: "2027-02-10T12:00:00Z".parse().unwrap(),
+            job: "orbit-crm-2027.catch-up.0a1b2c3d4e5f".into(),
+            outcome: JobOutcome::CatchUp(crate::services::dispatch::CatchUpReport {
+                sent: 3,
+                outreach_held: held,
+                ..Default::default()
+            }),
+        };
+        let line = describe(&step(2), &campaign);
+        assert!(
+            line.ends_with(
+                "3 late joiners sent the announcement, 2 core customers held for their 1:1 call"
+            ),
+            "{line}"
+        );
+        let line = describe(&step(0), &campaign);
+        assert!(
+            line.ends_with("3 late joiners sent the announcement"),
+            "{line}"
+        );
     }
 }
