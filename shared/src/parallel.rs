@@ -17,12 +17,19 @@ fn workers() -> usize {
 /// works; elsewhere (a current-thread runtime, a plain thread) it simply
 /// runs.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    blocking(|| fan_out(items, f))
+}
+
+/// Runs work that blocks (a SQLite call waiting on the connection or the
+/// disk, file-system calls) from async code. On a multi-threaded Tokio
+/// runtime the worker first hands its other tasks to another thread, so
+/// `sunset serve` keeps answering while a purge holds the database; on a
+/// current-thread runtime or a plain thread it simply runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| fan_out(items, f))
-        }
-        _ => fan_out(items, f),
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

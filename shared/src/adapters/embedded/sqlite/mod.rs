@@ -285,11 +285,16 @@ impl SqliteStore {
         })
     }
 
+    /// Runs `f` on the connection, off the async runtime: waiting for the
+    /// connection (another call's transaction) and for the disk blocks
+    /// this thread only, not the tasks that shared its worker.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> PortResult<T> {
-        // A poisoned lock means a panic mid-transaction; SQLite rolled the
-        // transaction back, so the connection itself is still sound.
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn).map_err(port_err)
+        crate::parallel::blocking(|| {
+            // A poisoned lock means a panic mid-transaction; SQLite rolled
+            // the transaction back, so the connection itself is still sound.
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn).map_err(port_err)
+        })
     }
 
     /// The link-signing key, made on first use and kept in the store.
@@ -743,5 +748,54 @@ CREATE TABLE IF NOT EXISTS secrets (
             store.export(&campaign, &mine.customer, &id).await.unwrap(),
             Some(mine)
         );
+    }
+
+    /// With the connection taken (a purge's transaction, here a plain
+    /// thread's) and as many tasks waiting for it as the runtime has
+    /// workers, another task still runs: `sunset serve` answers what does
+    /// not need the database meanwhile. Before the store's calls left the
+    /// runtime, both workers sat in the lock and nothing else ran.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_for_the_database_leaves_the_runtime_to_others() {
+        use crate::ports::CampaignStore;
+        use std::sync::{Arc, mpsc};
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let (release, released) = mpsc::channel::<()>();
+        let (taken, is_taken) = mpsc::channel::<()>();
+        let holder = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                store.with(|_| {
+                    taken.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                })
+            })
+        };
+        is_taken.recv().unwrap();
+        let (started, has_started) = mpsc::channel::<()>();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, started) = (store.clone(), started.clone());
+                tokio::spawn(async move {
+                    // From here to the lock, nothing yields: this worker
+                    // is the store's until it has the connection.
+                    started.send(()).unwrap();
+                    store.campaign_ids().await
+                })
+            })
+            .collect();
+        has_started.recv().unwrap();
+        has_started.recv().unwrap();
+        let (ran, has_run) = mpsc::channel::<()>();
+        tokio::spawn(async move { ran.send(()).unwrap() });
+        // Generous: it runs at once, or never while the lock is held.
+        let other = has_run.recv_timeout(std::time::Duration::from_secs(20));
+        release.send(()).unwrap();
+        holder.join().unwrap().unwrap();
+        for w in waiting {
+            w.await.unwrap().unwrap();
+        }
+        assert!(other.is_ok(), "no other task ran while the store waited");
     }
 }
