@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use sunset::adapters::embedded::Embedded;
 use sunset::clock::SimulatedClock;
-use sunset_e2e::runtime::{Api, Caller, GATEWAY_NOT_FOUND, Runtime};
+use sunset_e2e::runtime::{Api, Caller, GATEWAY_NOT_FOUND, Runtime, scheme};
 
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
 
@@ -50,15 +50,6 @@ fn concrete(path: &str) -> String {
     path.replace("{campaign}", "orbit-crm-2027")
         .replace("{customer}", "C000001")
         .replace("{document}", "en")
-}
-
-/// The security scheme an operation names, if any.
-fn scheme(op: &Value) -> Option<String> {
-    op["security"]
-        .as_array()
-        .and_then(|s| s.first())
-        .and_then(Value::as_object)
-        .and_then(|s| s.keys().next().cloned())
 }
 
 #[tokio::test]

@@ -88,8 +88,7 @@ impl Intercept for ActionRecorder {
 /// Each function's granted actions, by its binary's name, read from the
 /// template's `Policies` statements.
 pub fn granted_by_template() -> BTreeMap<String, BTreeSet<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
-    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
+    let text = crate::template();
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut binary: Option<String> = None;
     let mut actions: BTreeSet<String> = BTreeSet::new();

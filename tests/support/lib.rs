@@ -119,6 +119,13 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The deployment template, `infra/template.yaml`, as text: what it
+/// grants each role (`iam`) and routes to each function (`runtime`).
+pub fn template() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml"))
+        .expect("infra/template.yaml")
+}
+
 /// Whether `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)

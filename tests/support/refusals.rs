@@ -130,13 +130,10 @@ async fn each_operation_refuses_the_other_callers(op: &Operator, c: &Campaign) {
             .replace("{campaign}", c.id.as_str())
             .replace("{customer}", "r1");
         for (method, operation) in item.as_object().unwrap() {
-            let Some(scheme) = operation["security"][0]
-                .as_object()
-                .and_then(|s| s.keys().next())
-            else {
+            let owner = Caller::of_operation(operation);
+            if owner == Caller::Nobody {
                 continue;
-            };
-            let owner = Caller::of_scheme(Some(scheme));
+            }
             secured += 1;
             for who in Caller::ALL.into_iter().filter(|w| *w != owner) {
                 let method = method.to_uppercase();

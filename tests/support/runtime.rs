@@ -59,6 +59,12 @@ impl Caller {
         }
     }
 
+    /// The caller an operation of the OpenAPI document is for (its first
+    /// security scheme; nobody for an open route).
+    pub fn of_operation(operation: &serde_json::Value) -> Caller {
+        Caller::of_scheme(scheme(operation).as_deref())
+    }
+
     fn token(self) -> Option<&'static str> {
         match self {
             Caller::Admin => Some(ADMIN_TOKEN),
@@ -175,6 +181,15 @@ impl Api {
     }
 }
 
+/// The security scheme an operation of the OpenAPI document names, if any.
+pub fn scheme(operation: &serde_json::Value) -> Option<String> {
+    operation["security"]
+        .as_array()
+        .and_then(|s| s.first())
+        .and_then(serde_json::Value::as_object)
+        .and_then(|s| s.keys().next().cloned())
+}
+
 /// What API Gateway answers a request no route of the template matches.
 pub const GATEWAY_NOT_FOUND: &str = r#"{"message":"Not Found"}"#;
 
@@ -191,8 +206,7 @@ pub struct GatewayRoute {
 /// function's `Events` (a `Method:` and a `Path:` each) under the
 /// function's `Binary:`.
 pub fn gateway_routes() -> Vec<GatewayRoute> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
-    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
+    let text = crate::template();
     let mut routes = Vec::new();
     let (mut function, mut method) = (None::<String>, None::<String>);
     for line in text.lines() {

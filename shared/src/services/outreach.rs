@@ -236,14 +236,16 @@ impl Gate {
     ) -> Result<Gated, PortError> {
         let mut gated = Gated::default();
         for r in records {
-            let until = match self.tasks.get(&r.id) {
-                Some(task) if task.state.is_open() => hold_ends(campaign, r.zone, task.created_at),
-                _ => now,
-            };
-            if now >= until {
+            let held_until = self
+                .tasks
+                .get(&r.id)
+                .filter(|task| task.state.is_open())
+                .map(|task| hold_ends(campaign, r.zone, task.created_at))
+                .filter(|until| now < *until);
+            let Some(until) = held_until else {
                 gated.records.push(r);
                 continue;
-            }
+            };
             gated.held += 1;
             self.escalate(deps, campaign, &r.id, until, now).await?;
             schedule_release(deps, campaign, &r.id, until).await?;
